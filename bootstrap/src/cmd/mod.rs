@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod controller;
+pub mod helm;
+pub mod install;
+pub mod kustomize;

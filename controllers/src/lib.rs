@@ -1,0 +1,18 @@
+//! # gitops-controllers
+//!
+//! The reconcilers: source, kustomize, helm, image-reflector, image-automation and
+//! notification. Each runs as its own process (`gitops controller <name>`) and talks to the
+//! others only through the Kubernetes API and artifact URLs.
+//!
+//! Status: no controller is implemented yet; [`CONTROLLERS`] names the ones the
+//! installation deploys so that `gitops install` and `gitops controller` agree on them.
+
+/// The controllers of a full installation, in the order Flux lists its components.
+pub const CONTROLLERS: &[&str] = &[
+    "source-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "notification-controller",
+    "image-reflector-controller",
+    "image-automation-controller",
+];

@@ -1,0 +1,3 @@
+//! # gitops-api
+//!
+//! Flux v2 compatible custom resource types (work in progress).
