@@ -2,6 +2,7 @@
 //! engines (`kustomize build`, `helm template`) on their own.
 
 mod cmd;
+mod install;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,0 +1,274 @@
+//! `gitops install --export`: the output is a valid, complete, deterministic installation.
+
+use serde_json::Value;
+use std::process::Command;
+
+fn gitops(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn docs(yaml: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple::<Value>(yaml)
+        .expect("install output parses as YAML")
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+/// Reads a document into its Kubernetes type and back: a misspelt or misplaced field is
+/// dropped by the typed read and shows up as a difference.
+fn typed_round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(doc: &Value) {
+    let typed: T = serde_json::from_value(doc.clone())
+        .unwrap_or_else(|e| panic!("{} {}: {e}", doc["kind"], doc["metadata"]["name"]));
+    let back = serde_json::to_value(typed).unwrap();
+    assert_eq!(
+        &back, doc,
+        "{} {} has fields its type does not know",
+        doc["kind"], doc["metadata"]["name"]
+    );
+}
+
+#[test]
+fn full_installation_has_every_crd_and_controller() {
+    let (code, out, err) = gitops(&[
+        "install",
+        "--export",
+        "--components-extra=image-reflector-controller,image-automation-controller",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("# gitops v"),
+        "header comment with the version"
+    );
+    let docs = docs(&out);
+
+    let crds: Vec<&str> = of_kind(&docs, "CustomResourceDefinition")
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = gitops_api_names();
+    assert_eq!(crds, want, "all 14 CRDs, sorted by name");
+
+    let deployments = of_kind(&docs, "Deployment");
+    let names: Vec<&str> = deployments
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "helm-controller",
+            "image-automation-controller",
+            "image-reflector-controller",
+            "kustomize-controller",
+            "notification-controller",
+            "source-controller"
+        ]
+    );
+    for d in &deployments {
+        let name = d["metadata"]["name"].as_str().unwrap();
+        let pod = &d["spec"]["template"]["spec"];
+        let c = &pod["containers"][0];
+        assert_eq!(c["command"][0], "gitops");
+        assert_eq!(c["args"][0], "controller");
+        assert_eq!(c["args"][1], name);
+        let sc = &c["securityContext"];
+        assert_eq!(sc["runAsNonRoot"], true, "{name}");
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{name}");
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{name}");
+        assert_eq!(sc["capabilities"]["drop"][0], "ALL", "{name}");
+        assert!(c["resources"]["limits"]["memory"].is_string(), "{name}");
+        assert!(c["resources"]["requests"]["cpu"].is_string(), "{name}");
+        assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+        assert_eq!(pod["serviceAccountName"], name);
+        assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], name);
+        assert_eq!(d["spec"]["template"]["metadata"]["labels"]["app"], name);
+    }
+    let source = deployments
+        .iter()
+        .find(|d| d["metadata"]["name"] == "source-controller")
+        .unwrap();
+    let args: Vec<&str> = source["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(args.contains(&"--storage-path=/data"));
+    assert!(
+        args.iter()
+            .any(|a| a.starts_with("--storage-adv-addr=source-controller."))
+    );
+
+    let services: Vec<&str> = of_kind(&docs, "Service")
+        .iter()
+        .map(|s| s["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        services,
+        [
+            "notification-controller",
+            "source-controller",
+            "webhook-receiver"
+        ]
+    );
+    assert_eq!(of_kind(&docs, "ServiceAccount").len(), 6);
+    assert_eq!(of_kind(&docs, "NetworkPolicy").len(), 3);
+    assert_eq!(docs[0]["kind"], "Namespace");
+    assert_eq!(docs[0]["metadata"]["name"], "flux-system");
+
+    // Every namespaced object is in the installation's namespace.
+    for d in &docs {
+        if let Some(ns) = d["metadata"].get("namespace") {
+            assert_eq!(ns, "flux-system");
+        }
+    }
+}
+
+fn gitops_api_names() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "gitrepositories.source.toolkit.fluxcd.io",
+        "ocirepositories.source.toolkit.fluxcd.io",
+        "helmrepositories.source.toolkit.fluxcd.io",
+        "helmcharts.source.toolkit.fluxcd.io",
+        "buckets.source.toolkit.fluxcd.io",
+        "externalartifacts.source.toolkit.fluxcd.io",
+        "kustomizations.kustomize.toolkit.fluxcd.io",
+        "helmreleases.helm.toolkit.fluxcd.io",
+        "imagerepositories.image.toolkit.fluxcd.io",
+        "imagepolicies.image.toolkit.fluxcd.io",
+        "imageupdateautomations.image.toolkit.fluxcd.io",
+        "providers.notification.toolkit.fluxcd.io",
+        "alerts.notification.toolkit.fluxcd.io",
+        "receivers.notification.toolkit.fluxcd.io",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_object_matches_its_kubernetes_type() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, Service, ServiceAccount};
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let (_, out, _) = gitops(&[
+        "install",
+        "--export",
+        "--components-extra=image-reflector-controller,image-automation-controller",
+    ]);
+    for d in docs(&out) {
+        match d["kind"].as_str().unwrap() {
+            "Namespace" => typed_round_trip::<Namespace>(&d),
+            "ResourceQuota" => typed_round_trip::<ResourceQuota>(&d),
+            "ServiceAccount" => typed_round_trip::<ServiceAccount>(&d),
+            "ClusterRole" => typed_round_trip::<ClusterRole>(&d),
+            "ClusterRoleBinding" => typed_round_trip::<ClusterRoleBinding>(&d),
+            "Service" => typed_round_trip::<Service>(&d),
+            "Deployment" => typed_round_trip::<Deployment>(&d),
+            "NetworkPolicy" => typed_round_trip::<NetworkPolicy>(&d),
+            "CustomResourceDefinition" => {
+                // Bounds are floats in the apiextensions types; compare after a typed read.
+                let crd: CustomResourceDefinition = serde_json::from_value(d.clone()).unwrap();
+                assert!(crd.spec.versions[0].schema.is_some());
+            }
+            other => panic!("unexpected kind {other}"),
+        }
+    }
+}
+
+#[test]
+fn output_is_deterministic_and_options_apply() {
+    let (_, a, _) = gitops(&["install", "--export"]);
+    let (_, b, _) = gitops(&["install", "--export"]);
+    assert_eq!(a, b);
+    let d = docs(&a);
+    assert_eq!(
+        of_kind(&d, "CustomResourceDefinition").len(),
+        11,
+        "default components: no image CRDs"
+    );
+    assert_eq!(of_kind(&d, "Deployment").len(), 4);
+
+    let (code, out, err) = gitops(&[
+        "install",
+        "--export",
+        "--namespace=gitops",
+        "--components=source-controller,kustomize-controller",
+        "--registry=registry.local:5000/me",
+        "--version=v9.9.9",
+        "--network-policy=false",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let d = docs(&out);
+    assert_eq!(d[0]["metadata"]["name"], "gitops");
+    assert_eq!(of_kind(&d, "NetworkPolicy").len(), 0);
+    let deps = of_kind(&d, "Deployment");
+    assert_eq!(deps.len(), 2);
+    for dep in deps {
+        assert_eq!(
+            dep["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.local:5000/me/gitops:v9.9.9"
+        );
+        let args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap();
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.as_str().unwrap().starts_with("--events-addr")),
+            "no notification-controller, no events address"
+        );
+    }
+    let crds: Vec<&str> = of_kind(&d, "CustomResourceDefinition")
+        .iter()
+        .map(|c| c["spec"]["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(crds.len(), 7);
+    assert!(
+        crds.iter()
+            .all(|g| *g == "source.toolkit.fluxcd.io" || *g == "kustomize.toolkit.fluxcd.io")
+    );
+    let binding = of_kind(&d, "ClusterRoleBinding")
+        .into_iter()
+        .find(|b| b["metadata"]["name"] == "crd-controller-gitops")
+        .unwrap();
+    assert_eq!(binding["subjects"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_options_are_refused_with_a_clear_message() {
+    let (code, _, err) = gitops(&[
+        "install",
+        "--export",
+        "--components=source-controller,kube-proxy",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown component \"kube-proxy\""), "{err}");
+    let (code, _, err) = gitops(&["install", "--export", "--namespace=Flux_System"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--namespace \"Flux_System\""), "{err}");
+    let (code, _, err) = gitops(&["install", "--export", "--version=v1 beta"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a valid image tag"), "{err}");
+    let (code, _, err) = gitops(&["install"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--export"), "{err}");
+}
