@@ -22,6 +22,26 @@
 //!
 //! The types implement `k8s_openapi::Resource` (and so `kube::Resource`), so they work
 //! with `kube::Api` directly.
+//!
+//! ```
+//! use gitops_api::{FluxKind, GitRepository, Revision, source::GitRepositorySpec};
+//!
+//! let repo = GitRepository::new("podinfo", GitRepositorySpec {
+//!     url: "https://github.com/stefanprodan/podinfo".into(),
+//!     interval: "5m".parse()?,
+//!     ..Default::default()
+//! });
+//! assert_eq!(repo.spec.timeout().as_secs(), 60);
+//! let yaml = serde_json::to_value(&repo)?;
+//! assert_eq!(yaml["apiVersion"], "source.toolkit.fluxcd.io/v1");
+//!
+//! let crd = GitRepository::crd();
+//! assert_eq!(crd.metadata.name.as_deref(), Some("gitrepositories.source.toolkit.fluxcd.io"));
+//!
+//! let rev: Revision = "main@sha1:5394cb7f48332b2de7c17dd8b8384bbc84b7e738".parse()?;
+//! assert_eq!(rev.short(), "main@sha1:5394cb7f");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod annotations;
 pub mod artifact;
