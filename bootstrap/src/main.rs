@@ -3,6 +3,7 @@
 
 mod cmd;
 mod install;
+mod logging;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Print or apply the installation manifests (CRDs, RBAC, controller Deployments).
     Install(cmd::install::Args),
+    /// Run the embedded Kubernetes API server.
+    Apiserver(cmd::apiserver::Args),
     /// Run one controller (as the installation's Deployments do).
     Controller(cmd::controller::Args),
     /// Kustomize engine: `gitops kustomize build DIR`.
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Install(args) => cmd::install::run(args),
+        Command::Apiserver(args) => cmd::apiserver::run(args),
         Command::Controller(args) => cmd::controller::run(args),
         Command::Kustomize(args) => cmd::kustomize::run(args),
         Command::Helm(args) => cmd::helm::run(args),

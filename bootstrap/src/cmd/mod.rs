@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod apiserver;
 pub mod controller;
 pub mod helm;
 pub mod install;

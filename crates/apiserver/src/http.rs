@@ -1,0 +1,954 @@
+//! The HTTP layer: authentication, routing of Kubernetes API paths, content negotiation
+//! (JSON, YAML, Tables, aggregated discovery), request limits, and streaming watches.
+
+use crate::api::{
+    Api, DeleteOpts, Deleted, FieldValidation, ListQuery, PatchType, Sub, WriteCtx, for_version,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::registry::ResourceType;
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::store::{Event, EventType, Obj};
+use crate::table;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Largest request body accepted (as the real server: 3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Response body type.
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// Per-server state of the HTTP layer.
+pub struct Ctx {
+    /// The API.
+    pub api: Arc<Api>,
+    /// Bearer token clients must present.
+    pub token: String,
+    /// `host:port` clients reach the server at.
+    pub address: String,
+    /// Closed when the server stops: ends watches.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+fn json_response(code: u16, v: &Value) -> Response<Body> {
+    bytes_response(
+        code,
+        "application/json",
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
+}
+
+fn bytes_response(code: u16, content_type: &str, bytes: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(full(bytes));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(ct) = header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    r
+}
+
+fn error_response(e: &ApiError) -> Response<Body> {
+    json_response(e.code, &e.to_status())
+}
+
+/// Parsed request.
+struct Req {
+    method: Method,
+    segments: Vec<String>,
+    query: HashMap<String, String>,
+    accept: String,
+    content_type: String,
+    user_agent: String,
+}
+
+impl Req {
+    fn q(&self, k: &str) -> Option<&str> {
+        self.query.get(k).map(String::as_str)
+    }
+
+    fn wants_table(&self) -> bool {
+        self.accept.contains("as=Table")
+    }
+}
+
+fn parse_query(q: &str) -> HashMap<String, String> {
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// Handles one request.
+pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let unauthenticated = matches!(
+        path.as_str(),
+        "/healthz" | "/livez" | "/readyz" | "/version"
+    ) || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/");
+    if !unauthenticated && !authorized(&ctx.token, req.headers()) {
+        return Ok(error_response(&ApiError::unauthorized()));
+    }
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let resp = match route(&ctx, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    tracing::debug!(%method, %uri, content_type = %ct, status = resp.status().as_u16(), "request");
+    Ok(resp)
+}
+
+fn authorized(token: &str, headers: &hyper::HeaderMap) -> bool {
+    let Some(got) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    // Constant-time comparison.
+    got.len() == token.len()
+        && got
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn read_body(body: Incoming, headers: &hyper::HeaderMap) -> ApiResult<Bytes> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > MAX_BODY
+    {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::too_large(MAX_BODY))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
+    }
+}
+
+fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
+    let ct = content_type.split(';').next().unwrap_or("").trim();
+    if ct.contains("protobuf") {
+        return Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct})"
+        )));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    if ct.ends_with("yaml") {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
+        return serde_saphyr::from_str::<Value>(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        // YAML is a superset of JSON; clients sometimes send YAML as JSON.
+        match std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| serde_saphyr::from_str::<Value>(t).ok())
+        {
+            Some(_) if !ct.contains("json") => ApiError::bad_request("unsupported content type"),
+            _ => ApiError::bad_request(format!("error decoding JSON: {e}")),
+        }
+    })
+}
+
+async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Body>> {
+    let (parts, body) = req.into_parts();
+    let header = |h: header::HeaderName| {
+        parts
+            .headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let r = Req {
+        method: parts.method.clone(),
+        segments: parts
+            .uri
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect(),
+        query: parse_query(parts.uri.query().unwrap_or("")),
+        accept: header(header::ACCEPT),
+        content_type: header(header::CONTENT_TYPE),
+        user_agent: header(header::USER_AGENT),
+    };
+    let segs: Vec<&str> = r.segments.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        ["healthz" | "livez" | "readyz", ..] => return Ok(bytes_response(200, "text/plain", "ok")),
+        ["version"] => {
+            return Ok(json_response(
+                200,
+                &json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-gitops", "gitCommit": "", "gitTreeState": "clean",
+                        "buildDate": "", "goVersion": "", "compiler": "rustc", "platform": "linux/amd64"}),
+            ));
+        }
+        ["openapi", "v2"] => {
+            return Ok(json_response(
+                200,
+                &crate::openapi::v2(&ctx.api.registry.read()),
+            ));
+        }
+        ["openapi", "v3"] => {
+            return Ok(json_response(
+                200,
+                &crate::openapi::v3_index(&ctx.api.registry.read()),
+            ));
+        }
+        ["openapi", "v3", rest @ ..] => {
+            return crate::openapi::v3_group(&ctx.api.registry.read(), &rest.join("/"))
+                .map(|v| json_response(200, &v))
+                .ok_or_else(ApiError::no_route);
+        }
+        _ => {}
+    }
+    if r.method == Method::GET {
+        let aggregated = r.accept.contains("as=APIGroupDiscoveryList");
+        let reg = ctx.api.registry.read();
+        let doc = match segs.as_slice() {
+            ["api"] if aggregated => Some(("aggregated", reg.aggregated(true))),
+            ["apis"] if aggregated => Some(("aggregated", reg.aggregated(false))),
+            ["api"] => Some(("json", reg.api_versions(&ctx.address))),
+            ["apis"] => Some(("json", reg.api_group_list())),
+            ["api", "v1"] => reg.resource_list("", "v1").map(|d| ("json", d)),
+            ["apis", g] => reg.api_group(g).map(|d| ("json", d)),
+            ["apis", g, v] => reg.resource_list(g, v).map(|d| ("json", d)),
+            _ => None,
+        };
+        if let Some((kind, doc)) = doc {
+            let ct = if kind == "aggregated" {
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+            } else {
+                "application/json"
+            };
+            return Ok(bytes_response(
+                200,
+                ct,
+                serde_json::to_vec(&doc).unwrap_or_default(),
+            ));
+        }
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", "v1", rest @ ..] => ("", "v1", rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(ApiError::no_route()),
+    };
+    // Legacy `/watch/` prefix.
+    let (rest, legacy_watch) = match rest {
+        ["watch", rest @ ..] => (rest, true),
+        _ => (rest, false),
+    };
+    let api = &ctx.api;
+    let (rt, ns, name, sub) = match rest {
+        ["namespaces", ns, plural, tail @ ..]
+            if api
+                .resource(group, version, plural)
+                .is_some_and(|t| t.namespaced) =>
+        {
+            let rt = api
+                .resource(group, version, plural)
+                .ok_or_else(ApiError::no_route)?;
+            (
+                rt,
+                Some(ns.to_string()),
+                tail.first().map(|s| s.to_string()),
+                tail.get(1).map(|s| s.to_string()),
+            )
+        }
+        [plural, tail @ ..] => {
+            let rt = api
+                .resource(group, version, plural)
+                .ok_or_else(ApiError::no_route)?;
+            (
+                rt,
+                None,
+                tail.first().map(|s| s.to_string()),
+                tail.get(1).map(|s| s.to_string()),
+            )
+        }
+        [] => return Err(ApiError::no_route()),
+    };
+    if rest.len() > 4 || (ns.is_none() && rest.len() > 3) {
+        return Err(ApiError::no_route());
+    }
+    if rt.namespaced && ns.is_none() && name.is_some() {
+        return Err(ApiError::no_route());
+    }
+    let sub = match sub.as_deref() {
+        None => Sub::Main,
+        Some("status") if rt.status => Sub::Status,
+        Some("finalize") if rt.group.is_empty() && rt.plural == "namespaces" => Sub::Finalize,
+        Some("scale") if rt.scale => {
+            let name = name.clone().unwrap_or_default();
+            return scale(ctx, &r, &rt, ns.as_deref(), &name, body, &parts.headers).await;
+        }
+        Some(_) => return Err(ApiError::no_route()),
+    };
+    let ns = ns.as_deref();
+    match (&r.method, name.as_deref()) {
+        (&Method::GET, None) => {
+            if legacy_watch || r.q("watch").is_some_and(|w| w == "true" || w == "1") {
+                return watch(ctx, &r, &rt, ns, None);
+            }
+            list(ctx, &r, &rt, ns)
+        }
+        (&Method::GET, Some(name)) => {
+            if legacy_watch || r.q("watch").is_some_and(|w| w == "true" || w == "1") {
+                return watch(ctx, &r, &rt, ns, Some(name));
+            }
+            let obj = api.get(&rt, ns, name)?;
+            Ok(object_response(&r, &rt, 200, obj))
+        }
+        (&Method::POST, None) => {
+            let body = parse_body(&read_body(body, &parts.headers).await?, &r.content_type)?;
+            let wctx = write_ctx(&r, false)?;
+            let obj = api.create(&rt, ns, body, &wctx).await?;
+            Ok(object_response(&r, &rt, 201, obj))
+        }
+        (&Method::PUT, Some(name)) => {
+            let body = parse_body(&read_body(body, &parts.headers).await?, &r.content_type)?;
+            let wctx = write_ctx(&r, false)?;
+            let obj = api.replace(&rt, ns, name, body, sub, &wctx).await?;
+            Ok(object_response(&r, &rt, 200, obj))
+        }
+        (&Method::PATCH, Some(name)) => {
+            let ptype = patch_type(&r.content_type)?;
+            let bytes = read_body(body, &parts.headers).await?;
+            let body = parse_body(
+                &bytes,
+                if ptype == PatchType::Apply {
+                    "application/yaml"
+                } else {
+                    "application/json"
+                },
+            )?;
+            let wctx = write_ctx(&r, ptype == PatchType::Apply)?;
+            let (obj, created) = api.patch(&rt, ns, name, ptype, &body, sub, &wctx).await?;
+            Ok(object_response(
+                &r,
+                &rt,
+                if created { 201 } else { 200 },
+                obj,
+            ))
+        }
+        (&Method::DELETE, Some(name)) => {
+            let bytes = read_body(body, &parts.headers).await?;
+            let opts = delete_opts(&r, &bytes)?;
+            match api.delete(&rt, ns, name, &opts).await? {
+                Deleted::Pending(obj) => Ok(object_response(&r, &rt, 200, obj)),
+                Deleted::Gone(obj) => {
+                    let mut details =
+                        json!({"name": name, "kind": rt.plural, "uid": obj["metadata"]["uid"]});
+                    if !rt.group.is_empty() {
+                        details["group"] = json!(rt.group);
+                    }
+                    Ok(json_response(
+                        200,
+                        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+                    ))
+                }
+            }
+        }
+        (&Method::DELETE, None) => {
+            let bytes = read_body(body, &parts.headers).await?;
+            let opts = delete_opts(&r, &bytes)?;
+            let q = list_query(&r, &rt)?;
+            let page = api.list(&rt, ns, &q)?;
+            for obj in page.items {
+                let n = obj.value["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let ons = obj.value["metadata"]["namespace"]
+                    .as_str()
+                    .map(str::to_owned);
+                match api.delete(&rt, ons.as_deref(), &n, &opts).await {
+                    Ok(_) => {}
+                    Err(e) if e.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(json_response(
+                200,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+            ))
+        }
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({} {})",
+            r.method,
+            r.segments.join("/")
+        ))),
+    }
+}
+
+fn patch_type(ct: &str) -> ApiResult<PatchType> {
+    Ok(match ct.split(';').next().unwrap_or("").trim() {
+        "application/json-patch+json" => PatchType::Json,
+        "application/merge-patch+json" => PatchType::Merge,
+        "application/strategic-merge-patch+json" => PatchType::Strategic,
+        "application/apply-patch+yaml"
+        | "application/apply-patch+json"
+        | "application/apply-patch+cbor" => PatchType::Apply,
+        other => {
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {other:?})"
+            )));
+        }
+    })
+}
+
+fn write_ctx(r: &Req, apply: bool) -> ApiResult<WriteCtx> {
+    let dry_run = match r.q("dryRun") {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid dry run option {other:?}: only \"All\" is supported"
+            )));
+        }
+    };
+    let manager = match r.q("fieldManager") {
+        Some(m) if !m.is_empty() => {
+            if m.len() > 128 {
+                return Err(ApiError::bad_request(
+                    "fieldManager: Too long: may not be more than 128 bytes",
+                ));
+            }
+            m.to_owned()
+        }
+        _ if apply => {
+            return Err(ApiError::bad_request(
+                "PATCH requests of type application/apply-patch+yaml must have a fieldManager",
+            ));
+        }
+        _ => {
+            let ua = r.user_agent.split('/').next().unwrap_or("").trim();
+            let ua = if ua.is_empty() { "unknown" } else { ua };
+            ua.chars().take(128).collect()
+        }
+    };
+    let force = match r.q("force") {
+        None => false,
+        Some("true") => {
+            if !apply {
+                return Err(ApiError::bad_request(
+                    "force is only allowed for apply patches",
+                ));
+            }
+            true
+        }
+        Some("false") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid force value {other:?}"
+            )));
+        }
+    };
+    let field_validation = match r.q("fieldValidation") {
+        Some("Strict") => FieldValidation::Strict,
+        Some("Ignore") => FieldValidation::Ignore,
+        None | Some("Warn") | Some("") => FieldValidation::Warn,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation: unsupported value {other:?}"
+            )));
+        }
+    };
+    Ok(WriteCtx {
+        manager,
+        dry_run,
+        force,
+        field_validation,
+    })
+}
+
+fn delete_opts(r: &Req, body: &[u8]) -> ApiResult<DeleteOpts> {
+    let mut opts = DeleteOpts {
+        propagation: r.q("propagationPolicy").map(str::to_owned),
+        dry_run: r.q("dryRun") == Some("All"),
+        ..Default::default()
+    };
+    if r.q("orphanDependents") == Some("true") {
+        opts.propagation = Some("Orphan".into());
+    }
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+        if let Some(p) = v["propagationPolicy"].as_str() {
+            opts.propagation = Some(p.to_owned());
+        }
+        if v["orphanDependents"] == true {
+            opts.propagation = Some("Orphan".into());
+        }
+        if let Some(uid) = v["preconditions"]["uid"].as_str() {
+            opts.uid = Some(uid.to_owned());
+        }
+        if let Some(rv) = v["preconditions"]["resourceVersion"].as_str() {
+            opts.resource_version = Some(rv.to_owned());
+        }
+        if v["dryRun"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "All"))
+        {
+            opts.dry_run = true;
+        }
+    }
+    Ok(opts)
+}
+
+fn list_query(r: &Req, rt: &ResourceType) -> ApiResult<ListQuery> {
+    Ok(ListQuery {
+        labels: LabelSelector::parse(r.q("labelSelector").unwrap_or(""))?,
+        fields: FieldSelector::parse(r.q("fieldSelector").unwrap_or(""), rt)?,
+        limit: match r.q("limit") {
+            None | Some("") => 0,
+            Some(l) => l
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?
+                .max(0) as usize,
+        },
+        continue_token: r.q("continue").filter(|c| !c.is_empty()).map(str::to_owned),
+    })
+}
+
+fn object_response(r: &Req, rt: &ResourceType, code: u16, obj: Value) -> Response<Body> {
+    if r.wants_table() {
+        let (defs, row) = table::columns(rt);
+        let include = r.q("includeObject").unwrap_or("Metadata");
+        let mut rowv = json!({"cells": row(&obj)});
+        if let Some(o) = table::row_object(&obj, include) {
+            rowv["object"] = o;
+        }
+        return json_response(
+            code,
+            &json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+                    "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                    "columnDefinitions": defs, "rows": [rowv]}),
+        );
+    }
+    json_response(code, &obj)
+}
+
+fn list(
+    ctx: &Arc<Ctx>,
+    r: &Req,
+    rt: &Arc<ResourceType>,
+    ns: Option<&str>,
+) -> ApiResult<Response<Body>> {
+    let q = list_query(r, rt)?;
+    let page = ctx.api.list(rt, ns, &q)?;
+    let mut meta = json!({"resourceVersion": page.rv.to_string()});
+    if let Some(c) = &page.continue_token {
+        meta["continue"] = json!(c);
+    }
+    if let Some(n) = page.remaining {
+        meta["remainingItemCount"] = json!(n);
+    }
+    if r.wants_table() {
+        let (defs, row) = table::columns(rt);
+        let include = r.q("includeObject").unwrap_or("Metadata");
+        let rows: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| {
+                let v = for_version(rt, o);
+                let mut rv = json!({"cells": row(&v)});
+                if let Some(obj) = table::row_object(&v, include) {
+                    rv["object"] = obj;
+                }
+                rv
+            })
+            .collect();
+        return Ok(json_response(
+            200,
+            &json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": defs, "rows": rows}),
+        ));
+    }
+    // Assemble from the stored JSON of each object: no re-serialization.
+    let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta});
+    let head = serde_json::to_vec(&head).unwrap_or_default();
+    let mut out = Vec::with_capacity(
+        head.len() + page.items.iter().map(|o| o.json.len() + 1).sum::<usize>() + 16,
+    );
+    out.extend_from_slice(&head[..head.len() - 1]);
+    out.extend_from_slice(b",\"items\":[");
+    for (i, o) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&object_bytes(rt, o));
+    }
+    out.extend_from_slice(b"]}");
+    Ok(bytes_response(200, "application/json", out))
+}
+
+fn object_bytes(rt: &ResourceType, o: &Obj) -> Bytes {
+    if o.value["apiVersion"] == rt.api_version().as_str() {
+        o.json.clone()
+    } else {
+        Bytes::from(serde_json::to_vec(&for_version(rt, o)).unwrap_or_default())
+    }
+}
+
+/// Whether an object is in the watched set.
+struct WatchFilter {
+    ns: Option<String>,
+    name: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl WatchFilter {
+    fn matches(&self, v: &Value) -> bool {
+        if let Some(ns) = &self.ns
+            && v["metadata"]["namespace"].as_str() != Some(ns)
+        {
+            return false;
+        }
+        if let Some(n) = &self.name
+            && v["metadata"]["name"].as_str() != Some(n)
+        {
+            return false;
+        }
+        self.labels.matches(v) && self.fields.matches(v)
+    }
+}
+
+fn watch(
+    ctx: &Arc<Ctx>,
+    r: &Req,
+    rt: &Arc<ResourceType>,
+    ns: Option<&str>,
+    name: Option<&str>,
+) -> ApiResult<Response<Body>> {
+    let q = list_query(r, rt)?;
+    let filter = WatchFilter {
+        ns: if rt.namespaced {
+            ns.map(str::to_owned)
+        } else {
+            None
+        },
+        name: name.map(str::to_owned),
+        labels: q.labels,
+        fields: q.fields,
+    };
+    let bookmarks = r.q("allowWatchBookmarks") == Some("true");
+    let send_initial = r.q("sendInitialEvents") == Some("true");
+    let timeout = r
+        .q("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1800));
+    let rv = r
+        .q("resourceVersion")
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    let table = r.wants_table().then(|| table::columns(rt));
+    let include = r.q("includeObject").unwrap_or("Metadata").to_owned();
+    let storage = rt.storage();
+    let api = ctx.api.clone();
+    let prefix = crate::store::prefix(&storage, filter.ns.as_deref());
+
+    // Where to start: the current state (no version, "0", or sendInitialEvents), or
+    // events after a version.
+    let (initial, floor, mut live, replay): (Vec<Arc<Obj>>, u64, _, Vec<Arc<Event>>) =
+        if send_initial || rv.as_deref().is_none_or(|v| v == "0") {
+            let snap = api.store.subscribe_with_snapshot(&prefix);
+            (
+                snap.items.into_iter().map(|(_, o)| o).collect(),
+                snap.rv,
+                snap.live,
+                Vec::new(),
+            )
+        } else {
+            let after: u64 = rv.as_deref().unwrap_or("0").parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid resourceVersion {:?}",
+                    rv.as_deref().unwrap_or("")
+                ))
+            })?;
+            match api.store.subscribe(after) {
+                Ok(sub) => (Vec::new(), after, sub.live, sub.replay),
+                Err(e) => {
+                    // The real server reports a too-old version as an ERROR event.
+                    let line = format!("{}\n", json!({"type": "ERROR", "object": e.to_status()}));
+                    return Ok(stream_response(vec![Bytes::from(line)], None));
+                }
+            }
+        };
+
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let mut shutdown = ctx.shutdown.clone();
+    let rt = rt.clone();
+    tokio::spawn(async move {
+        let mut defs_sent = false;
+        let mut encode = |type_: &str, o: &Obj| -> Bytes {
+            let mut out = Vec::with_capacity(o.json.len() + 40);
+            out.extend_from_slice(b"{\"type\":\"");
+            out.extend_from_slice(type_.as_bytes());
+            out.extend_from_slice(b"\",\"object\":");
+            match &table {
+                Some((defs, row)) => {
+                    let v = for_version(&rt, o);
+                    let mut rowv = json!({"cells": row(&v)});
+                    if let Some(obj) = table::row_object(&v, &include) {
+                        rowv["object"] = obj;
+                    }
+                    let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+                                       "metadata": {"resourceVersion": o.rv.to_string()}, "rows": [rowv]});
+                    if !defs_sent {
+                        t["columnDefinitions"] = json!(defs);
+                        defs_sent = true;
+                    } else {
+                        t["columnDefinitions"] = json!([]);
+                    }
+                    out.extend_from_slice(&serde_json::to_vec(&t).unwrap_or_default());
+                }
+                None => out.extend_from_slice(&object_bytes(&rt, o)),
+            }
+            out.extend_from_slice(b"}\n");
+            Bytes::from(out)
+        };
+        let bookmark = |rv: u64, initial_end: bool| -> Bytes {
+            let mut meta = json!({"resourceVersion": rv.to_string()});
+            if initial_end {
+                meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            }
+            let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
+            Bytes::from(format!("{}\n", json!({"type": "BOOKMARK", "object": obj})))
+        };
+        let mut last_rv = floor;
+        for o in &initial {
+            if filter.matches(&o.value) && tx.send(encode("ADDED", o)).await.is_err() {
+                return;
+            }
+        }
+        if send_initial && bookmarks && tx.send(bookmark(floor, true)).await.is_err() {
+            return;
+        }
+        let mut deliver = |e: &Event, last_rv: &mut u64| -> Option<Bytes> {
+            if e.rv <= *last_rv || e.storage() != storage {
+                return None;
+            }
+            *last_rv = e.rv;
+            let now = filter.matches(&e.obj.value);
+            let before = e.prev.as_ref().is_some_and(|p| filter.matches(&p.value));
+            let type_ = match (e.type_, before, now) {
+                (EventType::Deleted, true, _) => "DELETED",
+                (EventType::Deleted, false, _) => return None,
+                (_, false, true) => "ADDED",
+                (_, true, true) => "MODIFIED",
+                (_, true, false) => "DELETED",
+                (_, false, false) => return None,
+            };
+            Some(encode(type_, &e.obj))
+        };
+        for e in &replay {
+            if let Some(b) = deliver(e, &mut last_rv)
+                && tx.send(b).await.is_err()
+            {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                ev = live.recv() => match ev {
+                    Ok(e) => {
+                        if let Some(b) = deliver(&e, &mut last_rv)
+                            && tx.send(b).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let e = ApiError::expired("the watch fell behind; list again");
+                        let _ = tx.send(Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": e.to_status()})))).await;
+                        return;
+                    }
+                    Err(_) => return,
+                },
+                _ = tick.tick(), if bookmarks => {
+                    let rv = api.store.published_rv().max(last_rv);
+                    last_rv = rv;
+                    if tx.send(bookmark(rv, false)).await.is_err() {
+                        return;
+                    }
+                }
+                _ = &mut deadline => return,
+                _ = shutdown.changed() => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(stream_response(Vec::new(), Some(rx)))
+}
+
+fn stream_response(first: Vec<Bytes>, rx: Option<mpsc::Receiver<Bytes>>) -> Response<Body> {
+    use futures::StreamExt;
+    let head = futures::stream::iter(first);
+    let body: Body = match rx {
+        Some(mut rx) => {
+            let tail = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+            BodyExt::boxed(StreamBody::new(
+                head.chain(tail)
+                    .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+            ))
+        }
+        None => BodyExt::boxed(StreamBody::new(
+            head.map(|b| Ok::<_, Infallible>(Frame::data(b))),
+        )),
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache, private"),
+    );
+    resp
+}
+
+/// The `/scale` subresource: an `autoscaling/v1` Scale view of `spec.replicas`.
+async fn scale(
+    ctx: &Arc<Ctx>,
+    r: &Req,
+    rt: &Arc<ResourceType>,
+    ns: Option<&str>,
+    name: &str,
+    body: Incoming,
+    headers: &hyper::HeaderMap,
+) -> ApiResult<Response<Body>> {
+    let api = &ctx.api;
+    let obj = api.get(rt, ns, name)?;
+    let to_scale = |o: &Value| -> Value {
+        let selector = o["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        json!({
+            "kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"],
+                         "uid": o["metadata"]["uid"], "resourceVersion": o["metadata"]["resourceVersion"],
+                         "creationTimestamp": o["metadata"]["creationTimestamp"]},
+            "spec": {"replicas": o["spec"]["replicas"].as_i64().unwrap_or(1)},
+            "status": {"replicas": o["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        })
+    };
+    let current = to_scale(&obj);
+    let desired = match r.method {
+        Method::GET => return Ok(json_response(200, &current)),
+        Method::PUT => parse_body(&read_body(body, headers).await?, &r.content_type)?,
+        Method::PATCH => {
+            let ptype = patch_type(&r.content_type)?;
+            let p = parse_body(
+                &read_body(body, headers).await?,
+                if ptype == PatchType::Apply {
+                    "application/yaml"
+                } else {
+                    "application/json"
+                },
+            )?;
+            let mut s = current.clone();
+            match ptype {
+                PatchType::Json => {
+                    crate::patch::json_patch(&mut s, &p).map_err(ApiError::bad_request)?
+                }
+                _ => crate::patch::merge_patch(&mut s, &p),
+            }
+            s
+        }
+        _ => {
+            return Err(ApiError::method_not_allowed(
+                "only get, update and patch are allowed on scale",
+            ));
+        }
+    };
+    let Some(replicas) = desired["spec"]["replicas"].as_i64().filter(|n| *n >= 0) else {
+        return Err(ApiError::invalid(
+            "autoscaling",
+            "Scale",
+            name,
+            vec![crate::error::Cause::invalid(
+                "spec.replicas",
+                &desired["spec"]["replicas"],
+                "must be greater than or equal to 0",
+            )],
+        ));
+    };
+    let wctx = write_ctx(r, false)?;
+    if wctx.dry_run {
+        let mut s = current;
+        s["spec"]["replicas"] = json!(replicas);
+        return Ok(json_response(200, &s));
+    }
+    let updated = api
+        .update_with(rt, ns, name, Sub::Main, &wctx.manager, |o| {
+            if o["spec"]["replicas"] == json!(replicas) {
+                return false;
+            }
+            crate::api::object_at(o, &["spec"]).insert("replicas".into(), json!(replicas));
+            true
+        })
+        .await?;
+    Ok(json_response(200, &to_scale(&updated.unwrap_or(obj))))
+}
