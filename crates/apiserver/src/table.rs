@@ -120,7 +120,10 @@ pub fn json_path<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
                         let got = json_path(item, field);
                         let matches = got.first().is_some_and(|g| match g {
                             Value::String(s) => s == want,
-                            other => other.to_string() == want,
+                            other => {
+                                let text = other.to_string();
+                                text == want
+                            }
                         });
                         matches == eq
                     })
@@ -355,8 +358,11 @@ fn builtin_columns(rt: &ResourceType) -> Vec<Col> {
     cols
 }
 
+/// Computes the cells of a row.
+pub type RowFn = Box<dyn Fn(&Value) -> Vec<Value> + Send + Sync>;
+
 /// The column definitions and a row function for a kind.
-pub fn columns(rt: &ResourceType) -> (Vec<Value>, Box<dyn Fn(&Value) -> Vec<Value> + Send + Sync>) {
+pub fn columns(rt: &ResourceType) -> (Vec<Value>, RowFn) {
     if rt.is_custom() {
         let mut cols: Vec<PrinterColumn> = rt.columns.clone();
         if !cols
