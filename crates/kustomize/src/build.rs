@@ -1069,6 +1069,22 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Vec<Resource>> {
     let origins = b.origin_enabled();
     let transformations = b.transformer_annotations();
     for r in acc.res.iter_mut() {
+        // kustomize rewrites annotations as strings when it strips its build annotations
+        if let Some(Value::Map(a)) = r.obj.get_path(&["metadata", "annotations"])
+            && !a.is_empty()
+            && a.values().any(|v| !matches!(v, Value::String(_)))
+        {
+            let fixed: Mapping = a
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        Value::String(v.scalar_string().unwrap_or_default()),
+                    )
+                })
+                .collect();
+            *r.obj.ensure_path(&["metadata", "annotations"]) = Value::Map(fixed);
+        }
         if origins && let Some(o) = r.origin.clone() {
             r.set_annotation("config.kubernetes.io/origin", &origin_text(&o));
         }

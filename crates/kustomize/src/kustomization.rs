@@ -376,9 +376,21 @@ impl Ctx<'_> {
 pub fn parse_generator_args(path: &Path, v: &Value) -> Result<GeneratorArgs> {
     let ctx = Ctx { path };
     let mut m = ctx.map("", v)?.clone();
-    for k in ["apiVersion", "kind", "metadata"] {
-        m.shift_remove(k);
-    }
+    // plugin configs are read leniently: unknown fields are ignored
+    m.retain(|k, _| {
+        matches!(
+            k.as_str(),
+            "name"
+                | "namespace"
+                | "behavior"
+                | "literals"
+                | "files"
+                | "envs"
+                | "env"
+                | "type"
+                | "options"
+        )
+    });
     let name_from_meta = v.get_str(&["metadata", "name"]).unwrap_or("").to_string();
     let ns_from_meta = v
         .get_str(&["metadata", "namespace"])

@@ -265,7 +265,11 @@ fn merge_list(
         let items = patch.iter().filter_map(|p| clean(p, elem_ty)).collect();
         return Some(Value::Seq(items));
     };
-    let mut out: Vec<Value> = dest_items.to_vec();
+    // kustomize's order: the patch's elements first (merged with their counterparts),
+    // then the destination's elements the patch did not mention
+    let key_of = |v: &Value| v.as_map().and_then(|m| m.get(key)).cloned();
+    let mut out: Vec<Value> = Vec::new();
+    let mut mentioned: Vec<Value> = Vec::new();
     for p in patch {
         let Value::Map(pm) = p else {
             if !out.contains(p) {
@@ -273,29 +277,34 @@ fn merge_list(
             }
             continue;
         };
-        let kv = pm.get(key);
-        let pos = kv.and_then(|kv| {
-            out.iter()
-                .position(|d| d.as_map().and_then(|dm| dm.get(key)) == Some(kv))
-        });
+        let kv = pm.get(key).cloned();
+        let existing = kv
+            .as_ref()
+            .and_then(|kv| dest_items.iter().find(|d| key_of(d).as_ref() == Some(kv)));
+        if let Some(kv) = &kv {
+            mentioned.push(kv.clone());
+        }
         if directive(pm) == Some("delete") {
-            if let Some(i) = pos {
-                out.remove(i);
-            }
             continue;
         }
-        match pos {
-            Some(i) => match merge(Some(&out[i]), p, elem_ty) {
-                Some(v) => out[i] = v,
-                None => {
-                    out.remove(i);
-                }
-            },
-            None => {
-                if let Some(v) = clean(p, elem_ty) {
-                    out.push(v);
-                }
+        let merged = match existing {
+            Some(d) => merge(Some(d), p, elem_ty),
+            None => clean(p, elem_ty),
+        };
+        if let Some(v) = merged {
+            if let Some(kv) = &kv
+                && let Some(pos) = out.iter().position(|o| key_of(o).as_ref() == Some(kv))
+            {
+                out[pos] = v;
+            } else {
+                out.push(v);
             }
+        }
+    }
+    for d in dest_items {
+        match key_of(d) {
+            Some(k) if mentioned.contains(&k) => {}
+            _ => out.push(d.clone()),
         }
     }
     Some(Value::Seq(out))
@@ -312,6 +321,7 @@ mod tests {
 
     #[test]
     fn merges_containers_by_name_and_env_by_name() {
+        // the patch's order first, then the rest of the destination
         let out = smp(
             "spec: {template: {spec: {containers: [{name: a, image: x, env: [{name: A, value: '1'}]}, {name: b, image: y}]}}}",
             "spec: {template: {spec: {containers: [{name: a, env: [{name: B, value: '2'}]}, {name: c, image: z}]}}}",
@@ -319,7 +329,7 @@ mod tests {
         )
         .unwrap();
         let want = parse_one(
-            "spec: {template: {spec: {containers: [{name: a, image: x, env: [{name: A, value: '1'}, {name: B, value: '2'}]}, {name: b, image: y}, {name: c, image: z}]}}}",
+            "spec: {template: {spec: {containers: [{name: a, image: x, env: [{name: B, value: '2'}, {name: A, value: '1'}]}, {name: c, image: z}, {name: b, image: y}]}}}",
         )
         .unwrap();
         assert_eq!(out, want);
@@ -365,7 +375,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             out,
-            parse_one("spec: {ports: [{name: http, port: 80}, {name: https, port: 443}]}").unwrap()
+            parse_one("spec: {ports: [{name: https, port: 443}, {name: http, port: 80}]}").unwrap()
         );
     }
 }

@@ -87,21 +87,22 @@ pub fn set_namespace(
             }
         }
         if (gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding")
-            && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects") {
-                for s in subjects.iter_mut() {
-                    let Value::Map(m) = s else { continue };
-                    let hit = match subjects_mode {
-                        "none" => false,
-                        "allServiceAccounts" => {
-                            m.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                        }
-                        _ => m.get("name").and_then(Value::as_str) == Some("default"),
-                    };
-                    if hit {
-                        m.insert("namespace".into(), Value::String(ns.into()));
+            && let Some(Value::Seq(subjects)) = r.obj.get_mut("subjects")
+        {
+            for s in subjects.iter_mut() {
+                let Value::Map(m) = s else { continue };
+                let hit = match subjects_mode {
+                    "none" => false,
+                    "allServiceAccounts" => {
+                        m.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
                     }
+                    _ => m.get("name").and_then(Value::as_str) == Some("default"),
+                };
+                if hit {
+                    m.insert("namespace".into(), Value::String(ns.into()));
                 }
             }
+        }
         let others: Vec<FieldSpec> = specs
             .iter()
             .filter(|f| f.path != "metadata/namespace")

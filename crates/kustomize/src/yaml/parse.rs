@@ -37,7 +37,6 @@ enum Frame {
         key: Option<(String, bool)>,
         merges: Vec<Value>,
         anchor: usize,
-        line: usize,
     },
 }
 
@@ -141,7 +140,6 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
                     key: None,
                     merges: Vec::new(),
                     anchor,
-                    line: span.start.line(),
                 });
             }
             Event::SequenceEnd => {
@@ -196,24 +194,12 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
                 None => doc_value = Some(v),
                 Some(Frame::Seq { items, .. }) => items.push(v),
                 Some(Frame::Map {
-                    map,
-                    key,
-                    merges,
-                    line,
-                    ..
+                    map, key, merges, ..
                 }) => match key.take() {
                     None => *key = Some((key_string(&v), merge_key)),
                     Some((_, true)) => merges.push(v),
                     Some((k, false)) => {
-                        if map.contains_key(&k) {
-                            return Err(YamlError {
-                                line: span.start.line(),
-                                column: span.start.col() + 1,
-                                message: format!(
-                                    "mapping key \"{k}\" already defined (mapping at line {line})"
-                                ),
-                            });
-                        }
+                        // a repeated key replaces the earlier value (as Go's decoders do)
                         map.insert(k, v);
                     }
                 },

@@ -312,10 +312,9 @@ pub fn v2_needs_quotes(s: &str) -> bool {
     }
     let first = s.as_bytes()[0];
     match first {
-        b'.'
-            if go_parse_float_any(s) => {
-                return true;
-            }
+        b'.' if go_parse_float_any(s) => {
+            return true;
+        }
         b'+' | b'-' | b'0'..=b'9' => {
             if parse_timestamp(s).is_some() {
                 return true;
