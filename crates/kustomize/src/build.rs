@@ -59,6 +59,37 @@ impl Acc {
         Ok(())
     }
 
+    /// Adds a kustomization's own vars, binding each to the one object it names.
+    fn bind_vars(&mut self, vars: &[Var]) -> Result<()> {
+        for v in vars {
+            let want = &v.obj_ref;
+            let hits: Vec<usize> = self
+                .res
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.all_ids().iter().any(|id| {
+                        id.gvk.is_selected(&want.gvk)
+                            && id.name == want.name
+                            && (want.namespace.is_empty() || id.ns_equals(want))
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if hits.len() > 1 {
+                return Err(Error::msg(format!(
+                    "found {} resId matches for var {} (unable to disambiguate)",
+                    hits.len(),
+                    v.name
+                )));
+            }
+            if let Some(&i) = hits.first() {
+                self.res[i].ref_var_names.push(v.name.clone());
+            }
+        }
+        self.merge_vars(vars)
+    }
+
     fn merge_vars(&mut self, vars: &[Var]) -> Result<()> {
         for v in vars {
             if self.vars.iter().any(|x| x.name == v.name) {
@@ -120,7 +151,7 @@ impl Acc {
                         r.prefixes = old.prefixes.clone();
                         r.suffixes = old.suffixes.clone();
                         r.ref_var_names = old.ref_var_names.clone();
-                        r.needs_hash = r.needs_hash || old.needs_hash;
+                        r.needs_hash = old.needs_hash;
                         if merge {
                             for field in ["data", "binaryData"] {
                                 let mut m: Mapping = match old.obj.get(field) {
@@ -211,7 +242,7 @@ pub fn parse_resources(text: &str, path: &Path) -> Result<Vec<Resource>> {
             }
         }
         let kind = v.get_str(&["kind"]).unwrap_or("").to_string();
-        if kind.ends_with("List") {
+        if kind.ends_with("List") && v.get("items").is_some() {
             match v.get("items") {
                 None | Some(Value::Null) => continue,
                 Some(Value::Seq(items)) => {
@@ -424,7 +455,7 @@ impl Builder<'_> {
         self.run_generators(ldr, k, acc)?;
         // transformers
         self.run_transformers(ldr, k, acc)?;
-        acc.merge_vars(&k.vars)?;
+        acc.bind_vars(&k.vars)?;
         Ok(())
     }
 

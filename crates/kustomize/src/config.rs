@@ -107,6 +107,14 @@ pub struct TransformerConfig {
 
 fn merge_fs(into: &mut Vec<FieldSpec>, from: &[FieldSpec]) -> Result<()> {
     for fs in from {
+        // a more specific spec for the same path takes the place of a general one
+        if let Some(general) = into
+            .iter_mut()
+            .find(|e| e.path == fs.path && e.gvk != fs.gvk && fs.gvk.is_selected(&e.gvk))
+        {
+            *general = fs.clone();
+            continue;
+        }
         if let Some(existing) = into
             .iter_mut()
             .find(|e| e.gvk == fs.gvk && e.path == fs.path)
@@ -511,6 +519,7 @@ fn default_var_reference() -> Vec<FieldSpec> {
         fs("", "", "Ingress", "spec/tls/hosts", false),
         fs("", "", "Ingress", "spec/tls/secretName", false),
         fs("", "", "", "metadata/annotations", false),
+        fs("", "", "", "metadata/labels", false),
         fs("", "", "Pod", "spec/volumes/nfs/server", false),
         fs(
             "",
@@ -554,6 +563,7 @@ fn default_var_reference() -> Vec<FieldSpec> {
             "spec/jobTemplate/spec/template/spec/volumes/nfs/server",
             false,
         ),
+        fs("", "", "Service", "spec/ports/port", false),
         fs("", "", "Service", "spec/ports/targetPort", false),
     ]);
     v

@@ -406,9 +406,142 @@ pub fn parse_generator_args(path: &Path, v: &Value) -> Result<GeneratorArgs> {
     Ok(g)
 }
 
+/// Every field name of a kustomization and its nested structs. kustomize decodes with Go's
+/// `encoding/json`, which also accepts field names in another case (`fieldpath`).
+const KNOWN_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "commonLabels",
+    "commonAnnotations",
+    "labels",
+    "pairs",
+    "includeSelectors",
+    "includeTemplates",
+    "fields",
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "path",
+    "patch",
+    "target",
+    "options",
+    "allowNameChange",
+    "allowKindChange",
+    "group",
+    "version",
+    "name",
+    "labelSelector",
+    "annotationSelector",
+    "images",
+    "imageTags",
+    "newName",
+    "newTag",
+    "digest",
+    "tagSuffix",
+    "replicas",
+    "count",
+    "replacements",
+    "vars",
+    "objref",
+    "fieldref",
+    "fieldPath",
+    "configMapGenerator",
+    "secretGenerator",
+    "behavior",
+    "literals",
+    "files",
+    "envs",
+    "env",
+    "type",
+    "generatorOptions",
+    "disableNameSuffixHash",
+    "immutable",
+    "annotations",
+    "openapi",
+    "sortOptions",
+    "buildMetadata",
+    "helmGlobals",
+    "chartHome",
+    "helmCharts",
+    "repo",
+    "releaseName",
+    "valuesFile",
+    "valuesInline",
+    "additionalValuesFiles",
+    "includeCRDs",
+    "skipTests",
+    "skipHooks",
+    "apiVersions",
+    "kubeVersion",
+    "valuesMerge",
+    "nameTemplate",
+    "helmChartInflationGenerator",
+    "order",
+    "legacySortOptions",
+    "orderFirst",
+    "orderLast",
+];
+
+fn normalize_keys(v: &Value, depth: usize) -> Value {
+    match v {
+        Value::Map(m) => {
+            let mut out = Mapping::new();
+            for (k, val) in m {
+                let key = if KNOWN_FIELDS.contains(&k.as_str()) {
+                    k.clone()
+                } else {
+                    KNOWN_FIELDS
+                        .iter()
+                        .find(|f| f.eq_ignore_ascii_case(k))
+                        .map(|f| f.to_string())
+                        .unwrap_or_else(|| k.clone())
+                };
+                // user data below these keys keeps its spelling
+                let keep = matches!(
+                    key.as_str(),
+                    "valuesInline"
+                        | "commonLabels"
+                        | "commonAnnotations"
+                        | "pairs"
+                        | "labels"
+                        | "annotations"
+                        | "metadata"
+                        | "openapi"
+                        | "replacements"
+                );
+                let nv = if keep || depth > 6 {
+                    val.clone()
+                } else {
+                    normalize_keys(val, depth + 1)
+                };
+                out.insert(key, nv);
+            }
+            Value::Map(out)
+        }
+        Value::Seq(items) => {
+            Value::Seq(items.iter().map(|i| normalize_keys(i, depth + 1)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 impl Kustomization {
     /// Parses a kustomization from its YAML value. Unknown fields are errors.
     pub fn from_value(path: &Path, v: &Value) -> Result<Kustomization> {
+        let normalized = normalize_keys(v, 0);
+        let v = &normalized;
         let ctx = Ctx { path };
         let mut k = Kustomization {
             path: path.to_path_buf(),

@@ -780,7 +780,7 @@ pub fn fix_name_references(resources: &mut [Resource], backrefs: &[NameBackRef])
                                                 cands
                                                     .iter()
                                                     .copied()
-                                                    .filter(|c| c.namespace == ns)
+                                                    .filter(|c| c.cur.effective_namespace() == ns)
                                                     .collect()
                                             }
                                         }
@@ -946,22 +946,10 @@ pub fn resolve_vars(
     }
     let mut values: Vec<(String, Value)> = Vec::new();
     for v in vars {
-        let hits: Vec<&Resource> = resources
+        let Some(r) = resources
             .iter()
-            .filter(|r| {
-                r.all_ids()
-                    .iter()
-                    .any(|id| id.gvk.is_selected(&v.obj_ref.gvk) && id.name == v.obj_ref.name)
-            })
-            .collect();
-        if hits.len() > 1 {
-            return Err(Error::msg(format!(
-                "found {} resId matches for var {} (unable to disambiguate)",
-                hits.len(),
-                v.name
-            )));
-        }
-        let Some(r) = hits.first() else {
+            .find(|r| r.ref_var_names.iter().any(|n| *n == v.name))
+        else {
             return Err(Error::msg(format!(
                 "var '{}' cannot be mapped to a field in the set of known resources",
                 v.name
