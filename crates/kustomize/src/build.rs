@@ -40,22 +40,43 @@ impl std::fmt::Debug for BuildOptions {
     }
 }
 
+type IdKey = (crate::resource::Gvk, String, String);
+
+fn id_key(r: &Resource) -> IdKey {
+    let id = r.cur_id();
+    let ns = id.effective_namespace().to_string();
+    (id.gvk, id.name, ns)
+}
+
 #[derive(Default)]
 struct Acc {
     res: Vec<Resource>,
     config: TransformerConfig,
     vars: Vec<Var>,
+    /// Current ids of `res`, valid while `indexed == res.len()` and nothing was transformed.
+    ids: std::collections::HashSet<IdKey>,
+    indexed: Option<usize>,
 }
 
 impl Acc {
+    /// Forgets the id index (after objects may have been renamed).
+    fn invalidate(&mut self) {
+        self.indexed = None;
+    }
+
     fn append(&mut self, r: Resource) -> Result<()> {
-        let id = r.cur_id();
-        if self.res.iter().any(|o| o.cur_id().equals(&id)) {
+        if self.indexed != Some(self.res.len()) {
+            self.ids = self.res.iter().map(id_key).collect();
+        }
+        let key = id_key(&r);
+        if !self.ids.insert(key) {
             return Err(Error::msg(format!(
-                "may not add resource with an already registered id: {id}"
+                "may not add resource with an already registered id: {}",
+                r.cur_id()
             )));
         }
         self.res.push(r);
+        self.indexed = Some(self.res.len());
         Ok(())
     }
 
@@ -174,6 +195,7 @@ impl Acc {
                             }
                         }
                         self.res[i] = r;
+                        self.invalidate();
                         Ok(())
                     }
                     _ => Err(Error::msg(format!(
@@ -385,6 +407,18 @@ impl Builder<'_> {
         k: &Kustomization,
         acc: &mut Acc,
     ) -> Result<()> {
+        if let Some(o) = &k.openapi
+            && let Some(v) = o.get("version").and_then(Value::scalar_string)
+            && v != "v1.21.2"
+        {
+            return Err(Error::Kustomization {
+                path: k.path.clone(),
+                field: "openapi.version".into(),
+                message: format!(
+                    "the specified OpenAPI version {v} is not built in (only v1.21.2)"
+                ),
+            });
+        }
         // resources
         for entry in &k.resources {
             if is_remote(entry) {
@@ -640,6 +674,7 @@ impl Builder<'_> {
     }
 
     fn after_transformer(&self, acc: &mut Acc, k: &Kustomization, kind: &str) {
+        acc.invalidate();
         if self.transformer_annotations() {
             transform::record_transformation(&mut acc.res, &self.configured_in(k), kind);
         }
@@ -1025,16 +1060,18 @@ fn sort_resources(res: &mut [Resource], sort_options: Option<&Value>) -> Result<
         }
         0
     };
-    let mut keyed: Vec<(i64, String, String, Resource)> = Vec::with_capacity(res.len());
-    for r in res.iter() {
-        let id = r.cur_id();
-        keyed.push((
-            index(&id.gvk.kind),
-            id.gvk.sort_string(),
-            id.legacy_sort_string(),
-            r.clone(),
-        ));
-    }
+    let mut keyed: Vec<(i64, String, String, Resource)> = res
+        .iter_mut()
+        .map(|r| {
+            let id = r.cur_id();
+            (
+                index(&id.gvk.kind),
+                id.gvk.sort_string(),
+                id.legacy_sort_string(),
+                std::mem::replace(r, Resource::new(Value::Null)),
+            )
+        })
+        .collect();
     keyed.sort_by(|a, b| {
         a.0.cmp(&b.0)
             .then_with(|| a.1.cmp(&b.1))

@@ -121,13 +121,15 @@ pub fn set_namespace(
         })?;
     }
     // id conflicts
-    for i in 0..resources.len() {
-        let id = resources[i].cur_id();
-        if resources
-            .iter()
-            .enumerate()
-            .any(|(j, o)| j != i && o.cur_id().equals(&id))
-        {
+    let mut seen = std::collections::HashSet::new();
+    for r in resources.iter() {
+        let id = r.cur_id();
+        let key = (
+            id.gvk.clone(),
+            id.name.clone(),
+            id.effective_namespace().to_string(),
+        );
+        if !seen.insert(key) {
             return Err(Error::msg(format!(
                 "namespace transformation produces ID conflict: {id}"
             )));
@@ -662,23 +664,39 @@ pub fn fix_name_references(resources: &mut [Resource], backrefs: &[NameBackRef])
         .iter()
         .map(|r| (r.prefixes.clone(), r.suffixes.clone()))
         .collect();
+    let mut by_prev_name: std::collections::HashMap<&str, Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, c) in snapshot.iter().enumerate() {
+        let mut seen: Vec<&str> = Vec::new();
+        for id in &c.prev {
+            if !seen.contains(&id.name.as_str()) {
+                seen.push(&id.name);
+                by_prev_name.entry(&id.name).or_default().push(i);
+            }
+        }
+    }
     let mut ref_by: Vec<(usize, ResId)> = Vec::new();
     for ri in 0..resources.len() {
         let referrer_id = resources[ri].cur_id();
         let referrer_gvk = referrer_id.gvk.clone();
         // candidates this referrer may refer to
         let rb_ns = ns_for_rolebinding(&resources[ri]);
-        let cands: Vec<&Cand> = if referrer_gvk.is_cluster_scoped() {
-            snapshot.iter().collect()
-        } else {
-            snapshot
-                .iter()
-                .filter(|c| {
-                    c.cur.gvk.is_cluster_scoped()
-                        || c.cur.ns_equals(&referrer_id)
-                        || rb_ns.contains(&c.namespace)
+        let could_ref = |c: &Cand| {
+            referrer_gvk.is_cluster_scoped()
+                || c.cur.gvk.is_cluster_scoped()
+                || c.cur.ns_equals(&referrer_id)
+                || rb_ns.contains(&c.namespace)
+        };
+        let by_name = |name: &str| -> Vec<&Cand> {
+            by_prev_name
+                .get(name)
+                .map(|v| {
+                    v.iter()
+                        .map(|&i| &snapshot[i])
+                        .filter(|c| could_ref(c))
+                        .collect()
                 })
-                .collect()
+                .unwrap_or_default()
         };
         let role_ref_gvk = resources[ri].obj.get("roleRef").map(|rr| Gvk {
             group: rr.get_str(&["apiGroup"]).unwrap_or("").to_string(),
@@ -749,7 +767,7 @@ pub fn fix_name_references(resources: &mut [Resource], backrefs: &[NameBackRef])
                     let mut set_one = |n: &mut Value| -> Result<()> {
                         match n {
                             Value::String(old) => {
-                                if let Some(i) = select(old, &cands, false)? {
+                                if let Some(i) = select(old, &by_name(old), false)? {
                                     ref_by.push((i, referrer_id.clone()));
                                     if snapshot[i].name != *old {
                                         *old = snapshot[i].name.clone();
@@ -764,22 +782,20 @@ pub fn fix_name_references(resources: &mut [Resource], backrefs: &[NameBackRef])
                                 let old = old.to_string();
                                 let pool: Vec<&Cand> =
                                     match m.get("namespace").and_then(Value::as_str) {
-                                        None => cands.clone(),
+                                        None => by_name(&old),
                                         Some(ns) => {
+                                            let cands = snapshot.iter().filter(|c| could_ref(c));
                                             let by_org: Vec<&Cand> = cands
-                                                .iter()
-                                                .copied()
+                                                .clone()
                                                 .filter(|c| {
                                                     let org = c.prev.first().unwrap_or(&c.cur);
-                                                    org.namespace == ns
+                                                    org.effective_namespace() == ns
                                                 })
                                                 .collect();
                                             if !by_org.is_empty() {
                                                 by_org
                                             } else {
                                                 cands
-                                                    .iter()
-                                                    .copied()
                                                     .filter(|c| c.cur.effective_namespace() == ns)
                                                     .collect()
                                             }
@@ -948,7 +964,7 @@ pub fn resolve_vars(
     for v in vars {
         let Some(r) = resources
             .iter()
-            .find(|r| r.ref_var_names.iter().any(|n| *n == v.name))
+            .find(|r| r.ref_var_names.contains(&v.name))
         else {
             return Err(Error::msg(format!(
                 "var '{}' cannot be mapped to a field in the set of known resources",
