@@ -120,7 +120,7 @@ fn directive(m: &Mapping) -> Option<&str> {
 
 fn strip_directives(m: &Mapping) -> Mapping {
     m.iter()
-        .filter(|(k, _)| !k.starts_with('$'))
+        .filter(|(k, _)| !k.starts_with('$') || *k == "$retainKeys")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -145,10 +145,8 @@ fn merge(dest: Option<&Value>, patch: &Value, ty: Ty) -> Option<Value> {
                 Some(Value::Map(dm)) => dm.clone(),
                 _ => Mapping::new(),
             };
-            if let Some(Value::Seq(retain)) = pm.get("$retainKeys") {
-                let keep: Vec<String> = retain.iter().filter_map(Value::scalar_string).collect();
-                out.retain(|k, _| keep.contains(k));
-            }
+            // kustomize (kyaml) does not implement `$retainKeys`: it is merged as an
+            // ordinary field and nothing is dropped; we do the same to stay identical.
             for (k, pv) in pm {
                 if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
                     if let (Some(Value::Seq(items)), Value::Seq(del)) = (out.get_mut(field), pv) {
@@ -156,7 +154,7 @@ fn merge(dest: Option<&Value>, patch: &Value, ty: Ty) -> Option<Value> {
                     }
                     continue;
                 }
-                if k.starts_with('$') {
+                if k.starts_with('$') && k != "$retainKeys" {
                     continue;
                 }
                 let cty = ty.child(k);
@@ -188,7 +186,7 @@ fn clean(v: &Value, ty: Ty) -> Option<Value> {
 fn clean_map(m: &Mapping, ty: Ty) -> Mapping {
     let mut out = Mapping::new();
     for (k, v) in m {
-        if k.starts_with('$') {
+        if k.starts_with('$') && k != "$retainKeys" {
             continue;
         }
         let c = match v {
@@ -352,7 +350,7 @@ mod tests {
     }
 
     #[test]
-    fn null_removes_and_retain_keys() {
+    fn null_removes_and_retain_keys_is_kept_like_kustomize() {
         let out = smp(
             "spec: {strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1}}, x: 1}",
             "spec: {strategy: {$retainKeys: [type], type: Recreate}, x: null}",
@@ -361,7 +359,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             out,
-            parse_one("spec: {strategy: {type: Recreate}}").unwrap()
+            parse_one("spec: {strategy: {type: Recreate, rollingUpdate: {maxSurge: 1}, $retainKeys: [type]}}").unwrap()
         );
     }
 

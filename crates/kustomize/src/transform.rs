@@ -962,10 +962,7 @@ pub fn resolve_vars(
     }
     let mut values: Vec<(String, Value)> = Vec::new();
     for v in vars {
-        let Some(r) = resources
-            .iter()
-            .find(|r| r.ref_var_names.contains(&v.name))
-        else {
+        let Some(r) = resources.iter().find(|r| r.ref_var_names.contains(&v.name)) else {
             return Err(Error::msg(format!(
                 "var '{}' cannot be mapped to a field in the set of known resources",
                 v.name
