@@ -1101,7 +1101,8 @@ fn origin_text(o: &Mapping) -> String {
     s
 }
 
-fn yaml_inline(s: &str) -> String {
+/// A string as a plain or quoted YAML scalar.
+pub(crate) fn yaml_inline(s: &str) -> String {
     let mut m = Mapping::new();
     m.insert("k".into(), Value::String(s.into()));
     let out = yaml::to_yaml(&Value::Map(m));

@@ -25,6 +25,7 @@ pub mod config;
 pub mod crds;
 pub mod error;
 pub mod fieldspec;
+pub mod flux;
 pub mod generators;
 pub mod helm;
 pub mod jsonpatch;
