@@ -55,3 +55,13 @@ fn rbac_name_references_and_namespaces() {
 fn yaml_styles_anchors_numbers_and_quoting() {
     check("yamlstyles", "yamlstyles");
 }
+
+#[test]
+fn scalar_quoting_folding_and_unicode() {
+    check("scalars", "scalars");
+}
+
+#[test]
+fn document_structure_keys_and_floats() {
+    check("documents", "documents");
+}

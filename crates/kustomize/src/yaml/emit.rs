@@ -263,6 +263,17 @@ impl Emitter {
         self.indention = true;
     }
 
+    /// Writes a line break character (`\n` or a Unicode break kept as is).
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+            self.indention = true;
+        }
+    }
+
     fn write_str(&mut self, s: &str) {
         self.out.push_str(s);
         self.column += s.chars().count();
@@ -313,10 +324,6 @@ impl Emitter {
         self.emit_node(v, false, false);
         // document end
         self.write_indent();
-        if self.open_ended {
-            self.write_indicator("...", true, false, false);
-            self.write_indent();
-        }
     }
 
     /// `mapping_context`: the node is a block mapping value; `simple_key`: the node is a key.
@@ -470,7 +477,7 @@ impl Emitter {
                 if !breaks && c == '\n' {
                     self.put_break();
                 }
-                self.put_break();
+                self.write_break(c);
                 self.indention = true;
                 breaks = true;
             } else {
@@ -588,7 +595,7 @@ impl Emitter {
         let mut breaks = true;
         for &c in &chars {
             if is_break(c) {
-                self.put_break();
+                self.write_break(c);
                 self.indention = true;
                 breaks = true;
             } else {
