@@ -212,6 +212,8 @@ impl Acc {
 
 struct Builder<'a> {
     opts: &'a BuildOptions,
+    /// A custom OpenAPI schema (`openapi.path`), once a kustomization sets one.
+    schema: Option<crate::smp::Schema>,
     stack: Vec<PathBuf>,
     top_root: PathBuf,
     build_metadata: Vec<String>,
@@ -418,6 +420,21 @@ impl Builder<'_> {
                     "the specified OpenAPI version {v} is not built in (only v1.21.2)"
                 ),
             });
+        }
+        if let Some(p) = k
+            .openapi
+            .as_ref()
+            .and_then(|o| o.get("path"))
+            .and_then(Value::as_str)
+        {
+            let (pp, text) = ldr.read_to_string(p)?;
+            let doc = yaml::parse_one(&text).map_err(|e| Error::Yaml {
+                path: pp,
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            })?;
+            self.schema = Some(crate::smp::Schema::from_value(&doc));
         }
         // resources
         for entry in &k.resources {
@@ -714,6 +731,7 @@ impl Builder<'_> {
                 d,
                 p.allow_name_change,
                 p.allow_kind_change,
+                self.schema.as_ref(),
             )?;
         }
         Ok(())
@@ -736,7 +754,14 @@ impl Builder<'_> {
                 }
                 for d in &docs {
                     let i = transform::get_by_id(&acc.res, &transform::patch_id(d))?;
-                    transform::apply_smp(&mut acc.res, &[i], d, false, false)?;
+                    transform::apply_smp(
+                        &mut acc.res,
+                        &[i],
+                        d,
+                        false,
+                        false,
+                        self.schema.as_ref(),
+                    )?;
                 }
             }
             self.after_transformer(acc, k, "PatchStrategicMergeTransformer");
@@ -1115,6 +1140,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Vec<Resource>> {
     let top = load_kustomization(&ldr.root)?;
     let mut b = Builder {
         opts,
+        schema: None,
         stack: Vec::new(),
         top_root: ldr.root.clone(),
         build_metadata: top.build_metadata.clone(),

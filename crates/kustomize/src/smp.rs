@@ -104,6 +104,117 @@ impl Ty {
     }
 }
 
+/// A custom OpenAPI schema (`openapi: {path: …}`); when set, it replaces the built-in
+/// knowledge of list merge keys, as in kustomize.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    defs: Mapping,
+}
+
+impl Schema {
+    /// Reads the `definitions` of an OpenAPI document.
+    pub fn from_value(doc: &Value) -> Schema {
+        Schema {
+            defs: doc
+                .get("definitions")
+                .and_then(Value::as_map)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    fn resolve<'a>(&'a self, mut v: &'a Value) -> &'a Value {
+        for _ in 0..32 {
+            match v.get("$ref").and_then(Value::as_str) {
+                Some(r) => match self.defs.get(r.trim_start_matches("#/definitions/")) {
+                    Some(d) => v = d,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        v
+    }
+
+    fn for_gvk(&self, api_version: &str, kind: &str) -> Option<&Value> {
+        let gvk = crate::resource::Gvk::from_api_version(api_version, kind);
+        self.defs.values().find(|d| {
+            d.get("x-kubernetes-group-version-kind")
+                .and_then(Value::as_seq)
+                .is_some_and(|l| {
+                    l.iter().any(|g| {
+                        g.get_str(&["kind"]) == Some(kind)
+                            && g.get_str(&["group"]).unwrap_or("") == gvk.group
+                            && g.get_str(&["version"]).unwrap_or("") == gvk.version
+                    })
+                })
+        })
+    }
+}
+
+/// Where the merge is in the schema: built-in types, a custom schema node, or nowhere.
+#[derive(Clone, Copy)]
+enum Cur<'a> {
+    B(Ty),
+    C(&'a Schema, &'a Value),
+    N,
+}
+
+impl<'a> Cur<'a> {
+    fn prop(&self, field: &str) -> Option<&'a Value> {
+        match *self {
+            Cur::C(s, v) => s.resolve(v).get("properties").and_then(|p| p.get(field)),
+            _ => None,
+        }
+    }
+
+    /// The schema of a field's value; for arrays, of its elements.
+    fn child(&self, field: &str) -> Cur<'a> {
+        match *self {
+            Cur::B(t) => Cur::B(t.child(field)),
+            Cur::C(s, _) => match self.prop(field) {
+                Some(p) => {
+                    let p = s.resolve(p);
+                    match p.get("items") {
+                        Some(items) if p.get_str(&["type"]) == Some("array") => {
+                            Cur::C(s, s.resolve(items))
+                        }
+                        _ => Cur::C(s, p),
+                    }
+                }
+                None => Cur::N,
+            },
+            Cur::N => Cur::N,
+        }
+    }
+
+    fn list_key(&self, field: &str) -> Option<String> {
+        match *self {
+            Cur::B(t) => t.list_key(field).map(str::to_string),
+            Cur::C(..) => {
+                let p = self.prop(field)?;
+                let merge = p
+                    .get_str(&["x-kubernetes-patch-strategy"])
+                    .is_some_and(|s| s.split(',').any(|x| x == "merge"));
+                if merge {
+                    p.get_str(&["x-kubernetes-patch-merge-key"])
+                        .map(str::to_string)
+                } else {
+                    None
+                }
+            }
+            Cur::N => None,
+        }
+    }
+
+    fn list_is_atomic(&self, field: &str) -> bool {
+        match *self {
+            Cur::B(t) => t.list_is_atomic(field),
+            _ => false,
+        }
+    }
+}
+
 const ASSOCIATIVE_KEYS: [&str; 7] = [
     "mountPath",
     "devicePath",
@@ -128,11 +239,31 @@ fn strip_directives(m: &Mapping) -> Mapping {
 /// Applies a strategic merge patch to an object. Returns `None` when the patch deletes the
 /// whole object.
 pub fn apply(dest: &Value, patch: &Value, kind: &str) -> Option<Value> {
-    merge(Some(dest), patch, Ty::for_kind(kind))
+    apply_with_schema(dest, patch, kind, None)
+}
+
+/// Like [`apply`], with a custom OpenAPI schema replacing the built-in merge keys.
+pub fn apply_with_schema(
+    dest: &Value,
+    patch: &Value,
+    kind: &str,
+    schema: Option<&Schema>,
+) -> Option<Value> {
+    let cur = match schema {
+        None => Cur::B(Ty::for_kind(kind)),
+        Some(s) => {
+            let api = dest.get_str(&["apiVersion"]).unwrap_or("");
+            match s.for_gvk(api, kind) {
+                Some(d) => Cur::C(s, d),
+                None => Cur::N,
+            }
+        }
+    };
+    merge(Some(dest), patch, cur)
 }
 
 /// Merges `patch` into `dest`; `None` means "clear this field".
-fn merge(dest: Option<&Value>, patch: &Value, ty: Ty) -> Option<Value> {
+fn merge(dest: Option<&Value>, patch: &Value, ty: Cur) -> Option<Value> {
     match patch {
         Value::Null => None,
         Value::Map(pm) => {
@@ -173,17 +304,17 @@ fn merge(dest: Option<&Value>, patch: &Value, ty: Ty) -> Option<Value> {
             }
             Some(Value::Map(out))
         }
-        Value::Seq(ps) => merge_list(dest, ps, Ty::Unknown, "", Ty::Unknown),
+        Value::Seq(ps) => merge_list(dest, ps, Cur::N, "", Cur::N),
         scalar => Some(scalar.clone()),
     }
 }
 
 /// A patch value applied to nothing: directives are dropped, deletions vanish.
-fn clean(v: &Value, ty: Ty) -> Option<Value> {
+fn clean(v: &Value, ty: Cur) -> Option<Value> {
     merge(None, v, ty)
 }
 
-fn clean_map(m: &Mapping, ty: Ty) -> Mapping {
+fn clean_map(m: &Mapping, ty: Cur) -> Mapping {
     let mut out = Mapping::new();
     for (k, v) in m {
         if k.starts_with('$') && k != "$retainKeys" {
@@ -218,9 +349,9 @@ fn elem_key(items: &[&Value]) -> Option<&'static str> {
 fn merge_list(
     dest: Option<&Value>,
     patch: &[Value],
-    parent: Ty,
+    parent: Cur,
     field: &str,
-    elem_ty: Ty,
+    elem_ty: Cur,
 ) -> Option<Value> {
     // `- $patch: replace` anywhere in the patch list replaces the list
     let replace = patch.iter().any(|p| {
@@ -253,9 +384,9 @@ fn merge_list(
         let dk = elem_key(&dest_items.iter().collect::<Vec<_>>());
         let pk = elem_key(&patch.iter().collect::<Vec<_>>());
         match (dk, pk) {
-            (Some(a), _) => Some(a),
-            (None, Some(b)) => Some(b),
-            _ => elem_key(&all),
+            (Some(a), _) => Some(a.to_string()),
+            (None, Some(b)) => Some(b.to_string()),
+            _ => elem_key(&all).map(str::to_string),
         }
     };
     let Some(key) = key else {
@@ -263,6 +394,7 @@ fn merge_list(
         let items = patch.iter().filter_map(|p| clean(p, elem_ty)).collect();
         return Some(Value::Seq(items));
     };
+    let key = key.as_str();
     // kustomize's order: the patch's elements first (merged with their counterparts),
     // then the destination's elements the patch did not mention
     let key_of = |v: &Value| v.as_map().and_then(|m| m.get(key)).cloned();

@@ -546,6 +546,7 @@ pub fn apply_smp(
     patch: &Value,
     allow_name_change: bool,
     allow_kind_change: bool,
+    schema: Option<&smp::Schema>,
 ) -> Result<()> {
     let mut deleted = Vec::new();
     for &i in targets {
@@ -566,7 +567,7 @@ pub fn apply_smp(
                 Value::String(r.api_version().to_string()),
             );
         }
-        match smp::apply(&r.obj, &p, &k) {
+        match smp::apply_with_schema(&r.obj, &p, &k, schema) {
             None => deleted.push(i),
             Some(v) => {
                 if v.as_map().is_none_or(|m| m.is_empty()) {

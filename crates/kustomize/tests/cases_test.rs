@@ -65,3 +65,8 @@ fn scalar_quoting_folding_and_unicode() {
 fn document_structure_keys_and_floats() {
     check("documents", "documents");
 }
+
+#[test]
+fn custom_openapi_schema_merge_keys() {
+    check("openapi", "openapi");
+}
