@@ -1163,7 +1163,20 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Vec<Resource>> {
     sort_resources(&mut acc.res, top.sort_options.as_ref())?;
     let origins = b.origin_enabled();
     let transformations = b.transformer_annotations();
+    let managed_by = top.build_metadata.iter().any(|b| b == "managedByLabel");
     for r in acc.res.iter_mut() {
+        if managed_by {
+            let l = r.obj.ensure_path(&["metadata", "labels"]);
+            if !matches!(l, Value::Map(_)) {
+                *l = Value::map();
+            }
+            if let Value::Map(m) = l {
+                m.insert(
+                    "app.kubernetes.io/managed-by".into(),
+                    Value::String("kustomize-v5.7.1".into()),
+                );
+            }
+        }
         // kustomize rewrites annotations as strings when it strips its build annotations
         if let Some(Value::Map(a)) = r.obj.get_path(&["metadata", "annotations"])
             && !a.is_empty()

@@ -70,3 +70,8 @@ fn document_structure_keys_and_floats() {
 fn custom_openapi_schema_merge_keys() {
     check("openapi", "openapi");
 }
+
+#[test]
+fn crds_managed_by_label_sort_options_binary_data() {
+    check("crds", "crds");
+}
