@@ -75,3 +75,8 @@ fn custom_openapi_schema_merge_keys() {
 fn crds_managed_by_label_sort_options_binary_data() {
     check("crds", "crds");
 }
+
+#[test]
+fn workloads_vars_images_replicas_webhooks_and_renames() {
+    check("workloads", "workloads");
+}
