@@ -17,8 +17,32 @@
 //! [`BuildOptions`]. Flux's additions live in [`flux`]: post-build substitution, SOPS
 //! decryption and generating a kustomization for plain directories.
 //!
+//! A Flux-style build (what the kustomize-controller does):
+//!
+//! ```no_run
+//! use gitops_kustomize::{build, flux, to_yaml_stream, BuildOptions, LoadRestrictor};
+//! use std::collections::BTreeMap;
+//! # fn main() -> Result<(), gitops_kustomize::Error> {
+//! let dir = std::path::Path::new("/tmp/artifact/apps/prod");
+//! flux::ensure_kustomization(dir)?; // plain directories get a generated kustomization
+//! let opts = BuildOptions {
+//!     load_restrictor: LoadRestrictor::RootOnly,
+//!     sandbox: Some("/tmp/artifact".into()), // nothing outside the artifact is read
+//!     chart_renderer: None,
+//! };
+//! let mut objects = build(dir, &opts)?;
+//! let keys = flux::AgeKeys::parse("AGE-SECRET-KEY-1...")?;
+//! flux::decrypt_resources(&mut objects, &keys)?; // SOPS-encrypted Secrets
+//! let vars = BTreeMap::from([("cluster".to_string(), "prod".to_string())]);
+//! flux::substitute(&mut objects, &vars, false)?; // postBuild.substitute
+//! print!("{}", to_yaml_stream(&objects));
+//! # Ok(()) }
+//! ```
+//!
 //! The YAML layer ([`yaml`]) parses with granit-parser and prints like kustomize (JSON round
 //! trip and go-yaml v2: sorted keys, quoting and folding rules).
+
+#![warn(missing_docs)]
 
 pub mod build;
 pub mod config;
