@@ -244,15 +244,22 @@ pub fn apply(
         }
     }
 
-    entries.retain(|e| !e.is(mgr.name, "Apply", mgr.subresource));
-    entries.push(Entry {
+    let mine = Entry {
         manager: mgr.name.to_owned(),
         operation: "Apply".into(),
         subresource: mgr.subresource.map(str::to_owned),
         api_version: mgr.api_version.to_owned(),
         time: Some(mgr.time.to_owned()),
         set: config_fs,
-    });
+    };
+    // Keep the entry where it was, so an unchanged apply changes nothing.
+    match entries
+        .iter_mut()
+        .find(|e| e.is(mgr.name, "Apply", mgr.subresource))
+    {
+        Some(e) => *e = mine,
+        None => entries.push(mine),
+    }
     // Other managers keep only fields that still exist.
     let present = fields_of(rt, &merged, scope);
     for e in &mut entries {
