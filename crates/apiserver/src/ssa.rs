@@ -260,9 +260,12 @@ pub fn apply(
         Some(e) => *e = mine,
         None => entries.push(mine),
     }
-    // Other managers keep only fields that still exist.
+    // Managers keep only fields that still exist (each entry within its own scope).
     let present = fields_of(rt, &merged, scope);
-    for e in &mut entries {
+    for e in entries
+        .iter_mut()
+        .filter(|e| e.subresource.as_deref() == mgr.subresource)
+    {
         let mut gone = e.set.clone();
         gone.subtract(&present);
         e.set.subtract(&gone);
