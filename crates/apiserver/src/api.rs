@@ -881,11 +881,10 @@ impl Api {
             &name,
         ));
         match stored {
-            Some(o) => {
-                if let Ok(types) = builtin::crd_types(&o.value) {
-                    self.registry.write().set_crd_types(&name, types);
-                }
-            }
+            Some(o) => match builtin::crd_types(&o.value) {
+                Ok(types) => self.registry.write().set_crd_types(&name, types),
+                Err(e) => tracing::warn!(crd = name, error = ?e, "cannot serve a CRD"),
+            },
             None => self.registry.write().set_crd_types(&name, Vec::new()),
         }
     }

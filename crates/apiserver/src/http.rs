@@ -324,7 +324,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
         }
         [] => return Err(ApiError::no_route()),
     };
-    if rest.len() > 4 || (ns.is_none() && rest.len() > 3) {
+    if rest.len() > if ns.is_some() { 5 } else { 3 } {
         return Err(ApiError::no_route());
     }
     if rt.namespaced && ns.is_none() && name.is_some() {
