@@ -33,7 +33,7 @@ struct Tool {
 
 impl Tool {
     async fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.bin)
+        Command::new(&self.bin)
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env(
@@ -50,8 +50,7 @@ impl Tool {
             )
             .output()
             .await
-            .expect("run tool");
-        out
+            .expect("run tool")
     }
 
     /// Runs and asserts success; returns stdout.
