@@ -1,0 +1,397 @@
+//! Crypto functions: certificates and keys (RSA, X.509 DER written here), bcrypt.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+use sha2::Digest;
+
+use super::{a_int, a_str, b64, nargs};
+use crate::template::{FnErr, FuncMap};
+use crate::value::{Object, Value};
+
+/// Sprig's `certificate` struct (`.Cert`, `.Key`).
+pub struct Certificate {
+    cert: String,
+    key: String,
+    der_key: Rc<RsaPrivateKey>,
+    subject_der: Vec<u8>,
+    ski: Vec<u8>,
+}
+
+impl Object for Certificate {
+    fn type_name(&self) -> String {
+        "sprig.certificate".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "Cert" => Some(Value::from(self.cert.as_str())),
+            "Key" => Some(Value::from(self.key.as_str())),
+            _ => None,
+        }
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+    fn display(&self) -> String {
+        format!("{{{} {}}}", self.cert, self.key)
+    }
+    fn to_data(&self) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("Cert".into(), Value::from(self.cert.as_str()));
+        m.insert("Key".into(), Value::from(self.key.as_str()));
+        Value::from(m)
+    }
+}
+
+fn pem(kind: &str, der: &[u8]) -> String {
+    let b = b64(der);
+    let mut out = format!("-----BEGIN {kind}-----\n");
+    for chunk in b.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {kind}-----\n"));
+    out
+}
+
+// --- minimal DER writer
+fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    let n = body.len();
+    if n < 128 {
+        v.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        v.push(0x80 | bytes.len() as u8);
+        v.extend(bytes);
+    }
+    v.extend_from_slice(body);
+    v
+}
+fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+    tlv(0x30, &parts.concat())
+}
+fn oid(arcs: &[u64]) -> Vec<u8> {
+    let mut b = vec![(arcs[0] * 40 + arcs[1]) as u8];
+    for &a in &arcs[2..] {
+        let mut tmp = vec![(a & 0x7f) as u8];
+        let mut x = a >> 7;
+        while x > 0 {
+            tmp.push(((x & 0x7f) as u8) | 0x80);
+            x >>= 7;
+        }
+        tmp.reverse();
+        b.extend(tmp);
+    }
+    tlv(0x06, &b)
+}
+fn int_bytes(mut b: Vec<u8>) -> Vec<u8> {
+    while b.len() > 1 && b[0] == 0 && b[1] & 0x80 == 0 {
+        b.remove(0);
+    }
+    if b.first().is_some_and(|x| x & 0x80 != 0) {
+        b.insert(0, 0);
+    }
+    tlv(0x02, &b)
+}
+fn bit_string(b: &[u8]) -> Vec<u8> {
+    let mut v = vec![0u8];
+    v.extend_from_slice(b);
+    tlv(0x03, &v)
+}
+fn utc_time(ts: jiff::Timestamp) -> Vec<u8> {
+    let z = ts.to_zoned(jiff::tz::TimeZone::UTC);
+    if (1950..2050).contains(&z.year()) {
+        let s = format!(
+            "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+            z.year() % 100,
+            z.month(),
+            z.day(),
+            z.hour(),
+            z.minute(),
+            z.second()
+        );
+        tlv(0x17, s.as_bytes())
+    } else {
+        let s = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+            z.year(),
+            z.month(),
+            z.day(),
+            z.hour(),
+            z.minute(),
+            z.second()
+        );
+        tlv(0x18, s.as_bytes())
+    }
+}
+fn name(cn: &str) -> Vec<u8> {
+    if cn.is_empty() {
+        return seq(&[]);
+    }
+    let printable = cn
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&c));
+    let val = tlv(if printable { 0x13 } else { 0x0c }, cn.as_bytes());
+    seq(&[tlv(0x31, &seq(&[oid(&[2, 5, 4, 3]), val]))])
+}
+fn ext(id: &[u64], critical: bool, value: Vec<u8>) -> Vec<u8> {
+    let mut parts = vec![oid(id)];
+    if critical {
+        parts.push(tlv(0x01, &[0xff]));
+    }
+    parts.push(tlv(0x04, &value));
+    seq(&parts)
+}
+
+fn gen_key() -> Result<RsaPrivateKey, FnErr> {
+    let mut rng = rsa::rand_core::OsRng;
+    RsaPrivateKey::new(&mut rng, 2048).map_err(|e| FnErr::Call(e.to_string()))
+}
+
+fn sign(key: &RsaPrivateKey, data: &[u8]) -> Result<Vec<u8>, FnErr> {
+    let hash = sha2::Sha256::digest(data);
+    let mut digest_info = vec![
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    digest_info.extend_from_slice(&hash);
+    key.sign(rsa::Pkcs1v15Sign::new_unprefixed(), &digest_info)
+        .map_err(|e| FnErr::Call(e.to_string()))
+}
+
+fn parse_ip(s: &str) -> Option<Vec<u8>> {
+    if let Ok(ip) = s.parse::<std::net::Ipv4Addr>() {
+        return Some(ip.octets().to_vec());
+    }
+    s.parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|ip| ip.octets().to_vec())
+}
+
+fn str_list(v: &Value, what: &str) -> Result<Vec<String>, FnErr> {
+    match v {
+        Value::Nil => Ok(Vec::new()),
+        Value::List(l) => l
+            .iter()
+            .map(|x| match x {
+                Value::Str(s) => Ok(s.to_string()),
+                _ => Err(FnErr::Call(format!(
+                    "error processing {what}: {} is not a string",
+                    x.to_go_string()
+                ))),
+            })
+            .collect(),
+        v => Err(FnErr::Type(format!(
+            "wrong type for value; expected []interface {{}}; got {}",
+            v.type_name()
+        ))),
+    }
+}
+
+struct Issuer<'a> {
+    key: &'a RsaPrivateKey,
+    subject: Vec<u8>,
+    ski: Vec<u8>,
+}
+
+fn make_cert(
+    cn: &str,
+    ips: &[String],
+    dns: &[String],
+    days: i64,
+    is_ca: bool,
+    issuer: Option<Issuer>,
+) -> Result<Value, FnErr> {
+    let key = gen_key()?;
+    let pub_der = key
+        .to_public_key()
+        .to_pkcs1_der()
+        .map_err(|e| FnErr::Call(e.to_string()))?
+        .as_bytes()
+        .to_vec();
+    let ski = sha1::Sha1::digest(&pub_der).to_vec();
+    let serial: [u8; 16] = rand::random();
+    let now = jiff::Timestamp::now();
+    let not_after = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap_or(now);
+    let alg = seq(&[oid(&[1, 2, 840, 113549, 1, 1, 11]), tlv(0x05, &[])]);
+    let subject = name(cn);
+    let spki = seq(&[
+        seq(&[oid(&[1, 2, 840, 113549, 1, 1, 1]), tlv(0x05, &[])]),
+        bit_string(&pub_der),
+    ]);
+    // key usage: digitalSignature(0) keyEncipherment(2) [certSign(5)]
+    let ku = if is_ca {
+        bit_string_bits(&[0b1010_0100])
+    } else {
+        bit_string_bits(&[0b1010_0000])
+    };
+    let mut exts = vec![
+        ext(&[2, 5, 29, 15], true, ku),
+        ext(
+            &[2, 5, 29, 37],
+            false,
+            seq(&[
+                oid(&[1, 3, 6, 1, 5, 5, 7, 3, 1]),
+                oid(&[1, 3, 6, 1, 5, 5, 7, 3, 2]),
+            ]),
+        ),
+        ext(
+            &[2, 5, 29, 19],
+            true,
+            if is_ca {
+                seq(&[tlv(0x01, &[0xff])])
+            } else {
+                seq(&[])
+            },
+        ),
+    ];
+    if is_ca {
+        exts.push(ext(&[2, 5, 29, 14], false, tlv(0x04, &ski)));
+    }
+    if let Some(iss) = &issuer {
+        exts.push(ext(&[2, 5, 29, 35], false, seq(&[tlv(0x80, &iss.ski)])));
+    }
+    if !ips.is_empty() || !dns.is_empty() {
+        let mut names = Vec::new();
+        for d in dns {
+            names.push(tlv(0x82, d.as_bytes()));
+        }
+        for ip in ips {
+            let b = parse_ip(ip).ok_or_else(|| FnErr::Call(format!("error parsing ip: {ip}")))?;
+            names.push(tlv(0x87, &b));
+        }
+        exts.push(ext(&[2, 5, 29, 17], false, seq(&names)));
+    }
+    let issuer_name = issuer
+        .as_ref()
+        .map(|i| i.subject.clone())
+        .unwrap_or_else(|| subject.clone());
+    let tbs = seq(&[
+        tlv(0xa0, &int_bytes(vec![2])),
+        int_bytes(serial.to_vec()),
+        alg.clone(),
+        issuer_name,
+        seq(&[utc_time(now), utc_time(not_after)]),
+        subject.clone(),
+        spki,
+        tlv(0xa3, &seq(&exts)),
+    ]);
+    let sig_key = issuer.as_ref().map(|i| i.key).unwrap_or(&key);
+    let sig = sign(sig_key, &tbs)?;
+    let cert = seq(&[tbs, alg, bit_string(&sig)]);
+    let key_der = key.to_pkcs1_der().map_err(|e| FnErr::Call(e.to_string()))?;
+    Ok(Value::Object(Rc::new(Certificate {
+        cert: pem("CERTIFICATE", &cert),
+        key: pem("RSA PRIVATE KEY", key_der.as_bytes()),
+        der_key: Rc::new(key),
+        subject_der: subject,
+        ski,
+    })))
+}
+
+fn bit_string_bits(b: &[u8]) -> Vec<u8> {
+    // DER BIT STRING with unused trailing zero bits counted
+    let last = *b.last().unwrap_or(&0);
+    let unused = if last == 0 {
+        0
+    } else {
+        last.trailing_zeros() as u8
+    };
+    let mut v = vec![unused];
+    v.extend_from_slice(b);
+    tlv(0x03, &v)
+}
+
+fn ca_arg(v: &Value) -> Result<Rc<dyn Object>, FnErr> {
+    match v {
+        Value::Object(o) if o.type_name() == "sprig.certificate" => Ok(o.clone()),
+        v => Err(FnErr::Type(format!(
+            "wrong type for value; expected sprig.certificate; got {}",
+            v.type_name()
+        ))),
+    }
+}
+
+pub(super) fn register(m: &mut FuncMap) {
+    m.insert("genCA", |_, a| {
+        nargs(a, "genCA", 2)?;
+        let v = make_cert(a_str(&a[0])?, &[], &[], a_int(&a[1])?, true, None)?;
+        Ok(v)
+    });
+    m.insert("genSelfSignedCert", |_, a| {
+        nargs(a, "genSelfSignedCert", 4)?;
+        let ips = str_list(&a[1], "ips")?;
+        let dns = str_list(&a[2], "alternate DNS")?;
+        make_cert(a_str(&a[0])?, &ips, &dns, a_int(&a[3])?, false, None)
+    });
+    m.insert("genSignedCert", |_, a| {
+        nargs(a, "genSignedCert", 5)?;
+        let ips = str_list(&a[1], "ips")?;
+        let dns = str_list(&a[2], "alternate DNS")?;
+        let ca = ca_arg(&a[4])?;
+        let ca_cert = ca
+            .as_any()
+            .and_then(|x| x.downcast_ref::<Certificate>())
+            .ok_or_else(|| FnErr::Call("invalid CA certificate".into()))?;
+        let issuer = Issuer {
+            key: &ca_cert.der_key,
+            subject: ca_cert.subject_der.clone(),
+            ski: ca_cert.ski.clone(),
+        };
+        make_cert(
+            a_str(&a[0])?,
+            &ips,
+            &dns,
+            a_int(&a[3])?,
+            false,
+            Some(issuer),
+        )
+    });
+    m.insert("genPrivateKey", |_, a| {
+        nargs(a, "genPrivateKey", 1)?;
+        match a_str(&a[0])? {
+            "rsa" => {
+                let mut rng = rsa::rand_core::OsRng;
+                let k =
+                    RsaPrivateKey::new(&mut rng, 4096).map_err(|e| FnErr::Call(e.to_string()))?;
+                let der = k.to_pkcs1_der().map_err(|e| FnErr::Call(e.to_string()))?;
+                Ok(Value::from(pem("RSA PRIVATE KEY", der.as_bytes())))
+            }
+            other => Ok(Value::from(format!("Unknown type {other}"))),
+        }
+    });
+    m.insert("htpasswd", |_, a| {
+        nargs(a, "htpasswd", 2)?;
+        let (user, pass) = (a_str(&a[0])?, a_str(&a[1])?);
+        if user.contains(':') {
+            return Ok(Value::from("invalid username: contains ':'"));
+        }
+        let h = bcrypt::hash_with_result(pass, 10).map_err(|e| FnErr::Call(e.to_string()))?;
+        Ok(Value::from(format!(
+            "{user}:{}",
+            h.format_for_version(bcrypt::Version::TwoA)
+        )))
+    });
+    m.insert("bcrypt", |_, a| {
+        nargs(a, "bcrypt", 1)?;
+        let h =
+            bcrypt::hash_with_result(a_str(&a[0])?, 10).map_err(|e| FnErr::Call(e.to_string()))?;
+        Ok(Value::from(h.format_for_version(bcrypt::Version::TwoA)))
+    });
+    m.insert("randBytes", |_, a| {
+        nargs(a, "randBytes", 1)?;
+        let n = a_int(&a[0])?.max(0) as usize;
+        let b: Vec<u8> = (0..n).map(|_| rand::random::<u8>()).collect();
+        Ok(Value::from(b64(&b)))
+    });
+}
