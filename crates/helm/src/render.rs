@@ -331,6 +331,15 @@ impl Object for Files {
         s.push(']');
         s
     }
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        let mut v: Vec<(String, Value)> = self
+            .files
+            .iter()
+            .map(|(n, d)| (n.clone(), Value::Bytes(d.clone())))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(v)
+    }
     fn to_data(&self) -> Value {
         let m: BTreeMap<String, Value> = self
             .files
@@ -1014,13 +1023,13 @@ pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Resul
     if chart.is_library() {
         return Err(Error::Chart("library charts are not installable".into()));
     }
-    check_dependencies(chart)?;
     let mut warnings = Vec::new();
     if chart.metadata.deprecated {
         warnings.push("this chart is deprecated".to_string());
     }
     let mut c = chart.clone();
     values::process_dependencies(&mut c, user)?;
+    check_dependencies(chart, &c)?;
     check_kube_version(&c, &opts.kube_version)?;
     let vals = values::coalesce_values_of(&c, user)?;
     crate::schema::validate_chart(&c, &vals)?;
@@ -1063,16 +1072,29 @@ pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Resul
     })
 }
 
-fn check_dependencies(c: &Chart) -> Result<(), Error> {
+fn check_dependencies(orig: &Chart, processed: &Chart) -> Result<(), Error> {
     let mut missing = Vec::new();
-    for d in &c.metadata.dependencies {
-        if !c.dependencies.iter().any(|x| x.name() == d.name) {
+    for d in &orig.metadata.dependencies {
+        let key = if d.alias.is_empty() {
+            &d.name
+        } else {
+            &d.alias
+        };
+        let enabled = processed
+            .metadata
+            .dependencies
+            .iter()
+            .any(|p| &p.name == key);
+        if !enabled {
+            continue;
+        }
+        if !orig.dependencies.iter().any(|x| x.name() == d.name) {
             missing.push(d.name.clone());
         }
     }
     if !missing.is_empty() {
         return Err(Error::Chart(format!(
-            "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            "an error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
             missing.join(", ")
         )));
     }

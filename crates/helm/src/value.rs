@@ -48,6 +48,10 @@ pub trait Object {
     }
     /// Formatting with `%v`.
     fn display(&self) -> String;
+    /// Key/value entries when the object is a Go map (`range`, `len`, `index`).
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
     /// Access to the concrete type.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
@@ -112,7 +116,7 @@ impl Value {
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
-            Value::Object(_) => true,
+            Value::Object(o) => o.entries().is_none_or(|e| !e.is_empty()),
         }
     }
 

@@ -990,7 +990,9 @@ impl Emitter {
                 self.scalar_node(n, false);
             }
         }
-        self.put_break();
+        if !self.indention || self.column > 0 || !self.whitespace {
+            self.put_break();
+        }
     }
 
     fn map(&mut self, m: &[(String, YNode)], indent: usize) {

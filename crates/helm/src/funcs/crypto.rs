@@ -322,7 +322,113 @@ fn ca_arg(v: &Value) -> Result<Rc<dyn Object>, FnErr> {
     }
 }
 
+/// Reads one DER TLV at `b`: (tag, content, total length).
+fn der_read(b: &[u8]) -> Option<(u8, &[u8], usize)> {
+    let tag = *b.first()?;
+    let l0 = *b.get(1)? as usize;
+    let (len, hdr) = if l0 < 0x80 {
+        (l0, 2)
+    } else {
+        let n = l0 & 0x7f;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | *b.get(2 + i)? as usize;
+        }
+        (len, 2 + n)
+    };
+    let content = b.get(hdr..hdr + len)?;
+    Some((tag, content, hdr + len))
+}
+
+fn der_children(mut b: &[u8]) -> Option<Vec<(u8, &[u8], &[u8])>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let (t, c, n) = der_read(b)?;
+        out.push((t, c, &b[..n]));
+        b = &b[n..];
+    }
+    Some(out)
+}
+
+fn pem_decode(text: &str, kind_suffix: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let start = text.find("-----BEGIN ")?;
+    let rest = &text[start..];
+    let hdr_end = rest
+        .find("-----\n")
+        .or_else(|| rest[11..].find("-----").map(|i| i + 11))?;
+    let header = &rest[11..hdr_end];
+    if !header.ends_with(kind_suffix) {
+        return None;
+    }
+    let body_start = hdr_end + 5;
+    let end = rest.find("-----END ")?;
+    let body: String = rest[body_start..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+fn build_custom_cert(cert_b64: &str, key_b64: &str) -> Result<Value, FnErr> {
+    use base64::Engine;
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let dec = |s: &str| base64::engine::general_purpose::STANDARD.decode(s.trim());
+    let cert_pem =
+        dec(cert_b64).map_err(|_| FnErr::Call("unable to decode base64 certificate".into()))?;
+    let key_pem =
+        dec(key_b64).map_err(|_| FnErr::Call("unable to decode base64 private key".into()))?;
+    let cert_text = String::from_utf8_lossy(&cert_pem).into_owned();
+    let key_text = String::from_utf8_lossy(&key_pem).into_owned();
+    let cert_der = pem_decode(&cert_text, "CERTIFICATE")
+        .ok_or_else(|| FnErr::Call("error decoding certificate".into()))?;
+    let key_der = pem_decode(&key_text, "PRIVATE KEY")
+        .ok_or_else(|| FnErr::Call("error decoding private key".into()))?;
+    let key = RsaPrivateKey::from_pkcs1_der(&key_der)
+        .or_else(|_| RsaPrivateKey::from_pkcs8_der(&key_der))
+        .map_err(|e| FnErr::Call(format!("error parsing private key: {e}")))?;
+    let bad = || FnErr::Call("error parsing certificate".into());
+    let (_, cert_body, _) = der_read(&cert_der).ok_or_else(bad)?;
+    let top = der_children(cert_body).ok_or_else(bad)?;
+    let (_, tbs_body, _) = top.first().copied().ok_or_else(bad)?;
+    let tbs = der_children(tbs_body).ok_or_else(bad)?;
+    let off = usize::from(tbs.first().is_some_and(|t| t.0 == 0xa0));
+    let subject = tbs.get(off + 4).map(|t| t.2.to_vec()).ok_or_else(bad)?;
+    let mut ski = Vec::new();
+    if let Some(exts) = tbs.iter().find(|t| t.0 == 0xa3)
+        && let Some((_, seq_body, _)) = der_read(exts.1)
+        && let Some(list) = der_children(seq_body)
+    {
+        for (_, e, _) in list {
+            if let Some(parts) = der_children(e)
+                && parts
+                    .first()
+                    .is_some_and(|p| p.2 == oid(&[2, 5, 29, 14]).as_slice())
+                && let Some(v) = parts.last()
+                && let Some((_, inner, _)) = der_read(v.1)
+            {
+                ski = inner.to_vec();
+            }
+        }
+    }
+    Ok(Value::Object(Rc::new(Certificate {
+        cert: cert_text,
+        key: key_text,
+        der_key: Rc::new(key),
+        subject_der: subject,
+        ski,
+    })))
+}
+
 pub(super) fn register(m: &mut FuncMap) {
+    m.insert("buildCustomCert", |_, a| {
+        nargs(a, "buildCustomCert", 2)?;
+        build_custom_cert(a_str(&a[0])?, a_str(&a[1])?)
+    });
     m.insert("genCA", |_, a| {
         nargs(a, "genCA", 2)?;
         let v = make_cert(a_str(&a[0])?, &[], &[], a_int(&a[1])?, true, None)?;

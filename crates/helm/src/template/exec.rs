@@ -347,6 +347,14 @@ impl Exec {
                 }
             }
             Value::Nil => {}
+            Value::Object(o) if o.entries().is_some() => {
+                for (k, e) in o.entries().unwrap_or_default() {
+                    any = true;
+                    if one(self, st, Value::from(k), e, out)? {
+                        break;
+                    }
+                }
+            }
             other => {
                 self.at(st, b.pos, format!("range {}", b.pipe));
                 return Err(self.err(
@@ -463,6 +471,11 @@ impl Exec {
         args: &[Arg],
         fin: Option<Value>,
     ) -> R<Value> {
+        // A nil receiver coming from a pipeline, variable or dot is Go's invalid value:
+        // field access on it yields nothing. Only nil found inside this chain is an error.
+        if let Value::Nil = recv {
+            return Ok(Value::Nil);
+        }
         let n = fields.len();
         for (i, f) in fields.iter().enumerate() {
             if i + 1 < n {
@@ -680,6 +693,9 @@ fn builtin(name: &str) -> Option<Func> {
                 Value::List(l) => l.len() as i64,
                 Value::Bytes(b) => b.len() as i64,
                 Value::Map(m) => m.borrow().len() as i64,
+                Value::Object(o) if o.entries().is_some() => {
+                    o.entries().map(|e| e.len()).unwrap_or(0) as i64
+                }
                 Value::Nil => return Err("len of nil pointer".into()),
                 v => return Err(format!("len of type {}", v.type_name()).into()),
             }))
