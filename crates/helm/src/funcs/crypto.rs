@@ -343,7 +343,10 @@ fn der_read(b: &[u8]) -> Option<(u8, &[u8], usize)> {
     Some((tag, content, hdr + len))
 }
 
-fn der_children(mut b: &[u8]) -> Option<Vec<(u8, &[u8], &[u8])>> {
+/// A DER element: tag, content, whole encoding.
+type DerItem<'a> = (u8, &'a [u8], &'a [u8]);
+
+fn der_children(mut b: &[u8]) -> Option<Vec<DerItem<'_>>> {
     let mut out = Vec::new();
     while !b.is_empty() {
         let (t, c, n) = der_read(b)?;
