@@ -4,8 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gitops_helm::values::{self, Values};
-use gitops_helm::{Chart, Error, RenderOptions, render_chart};
+use gitops_helm::{Error, TemplateRequest, helm_template};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -63,111 +62,34 @@ struct TemplateArgs {
     show_only: Vec<String>,
 }
 
-fn user_values(a: &TemplateArgs) -> Result<Values, Error> {
-    let mut base = Values::new();
-    for f in &a.values {
-        let text = std::fs::read_to_string(f).map_err(|e| Error::Io(f.display().to_string(), e))?;
-        let v = values::read_values(&text)
-            .map_err(|e| Error::Values(format!("failed to parse {}: {e}", f.display())))?;
-        base = values::merge_maps(&base, &v);
-    }
-    for s in &a.set_json {
-        values::parse_set_json(s, &mut base)?;
-    }
-    for s in &a.set {
-        values::parse_set(s, &mut base)
-            .map_err(|e| Error::Values(format!("failed parsing --set data: {e}")))?;
-    }
-    for s in &a.set_string {
-        values::parse_set_string(s, &mut base)
-            .map_err(|e| Error::Values(format!("failed parsing --set-string data: {e}")))?;
-    }
-    let read = |p: &str| -> Result<String, Error> {
-        std::fs::read_to_string(p).map_err(|e| Error::Io(p.to_string(), e))
-    };
-    for s in &a.set_file {
-        values::parse_set_file(s, &mut base, &read)
-            .map_err(|e| Error::Values(format!("failed parsing --set-file data: {e}")))?;
-    }
-    Ok(base)
-}
-
-fn kube_version(v: &str) -> Result<String, Error> {
-    let t = v.trim_start_matches('v');
-    let parts: Vec<&str> = t.split('.').collect();
-    if parts.len() < 2 || parts.iter().take(3).any(|p| p.parse::<u64>().is_err()) {
-        return Err(Error::Other(format!(
-            "invalid kube version '{v}': expected format 'vX.Y.Z' or 'X.Y'"
-        )));
-    }
-    let patch = parts.get(2).copied().unwrap_or("0");
-    Ok(format!("v{}.{}.{patch}", parts[0], parts[1]))
-}
-
-fn template(a: TemplateArgs) -> Result<String, Error> {
-    let chart = Chart::load(&a.chart)?;
-    let user = user_values(&a)?;
-    let opts = RenderOptions {
-        name: a.name.clone(),
-        namespace: a.namespace.clone(),
+fn request(a: TemplateArgs) -> TemplateRequest {
+    TemplateRequest {
+        name: a.name,
+        chart: a.chart,
+        namespace: a.namespace,
+        value_files: a.values,
+        set: a.set,
+        set_string: a.set_string,
+        set_file: a.set_file,
+        set_json: a.set_json,
         include_crds: a.include_crds,
         skip_tests: a.skip_tests,
-        disable_hooks: a.no_hooks,
-        kube_version: match &a.kube_version {
-            Some(v) => kube_version(v)?,
-            None => RenderOptions::default().kube_version,
-        },
-        api_versions: a.api_versions.clone(),
-        ..Default::default()
-    };
-    let rendered = render_chart(&chart, &user, &opts)?;
-    for w in &rendered.warnings {
-        eprintln!("level=WARN msg={w:?}");
+        no_hooks: a.no_hooks,
+        kube_version: a.kube_version,
+        api_versions: a.api_versions,
+        show_only: a.show_only,
     }
-    let out = rendered.to_template_output(&opts);
-    if a.show_only.is_empty() {
-        return Ok(out);
-    }
-    let docs = split_docs(&out);
-    let mut picked = String::new();
-    for f in &a.show_only {
-        let f = f.replace('\\', "/");
-        let mut missing = true;
-        for d in &docs {
-            let Some(src) = d.lines().find_map(|l| l.strip_prefix("# Source: ")) else {
-                continue;
-            };
-            let Some((_, path)) = src.split_once('/') else {
-                continue;
-            };
-            if gitops_helm::chart::go_match(&f, path) {
-                picked.push_str(&format!("---\n{d}\n"));
-                missing = false;
-            }
-        }
-        if missing {
-            return Err(Error::Other(format!(
-                "could not find template {f} in chart"
-            )));
-        }
-    }
-    Ok(picked)
-}
-
-fn split_docs(s: &str) -> Vec<String> {
-    let re = regex::Regex::new(r"(?:^|\s*\n)---\s*").expect("static regex");
-    re.split(s.trim())
-        .filter(|d| !d.is_empty())
-        .map(|d| d.trim().to_string())
-        .collect()
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Template(a) => match template(*a) {
+        Command::Template(a) => match helm_template(&request(*a)) {
             Ok(out) => {
+                for w in &out.warnings {
+                    eprintln!("level=WARN msg={w:?}");
+                }
                 let mut so = std::io::stdout().lock();
-                so.write_all(out.as_bytes())?;
+                so.write_all(out.stdout.as_bytes())?;
                 so.flush()?;
                 Ok(ExitCode::SUCCESS)
             }

@@ -12,6 +12,7 @@
 //! - [`yaml`]: YAML reading (`sigs.k8s.io/yaml` semantics on `granit-parser`) and a go-yaml
 //!   v2 compatible emitter for `toYaml`.
 //! - [`render`]: renders a chart to ordered manifests, hooks and notes.
+//! - [`action`]: `helm template` as a function ([`helm_template`]).
 //!
 //! ```no_run
 //! use gitops_helm::{Chart, RenderOptions, render_chart, values::Values};
@@ -21,6 +22,7 @@
 //! print!("{}", out.to_template_output(&opts));
 //! ```
 
+pub mod action;
 pub mod chart;
 pub mod error;
 pub mod funcs;
@@ -31,6 +33,7 @@ pub mod value;
 pub mod values;
 pub mod yaml;
 
+pub use action::{TemplateOutput, TemplateRequest, helm_template};
 pub use chart::Chart;
 pub use error::Error;
 pub use render::{Hook, Manifest, RenderOptions, Rendered, render_chart};

@@ -808,7 +808,8 @@ pub fn render_templates(
     Ok(out)
 }
 
-fn split_manifests(s: &str) -> Vec<String> {
+/// Helm's `SplitManifests`: the documents of a YAML stream, in order.
+pub fn split_manifests(s: &str) -> Vec<String> {
     thread_local! {
         static SEP: regex::Regex = regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap_or_else(|_| unreachable!());
     }
@@ -834,10 +835,13 @@ fn head_of(doc: &str) -> Result<Head, String> {
         J::Null => serde_json::Map::new(),
         _ => return Err("error unmarshaling JSON: json: cannot unmarshal into Go value of type releaseutil.SimpleHead".into()),
     };
+    // sigs.k8s.io/yaml converts scalars to strings for string fields
     let str_of = |v: Option<&J>, what: &str| -> Result<String, String> {
         match v {
             None | Some(J::Null) => Ok(String::new()),
             Some(J::String(s)) => Ok(s.clone()),
+            Some(J::Bool(b)) => Ok(b.to_string()),
+            Some(J::Number(n)) => Ok(crate::value::format_float_g(n.as_f64().unwrap_or(0.0))),
             Some(_) => Err(format!(
                 "error unmarshaling JSON: json: cannot unmarshal into Go struct field {what} of type string"
             )),

@@ -482,7 +482,11 @@ pub(super) fn register(m: &mut FuncMap) {
     });
     m.insert("duration", |_, a| {
         nargs(a, "duration", 1)?;
-        let secs = to_int64(&a[0]);
+        // Sprig only converts strings and int64; Go ints and floats give 0
+        let secs = match &a[0] {
+            Value::Str(s) => s.parse::<i64>().unwrap_or(0),
+            _ => 0,
+        };
         Ok(Value::from(duration_string(secs as i128 * 1_000_000_000)))
     });
     m.insert("durationRound", |_, a| {

@@ -170,7 +170,7 @@ pub fn to_toml(v: &Value) -> Result<String, String> {
 
 fn toml_table(m: &crate::value::Map, path: &mut Vec<String>, out: &mut String) {
     let m = m.borrow();
-    let indent = "  ".repeat(path.len().saturating_sub(1));
+    let indent = "  ".repeat(path.len());
     for (k, v) in m.iter() {
         if matches!(v, Value::Nil) {
             continue;

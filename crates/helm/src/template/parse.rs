@@ -593,6 +593,11 @@ pub fn parse_number(text: &str) -> Option<Value> {
     if let Some(r) = crate::yaml::resolve_go_int(&clean) {
         return Some(Value::Int(r));
     }
+    let digits = clean.trim_start_matches(['-', '+']);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // integer syntax that does not fit int64
+        return None;
+    }
     let lower = clean.to_ascii_lowercase();
     if lower.starts_with("0x") || lower.starts_with("-0x") || lower.starts_with("+0x") {
         return None;
