@@ -355,3 +355,18 @@ pub fn shortest_digits(f: f64) -> (bool, String, i32) {
     let nd = digits.len() as i32;
     (f.is_sign_negative(), digits, exp - (nd - 1))
 }
+
+/// A thread-safe snapshot of plain data (JSON) to move values between threads.
+pub struct SendValue(serde_json::Value);
+
+impl From<&Value> for SendValue {
+    fn from(v: &Value) -> Self {
+        SendValue(v.to_json().unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl From<SendValue> for Value {
+    fn from(v: SendValue) -> Self {
+        Value::from_json(&v.0)
+    }
+}

@@ -659,3 +659,87 @@ pub fn read_values(text: &str) -> Result<Values, Error> {
         _ => Err(Error::Values("error unmarshaling JSON: json: cannot unmarshal into Go value of type map[string]interface {}".into())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::Chart;
+
+    fn obj(y: &str) -> Values {
+        match crate::yaml::parse(y) {
+            Ok(J::Object(m)) => m,
+            _ => Values::new(),
+        }
+    }
+
+    fn chart(name: &str, values: &str, deps: Vec<Chart>) -> Chart {
+        let mut c = Chart::default();
+        c.metadata.name = name.into();
+        c.values = obj(values);
+        c.dependencies = deps;
+        c
+    }
+
+    #[test]
+    fn user_values_override_defaults_and_null_deletes() {
+        let c = chart("p", "a: 1\nb: {x: 1, k: 2}\nc: keep\n", vec![]);
+        let v = coalesce_values_of(&c, &obj("a: 2\nb: {k: 3}\nc: null\n")).unwrap_or_default();
+        assert_eq!(
+            J::Object(v),
+            serde_json::json!({"a": 2.0, "b": {"k": 3.0, "x": 1.0}})
+        );
+    }
+
+    #[test]
+    fn subchart_values_and_globals() {
+        let sub = chart("sub", "name: d\nglobal: {g: sub}\n", vec![]);
+        let c = chart(
+            "p",
+            "global: {g: parent, h: 1}\nsub: {name: p}\n",
+            vec![sub],
+        );
+        let v = coalesce_values_of(&c, &Values::new()).unwrap_or_default();
+        assert_eq!(v["sub"]["name"], serde_json::json!("p"));
+        assert_eq!(v["sub"]["global"]["g"], serde_json::json!("parent"));
+        assert_eq!(v["sub"]["global"]["h"], serde_json::json!(1.0));
+    }
+
+    #[test]
+    fn table_cannot_be_overwritten_by_scalar() {
+        let c = chart("p", "t: {a: 1}\n", vec![]);
+        let v = coalesce_values_of(&c, &obj("t: {b: 2}\n")).unwrap_or_default();
+        assert_eq!(v["t"], serde_json::json!({"a": 1.0, "b": 2.0}));
+    }
+
+    #[test]
+    fn merge_maps_layers_files() {
+        let m = merge_maps(
+            &obj("a: {x: 1, k: 1}\nl: [1]\n"),
+            &obj("a: {k: 2}\nl: [2]\n"),
+        );
+        assert_eq!(
+            J::Object(m),
+            serde_json::json!({"a": {"k": 2.0, "x": 1.0}, "l": [2.0]})
+        );
+    }
+
+    #[test]
+    fn set_syntax() {
+        let mut v = Values::new();
+        parse_set(
+            "a.b=1,c=true,d=null,e={x,y},f[1]=z,g=0,h=012,i=s\\,t",
+            &mut v,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            J::Object(v),
+            serde_json::json!({"a": {"b": 1}, "c": true, "d": null, "e": ["x", "y"], "f": [null, "z"], "g": 0, "h": "012", "i": "s,t"})
+        );
+        let mut v = Values::new();
+        parse_set_string("a=1,b=true", &mut v).unwrap_or_default();
+        assert_eq!(J::Object(v), serde_json::json!({"a": "1", "b": "true"}));
+        let mut v = Values::new();
+        parse_set_json("a={\"b\":[1,2]}", &mut v).unwrap_or_default();
+        assert_eq!(J::Object(v), serde_json::json!({"a": {"b": [1, 2]}}));
+    }
+}

@@ -14,8 +14,24 @@ fn s(v: impl Into<String>) -> Res {
     Ok(Value::from(v.into()))
 }
 
+thread_local! {
+    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Compiles (and caches) a regular expression.
 fn regex(p: &str) -> Result<regex::Regex, FnErr> {
-    regex::Regex::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))
+    if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(p).cloned()) {
+        return Ok(r);
+    }
+    let r = regex::Regex::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?;
+    REGEX_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < 1024 {
+            c.insert(p.to_string(), r.clone());
+        }
+    });
+    Ok(r)
 }
 
 fn go_title(s: &str) -> String {

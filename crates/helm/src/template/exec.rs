@@ -102,7 +102,7 @@ struct State<'t> {
     tree: &'t Tree,
     vars: Vec<(Rc<str>, Value)>,
     at_pos: usize,
-    at: Option<String>,
+    at: Option<&'t dyn fmt::Display>,
 }
 
 type R<T> = Result<T, ExecError>;
@@ -192,22 +192,22 @@ impl Exec {
         ExecError {
             location: format!("{}:{l}:{c}", st.tree.parse_name),
             name: st.tree.name.clone(),
-            context: st.at.clone().unwrap_or_default(),
+            context: st.at.map(|a| a.to_string()).unwrap_or_default(),
             msg: msg.into(),
             cause: None,
         }
     }
 
-    fn at(&self, st: &mut State, pos: usize, ctx: impl fmt::Display) {
+    fn at<'t>(&self, st: &mut State<'t>, pos: usize, ctx: &'t dyn fmt::Display) {
         st.at_pos = pos;
-        st.at = Some(ctx.to_string());
+        st.at = Some(ctx);
     }
 
-    fn walk_list(
+    fn walk_list<'t>(
         &mut self,
-        st: &mut State,
+        st: &mut State<'t>,
         dot: &Value,
-        list: &[Node],
+        list: &'t [Node],
         out: &mut String,
     ) -> R<Flow> {
         for n in list {
@@ -219,7 +219,13 @@ impl Exec {
         Ok(Flow::Normal)
     }
 
-    fn walk(&mut self, st: &mut State, dot: &Value, node: &Node, out: &mut String) -> R<Flow> {
+    fn walk<'t>(
+        &mut self,
+        st: &mut State<'t>,
+        dot: &Value,
+        node: &'t Node,
+        out: &mut String,
+    ) -> R<Flow> {
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Action(p) => {
@@ -232,7 +238,7 @@ impl Exec {
             Node::With(b) => return self.if_with(st, dot, b, true, out),
             Node::Range(b) => return self.range(st, dot, b, out),
             Node::Template { pos, name, pipe } => {
-                self.at(st, *pos, format!("template \"{name}\""));
+                self.at(st, *pos, node_ctx(node));
                 let Some(tree) = self.lookup(name) else {
                     return Err(self.err(
                         st,
@@ -259,11 +265,11 @@ impl Exec {
         Ok(Flow::Normal)
     }
 
-    fn if_with(
+    fn if_with<'t>(
         &mut self,
-        st: &mut State,
+        st: &mut State<'t>,
         dot: &Value,
-        b: &Branch,
+        b: &'t Branch,
         with: bool,
         out: &mut String,
     ) -> R<Flow> {
@@ -285,25 +291,35 @@ impl Exec {
         r
     }
 
-    fn range(&mut self, st: &mut State, dot: &Value, b: &Branch, out: &mut String) -> R<Flow> {
+    fn range<'t>(
+        &mut self,
+        st: &mut State<'t>,
+        dot: &Value,
+        b: &'t Branch,
+        out: &mut String,
+    ) -> R<Flow> {
         let mark = st.vars.len();
         let v = self.pipeline(st, dot, &b.pipe)?;
         // range declares its variables per iteration: remove the ones pipeline pushed
         st.vars.truncate(mark);
         let decl = &b.pipe.decl;
-        let one =
-            |this: &mut Self, st: &mut State, k: Value, e: Value, out: &mut String| -> R<bool> {
-                let m = st.vars.len();
-                if decl.len() == 1 {
-                    st.vars.push((decl[0].clone(), e.clone()));
-                } else if decl.len() == 2 {
-                    st.vars.push((decl[0].clone(), k));
-                    st.vars.push((decl[1].clone(), e.clone()));
-                }
-                let f = this.walk_list(st, &e, &b.list, out)?;
-                st.vars.truncate(m);
-                Ok(matches!(f, Flow::Break))
-            };
+        let one = |this: &mut Self,
+                   st: &mut State<'t>,
+                   k: Value,
+                   e: Value,
+                   out: &mut String|
+         -> R<bool> {
+            let m = st.vars.len();
+            if decl.len() == 1 {
+                st.vars.push((decl[0].clone(), e.clone()));
+            } else if decl.len() == 2 {
+                st.vars.push((decl[0].clone(), k));
+                st.vars.push((decl[1].clone(), e.clone()));
+            }
+            let f = this.walk_list(st, &e, &b.list, out)?;
+            st.vars.truncate(m);
+            Ok(matches!(f, Flow::Break))
+        };
         let mut any = false;
         match &v {
             Value::List(l) => {
@@ -356,7 +372,7 @@ impl Exec {
                 }
             }
             other => {
-                self.at(st, b.pos, format!("range {}", b.pipe));
+                self.at(st, b.pos, &b.pipe);
                 return Err(self.err(
                     st,
                     format!("range can't iterate over {}", other.to_go_string()),
@@ -372,7 +388,7 @@ impl Exec {
         Ok(Flow::Normal)
     }
 
-    fn pipeline(&mut self, st: &mut State, dot: &Value, p: &Pipe) -> R<Value> {
+    fn pipeline<'t>(&mut self, st: &mut State<'t>, dot: &Value, p: &'t Pipe) -> R<Value> {
         let mut v: Option<Value> = None;
         for c in &p.cmds {
             let r = self.command(st, dot, c, v.take())?;
@@ -394,7 +410,13 @@ impl Exec {
         Ok(v)
     }
 
-    fn command(&mut self, st: &mut State, dot: &Value, c: &Cmd, fin: Option<Value>) -> R<Value> {
+    fn command<'t>(
+        &mut self,
+        st: &mut State<'t>,
+        dot: &Value,
+        c: &'t Cmd,
+        fin: Option<Value>,
+    ) -> R<Value> {
         let first = &c.args[0];
         match first {
             Arg::Field(pos, fields) => {
@@ -418,7 +440,7 @@ impl Exec {
             }
             Arg::Ident(pos, name) => {
                 self.at(st, *pos, name);
-                self.call_func(st, dot, name, c, fin)
+                self.call_func(st, dot, name, &c.args[1..], c.pos, c, fin)
             }
             Arg::Pipe(pos, p) => {
                 self.at(st, *pos, first);
@@ -462,13 +484,13 @@ impl Exec {
         }
     }
 
-    fn field_chain(
+    fn field_chain<'t>(
         &mut self,
-        st: &mut State,
+        st: &mut State<'t>,
         dot: &Value,
         mut recv: Value,
         fields: &[Rc<str>],
-        args: &[Arg],
+        args: &'t [Arg],
         fin: Option<Value>,
     ) -> R<Value> {
         // A nil receiver coming from a pipeline, variable or dot is Go's invalid value:
@@ -489,13 +511,13 @@ impl Exec {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn field(
+    fn field<'t>(
         &mut self,
-        st: &mut State,
+        st: &mut State<'t>,
         dot: &Value,
         recv: Value,
         name: &str,
-        args: &[Arg],
+        args: &'t [Arg],
         fin: Option<Value>,
         has_args: bool,
     ) -> R<Value> {
@@ -550,7 +572,7 @@ impl Exec {
         }
     }
 
-    fn arg(&mut self, st: &mut State, dot: &Value, a: &Arg) -> R<Value> {
+    fn arg<'t>(&mut self, st: &mut State<'t>, dot: &Value, a: &'t Arg) -> R<Value> {
         self.at(st, a.pos(), a);
         match a {
             Arg::Dot(_) => Ok(dot.clone()),
@@ -572,29 +594,24 @@ impl Exec {
                 st.vars.truncate(mark);
                 v
             }
-            Arg::Ident(_, name) => {
-                let cmd = Cmd {
-                    pos: a.pos(),
-                    args: vec![Arg::Ident(a.pos(), name.clone())],
-                };
-                self.call_func(st, dot, name, &cmd, None)
-            }
+            Arg::Ident(_, name) => self.call_func(st, dot, name, &[], a.pos(), a, None),
         }
     }
 
-    fn call_func(
+    fn call_func<'t>(
         &mut self,
-        st: &mut State,
+        st: &mut State<'t>,
         dot: &Value,
         name: &str,
-        c: &Cmd,
+        argn: &'t [Arg],
+        cpos: usize,
+        c: &'t dyn fmt::Display,
         fin: Option<Value>,
     ) -> R<Value> {
-        let argn = &c.args[1..];
         // short-circuit builtins
         if (name == "and" || name == "or") && !self.funcs.contains_key(name) {
             if argn.is_empty() && fin.is_none() {
-                self.at(st, c.pos, c);
+                self.at(st, cpos, c);
                 return Err(self.err(
                     st,
                     format!("wrong number of args for {name}: want at least 1 got 0"),
@@ -626,7 +643,7 @@ impl Exec {
         match func(self, &vals) {
             Ok(v) => Ok(v),
             Err(e) => {
-                self.at(st, c.pos, c);
+                self.at(st, cpos, c);
                 Err(match e {
                     FnErr::Call(m) => self.err(st, format!("error calling {name}: {m}")),
                     FnErr::Type(m) => self.err(st, m),
@@ -922,4 +939,11 @@ pub fn js_escape(s: &str) -> String {
         }
     }
     o
+}
+
+fn node_ctx(n: &Node) -> &dyn fmt::Display {
+    match n {
+        Node::Template { pipe: Some(p), .. } => p,
+        _ => &"template",
+    }
 }

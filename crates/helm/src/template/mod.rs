@@ -6,3 +6,6 @@ pub mod parse;
 
 pub use exec::{Exec, ExecError, FnErr, Func, FuncMap};
 pub use parse::{ParseError, Tree, parse};
+
+#[cfg(test)]
+mod tests;
