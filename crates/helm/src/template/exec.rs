@@ -598,6 +598,7 @@ impl Exec {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn call_func<'t>(
         &mut self,
         st: &mut State<'t>,
