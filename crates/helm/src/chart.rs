@@ -543,3 +543,109 @@ pub fn go_match(pat: &str, name: &str) -> bool {
     let n: Vec<char> = name.chars().collect();
     m(&p, &n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tgz(entries: &[(&str, &[u8], tar::EntryType)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, data, kind) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(if *kind == tar::EntryType::Regular {
+                data.len() as u64
+            } else {
+                0
+            });
+            h.set_mode(0o644);
+            if *kind == tar::EntryType::Symlink {
+                let _ = h.set_link_name("../../etc/passwd");
+            }
+            // write the raw name so that `..` is not rejected by the builder
+            let name = path.as_bytes();
+            let gnu = h.as_gnu_mut().map(|g| &mut g.name);
+            if let Some(n) = gnu {
+                n[..name.len()].copy_from_slice(name);
+            }
+            h.set_cksum();
+            let body: &[u8] = if *kind == tar::EntryType::Regular {
+                data
+            } else {
+                &[]
+            };
+            let _ = b.append(&h, body);
+        }
+        b.into_inner().and_then(|g| g.finish()).unwrap_or_default()
+    }
+
+    const CHART: &[u8] = b"apiVersion: v2\nname: c\nversion: 1.0.0\n";
+
+    #[test]
+    fn archive_loads() {
+        let data = tgz(&[
+            ("c/Chart.yaml", CHART, tar::EntryType::Regular),
+            ("c/templates/a.yaml", b"kind: A\n", tar::EntryType::Regular),
+        ]);
+        let c = Chart::load_archive(&data).map_err(|e| e.to_string());
+        assert_eq!(
+            c.map(|c| (c.name().to_string(), c.templates.len())),
+            Ok(("c".to_string(), 1))
+        );
+    }
+
+    #[test]
+    fn archive_with_parent_path_is_refused() {
+        let data = tgz(&[
+            ("c/Chart.yaml", CHART, tar::EntryType::Regular),
+            ("c/../../evil.yaml", b"x", tar::EntryType::Regular),
+        ]);
+        let err = Chart::load_archive(&data)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("outside the base directory"), "{err}");
+    }
+
+    #[test]
+    fn archive_with_link_is_refused() {
+        let data = tgz(&[
+            ("c/Chart.yaml", CHART, tar::EntryType::Regular),
+            ("c/templates/link.yaml", b"", tar::EntryType::Symlink),
+        ]);
+        let err = Chart::load_archive(&data)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("link"), "{err}");
+    }
+
+    #[test]
+    fn garbage_archive_is_an_error() {
+        assert!(Chart::load_archive(b"not a tarball").is_err());
+    }
+
+    #[test]
+    fn helmignore_rules() {
+        let r = Ignore::parse("*.bak\n/top.txt\ndocs/\nsub/*.md\n");
+        assert!(r.ignored("a/b/x.bak", false));
+        assert!(r.ignored("top.txt", false));
+        assert!(!r.ignored("a/top.txt", false));
+        assert!(r.ignored("docs", true));
+        assert!(!r.ignored("docs", false));
+        assert!(r.ignored("sub/readme.md", false));
+        assert!(r.ignored("templates/.hidden", false));
+        assert!(!r.ignored("templates/x.yaml", false));
+    }
+
+    #[test]
+    fn chart_yaml_validation() {
+        assert!(parse_metadata(b"apiVersion: v2\nname: x\nversion: notsemver\n").is_err());
+        assert!(parse_metadata(b"name: x\nversion: 1.0.0\n").is_err());
+        assert!(parse_metadata(b"apiVersion: v2\nname: x\nversion: 1.0.0\ntype: weird\n").is_err());
+        assert!(parse_metadata(b"apiVersion: v1\nname: x\nversion: 1.0.0\n").is_ok());
+    }
+}

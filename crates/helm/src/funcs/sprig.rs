@@ -63,7 +63,7 @@ fn go_untitle(s: &str) -> String {
 }
 
 fn rand_string(n: i64, set: &[u8]) -> String {
-    (0..n.max(0))
+    (0..n.clamp(0, MAX_ITEMS as i64))
         .map(|_| set[rand::random_range(0..set.len())] as char)
         .collect()
 }
@@ -243,7 +243,7 @@ fn seq_fn(a: &[Value]) -> Res {
         _ => (p[0], p[1], p[2]),
     };
     let mut out = Vec::new();
-    if step == 0 {
+    if step == 0 || (end as i128 - start as i128) / step as i128 > MAX_ITEMS {
         return s("");
     }
     let mut i = start;
@@ -261,10 +261,18 @@ fn seq_fn(a: &[Value]) -> Res {
     s(out.join(" "))
 }
 
-fn until_step(start: i64, stop: i64, step: i64) -> Value {
+/// Largest list or string the generators build (guards against exhausting memory).
+const MAX_ITEMS: i128 = 10_000_000;
+
+fn until_step(start: i64, stop: i64, step: i64) -> Result<Value, FnErr> {
     let mut v = Vec::new();
     if step == 0 {
-        return Value::from(v);
+        return Ok(Value::from(v));
+    }
+    if (stop as i128 - start as i128) / step as i128 > MAX_ITEMS {
+        return Err(FnErr::Call(format!(
+            "untilStep: more than {MAX_ITEMS} items"
+        )));
     }
     let mut i = start;
     if step > 0 {
@@ -278,46 +286,47 @@ fn until_step(start: i64, stop: i64, step: i64) -> Value {
             i += step;
         }
     }
-    Value::from(v)
+    Ok(Value::from(v))
 }
 
 fn abbrev(width: i64, s: &str) -> String {
     if width < 4 || s.len() as i64 <= width {
         return s.to_string();
     }
-    format!("{}...", &s[..(width - 3) as usize])
+    format!(
+        "{}...",
+        String::from_utf8_lossy(&s.as_bytes()[..(width - 3) as usize])
+    )
 }
 
 fn wrap_text(s: &str, width: usize, sep: &str) -> String {
-    // goutils.WrapCustom(s, width, sep, true)
+    // word wrap at `width` characters, breaking long words (goutils.WrapCustom with wrapLong)
     let mut out = String::new();
     for (li, line) in s.split('\n').enumerate() {
         if li > 0 {
             out.push('\n');
         }
-        let mut cur = 0usize;
-        let bytes = line;
-        let mut rest = bytes;
+        let mut rest: Vec<char> = line.chars().collect();
         let mut first = true;
         while rest.len() > width {
-            let _ = cur;
-            let cut = rest[..=width.min(rest.len() - 1)].rfind(' ');
-            let (piece, next) = match cut {
-                Some(i) if i > 0 => (&rest[..i], &rest[i + 1..]),
-                _ => (&rest[..width], &rest[width..]),
+            let cut = rest[..=width.min(rest.len() - 1)]
+                .iter()
+                .rposition(|c| *c == ' ');
+            let (piece, next): (Vec<char>, Vec<char>) = match cut {
+                Some(i) if i > 0 => (rest[..i].to_vec(), rest[i + 1..].to_vec()),
+                _ => (rest[..width].to_vec(), rest[width..].to_vec()),
             };
             if !first {
                 out.push_str(sep);
             }
-            out.push_str(piece);
+            out.extend(piece);
             first = false;
-            rest = next.trim_start_matches(' ');
-            cur += 1;
+            rest = next.into_iter().skip_while(|c| *c == ' ').collect();
         }
         if !first {
             out.push_str(sep);
         }
-        out.push_str(rest);
+        out.extend(rest);
     }
     out
 }
@@ -570,6 +579,9 @@ pub(super) fn register(m: &mut FuncMap) {
         if n < 0 {
             return Err("strings: negative Repeat count".into());
         }
+        if n as i128 * a_str(&a[1])?.len() as i128 > MAX_ITEMS * 16 {
+            return Err("strings: Repeat output length overflow".into());
+        }
         s(a_str(&a[1])?.repeat(n as usize))
     });
     m.insert("nospace", |_, a| {
@@ -722,7 +734,7 @@ pub(super) fn register(m: &mut FuncMap) {
     });
     m.insert("indent", |_, a| {
         nargs(a, "indent", 2)?;
-        let pad = " ".repeat(a_int(&a[0])?.max(0) as usize);
+        let pad = " ".repeat(a_int(&a[0])?.clamp(0, 1 << 20) as usize);
         s(format!(
             "{pad}{}",
             a_str(&a[1])?.replace('\n', &format!("\n{pad}"))
@@ -730,7 +742,7 @@ pub(super) fn register(m: &mut FuncMap) {
     });
     m.insert("nindent", |_, a| {
         nargs(a, "nindent", 2)?;
-        let pad = " ".repeat(a_int(&a[0])?.max(0) as usize);
+        let pad = " ".repeat(a_int(&a[0])?.clamp(0, 1 << 20) as usize);
         s(format!(
             "\n{pad}{}",
             a_str(&a[1])?.replace('\n', &format!("\n{pad}"))
@@ -1109,15 +1121,15 @@ pub(super) fn register(m: &mut FuncMap) {
     m.insert("until", |_, a| {
         nargs(a, "until", 1)?;
         let n = a_int(&a[0])?;
-        Ok(if n < 0 {
+        if n < 0 {
             until_step(0, n, -1)
         } else {
             until_step(0, n, 1)
-        })
+        }
     });
     m.insert("untilStep", |_, a| {
         nargs(a, "untilStep", 3)?;
-        Ok(until_step(a_int(&a[0])?, a_int(&a[1])?, a_int(&a[2])?))
+        until_step(a_int(&a[0])?, a_int(&a[1])?, a_int(&a[2])?)
     });
     // --- dicts
     m.insert("dict", |_, a| Ok(dict_from(a)));

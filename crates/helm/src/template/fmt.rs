@@ -94,6 +94,7 @@ fn is_go_printable(c: char) -> bool {
 
 fn pad(s: String, sp: &Spec, numeric: bool) -> String {
     let Some(w) = sp.width else { return s };
+    let w = w.min(1 << 20);
     let n = s.chars().count();
     if n >= w {
         return s;
@@ -132,6 +133,7 @@ fn fmt_int(i: i64, verb: char, sp: &Spec) -> String {
         _ => u.to_string(),
     };
     if let Some(p) = sp.prec {
+        let p = p.min(1 << 20);
         while digits.len() < p {
             digits.insert(0, '0');
         }
@@ -224,9 +226,9 @@ fn fmt_float(f: f64, verb: char, sp: &Spec) -> String {
         "NaN".to_string()
     } else {
         match verb {
-            'f' | 'F' => format!("{:.*}", sp.prec.unwrap_or(6), f),
-            'e' | 'E' => fmt_e(f, sp.prec.unwrap_or(6), verb == 'E'),
-            'g' | 'G' => fmt_g(f, sp.prec, verb == 'G'),
+            'f' | 'F' => format!("{:.*}", sp.prec.unwrap_or(6).min(1000), f),
+            'e' | 'E' => fmt_e(f, sp.prec.unwrap_or(6).min(1000), verb == 'E'),
+            'g' | 'G' => fmt_g(f, sp.prec.map(|p| p.min(1000)), verb == 'G'),
             _ => fmt_g(f, sp.prec, false),
         }
     };

@@ -185,3 +185,69 @@ fn parse_errors() {
     assert!(render("{{ if 1 }}").contains("unexpected EOF"));
     assert!(render("{{ 100000000000000000000 }}").starts_with("ERR"));
 }
+
+#[test]
+fn hostile_input_never_panics() {
+    let cases = [
+        "{{",
+        "}}",
+        "{{ .",
+        "{{ ( }}",
+        "{{ ) }}",
+        "{{ \"unterminated }}",
+        "{{ 'ab' }}",
+        "{{ $ }}",
+        "{{ $x }}",
+        "{{ end }}",
+        "{{ else }}",
+        "{{ define }}",
+        "{{ range }}{{ end }}",
+        "{{ template }}",
+        "{{/* x",
+        "{{- -}}",
+        "{{ 1.2.3 }}",
+        "{{ 0x }}",
+        "{{ .a.b.c.d }}",
+        "{{ index }}",
+        "{{ slice .l 5 1 }}",
+        "{{ printf }}",
+        "{{ printf \"%*d\" 1000000000 1 }}",
+        "{{ substr 5 2 \"héllo\" }}",
+        "{{ abbrev 4 \"ééééééé\" }}",
+        "{{ trunc -100 \"é\" }}",
+        "{{ wrap 1 \"héllo wörld\" }}",
+        "{{ until 100000000000 | len }}",
+        "{{ repeat -1 \"x\" }}",
+        "{{ div 1 0 }}",
+        "{{ mod 1 0 }}",
+        "{{ regexMatch \"(\" \"x\" }}",
+        "{{ fromYaml \"a: [\" }}",
+        "{{ toYaml (dict \"a\" (list nil)) }}",
+        "{{ tpl \"{{\" . }}",
+        "{{ include \"nope\" . }}",
+        "{{ semverCompare \"~>\" \"x\" }}",
+        "{{ b64dec \"%%%\" }}",
+        "{{ date \"2006-01-02 .000 Z07:00 __2 002\" now | len }}",
+        "{{ genPrivateKey \"dsa\" }}",
+        "{{ \"a\" | index }}",
+        "{{ range $i, $e := 5 }}{{ end }}",
+        "{{ break }}",
+        "{{ continue }}",
+    ];
+    for c in cases {
+        // errors are fine; a panic fails the test
+        let _ = render(c);
+    }
+    for y in [
+        "a: [",
+        "- - - ",
+        "&a b: *c",
+        "? : :",
+        "a: !!binary '%%%'",
+        ":\n  - {",
+        "a: *b\n",
+        "\u{0}",
+    ] {
+        let _ = crate::yaml::parse(y);
+    }
+}
