@@ -152,8 +152,95 @@ fn ext(id: &[u64], critical: bool, value: Vec<u8>) -> Vec<u8> {
 }
 
 fn gen_key() -> Result<RsaPrivateKey, FnErr> {
-    let mut rng = rsa::rand_core::OsRng;
-    RsaPrivateKey::new(&mut rng, 2048).map_err(|e| FnErr::Call(e.to_string()))
+    gen_rsa(2048)
+}
+
+/// Odd primes below 2^14 for sieving candidates.
+fn small_primes() -> &'static [u32] {
+    static P: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let n = 1usize << 14;
+        let mut comp = vec![false; n];
+        let mut out = Vec::new();
+        for i in 2..n {
+            if !comp[i] {
+                if i > 2 {
+                    out.push(i as u32);
+                }
+                let mut j = i * i;
+                while j < n {
+                    comp[j] = true;
+                    j += i;
+                }
+            }
+        }
+        out
+    })
+}
+
+/// A random prime of exactly `bits` bits with the top two bits set: sieve by small primes,
+/// a base-2 Miller-Rabin round, then the full test (20 Miller-Rabin rounds and Lucas).
+fn gen_prime(bits: usize) -> num_bigint_dig::BigUint {
+    use num_bigint_dig::BigUint;
+    use num_bigint_dig::prime::{probably_prime, probably_prime_miller_rabin};
+    let primes = small_primes();
+    let bytes_len = bits.div_ceil(8);
+    loop {
+        let mut bytes: Vec<u8> = (0..bytes_len).map(|_| rand::random::<u8>()).collect();
+        let top = bits - (bytes_len - 1) * 8; // bits used in the first byte (1..=8)
+        bytes[0] &= ((1u16 << top) - 1) as u8;
+        if top >= 2 {
+            bytes[0] |= 3u8 << (top - 2);
+        } else {
+            bytes[0] |= 1;
+            if bytes_len > 1 {
+                bytes[1] |= 0x80;
+            }
+        }
+        bytes[bytes_len - 1] |= 1;
+        let base = BigUint::from_bytes_be(&bytes);
+        let residues: Vec<u32> = primes
+            .iter()
+            .map(|&p| bytes.iter().fold(0u32, |r, &b| ((r << 8) | b as u32) % p))
+            .collect();
+        let mut delta: u32 = 0;
+        while delta < (1 << 20) {
+            let ok = primes
+                .iter()
+                .zip(&residues)
+                .all(|(&p, &r)| (r + delta) % p != 0);
+            if ok {
+                let cand = &base + BigUint::from(delta);
+                if cand.bits() == bits
+                    && probably_prime_miller_rabin(&cand, 1, true)
+                    && probably_prime(&cand, 20)
+                {
+                    return cand;
+                }
+            }
+            delta += 2;
+        }
+    }
+}
+
+/// An RSA key of `bits` bits; the two primes are searched on two threads.
+fn gen_rsa(bits: usize) -> Result<RsaPrivateKey, FnErr> {
+    let e = num_bigint_dig::BigUint::from(65537u32);
+    for _ in 0..8 {
+        let (p, q) = std::thread::scope(|s| {
+            let h = s.spawn(|| gen_prime(bits / 2));
+            let q = gen_prime(bits - bits / 2);
+            (h.join().ok(), q)
+        });
+        let Some(p) = p else { continue };
+        if p == q {
+            continue;
+        }
+        if let Ok(k) = RsaPrivateKey::from_p_q(p, q, e.clone()) {
+            return Ok(k);
+        }
+    }
+    Err(FnErr::Call("rsa: unable to generate a key".into()))
 }
 
 fn sign(key: &RsaPrivateKey, data: &[u8]) -> Result<Vec<u8>, FnErr> {
