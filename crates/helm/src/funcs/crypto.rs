@@ -208,7 +208,7 @@ fn gen_prime(bits: usize) -> num_bigint_dig::BigUint {
             let ok = primes
                 .iter()
                 .zip(&residues)
-                .all(|(&p, &r)| (r + delta) % p != 0);
+                .all(|(&p, &r)| !(r + delta).is_multiple_of(p));
             if ok {
                 let cand = &base + BigUint::from(delta);
                 if cand.bits() == bits
