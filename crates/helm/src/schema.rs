@@ -283,10 +283,10 @@ impl<'a> Ctx<'a> {
                         }
                     }
                 }
-                if let Some(c) = obj.get("contains") {
-                    if !items.iter().any(|it| self.valid(c, it, path)) {
-                        self.fail(path, "no items match contains schema".into());
-                    }
+                if let Some(c) = obj.get("contains")
+                    && !items.iter().any(|it| self.valid(c, it, path))
+                {
+                    self.fail(path, "no items match contains schema".into());
                 }
             }
             J::Object(m) => {
