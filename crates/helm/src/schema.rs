@@ -65,7 +65,7 @@ fn json_eq(a: &J, b: &J) -> bool {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     fn fail(&mut self, path: &str, msg: String) {
         let p = if path.is_empty() {
             "(root)".to_string()
@@ -75,7 +75,7 @@ impl Ctx<'_> {
         self.errors.push(format!("- at '{p}': {msg}"));
     }
 
-    fn valid(&mut self, s: &J, v: &J, path: &str) -> bool {
+    fn valid(&mut self, s: &'a J, v: &J, path: &str) -> bool {
         let before = self.errors.len();
         self.check(s, v, path);
         let ok = self.errors.len() == before;
@@ -83,7 +83,7 @@ impl Ctx<'_> {
         ok
     }
 
-    fn check(&mut self, s: &J, v: &J, path: &str) {
+    fn check(&mut self, s: &'a J, v: &J, path: &str) {
         self.depth += 1;
         if self.depth > 200 {
             self.depth -= 1;
@@ -93,7 +93,7 @@ impl Ctx<'_> {
         self.depth -= 1;
     }
 
-    fn check_inner(&mut self, s: &J, v: &J, path: &str) {
+    fn check_inner(&mut self, s: &'a J, v: &J, path: &str) {
         let obj = match s {
             J::Bool(false) => {
                 self.fail(path, "false schema".into());
@@ -104,8 +104,7 @@ impl Ctx<'_> {
         };
         if let Some(J::String(r)) = obj.get("$ref") {
             if let Some(t) = resolve(self.root, r) {
-                let t = t.clone();
-                self.check(&t, v, path);
+                self.check(t, v, path);
             }
             if obj.len() == 1 {
                 return;
@@ -152,10 +151,9 @@ impl Ctx<'_> {
         }
         for k in ["allOf", "anyOf", "oneOf"] {
             if let Some(J::Array(subs)) = obj.get(k) {
-                let subs = subs.clone();
                 match k {
                     "allOf" => {
-                        for sub in &subs {
+                        for sub in subs {
                             self.check(sub, v, path);
                         }
                     }
@@ -174,18 +172,17 @@ impl Ctx<'_> {
             }
         }
         if let Some(n) = obj.get("not")
-            && self.valid(&n.clone(), v, path)
+            && self.valid(n, v, path)
         {
             self.fail(path, "not failed".into());
         }
         if let Some(i) = obj.get("if") {
-            let i = i.clone();
-            if self.valid(&i, v, path) {
+            if self.valid(i, v, path) {
                 if let Some(t) = obj.get("then") {
-                    self.check(&t.clone(), v, path);
+                    self.check(t, v, path);
                 }
             } else if let Some(e) = obj.get("else") {
-                self.check(&e.clone(), v, path);
+                self.check(e, v, path);
             }
         }
         match v {
@@ -260,23 +257,21 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                let prefix = obj.get("prefixItems").and_then(|x| x.as_array()).cloned();
+                let prefix = obj.get("prefixItems").and_then(|x| x.as_array());
                 match obj.get("items") {
                     Some(J::Array(tuple)) => {
-                        let tuple = tuple.clone();
                         for (i, it) in items.iter().enumerate() {
                             if let Some(sch) = tuple.get(i) {
                                 self.check(sch, it, &format!("{path}/{i}"));
                             } else if let Some(a) = obj.get("additionalItems") {
-                                self.check(&a.clone(), it, &format!("{path}/{i}"));
+                                self.check(a, it, &format!("{path}/{i}"));
                             }
                         }
                     }
                     Some(sch) => {
-                        let sch = sch.clone();
-                        let start = prefix.as_ref().map(|p| p.len()).unwrap_or(0);
+                        let start = prefix.map(|p| p.len()).unwrap_or(0);
                         for (i, it) in items.iter().enumerate().skip(start) {
-                            self.check(&sch, it, &format!("{path}/{i}"));
+                            self.check(sch, it, &format!("{path}/{i}"));
                         }
                     }
                     None => {}
@@ -288,11 +283,10 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                if let Some(c) = obj.get("contains") {
-                    let c = c.clone();
-                    if !items.iter().any(|it| self.valid(&c, it, path)) {
-                        self.fail(path, "no items match contains schema".into());
-                    }
+                if let Some(c) = obj.get("contains")
+                    && !items.iter().any(|it| self.valid(c, it, path))
+                {
+                    self.fail(path, "no items match contains schema".into());
                 }
             }
             J::Object(m) => {
@@ -317,25 +311,21 @@ impl Ctx<'_> {
                 {
                     self.fail(path, format!("maxProperties: got {}, want {x}", m.len()));
                 }
-                let props = obj
-                    .get("properties")
-                    .and_then(|p| p.as_object())
-                    .cloned()
-                    .unwrap_or_default();
-                let pats: Vec<(regex::Regex, J)> = obj
+                let props = obj.get("properties").and_then(|p| p.as_object());
+                let pats: Vec<(regex::Regex, &J)> = obj
                     .get("patternProperties")
                     .and_then(|p| p.as_object())
                     .map(|p| {
                         p.iter()
-                            .filter_map(|(k, s)| regex::Regex::new(k).ok().map(|r| (r, s.clone())))
+                            .filter_map(|(k, s)| regex::Regex::new(k).ok().map(|r| (r, s)))
                             .collect()
                     })
                     .unwrap_or_default();
-                let addl = obj.get("additionalProperties").cloned();
+                let addl = obj.get("additionalProperties");
                 for (k, val) in m {
                     let sub = format!("{path}/{k}");
                     let mut matched = false;
-                    if let Some(ps) = props.get(k) {
+                    if let Some(ps) = props.and_then(|p| p.get(k)) {
                         matched = true;
                         self.check(ps, val, &sub);
                     }
@@ -345,7 +335,7 @@ impl Ctx<'_> {
                             self.check(ps, val, &sub);
                         }
                     }
-                    if !matched && let Some(a) = &addl {
+                    if !matched && let Some(a) = addl {
                         if let J::Bool(false) = a {
                             self.fail(path, format!("additional properties '{k}' not allowed"));
                         } else {
@@ -369,10 +359,7 @@ impl Ctx<'_> {
                                     }
                                 }
                             }
-                            sch => {
-                                let sch = sch.clone();
-                                self.check(&sch, v, path);
-                            }
+                            sch => self.check(sch, v, path),
                         }
                     }
                 }
@@ -401,8 +388,15 @@ pub fn validate(schema: &[u8], values: &J) -> Result<(), String> {
 
 /// Validates a chart's values and its subcharts' values (Helm's `ValidateAgainstSchema`).
 pub fn validate_chart(c: &Chart, vals: &Values) -> Result<(), Error> {
+    fn any_schema(c: &Chart) -> bool {
+        c.schema.is_some() || c.dependencies.iter().any(any_schema)
+    }
+    if !any_schema(c) {
+        return Ok(());
+    }
     let mut sb = String::new();
-    walk(c, vals, &mut sb);
+    let empty = J::Object(Values::new());
+    walk(c, &J::Object(vals.clone()), &empty, &mut sb);
     if sb.is_empty() {
         return Ok(());
     }
@@ -411,18 +405,17 @@ pub fn validate_chart(c: &Chart, vals: &Values) -> Result<(), Error> {
     )))
 }
 
-fn walk(c: &Chart, vals: &Values, sb: &mut String) {
+fn walk(c: &Chart, vals: &J, empty: &J, sb: &mut String) {
     if let Some(schema) = &c.schema
-        && let Err(e) = validate(schema, &J::Object(vals.clone()))
+        && let Err(e) = validate(schema, vals)
     {
         sb.push_str(&format!("{}:\n{e}\n", c.name()));
     }
     for d in &c.dependencies {
         let sub = vals
             .get(d.name())
-            .and_then(|v| v.as_object())
-            .cloned()
-            .unwrap_or_default();
-        walk(d, &sub, sb);
+            .filter(|v| v.is_object())
+            .unwrap_or(empty);
+        walk(d, sub, empty, sb);
     }
 }

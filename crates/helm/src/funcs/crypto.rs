@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use rsa::RsaPrivateKey;
-use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
 use sha2::Digest;
 
+use super::keys::{PrivKey, pem};
 use super::{a_int, a_str, b64, nargs};
 use crate::template::{FnErr, FuncMap};
 use crate::value::{Object, Value};
@@ -15,7 +14,7 @@ use crate::value::{Object, Value};
 pub struct Certificate {
     cert: String,
     key: String,
-    der_key: Rc<RsaPrivateKey>,
+    der_key: Rc<PrivKey>,
     subject_der: Vec<u8>,
     ski: Vec<u8>,
 }
@@ -43,17 +42,6 @@ impl Object for Certificate {
         m.insert("Key".into(), Value::from(self.key.as_str()));
         Value::from(m)
     }
-}
-
-fn pem(kind: &str, der: &[u8]) -> String {
-    let b = b64(der);
-    let mut out = format!("-----BEGIN {kind}-----\n");
-    for chunk in b.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or(""));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {kind}-----\n"));
-    out
 }
 
 // --- minimal DER writer
@@ -151,107 +139,21 @@ fn ext(id: &[u64], critical: bool, value: Vec<u8>) -> Vec<u8> {
     seq(&parts)
 }
 
-fn gen_key() -> Result<RsaPrivateKey, FnErr> {
-    gen_rsa(2048)
+fn call_err(e: String) -> FnErr {
+    FnErr::Call(e)
 }
 
-/// Odd primes below 2^14 for sieving candidates.
-fn small_primes() -> &'static [u32] {
-    static P: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
-    P.get_or_init(|| {
-        let n = 1usize << 14;
-        let mut comp = vec![false; n];
-        let mut out = Vec::new();
-        for i in 2..n {
-            if !comp[i] {
-                if i > 2 {
-                    out.push(i as u32);
-                }
-                let mut j = i * i;
-                while j < n {
-                    comp[j] = true;
-                    j += i;
-                }
-            }
-        }
-        out
-    })
+fn cert_err(e: String) -> FnErr {
+    FnErr::Call(format!("error creating certificate: {e}"))
 }
 
-/// A random prime of exactly `bits` bits with the top two bits set: sieve by small primes,
-/// a base-2 Miller-Rabin round, then the full test (20 Miller-Rabin rounds and Lucas).
-fn gen_prime(bits: usize) -> num_bigint_dig::BigUint {
-    use num_bigint_dig::BigUint;
-    use num_bigint_dig::prime::{probably_prime, probably_prime_miller_rabin};
-    let primes = small_primes();
-    let bytes_len = bits.div_ceil(8);
-    loop {
-        let mut bytes: Vec<u8> = (0..bytes_len).map(|_| rand::random::<u8>()).collect();
-        let top = bits - (bytes_len - 1) * 8; // bits used in the first byte (1..=8)
-        bytes[0] &= ((1u16 << top) - 1) as u8;
-        if top >= 2 {
-            bytes[0] |= 3u8 << (top - 2);
-        } else {
-            bytes[0] |= 1;
-            if bytes_len > 1 {
-                bytes[1] |= 0x80;
-            }
-        }
-        bytes[bytes_len - 1] |= 1;
-        let base = BigUint::from_bytes_be(&bytes);
-        let residues: Vec<u32> = primes
-            .iter()
-            .map(|&p| bytes.iter().fold(0u32, |r, &b| ((r << 8) | b as u32) % p))
-            .collect();
-        let mut delta: u32 = 0;
-        while delta < (1 << 20) {
-            let ok = primes
-                .iter()
-                .zip(&residues)
-                .all(|(&p, &r)| !(r + delta).is_multiple_of(p));
-            if ok {
-                let cand = &base + BigUint::from(delta);
-                if cand.bits() == bits
-                    && probably_prime_miller_rabin(&cand, 1, true)
-                    && probably_prime(&cand, 20)
-                {
-                    return cand;
-                }
-            }
-            delta += 2;
-        }
-    }
+fn new_rsa_2048() -> Result<PrivKey, FnErr> {
+    PrivKey::rsa(2048).map_err(|e| FnErr::Call(format!("error generating rsa key: {e}")))
 }
 
-/// An RSA key of `bits` bits; the two primes are searched on two threads.
-fn gen_rsa(bits: usize) -> Result<RsaPrivateKey, FnErr> {
-    let e = num_bigint_dig::BigUint::from(65537u32);
-    for _ in 0..8 {
-        let (p, q) = std::thread::scope(|s| {
-            let h = s.spawn(|| gen_prime(bits / 2));
-            let q = gen_prime(bits - bits / 2);
-            (h.join().ok(), q)
-        });
-        let Some(p) = p else { continue };
-        if p == q {
-            continue;
-        }
-        if let Ok(k) = RsaPrivateKey::from_p_q(p, q, e.clone()) {
-            return Ok(k);
-        }
-    }
-    Err(FnErr::Call("rsa: unable to generate a key".into()))
-}
-
-fn sign(key: &RsaPrivateKey, data: &[u8]) -> Result<Vec<u8>, FnErr> {
-    let hash = sha2::Sha256::digest(data);
-    let mut digest_info = vec![
-        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-        0x05, 0x00, 0x04, 0x20,
-    ];
-    digest_info.extend_from_slice(&hash);
-    key.sign(rsa::Pkcs1v15Sign::new_unprefixed(), &digest_info)
-        .map_err(|e| FnErr::Call(e.to_string()))
+/// A PEM key argument of the `...WithKey` functions.
+fn key_arg(v: &Value) -> Result<PrivKey, FnErr> {
+    PrivKey::from_pem(a_str(v)?).map_err(|e| FnErr::Call(format!("parse private key: {e}")))
 }
 
 fn parse_ip(s: &str) -> Option<Vec<u8>> {
@@ -284,7 +186,7 @@ fn str_list(v: &Value, what: &str) -> Result<Vec<String>, FnErr> {
 }
 
 struct Issuer<'a> {
-    key: &'a RsaPrivateKey,
+    key: &'a PrivKey,
     subject: Vec<u8>,
     ski: Vec<u8>,
 }
@@ -295,27 +197,20 @@ fn make_cert(
     dns: &[String],
     days: i64,
     is_ca: bool,
+    key: PrivKey,
     issuer: Option<Issuer>,
 ) -> Result<Value, FnErr> {
-    let key = gen_key()?;
-    let pub_der = key
-        .to_public_key()
-        .to_pkcs1_der()
-        .map_err(|e| FnErr::Call(e.to_string()))?
-        .as_bytes()
-        .to_vec();
-    let ski = sha1::Sha1::digest(&pub_der).to_vec();
+    let sig_key = issuer.as_ref().map(|i| i.key).unwrap_or(&key);
+    let alg = sig_key.signature_algorithm().map_err(cert_err)?;
+    let spki = key.spki_der().map_err(cert_err)?;
+    // Go 1.25 derives the key identifier from the leftmost 160 bits of SHA-256
+    let ski = sha2::Sha256::digest(key.public_key_bits().map_err(cert_err)?)[..20].to_vec();
     let serial: [u8; 16] = rand::random();
     let now = jiff::Timestamp::now();
     let not_after = now
         .checked_add(jiff::SignedDuration::from_hours(24 * days))
         .unwrap_or(now);
-    let alg = seq(&[oid(&[1, 2, 840, 113549, 1, 1, 11]), tlv(0x05, &[])]);
     let subject = name(cn);
-    let spki = seq(&[
-        seq(&[oid(&[1, 2, 840, 113549, 1, 1, 1]), tlv(0x05, &[])]),
-        bit_string(&pub_der),
-    ]);
     // key usage: digitalSignature(0) keyEncipherment(2) [certSign(5)]
     let ku = if is_ca {
         bit_string_bits(&[0b1010_0100])
@@ -373,13 +268,11 @@ fn make_cert(
         spki,
         tlv(0xa3, &seq(&exts)),
     ]);
-    let sig_key = issuer.as_ref().map(|i| i.key).unwrap_or(&key);
-    let sig = sign(sig_key, &tbs)?;
+    let sig = sig_key.sign(&tbs).map_err(cert_err)?;
     let cert = seq(&[tbs, alg, bit_string(&sig)]);
-    let key_der = key.to_pkcs1_der().map_err(|e| FnErr::Call(e.to_string()))?;
     Ok(Value::Object(Rc::new(Certificate {
         cert: pem("CERTIFICATE", &cert),
-        key: pem("RSA PRIVATE KEY", key_der.as_bytes()),
+        key: key.to_pem().map_err(call_err)?,
         der_key: Rc::new(key),
         subject_der: subject,
         ski,
@@ -443,45 +336,24 @@ fn der_children(mut b: &[u8]) -> Option<Vec<DerItem<'_>>> {
     Some(out)
 }
 
-fn pem_decode(text: &str, kind_suffix: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let start = text.find("-----BEGIN ")?;
-    let rest = &text[start..];
-    let hdr_end = rest
-        .find("-----\n")
-        .or_else(|| rest[11..].find("-----").map(|i| i + 11))?;
-    let header = &rest[11..hdr_end];
-    if !header.ends_with(kind_suffix) {
-        return None;
-    }
-    let body_start = hdr_end + 5;
-    let end = rest.find("-----END ")?;
-    let body: String = rest[body_start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
-}
-
 fn build_custom_cert(cert_b64: &str, key_b64: &str) -> Result<Value, FnErr> {
     use base64::Engine;
-    use rsa::pkcs1::DecodeRsaPrivateKey;
-    use rsa::pkcs8::DecodePrivateKey;
-    let dec = |s: &str| base64::engine::general_purpose::STANDARD.decode(s.trim());
+    let dec = |s: &str| base64::engine::general_purpose::STANDARD.decode(s);
     let cert_pem =
         dec(cert_b64).map_err(|_| FnErr::Call("unable to decode base64 certificate".into()))?;
     let key_pem =
         dec(key_b64).map_err(|_| FnErr::Call("unable to decode base64 private key".into()))?;
     let cert_text = String::from_utf8_lossy(&cert_pem).into_owned();
     let key_text = String::from_utf8_lossy(&key_pem).into_owned();
-    let cert_der = pem_decode(&cert_text, "CERTIFICATE")
-        .ok_or_else(|| FnErr::Call("error decoding certificate".into()))?;
-    let key_der = pem_decode(&key_text, "PRIVATE KEY")
-        .ok_or_else(|| FnErr::Call("error decoding private key".into()))?;
-    let key = RsaPrivateKey::from_pkcs1_der(&key_der)
-        .or_else(|_| RsaPrivateKey::from_pkcs8_der(&key_der))
+    let (_, cert_der) = super::keys::pem_decode(&cert_text)
+        .ok_or_else(|| FnErr::Call("unable to decode certificate".into()))?;
+    let key = PrivKey::from_pem(&key_text)
         .map_err(|e| FnErr::Call(format!("error parsing private key: {e}")))?;
-    let bad = || FnErr::Call("error parsing certificate".into());
+    let bad = || {
+        FnErr::Call(
+            "error parsing certificate: decodedCert.Bytes: x509: malformed certificate".into(),
+        )
+    };
     let (_, cert_body, _) = der_read(&cert_der).ok_or_else(bad)?;
     let top = der_children(cert_body).ok_or_else(bad)?;
     let (_, tbs_body, _) = top.first().copied().ok_or_else(bad)?;
@@ -514,57 +386,302 @@ fn build_custom_cert(cert_b64: &str, key_b64: &str) -> Result<Value, FnErr> {
     })))
 }
 
+fn ca_of(v: &Value) -> Result<Rc<dyn Object>, FnErr> {
+    ca_arg(v)
+}
+
+fn signed(a: &[Value], key: PrivKey) -> Result<Value, FnErr> {
+    let ips = str_list(&a[1], "ips")?;
+    let dns = str_list(&a[2], "alternate DNS")?;
+    let ca = ca_of(&a[4])?;
+    let ca_cert = ca
+        .as_any()
+        .and_then(|x| x.downcast_ref::<Certificate>())
+        .ok_or_else(|| FnErr::Call("invalid CA certificate".into()))?;
+    let issuer = Issuer {
+        key: &ca_cert.der_key,
+        subject: ca_cert.subject_der.clone(),
+        ski: ca_cert.ski.clone(),
+    };
+    make_cert(
+        a_str(&a[0])?,
+        &ips,
+        &dns,
+        a_int(&a[3])?,
+        false,
+        key,
+        Some(issuer),
+    )
+}
+
+const MP_SEED: &str = "com.lyndir.masterpassword";
+
+fn mp_templates(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
+        "long" => &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+        "medium" => &["CvcnoCvc", "CvcCvcno"],
+        "short" => &["Cvcn"],
+        "basic" => &["aaanaaan", "aannaaan", "aaannaaa"],
+        "pin" => &["nnnn"],
+        _ => return None,
+    })
+}
+
+fn mp_chars(c: u8) -> &'static [u8] {
+    match c {
+        b'V' => b"AEIOU",
+        b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+        b'v' => b"aeiou",
+        b'c' => b"bcdfghjklmnpqrstvwxyz",
+        b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+        b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+        b'n' => b"0123456789",
+        b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+        b'x' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+        _ => b"",
+    }
+}
+
+/// Sprig's `derivePassword`: the Master Password algorithm (scrypt N=32768 r=8 p=2, then
+/// HMAC-SHA256 of the site).
+fn derive_password(counter: u32, kind: &str, password: &str, user: &str, site: &str) -> String {
+    let Some(templates) = mp_templates(kind) else {
+        return format!("cannot find password template {kind}");
+    };
+    let mut salt = MP_SEED.as_bytes().to_vec();
+    salt.extend((user.len() as u32).to_be_bytes());
+    salt.extend(user.as_bytes());
+    let mut key = [0u8; 64];
+    if let Err(e) = openssl::pkcs5::scrypt(
+        password.as_bytes(),
+        &salt,
+        32768,
+        8,
+        2,
+        64 * 1024 * 1024,
+        &mut key,
+    ) {
+        return format!("failed to derive password: {e}");
+    }
+    let mut msg = MP_SEED.as_bytes().to_vec();
+    msg.extend((site.len() as u32).to_be_bytes());
+    msg.extend(site.as_bytes());
+    msg.extend(counter.to_be_bytes());
+    let seed = match hmac_sha256(&key, &msg) {
+        Ok(s) => s,
+        Err(e) => return format!("failed to derive password: {e}"),
+    };
+    let temp = templates[seed[0] as usize % templates.len()].as_bytes();
+    let mut out = String::new();
+    for (i, &c) in temp.iter().enumerate() {
+        let chars = mp_chars(c);
+        if chars.is_empty() {
+            continue;
+        }
+        let k = seed.get(i + 1).copied().unwrap_or(0) as usize;
+        out.push(chars[k % chars.len()] as char);
+    }
+    out
+}
+
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> Result<Vec<u8>, String> {
+    let k = openssl::pkey::PKey::hmac(key).map_err(|e| e.to_string())?;
+    let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &k)
+        .map_err(|e| e.to_string())?;
+    s.sign_oneshot_to_vec(msg).map_err(|e| e.to_string())
+}
+
+fn aes_key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let p = password.as_bytes();
+    let n = p.len().min(32);
+    key[..n].copy_from_slice(&p[..n]);
+    key
+}
+
+fn aes_cbc(
+    mode: openssl::symm::Mode,
+    key: &[u8; 32],
+    iv: &[u8],
+    data: &[u8],
+) -> Result<Vec<u8>, String> {
+    use openssl::symm::{Cipher, Crypter};
+    let mut c =
+        Crypter::new(Cipher::aes_256_cbc(), mode, key, Some(iv)).map_err(|e| e.to_string())?;
+    c.pad(false);
+    let mut out = vec![0u8; data.len() + 32];
+    let mut n = c.update(data, &mut out).map_err(|e| e.to_string())?;
+    n += c.finalize(&mut out[n..]).map_err(|e| e.to_string())?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// Sprig's `encryptAES`: AES-256-CBC, key = the password zero-padded to 32 bytes, PKCS#7
+/// padding, random IV in front, base64.
+fn encrypt_aes(password: &str, plaintext: &str) -> Result<String, String> {
+    if plaintext.is_empty() {
+        return Ok(String::new());
+    }
+    let mut content = plaintext.as_bytes().to_vec();
+    let pad = 16 - content.len() % 16;
+    content.extend(std::iter::repeat_n(pad as u8, pad));
+    let mut iv = [0u8; 16];
+    openssl::rand::rand_bytes(&mut iv).map_err(|e| e.to_string())?;
+    let mut out = iv.to_vec();
+    out.extend(aes_cbc(
+        openssl::symm::Mode::Encrypt,
+        &aes_key(password),
+        &iv,
+        &content,
+    )?);
+    Ok(b64(&out))
+}
+
+/// Sprig's `decryptAES` (Go's runtime errors for malformed input reported as errors).
+fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
+    use base64::Engine;
+    if crypt64.is_empty() {
+        return Ok(String::new());
+    }
+    let crypt = base64::engine::general_purpose::STANDARD
+        .decode(crypt64)
+        .map_err(|e| match e {
+            base64::DecodeError::InvalidByte(i, _)
+            | base64::DecodeError::InvalidLastSymbol(i, _) => {
+                format!("illegal base64 data at input byte {i}")
+            }
+            _ => format!("illegal base64 data at input byte {}", crypt64.len()),
+        })?;
+    if crypt.len() < 16 {
+        return Err(format!(
+            "runtime error: slice bounds out of range [:16] with capacity {}",
+            crypt.len()
+        ));
+    }
+    let (iv, body) = crypt.split_at(16);
+    if body.len() % 16 != 0 {
+        return Err("crypto/cipher: input not full blocks".into());
+    }
+    if body.is_empty() {
+        return Err("runtime error: index out of range [-1]".into());
+    }
+    let plain = aes_cbc(openssl::symm::Mode::Decrypt, &aes_key(password), iv, body)?;
+    let pad = plain[plain.len() - 1] as usize;
+    if pad > plain.len() {
+        return Err(format!(
+            "runtime error: slice bounds out of range [:{}]",
+            plain.len() as i64 - pad as i64
+        ));
+    }
+    Ok(String::from_utf8_lossy(&plain[..plain.len() - pad]).into_owned())
+}
+
 pub(super) fn register(m: &mut FuncMap) {
+    m.insert("derivePassword", |_, a| {
+        nargs(a, "derivePassword", 5)?;
+        let counter = match &a[0] {
+            Value::Int(i) if (0..=u32::MAX as i64).contains(i) => *i as u32,
+            Value::Int(_) => {
+                return Err(FnErr::Type("expected unsigned integer; found int".into()));
+            }
+            v => {
+                return Err(FnErr::Type(format!(
+                    "wrong type for value; expected uint32; got {}",
+                    v.type_name()
+                )));
+            }
+        };
+        Ok(Value::from(derive_password(
+            counter,
+            a_str(&a[1])?,
+            a_str(&a[2])?,
+            a_str(&a[3])?,
+            a_str(&a[4])?,
+        )))
+    });
+    m.insert("encryptAES", |_, a| {
+        nargs(a, "encryptAES", 2)?;
+        encrypt_aes(a_str(&a[0])?, a_str(&a[1])?)
+            .map(Value::from)
+            .map_err(FnErr::Call)
+    });
+    m.insert("decryptAES", |_, a| {
+        nargs(a, "decryptAES", 2)?;
+        decrypt_aes(a_str(&a[0])?, a_str(&a[1])?)
+            .map(Value::from)
+            .map_err(FnErr::Call)
+    });
     m.insert("buildCustomCert", |_, a| {
         nargs(a, "buildCustomCert", 2)?;
         build_custom_cert(a_str(&a[0])?, a_str(&a[1])?)
     });
     m.insert("genCA", |_, a| {
         nargs(a, "genCA", 2)?;
-        let v = make_cert(a_str(&a[0])?, &[], &[], a_int(&a[1])?, true, None)?;
-        Ok(v)
+        let (cn, days) = (a_str(&a[0])?, a_int(&a[1])?);
+        make_cert(cn, &[], &[], days, true, new_rsa_2048()?, None)
+    });
+    m.insert("genCAWithKey", |_, a| {
+        nargs(a, "genCAWithKey", 3)?;
+        let (cn, days) = (a_str(&a[0])?, a_int(&a[1])?);
+        make_cert(cn, &[], &[], days, true, key_arg(&a[2])?, None)
     });
     m.insert("genSelfSignedCert", |_, a| {
         nargs(a, "genSelfSignedCert", 4)?;
         let ips = str_list(&a[1], "ips")?;
         let dns = str_list(&a[2], "alternate DNS")?;
-        make_cert(a_str(&a[0])?, &ips, &dns, a_int(&a[3])?, false, None)
+        let (cn, days) = (a_str(&a[0])?, a_int(&a[3])?);
+        make_cert(cn, &ips, &dns, days, false, new_rsa_2048()?, None)
+    });
+    m.insert("genSelfSignedCertWithKey", |_, a| {
+        nargs(a, "genSelfSignedCertWithKey", 5)?;
+        let ips = str_list(&a[1], "ips")?;
+        let dns = str_list(&a[2], "alternate DNS")?;
+        let (cn, days) = (a_str(&a[0])?, a_int(&a[3])?);
+        make_cert(cn, &ips, &dns, days, false, key_arg(&a[4])?, None)
     });
     m.insert("genSignedCert", |_, a| {
         nargs(a, "genSignedCert", 5)?;
-        let ips = str_list(&a[1], "ips")?;
-        let dns = str_list(&a[2], "alternate DNS")?;
-        let ca = ca_arg(&a[4])?;
-        let ca_cert = ca
-            .as_any()
-            .and_then(|x| x.downcast_ref::<Certificate>())
-            .ok_or_else(|| FnErr::Call("invalid CA certificate".into()))?;
-        let issuer = Issuer {
-            key: &ca_cert.der_key,
-            subject: ca_cert.subject_der.clone(),
-            ski: ca_cert.ski.clone(),
-        };
-        make_cert(
-            a_str(&a[0])?,
-            &ips,
-            &dns,
-            a_int(&a[3])?,
-            false,
-            Some(issuer),
-        )
+        ca_of(&a[4])?;
+        signed(a, new_rsa_2048()?)
+    });
+    m.insert("genSignedCertWithKey", |_, a| {
+        nargs(a, "genSignedCertWithKey", 6)?;
+        ca_of(&a[4])?;
+        signed(a, key_arg(&a[5])?)
     });
     m.insert("genPrivateKey", |_, a| {
         nargs(a, "genPrivateKey", 1)?;
-        match a_str(&a[0])? {
-            "rsa" => {
-                let mut rng = rsa::rand_core::OsRng;
-                let k =
-                    RsaPrivateKey::new(&mut rng, 4096).map_err(|e| FnErr::Call(e.to_string()))?;
-                let der = k.to_pkcs1_der().map_err(|e| FnErr::Call(e.to_string()))?;
-                Ok(Value::from(pem("RSA PRIVATE KEY", der.as_bytes())))
-            }
-            other => Ok(Value::from(format!("Unknown type {other}"))),
-        }
+        let kind = a_str(&a[0])?;
+        Ok(Value::from(match PrivKey::generate(kind) {
+            None => format!("Unknown type {kind}"),
+            Some(Err(e)) => format!("failed to generate private key: {e}"),
+            Some(Ok(k)) => k
+                .to_pem()
+                .unwrap_or_else(|e| format!("failed to generate private key: {e}")),
+        }))
     });
     m.insert("htpasswd", |_, a| {
         nargs(a, "htpasswd", 2)?;

@@ -8,8 +8,8 @@ use super::{a_str, min_args, nargs, to_int64};
 use crate::template::{FnErr, FuncMap};
 use crate::value::{Object, Value};
 
-/// A Go `time.Time`.
-pub struct GoTime(pub Zoned);
+/// A Go `time.Time`; the name is that of a zone Go made up while parsing (`FixedZone`).
+pub struct GoTime(pub Zoned, pub Option<Rc<str>>);
 
 impl Object for GoTime {
     fn type_name(&self) -> String {
@@ -24,9 +24,9 @@ impl Object for GoTime {
             "Hour" => Value::Int(z.hour() as i64),
             "Minute" => Value::Int(z.minute() as i64),
             "Second" => Value::Int(z.second() as i64),
-            "Unix" => Value::Int(z.timestamp().as_second()),
+            "Unix" => Value::Int(z.timestamp().as_nanosecond().div_euclid(1_000_000_000) as i64),
             "UnixNano" => Value::Int(z.timestamp().as_nanosecond() as i64),
-            "UTC" => Value::Object(Rc::new(GoTime(z.with_time_zone(TimeZone::UTC)))),
+            "UTC" => Value::Object(Rc::new(GoTime(z.with_time_zone(TimeZone::UTC), None))),
             "String" => Value::from(self.display()),
             _ => return None,
         })
@@ -34,20 +34,33 @@ impl Object for GoTime {
     fn has_method(&self, name: &str) -> bool {
         name == "Format"
     }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         if name != "Format" {
             return None;
         }
         match args.first() {
-            Some(Value::Str(l)) => Some(Ok(Value::from(format_go(&self.0, l)))),
+            Some(Value::Str(l)) => {
+                Some(Ok(Value::from(format_named(&self.0, l, self.1.as_deref()))))
+            }
             _ => Some(Err("wrong type for value; expected string".into())),
         }
     }
     fn display(&self) -> String {
-        format_go(&self.0, "2006-01-02 15:04:05.999999999 -0700 MST")
+        format_named(
+            &self.0,
+            "2006-01-02 15:04:05.999999999 -0700 MST",
+            self.1.as_deref(),
+        )
     }
     fn to_data(&self) -> Value {
-        Value::from(format_go(&self.0, "2006-01-02T15:04:05.999999999Z07:00"))
+        Value::from(format_named(
+            &self.0,
+            "2006-01-02T15:04:05.999999999Z07:00",
+            self.1.as_deref(),
+        ))
     }
 }
 
@@ -76,7 +89,18 @@ const DAYS: [&str; 7] = [
 ];
 
 fn zone_abbrev(z: &Zoned) -> String {
-    let info = z.time_zone().to_offset_info(z.timestamp());
+    let tz = z.time_zone();
+    if tz.iana_name().is_none()
+        && let Ok(off) = tz.to_fixed_offset()
+        && off.seconds() != 0
+    {
+        // Go's FixedZone("", offset) prints its offset as -0700
+        let s = off.seconds();
+        let sign = if s < 0 { '-' } else { '+' };
+        let a = s.abs();
+        return format!("{sign}{:02}{:02}", a / 3600, (a % 3600) / 60);
+    }
+    let info = tz.to_offset_info(z.timestamp());
     let a = info.abbreviation().to_string();
     if a.is_empty() || a.starts_with('+') || a.starts_with('-') {
         let secs = z.offset().seconds();
@@ -96,6 +120,11 @@ fn zone_abbrev(z: &Zoned) -> String {
 
 /// Formats a time with a Go layout (`2006-01-02T15:04:05Z07:00`).
 pub fn format_go(z: &Zoned, layout: &str) -> String {
+    format_named(z, layout, None)
+}
+
+/// [`format_go`] with the zone's name given.
+fn format_named(z: &Zoned, layout: &str, zone_name: Option<&str>) -> String {
     let mut out = String::new();
     let b = layout.as_bytes();
     let mut i = 0;
@@ -140,7 +169,10 @@ pub fn format_go(z: &Zoned, layout: &str) -> String {
             out.push_str(&DAYS[z.weekday().to_sunday_zero_offset() as usize][..3]);
             i += 3;
         } else if m("MST") {
-            out.push_str(&zone_abbrev(z));
+            match zone_name {
+                Some(n) => out.push_str(n),
+                None => out.push_str(&zone_abbrev(z)),
+            }
             i += 3;
         } else if m("2006") {
             out.push_str(&format!("{:04}", z.year()));
@@ -266,10 +298,15 @@ fn local() -> TimeZone {
 fn time_arg(v: &Value) -> Zoned {
     match v {
         Value::Object(o) if o.type_name() == "time.Time" => {
-            let secs = o.field("UnixNano").map(|v| to_int64(&v)).unwrap_or(0);
-            Timestamp::from_nanosecond(secs as i128)
-                .unwrap_or(Timestamp::UNIX_EPOCH)
-                .to_zoned(local())
+            match o.as_any().and_then(|a| a.downcast_ref::<GoTime>()) {
+                Some(g) => g.0.with_time_zone(local()),
+                None => {
+                    let secs = o.field("UnixNano").map(|v| to_int64(&v)).unwrap_or(0);
+                    Timestamp::from_nanosecond(secs as i128)
+                        .unwrap_or(Timestamp::UNIX_EPOCH)
+                        .to_zoned(local())
+                }
+            }
         }
         Value::Int(i) => Timestamp::from_second(*i)
             .unwrap_or(Timestamp::UNIX_EPOCH)
@@ -364,54 +401,629 @@ pub fn duration_string(ns: i128) -> String {
     if neg { format!("-{s}") } else { s }
 }
 
-fn to_date(layout: &str, value: &str) -> Option<Zoned> {
-    // common layouts only: build a strptime-like mapping from the Go layout
-    let mut fmt = String::new();
-    let mut i = 0;
-    while i < layout.len() {
-        let r = &layout[i..];
-        let pairs = [
-            ("2006", "%Y"),
-            ("01", "%m"),
-            ("02", "%d"),
-            ("15", "%H"),
-            ("04", "%M"),
-            ("05", "%S"),
-            ("Z07:00", "%:z"),
-            ("-07:00", "%:z"),
-            ("-0700", "%z"),
-            ("MST", "%Z"),
-            ("Jan", "%b"),
-            ("Mon", "%a"),
-        ];
-        if let Some((g, p)) = pairs.iter().find(|(g, _)| r.starts_with(g)) {
-            fmt.push_str(p);
-            i += g.len();
-        } else {
-            let c = r.chars().next()?;
-            if c == '%' {
-                fmt.push_str("%%");
+/// One element of a Go layout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Std {
+    LongMonth,
+    Month,
+    NumMonth,
+    ZeroMonth,
+    LongWeekDay,
+    WeekDay,
+    Day,
+    UnderDay,
+    ZeroDay,
+    UnderYearDay,
+    ZeroYearDay,
+    Hour,
+    Hour12,
+    ZeroHour12,
+    Minute,
+    ZeroMinute,
+    Second,
+    ZeroSecond,
+    LongYear,
+    Year,
+    PM,
+    Pm,
+    Tz,
+    Iso8601Tz,
+    Iso8601SecondsTz,
+    Iso8601ShortTz,
+    Iso8601ColonTz,
+    Iso8601ColonSecondsTz,
+    NumTz,
+    NumSecondsTz,
+    NumShortTz,
+    NumColonTz,
+    NumColonSecondsTz,
+    /// Fractional seconds: digit count, `9`s (trailing zeros trimmed) rather than `0`s.
+    Frac(usize, bool),
+}
+
+fn starts_lower(s: &[u8]) -> bool {
+    s.first().is_some_and(|c| c.is_ascii_lowercase())
+}
+
+/// Go's `nextStdChunk`: (prefix, element, suffix).
+fn next_std(layout: &str) -> (&str, Option<(Std, usize)>) {
+    let b = layout.as_bytes();
+    for i in 0..b.len() {
+        let r = &b[i..];
+        let m = |p: &str| r.starts_with(p.as_bytes());
+        let found: Option<(Std, usize)> = match b[i] {
+            b'J' if m("Jan") => Some(if m("January") {
+                (Std::LongMonth, 7)
+            } else if !starts_lower(&r[3..]) {
+                (Std::Month, 3)
             } else {
-                fmt.push(c);
+                continue;
+            }),
+            b'M' if m("Mon") => {
+                if m("Monday") {
+                    Some((Std::LongWeekDay, 6))
+                } else if !starts_lower(&r[3..]) {
+                    Some((Std::WeekDay, 3))
+                } else {
+                    None
+                }
             }
-            i += c.len_utf8();
+            b'M' if m("MST") => Some((Std::Tz, 3)),
+            b'0' if r.len() >= 2 && (b'1'..=b'6').contains(&r[1]) => Some((
+                [
+                    Std::ZeroMonth,
+                    Std::ZeroDay,
+                    Std::ZeroHour12,
+                    Std::ZeroMinute,
+                    Std::ZeroSecond,
+                    Std::Year,
+                ][(r[1] - b'1') as usize],
+                2,
+            )),
+            b'0' if m("002") => Some((Std::ZeroYearDay, 3)),
+            b'1' => Some(if m("15") {
+                (Std::Hour, 2)
+            } else {
+                (Std::NumMonth, 1)
+            }),
+            b'2' => Some(if m("2006") {
+                (Std::LongYear, 4)
+            } else {
+                (Std::Day, 1)
+            }),
+            b'_' if m("_2") => {
+                if m("_2006") {
+                    // a literal underscore before a long year
+                    return (&layout[..i + 1], Some((Std::LongYear, 4)));
+                }
+                Some((Std::UnderDay, 2))
+            }
+            b'_' if m("__2") => Some((Std::UnderYearDay, 3)),
+            b'3' => Some((Std::Hour12, 1)),
+            b'4' => Some((Std::Minute, 1)),
+            b'5' => Some((Std::Second, 1)),
+            b'P' if m("PM") => Some((Std::PM, 2)),
+            b'p' if m("pm") => Some((Std::Pm, 2)),
+            b'-' if m("-07:00:00") => Some((Std::NumColonSecondsTz, 9)),
+            b'-' if m("-070000") => Some((Std::NumSecondsTz, 7)),
+            b'-' if m("-07:00") => Some((Std::NumColonTz, 6)),
+            b'-' if m("-0700") => Some((Std::NumTz, 5)),
+            b'-' if m("-07") => Some((Std::NumShortTz, 3)),
+            b'Z' if m("Z07:00:00") => Some((Std::Iso8601ColonSecondsTz, 9)),
+            b'Z' if m("Z070000") => Some((Std::Iso8601SecondsTz, 7)),
+            b'Z' if m("Z07:00") => Some((Std::Iso8601ColonTz, 6)),
+            b'Z' if m("Z0700") => Some((Std::Iso8601Tz, 5)),
+            b'Z' if m("Z07") => Some((Std::Iso8601ShortTz, 3)),
+            b'.' | b',' if r.len() >= 2 && (r[1] == b'0' || r[1] == b'9') => {
+                let ch = r[1];
+                let mut j = 1;
+                while j < r.len() && r[j] == ch {
+                    j += 1;
+                }
+                if j < r.len() && r[j].is_ascii_digit() {
+                    None
+                } else {
+                    Some((Std::Frac(j - 1, ch == b'9'), j))
+                }
+            }
+            _ => None,
+        };
+        if let Some(f) = found {
+            return (&layout[..i], Some(f));
         }
     }
-    let v = value.replace('Z', "+00:00");
-    if let Ok(z) = jiff::fmt::strtime::parse(&fmt, &v).and_then(|t| t.to_zoned()) {
-        return Some(z);
+    (layout, None)
+}
+
+/// Go's `getnum`: one or two digits (exactly two when `fixed`).
+fn getnum(v: &str, fixed: bool) -> Option<(i64, &str)> {
+    let b = v.as_bytes();
+    if !b.first()?.is_ascii_digit() {
+        return None;
     }
-    if let Ok(dt) = jiff::fmt::strtime::parse(&fmt, value).and_then(|t| t.to_datetime()) {
-        return dt.to_zoned(local()).ok();
+    if b.len() < 2 || !b[1].is_ascii_digit() {
+        if fixed {
+            return None;
+        }
+        return Some(((b[0] - b'0') as i64, &v[1..]));
     }
-    if let Ok(d) = jiff::fmt::strtime::parse(&fmt, value).and_then(|t| t.to_date()) {
-        return d.to_zoned(local()).ok();
+    Some((((b[0] - b'0') * 10 + (b[1] - b'0')) as i64, &v[2..]))
+}
+
+fn getnum3(v: &str, fixed: bool) -> Option<(i64, &str)> {
+    let b = v.as_bytes();
+    let mut n = 0i64;
+    let mut i = 0;
+    while i < 3 && i < b.len() && b[i].is_ascii_digit() {
+        n = n * 10 + (b[i] - b'0') as i64;
+        i += 1;
+    }
+    if i == 0 || (fixed && i != 3) {
+        return None;
+    }
+    Some((n, &v[i..]))
+}
+
+fn lookup_name<'a>(names: &[&str], v: &'a str, short: bool) -> Option<(usize, &'a str)> {
+    for (i, n) in names.iter().enumerate() {
+        let n = if short { &n[..3] } else { n };
+        if v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n) {
+            return Some((i, &v[n.len()..]));
+        }
     }
     None
 }
 
+fn days_in(month: i64, year: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Go's `time.ParseInLocation`.
+pub fn parse_go(
+    layout: &str,
+    value: &str,
+    loc: &TimeZone,
+) -> Result<(Zoned, Option<Rc<str>>), String> {
+    let (alayout, avalue) = (layout, value);
+    let perr = |elem: &str, val: &str, msg: &str| -> String {
+        if msg.is_empty() {
+            format!(
+                "parsing time {} as {}: cannot parse {} as {}",
+                quote(avalue),
+                quote(alayout),
+                quote(val),
+                quote(elem)
+            )
+        } else {
+            format!("parsing time {}{msg}", quote(avalue))
+        }
+    };
+    let (mut year, mut month, mut day, mut yday) = (0i64, -1i64, -1i64, -1i64);
+    let (mut hour, mut min, mut sec, mut nsec) = (0i64, 0i64, 0i64, 0i64);
+    let (mut pm_set, mut am_set) = (false, false);
+    let mut z_utc = false;
+    let mut offset: Option<i64> = None;
+    let mut zone_name: Option<String> = None;
+    let mut layout = layout;
+    let mut value = value;
+    loop {
+        let (prefix, std) = next_std(layout);
+        let std_str = match std {
+            Some((_, n)) => &layout[prefix.len()..prefix.len() + n],
+            None => "",
+        };
+        // skip spaces like Go's skip(): spaces in the layout match runs of spaces
+        let mut pv = value;
+        let mut pp = prefix;
+        while !pp.is_empty() {
+            if pp.starts_with(' ') {
+                if !pv.is_empty() && !pv.starts_with(' ') {
+                    return Err(perr(prefix, value, ""));
+                }
+                pp = pp.trim_start_matches(' ');
+                pv = pv.trim_start_matches(' ');
+                continue;
+            }
+            let c = pp.chars().next().unwrap_or(' ');
+            if !pv.starts_with(c) {
+                return Err(perr(prefix, value, ""));
+            }
+            pp = &pp[c.len_utf8()..];
+            pv = &pv[c.len_utf8()..];
+        }
+        value = pv;
+        let Some((std, n)) = std else {
+            if !value.is_empty() {
+                return Err(perr("", "", &format!(": extra text: {}", quote(value))));
+            }
+            break;
+        };
+        layout = &layout[prefix.len() + n..];
+        let hold = value;
+        let bad = || perr(std_str, hold, "");
+        let range = |what: &str| perr("", "", &format!(": {what} out of range"));
+        match std {
+            Std::Year => {
+                if value.len() < 2 {
+                    return Err(bad());
+                }
+                let y: i64 = value[..2].parse().map_err(|_| bad())?;
+                if !value.as_bytes()[..2].iter().all(u8::is_ascii_digit) {
+                    return Err(bad());
+                }
+                year = if y >= 69 { y + 1900 } else { y + 2000 };
+                value = &value[2..];
+            }
+            Std::LongYear => {
+                if value.len() < 4 || !value.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
+                    return Err(bad());
+                }
+                year = value[..4].parse().map_err(|_| bad())?;
+                value = &value[4..];
+            }
+            Std::Month | Std::LongMonth => {
+                let (i, r) = lookup_name(&MONTHS, value, std == Std::Month).ok_or_else(bad)?;
+                month = i as i64 + 1;
+                value = r;
+            }
+            Std::NumMonth | Std::ZeroMonth => {
+                let (m, r) = getnum(value, std == Std::ZeroMonth).ok_or_else(bad)?;
+                if !(1..=12).contains(&m) {
+                    return Err(range("month"));
+                }
+                month = m;
+                value = r;
+            }
+            Std::WeekDay | Std::LongWeekDay => {
+                let (_, r) = lookup_name(&DAYS, value, std == Std::WeekDay).ok_or_else(bad)?;
+                value = r;
+            }
+            Std::Day | Std::UnderDay | Std::ZeroDay => {
+                if std == Std::UnderDay && value.starts_with(' ') {
+                    value = &value[1..];
+                }
+                let (d, r) = getnum(value, std == Std::ZeroDay).ok_or_else(bad)?;
+                day = d;
+                value = r;
+            }
+            Std::UnderYearDay | Std::ZeroYearDay => {
+                for _ in 0..2 {
+                    if std == Std::UnderYearDay && value.starts_with(' ') {
+                        value = &value[1..];
+                    }
+                }
+                let (d, r) = getnum3(value, std == Std::ZeroYearDay).ok_or_else(bad)?;
+                if !(1..=366).contains(&d) {
+                    return Err(range("day-of-year"));
+                }
+                yday = d;
+                value = r;
+            }
+            Std::Hour => {
+                let (h, r) = getnum(value, false).ok_or_else(bad)?;
+                if !(0..24).contains(&h) {
+                    return Err(range("hour"));
+                }
+                hour = h;
+                value = r;
+            }
+            Std::Hour12 | Std::ZeroHour12 => {
+                let (h, r) = getnum(value, std == Std::ZeroHour12).ok_or_else(bad)?;
+                if !(0..=12).contains(&h) {
+                    return Err(range("hour"));
+                }
+                hour = h;
+                value = r;
+            }
+            Std::Minute | Std::ZeroMinute => {
+                let (m, r) = getnum(value, std == Std::ZeroMinute).ok_or_else(bad)?;
+                if !(0..60).contains(&m) {
+                    return Err(range("minute"));
+                }
+                min = m;
+                value = r;
+            }
+            Std::Second | Std::ZeroSecond => {
+                let (s, r) = getnum(value, std == Std::ZeroSecond).ok_or_else(bad)?;
+                if !(0..60).contains(&s) {
+                    return Err(range("second"));
+                }
+                sec = s;
+                value = r;
+                // fractional seconds after the seconds, when the layout has none
+                let vb = value.as_bytes();
+                if vb.len() >= 2 && (vb[0] == b'.' || vb[0] == b',') && vb[1].is_ascii_digit() {
+                    if let (_, Some((Std::Frac(..), _))) = next_std(layout) {
+                        continue;
+                    }
+                    let mut n = 2;
+                    while n < vb.len() && vb[n].is_ascii_digit() {
+                        n += 1;
+                    }
+                    nsec = parse_nanos(&value[1..n]);
+                    value = &value[n..];
+                }
+            }
+            Std::PM | Std::Pm => {
+                if value.len() < 2 {
+                    return Err(bad());
+                }
+                let p = &value[..2];
+                let ok = if std == Std::PM {
+                    ["PM", "AM"]
+                } else {
+                    ["pm", "am"]
+                };
+                if p == ok[0] {
+                    pm_set = true;
+                } else if p == ok[1] {
+                    am_set = true;
+                } else {
+                    return Err(bad());
+                }
+                value = &value[2..];
+            }
+            Std::Iso8601Tz
+            | Std::Iso8601SecondsTz
+            | Std::Iso8601ShortTz
+            | Std::Iso8601ColonTz
+            | Std::Iso8601ColonSecondsTz
+            | Std::NumTz
+            | Std::NumSecondsTz
+            | Std::NumShortTz
+            | Std::NumColonTz
+            | Std::NumColonSecondsTz => {
+                let iso = matches!(
+                    std,
+                    Std::Iso8601Tz
+                        | Std::Iso8601SecondsTz
+                        | Std::Iso8601ShortTz
+                        | Std::Iso8601ColonTz
+                        | Std::Iso8601ColonSecondsTz
+                );
+                if iso && value.starts_with('Z') {
+                    value = &value[1..];
+                    z_utc = true;
+                    continue;
+                }
+                let vb = value.as_bytes();
+                let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+                let (hh, mm, ss, rest): (&[u8], &[u8], &[u8], usize) = match std {
+                    Std::NumColonTz | Std::Iso8601ColonTz => {
+                        if vb.len() < 6 || vb[3] != b':' {
+                            return Err(bad());
+                        }
+                        (&vb[1..3], &vb[4..6], b"00", 6)
+                    }
+                    Std::NumShortTz | Std::Iso8601ShortTz => {
+                        if vb.len() < 3 {
+                            return Err(bad());
+                        }
+                        (&vb[1..3], b"00", b"00", 3)
+                    }
+                    Std::NumColonSecondsTz | Std::Iso8601ColonSecondsTz => {
+                        if vb.len() < 9 || vb[3] != b':' || vb[6] != b':' {
+                            return Err(bad());
+                        }
+                        (&vb[1..3], &vb[4..6], &vb[7..9], 9)
+                    }
+                    Std::NumSecondsTz | Std::Iso8601SecondsTz => {
+                        if vb.len() < 7 {
+                            return Err(bad());
+                        }
+                        (&vb[1..3], &vb[3..5], &vb[5..7], 7)
+                    }
+                    _ => {
+                        if vb.len() < 5 {
+                            return Err(bad());
+                        }
+                        (&vb[1..3], &vb[3..5], b"00", 5)
+                    }
+                };
+                if !(digits(hh) && digits(mm) && digits(ss)) {
+                    return Err(bad());
+                }
+                let num = |s: &[u8]| ((s[0] - b'0') * 10 + (s[1] - b'0')) as i64;
+                let (h, m, s) = (num(hh), num(mm), num(ss));
+                if h > 24 || m > 60 || s > 60 {
+                    return Err(range("time zone offset"));
+                }
+                let o = (h * 60 + m) * 60 + s;
+                offset = Some(match vb[0] {
+                    b'+' => o,
+                    b'-' => -o,
+                    _ => return Err(bad()),
+                });
+                value = &value[rest..];
+            }
+            Std::Tz => {
+                if value.len() >= 3 && &value[..3] == "UTC" {
+                    z_utc = true;
+                    value = &value[3..];
+                    continue;
+                }
+                let n = parse_tz_name(value).ok_or_else(bad)?;
+                zone_name = Some(value[..n].to_string());
+                value = &value[n..];
+            }
+            Std::Frac(ndigit, nines) => {
+                let vb = value.as_bytes();
+                if nines {
+                    if vb.len() < 2 || !(vb[0] == b'.' || vb[0] == b',') || !vb[1].is_ascii_digit()
+                    {
+                        continue;
+                    }
+                    let mut i = 1;
+                    while i < vb.len() && vb[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    nsec = parse_nanos(&value[1..i]);
+                    value = &value[i..];
+                } else {
+                    let n = 1 + ndigit;
+                    if vb.len() < n
+                        || !(vb[0] == b'.' || vb[0] == b',')
+                        || !vb[1..n].iter().all(u8::is_ascii_digit)
+                    {
+                        return Err(bad());
+                    }
+                    nsec = parse_nanos(&value[1..n]);
+                    value = &value[n..];
+                }
+            }
+        }
+    }
+    if pm_set && hour < 12 {
+        hour += 12;
+    } else if am_set && hour == 12 {
+        hour = 0;
+    }
+    if yday >= 0 {
+        let leap = days_in(2, year) == 29;
+        let mut d = yday;
+        let mut m = 1;
+        if d > if leap { 366 } else { 365 } {
+            return Err(perr("", "", ": day-of-year out of range"));
+        }
+        while d > days_in(m, year) {
+            d -= days_in(m, year);
+            m += 1;
+        }
+        if month >= 0 && month != m {
+            return Err(perr("", "", ": day-of-year does not match month"));
+        }
+        if day >= 0 && day != d {
+            return Err(perr("", "", ": day-of-year does not match day"));
+        }
+        month = m;
+        day = d;
+    } else {
+        if month < 0 {
+            month = 1;
+        }
+        if day < 0 {
+            day = 1;
+        }
+    }
+    if day < 1 || day > days_in(month, year) {
+        return Err(perr("", "", ": day out of range"));
+    }
+    let dt = jiff::civil::DateTime::new(
+        year as i16,
+        month as i8,
+        day as i8,
+        hour as i8,
+        min as i8,
+        sec as i8,
+        nsec as i32,
+    )
+    .map_err(|e| e.to_string())?;
+    let plain = |z: Result<Zoned, jiff::Error>| z.map(|z| (z, None)).map_err(|e| e.to_string());
+    if z_utc {
+        return plain(dt.to_zoned(TimeZone::UTC));
+    }
+    if let Some(o) = offset {
+        let off = jiff::tz::Offset::from_seconds(o as i32).map_err(|e| e.to_string())?;
+        let ts = dt
+            .to_zoned(TimeZone::fixed(off))
+            .map_err(|e| e.to_string())?
+            .timestamp();
+        // the location's zone when its offset matches, else a fixed zone
+        let in_loc = ts.to_zoned(loc.clone());
+        if in_loc.offset() == off
+            && zone_name
+                .as_deref()
+                .is_none_or(|n| zone_abbrev(&in_loc) == n)
+        {
+            return Ok((in_loc, None));
+        }
+        return Ok((ts.to_zoned(TimeZone::fixed(off)), zone_name.map(Rc::from)));
+    }
+    if let Some(name) = zone_name {
+        let z = dt.to_zoned(loc.clone()).map_err(|e| e.to_string())?;
+        if zone_abbrev(&z) == name {
+            return Ok((z, None));
+        }
+        let o = name
+            .strip_prefix("GMT")
+            .filter(|r| !r.is_empty())
+            .and_then(|r| r.parse::<i32>().ok())
+            .map(|h| h * 3600)
+            .unwrap_or(0);
+        // Go keeps the wall clock as UTC and only labels it with the made-up zone
+        let off = jiff::tz::Offset::from_seconds(o).map_err(|e| e.to_string())?;
+        let ts = dt
+            .to_zoned(TimeZone::UTC)
+            .map_err(|e| e.to_string())?
+            .timestamp();
+        return Ok((ts.to_zoned(TimeZone::fixed(off)), Some(Rc::from(name))));
+    }
+    plain(dt.to_zoned(loc.clone()))
+}
+
+fn parse_nanos(digits: &str) -> i64 {
+    let mut n = 0i64;
+    for (i, c) in digits.bytes().take(9).enumerate() {
+        n += (c - b'0') as i64 * 10i64.pow(8 - i as u32);
+    }
+    n
+}
+
+/// Go's `parseTimeZone`: the length of a zone abbreviation at the start of `v`.
+fn parse_tz_name(v: &str) -> Option<usize> {
+    let b = v.as_bytes();
+    if b.len() < 3 {
+        return None;
+    }
+    if b.len() >= 4 && (&v[..4] == "ChST" || &v[..4] == "MeST") {
+        return Some(4);
+    }
+    if &v[..3] == "GMT" {
+        let mut n = 3;
+        if b.len() > 3 && (b[3] == b'+' || b[3] == b'-') {
+            let mut j = 4;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let num: i64 = v[4..j].parse().ok()?;
+            if num > 24 || (b[3] == b'-' && num == 0) {
+                return None;
+            }
+            n = j;
+        }
+        return Some(n);
+    }
+    let mut n = 0;
+    while n < b.len() && b[n].is_ascii_uppercase() {
+        n += 1;
+    }
+    match n {
+        0..=2 | 6.. => None,
+        5 if b[4] != b'T' => None,
+        4 if !(b[3] == b'T' || &v[..4] == "WITA") => None,
+        _ => Some(n),
+    }
+}
+
+/// Go's zero `time.Time` (January 1, year 1, 00:00:00 UTC).
+fn zero_time() -> Zoned {
+    jiff::civil::date(1, 1, 1)
+        .at(0, 0, 0, 0)
+        .to_zoned(TimeZone::UTC)
+        .unwrap_or_else(|_| Timestamp::UNIX_EPOCH.to_zoned(TimeZone::UTC))
+}
+
 fn t(z: Zoned) -> Value {
-    Value::Object(Rc::new(GoTime(z)))
+    Value::Object(Rc::new(GoTime(z, None)))
 }
 
 pub(super) fn register(m: &mut FuncMap) {
@@ -463,15 +1075,19 @@ pub(super) fn register(m: &mut FuncMap) {
             }
         });
     }
-    for n in ["toDate", "mustToDate"] {
-        m.insert(n, |_, a| {
-            nargs(a, "toDate", 2)?;
-            match to_date(a_str(&a[0])?, a_str(&a[1])?) {
-                Some(z) => Ok(t(z)),
-                None => Ok(t(Timestamp::UNIX_EPOCH.to_zoned(TimeZone::UTC))),
-            }
-        });
-    }
+    m.insert("toDate", |_, a| {
+        nargs(a, "toDate", 2)?;
+        match parse_go(a_str(&a[0])?, a_str(&a[1])?, &local()) {
+            Ok((z, name)) => Ok(Value::Object(Rc::new(GoTime(z, name)))),
+            Err(_) => Ok(t(zero_time())),
+        }
+    });
+    m.insert("mustToDate", |_, a| {
+        nargs(a, "mustToDate", 2)?;
+        parse_go(a_str(&a[0])?, a_str(&a[1])?, &local())
+            .map(|(z, name)| Value::Object(Rc::new(GoTime(z, name))))
+            .map_err(FnErr::Call)
+    });
     m.insert("ago", |_, a| {
         nargs(a, "ago", 1)?;
         let z = time_arg(&a[0]);

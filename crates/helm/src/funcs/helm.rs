@@ -394,7 +394,7 @@ fn tpl(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
     let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
     let (tree, defs) = crate::template::parse(&name, &text, &has)
         .map_err(|err| FnErr::Call(format!("cannot parse template {:?}: {err}", text)))?;
-    let mut overlay = std::collections::HashMap::new();
+    let mut overlay = crate::template::exec::FastMap::default();
     for d in defs {
         overlay.insert(d.name.clone(), Rc::new(d));
     }

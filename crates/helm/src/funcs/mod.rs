@@ -4,6 +4,7 @@
 mod crypto;
 mod date;
 mod helm;
+mod keys;
 pub mod semver;
 mod sprig;
 
@@ -14,7 +15,7 @@ use crate::value::{Map, Value};
 
 /// The function map Helm installs (Sprig minus `env`/`expandenv`, plus Helm's functions).
 pub fn func_map() -> FuncMap {
-    let mut m = FuncMap::new();
+    let mut m = FuncMap::default();
     sprig::register(&mut m);
     date::register(&mut m);
     crypto::register(&mut m);

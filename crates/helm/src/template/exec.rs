@@ -66,8 +66,35 @@ impl From<&str> for FnErr {
 /// A template function.
 pub type Func = fn(&mut Exec, &[Value]) -> Result<Value, FnErr>;
 
+/// FNV-1a, a fast hash for the short names of function and template tables.
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A hash map keyed by short names.
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Function table.
-pub type FuncMap = HashMap<&'static str, Func>;
+pub type FuncMap = FastMap<&'static str, Func>;
 
 enum Flow {
     Normal,
@@ -81,15 +108,15 @@ pub const MAX_DEPTH: usize = 1000;
 /// The execution engine: template set, functions, and per-render state.
 pub struct Exec {
     /// Parsed templates by name.
-    pub set: HashMap<String, Rc<Tree>>,
+    pub set: FastMap<String, Rc<Tree>>,
     /// Templates added by `tpl` (searched first).
-    pub overlays: Vec<HashMap<String, Rc<Tree>>>,
+    pub overlays: Vec<FastMap<String, Rc<Tree>>>,
     /// Functions.
     pub funcs: Rc<FuncMap>,
     /// Nesting depth of template calls.
     pub depth: usize,
     /// `include` counts per name (Helm's recursion guard).
-    pub included: HashMap<String, usize>,
+    pub included: FastMap<String, usize>,
     /// Host data for functions (Helm's `.Files` etc. live in values; this holds settings).
     pub host: Rc<dyn std::any::Any>,
     /// Current template name (for `tpl`).
@@ -111,11 +138,11 @@ impl Exec {
     /// A new engine.
     pub fn new(funcs: Rc<FuncMap>, host: Rc<dyn std::any::Any>) -> Self {
         Exec {
-            set: HashMap::new(),
+            set: FastMap::default(),
             overlays: Vec::new(),
             funcs,
             depth: 0,
-            included: HashMap::new(),
+            included: FastMap::default(),
             host,
             current: Vec::new(),
             warnings: RefCell::new(Vec::new()),
@@ -124,11 +151,11 @@ impl Exec {
 
     /// Adds a tree; a template with an empty body does not replace a non-empty one.
     pub fn add(&mut self, tree: Tree) {
-        if super::parse::is_empty_tree(&tree.root)
+        if super::parse::is_empty_tree(&tree)
             && self
                 .set
                 .get(&tree.name)
-                .is_some_and(|t| !super::parse::is_empty_tree(&t.root))
+                .is_some_and(|t| !super::parse::is_empty_tree(t))
         {
             return;
         }
@@ -227,7 +254,9 @@ impl Exec {
         out: &mut String,
     ) -> R<Flow> {
         match node {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(s, e) => {
+                out.push_str(st.tree.text.get(*s as usize..*e as usize).unwrap_or(""))
+            }
             Node::Action(p) => {
                 let v = self.pipeline(st, dot, p)?;
                 if p.decl.is_empty() {

@@ -1,5 +1,6 @@
 //! Lexer and parser for Go `text/template` syntax.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
@@ -48,8 +49,8 @@ impl Tree {
 /// A node of a template body.
 #[derive(Debug)]
 pub enum Node {
-    /// Literal text.
-    Text(Rc<str>),
+    /// Literal text: a byte range of the tree's source text.
+    Text(u32, u32),
     /// `{{pipeline}}`.
     Action(Pipe),
     /// `{{if}}`.
@@ -215,21 +216,21 @@ impl fmt::Display for Pipe {
 // Lexer
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Text(String),
+enum Tok<'a> {
+    Text(u32, u32),
     LeftDelim,
     RightDelim,
     Space,
-    Field(String), // name without dot
-    Var(String),   // including $
-    Ident(String),
+    Field(&'a str), // name without dot
+    Var(&'a str),   // including $
+    Ident(&'a str),
     Keyword(&'static str),
     Dot,
     Bool(bool),
     Nil,
-    Number(String),
-    Str(String, String), // value, source
-    Char(i64, String),
+    Number(&'a str),
+    Str(Cow<'a, str>, &'a str), // value, source
+    Char(i64, &'a str),
     Declare,
     Assign,
     Pipe,
@@ -242,7 +243,7 @@ enum Tok {
 struct Lexer<'a> {
     src: &'a str,
     pos: usize,
-    toks: Vec<(Tok, usize)>,
+    toks: Vec<(Tok<'a>, usize)>,
     name: &'a str,
     paren_depth: usize,
 }
@@ -271,13 +272,13 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn run(mut self) -> Result<Vec<(Tok, usize)>, ParseError> {
+    fn run(mut self) -> Result<Vec<(Tok<'a>, usize)>, ParseError> {
         let b = self.src.as_bytes();
         let mut trim_next = false;
         loop {
             // text
             let start = self.pos;
-            let next = self.src[self.pos..].find("{{").map(|i| i + self.pos);
+            let next = find_open(&b[self.pos..]).map(|i| i + self.pos);
             let end = next.unwrap_or(self.src.len());
             let mut text = &self.src[start..end];
             if trim_next {
@@ -295,7 +296,9 @@ impl<'a> Lexer<'a> {
                 text = text.trim_end_matches([' ', '\t', '\r', '\n']);
             }
             if !text.is_empty() {
-                self.toks.push((Tok::Text(text.to_string()), start));
+                let s = text.as_ptr() as usize - self.src.as_ptr() as usize;
+                self.toks
+                    .push((Tok::Text(s as u32, (s + text.len()) as u32), start));
             }
             let Some(n) = next else { break };
             self.pos = n + 2;
@@ -411,17 +414,28 @@ impl<'a> Lexer<'a> {
                         }
                     }
                     let srcs = &self.src[start..=q];
-                    let v = unquote(srcs)
-                        .ok_or_else(|| self.err(start, format!("invalid syntax: {srcs}")))?;
-                    self.toks.push((Tok::Str(v, srcs.to_string()), start));
+                    let v =
+                        if srcs[1..srcs.len() - 1].contains('\\') {
+                            Cow::Owned(unquote(srcs).ok_or_else(|| {
+                                self.err(start, format!("invalid syntax: {srcs}"))
+                            })?)
+                        } else {
+                            Cow::Borrowed(&srcs[1..srcs.len() - 1])
+                        };
+                    self.toks.push((Tok::Str(v, srcs), start));
                     self.pos = q + 1;
                 }
                 b'`' => {
                     let Some(e) = self.src[self.pos + 1..].find('`') else {
                         return Err(self.err(start, "unterminated raw quoted string"));
                     };
-                    let v = self.src[self.pos + 1..self.pos + 1 + e].replace('\r', "");
-                    let srcs = self.src[start..self.pos + 2 + e].to_string();
+                    let raw = &self.src[self.pos + 1..self.pos + 1 + e];
+                    let v = if raw.contains('\r') {
+                        Cow::Owned(raw.replace('\r', ""))
+                    } else {
+                        Cow::Borrowed(raw)
+                    };
+                    let srcs = &self.src[start..self.pos + 2 + e];
                     self.toks.push((Tok::Str(v, srcs), start));
                     self.pos += e + 2;
                 }
@@ -447,8 +461,7 @@ impl<'a> Lexer<'a> {
                             self.err(start, format!("malformed character constant: {srcs}"))
                         );
                     };
-                    self.toks
-                        .push((Tok::Char(ch as i64, srcs.to_string()), start));
+                    self.toks.push((Tok::Char(ch as i64, srcs), start));
                     self.pos = q + 1;
                 }
                 b'$' => {
@@ -458,8 +471,7 @@ impl<'a> Lexer<'a> {
                     {
                         q += 1;
                     }
-                    self.toks
-                        .push((Tok::Var(self.src[start..q].to_string()), start));
+                    self.toks.push((Tok::Var(&self.src[start..q]), start));
                     self.pos = q;
                 }
                 b'.' => {
@@ -475,8 +487,7 @@ impl<'a> Lexer<'a> {
                         if q == self.pos + 1 {
                             self.toks.push((Tok::Dot, start));
                         } else {
-                            self.toks
-                                .push((Tok::Field(self.src[start + 1..q].to_string()), start));
+                            self.toks.push((Tok::Field(&self.src[start + 1..q]), start));
                         }
                         self.pos = q;
                     }
@@ -496,7 +507,7 @@ impl<'a> Lexer<'a> {
                         "nil" => Tok::Nil,
                         w => match KEYWORDS.iter().find(|k| **k == w) {
                             Some(k) => Tok::Keyword(k),
-                            None => Tok::Ident(w.to_string()),
+                            None => Tok::Ident(w),
                         },
                     };
                     self.toks.push((tok, start));
@@ -530,7 +541,7 @@ impl<'a> Lexer<'a> {
         if text == "+" || text == "-" {
             return Err(self.err(start, format!("bad number syntax: {text:?}")));
         }
-        self.toks.push((Tok::Number(text.to_string()), start));
+        self.toks.push((Tok::Number(text), start));
         self.pos = q;
         Ok(())
     }
@@ -617,7 +628,7 @@ pub fn parse_number(text: &str) -> Option<Value> {
 pub type Set = HashMap<String, Rc<Tree>>;
 
 struct Parser<'a> {
-    toks: Vec<(Tok, usize)>,
+    toks: Vec<(Tok<'a>, usize)>,
     i: usize,
     name: &'a str,
     text: Rc<str>,
@@ -635,20 +646,20 @@ enum End {
 }
 
 impl<'a> Parser<'a> {
-    fn peek(&self) -> &Tok {
+    fn peek(&self) -> &Tok<'a> {
         &self.toks[self.i].0
     }
     fn pos(&self) -> usize {
         self.toks[self.i].1
     }
-    fn next(&mut self) -> (Tok, usize) {
+    fn next(&mut self) -> (Tok<'a>, usize) {
         let t = self.toks[self.i].clone();
         if self.i < self.toks.len() - 1 {
             self.i += 1;
         }
         t
     }
-    fn next_non_space(&mut self) -> (Tok, usize) {
+    fn next_non_space(&mut self) -> (Tok<'a>, usize) {
         loop {
             let t = self.next();
             if t.0 != Tok::Space {
@@ -656,7 +667,7 @@ impl<'a> Parser<'a> {
             }
         }
     }
-    fn peek_non_space(&mut self) -> &Tok {
+    fn peek_non_space(&mut self) -> &Tok<'a> {
         while *self.peek() == Tok::Space {
             self.i += 1;
         }
@@ -685,7 +696,7 @@ impl<'a> Parser<'a> {
                     }
                     return Ok((nodes, End::Eof));
                 }
-                Tok::Text(s) => nodes.push(Node::Text(Rc::from(s))),
+                Tok::Text(s, e) => nodes.push(Node::Text(s, e)),
                 Tok::LeftDelim => {
                     let (t2, p2) = self.next_non_space();
                     match t2 {
@@ -754,7 +765,7 @@ impl<'a> Parser<'a> {
     fn string_const(&mut self, ctx: &str) -> Result<String, ParseError> {
         let (t, p) = self.next_non_space();
         match t {
-            Tok::Str(s, _) => Ok(s),
+            Tok::Str(s, _) => Ok(s.into_owned()),
             t => Err(self.err(p, format!("unexpected {} in {ctx}", tok_desc(&t)))),
         }
     }
@@ -880,7 +891,7 @@ impl<'a> Parser<'a> {
             loop {
                 let (t, _) = self.next_non_space();
                 let Tok::Var(v) = t else { break };
-                names.push(v);
+                names.push(v.to_string());
                 match self.peek_non_space().clone() {
                     Tok::Comma if ctx == "range" && names.len() < 2 => {
                         self.next();
@@ -1007,9 +1018,9 @@ impl<'a> Parser<'a> {
         if let Tok::Field(_) = self.peek() {
             let pos = term.pos();
             let mut fields = Vec::new();
-            while let Tok::Field(f) = self.peek().clone() {
+            while let Tok::Field(f) = *self.peek() {
                 self.next();
-                fields.push(Rc::from(f.as_str()));
+                fields.push(Rc::from(f));
             }
             return Ok(Some(match term {
                 Arg::Field(p, mut fs) => {
@@ -1035,30 +1046,30 @@ impl<'a> Parser<'a> {
         let (t, p) = self.next_non_space();
         Ok(Some(match t {
             Tok::Ident(n) => {
-                if !(self.funcs)(&n) {
+                if !(self.funcs)(n) {
                     return Err(self.err(p, format!("function \"{n}\" not defined")));
                 }
-                Arg::Ident(p, Rc::from(n.as_str()))
+                Arg::Ident(p, Rc::from(n))
             }
             Tok::Dot => Arg::Dot(p),
             Tok::Nil => Arg::Nil(p),
             Tok::Var(v) => {
-                self.check_var(&v, p)?;
-                Arg::Var(p, Rc::from(v.as_str()), Vec::new())
+                self.check_var(v, p)?;
+                Arg::Var(p, Rc::from(v), Vec::new())
             }
-            Tok::Field(f) => Arg::Field(p, vec![Rc::from(f.as_str())]),
+            Tok::Field(f) => Arg::Field(p, vec![Rc::from(f)]),
             Tok::Bool(b) => Arg::Const(
                 p,
                 Value::Bool(b),
                 Rc::from(if b { "true" } else { "false" }),
             ),
             Tok::Number(n) => {
-                let v = parse_number(&n)
+                let v = parse_number(n)
                     .ok_or_else(|| self.err(p, format!("illegal number syntax: {n:?}")))?;
-                Arg::Const(p, v, Rc::from(n.as_str()))
+                Arg::Const(p, v, Rc::from(n))
             }
-            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Rc::from(s.as_str())),
-            Tok::Str(s, src) => Arg::Const(p, Value::from(s), Rc::from(src.as_str())),
+            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Rc::from(s)),
+            Tok::Str(s, src) => Arg::Const(p, Value::from(&*s), Rc::from(src)),
             Tok::LParen => {
                 let pipe = self.pipeline("parenthesized pipeline", false)?;
                 let (t, p2) = self.next_non_space();
@@ -1084,7 +1095,7 @@ fn tok_desc(t: &Tok) -> String {
         Tok::Eof => "EOF".into(),
         Tok::Keyword(k) => format!("<{k}>"),
         Tok::Ident(i) => format!("<{i}>"),
-        Tok::Str(_, s) => s.clone(),
+        Tok::Str(_, s) => s.to_string(),
         Tok::Number(n) => format!("<{n}>"),
         Tok::Pipe => "\"|\"".into(),
         Tok::RParen => "\")\"".into(),
@@ -1135,9 +1146,29 @@ pub fn parse(
 }
 
 /// Whether a tree has no content other than whitespace text (Go's `IsEmptyTree`).
-pub fn is_empty_tree(nodes: &[Node]) -> bool {
-    nodes.iter().all(|n| match n {
-        Node::Text(t) => t.trim().is_empty(),
+pub fn is_empty_tree(tree: &Tree) -> bool {
+    tree.root.iter().all(|n| match n {
+        Node::Text(s, e) => tree
+            .text
+            .get(*s as usize..*e as usize)
+            .is_none_or(|t| t.trim().is_empty()),
         _ => false,
     })
+}
+
+/// The position of the next `{{` in `b`.
+fn find_open(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 1 < b.len() {
+        match b[i..b.len() - 1].iter().position(|&c| c == b'{') {
+            None => return None,
+            Some(k) => {
+                if b[i + k + 1] == b'{' {
+                    return Some(i + k);
+                }
+                i += k + 1;
+            }
+        }
+    }
+    None
 }
