@@ -306,7 +306,12 @@ impl Api {
         check_type(rt, &body)?;
         let meta = meta_mut(&mut body);
         if rt.namespaced {
-            match (meta.get("namespace").and_then(Value::as_str), ns) {
+            match (
+                meta.get("namespace")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty()),
+                ns,
+            ) {
                 (Some(a), Some(b)) if a != b => {
                     return Err(ApiError::bad_request(
                         "the namespace of the provided object does not match the namespace sent on the request",
@@ -350,7 +355,7 @@ impl Api {
                 return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
             }
             self.check_namespace(tx, &rt, ns, &name)?;
-            let mut new = self.admit(tx, &rt, None, body, Sub::Main, ctx)?;
+            let mut new = self.admit(tx, &rt, ns, None, body, Sub::Main, ctx)?;
             ssa::track_update(&rt, None, &mut new, &mgr);
             Ok(self.store_object(tx, &rt, &key, new, ctx.dry_run))
         })?;
@@ -391,7 +396,7 @@ impl Api {
                 .get(&key)
                 .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             check_rv(&rt, name, &body, &old)?;
-            let mut new = self.admit(tx, &rt, Some(&old.value), body, sub, ctx)?;
+            let mut new = self.admit(tx, &rt, ns, Some(&old.value), body, sub, ctx)?;
             ssa::track_update(&rt, Some(&old.value), &mut new, &mgr);
             Ok(self.store_object(tx, &rt, &key, new, ctx.dry_run))
         })?;
@@ -441,7 +446,7 @@ impl Api {
                 if rt.namespaced
                     && let Some(ns) = ns
                 {
-                    match config["metadata"]["namespace"].as_str() {
+                    match config["metadata"]["namespace"].as_str().filter(|n| !n.is_empty()) {
                         Some(n) if n != ns => {
                             return Err(ApiError::bad_request(
                                 "the namespace of the provided object does not match the namespace sent on the request",
@@ -461,7 +466,7 @@ impl Api {
                     self.check_namespace(tx, &rt, ns, name)?;
                 }
                 let merged = ssa::apply(&rt, old.as_ref().map(|o| &o.value), &config, &mgr, ctx.force, name)?;
-                let new = self.admit(tx, &rt, old.as_ref().map(|o| &o.value), merged, sub, ctx)?;
+                let new = self.admit(tx, &rt, ns, old.as_ref().map(|o| &o.value), merged, sub, ctx)?;
                 let created = old.is_none();
                 return Ok((self.store_object(tx, &rt, &key, new, ctx.dry_run), created));
             }
@@ -491,7 +496,7 @@ impl Api {
                 ));
             }
             meta_mut(&mut patched).remove("resourceVersion");
-            let mut new = self.admit(tx, &rt, Some(&old.value), patched, sub, ctx)?;
+            let mut new = self.admit(tx, &rt, ns, Some(&old.value), patched, sub, ctx)?;
             ssa::track_update(&rt, Some(&old.value), &mut new, &mgr);
             Ok((self.store_object(tx, &rt, &key, new, ctx.dry_run), false))
         })?;
@@ -645,6 +650,12 @@ impl Api {
             }
             return tx.delete(key).map(|o| for_version(rt, &o)).unwrap_or(new);
         }
+        // Writing what is already stored is a no-op: same resource version, no event.
+        if let Some(old) = tx.get(key)
+            && unchanged(&old.value, &new)
+        {
+            return for_version(rt, &old);
+        }
         if dry_run {
             let mut v = new;
             meta_mut(&mut v).insert("resourceVersion".into(), json!(tx.peek_rv().to_string()));
@@ -683,10 +694,12 @@ impl Api {
 
     /// Completes and checks an object before it is stored: server-managed metadata,
     /// subresource rules, defaults, pruning and validation.
+    #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
         tx: &Tx,
         rt: &ResourceType,
+        ns: Option<&str>,
         old: Option<&Value>,
         mut new: Value,
         sub: Sub,
@@ -739,6 +752,21 @@ impl Api {
         meta.remove("selfLink");
         if !rt.namespaced {
             meta.remove("namespace");
+        } else if let Some(ns) = ns {
+            match meta
+                .get("namespace")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+            {
+                Some(n) if n != ns => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                _ => {
+                    meta.insert("namespace".into(), json!(ns));
+                }
+            }
         }
         match old {
             Some(o) => {
@@ -758,18 +786,12 @@ impl Api {
                         }
                     }
                 }
-                if let Some(mf) = o["metadata"].get("managedFields") {
-                    meta.insert("managedFields".into(), mf.clone());
-                } else {
-                    meta.remove("managedFields");
-                }
             }
             None => {
                 meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
                 meta.insert("creationTimestamp".into(), json!(now()));
                 meta.remove("deletionTimestamp");
                 meta.remove("deletionGracePeriodSeconds");
-                meta.remove("managedFields");
                 if rt.generation {
                     meta.insert("generation".into(), json!(1));
                 } else {
@@ -779,7 +801,15 @@ impl Api {
         }
         builtin::defaults(self, tx, rt, old, &mut new)?;
         if let Some(schema) = &rt.schema {
-            let meta = new.as_object_mut().and_then(|m| m.remove("metadata"));
+            // apiVersion, kind and metadata are the server's, not the schema's.
+            let kept: Vec<(&str, Value)> = ["apiVersion", "kind", "metadata"]
+                .into_iter()
+                .filter_map(|k| {
+                    new.as_object_mut()
+                        .and_then(|m| m.remove(k))
+                        .map(|v| (k, v))
+                })
+                .collect();
             let before = (ctx.field_validation == FieldValidation::Strict).then(|| new.clone());
             schema.prune(&mut new);
             if let Some(before) = before {
@@ -797,8 +827,9 @@ impl Api {
                 }
             }
             schema.apply_defaults(&mut new);
-            if let Some(m) = meta {
-                object_at(&mut new, &[]).insert("metadata".into(), m);
+            let root = object_at(&mut new, &[]);
+            for (k, v) in kept {
+                root.insert(k.to_owned(), v);
             }
         }
         let mut causes = Vec::new();
@@ -850,11 +881,10 @@ impl Api {
             &name,
         ));
         match stored {
-            Some(o) => {
-                if let Ok(types) = builtin::crd_types(&o.value) {
-                    self.registry.write().set_crd_types(&name, types);
-                }
-            }
+            Some(o) => match builtin::crd_types(&o.value) {
+                Ok(types) => self.registry.write().set_crd_types(&name, types),
+                Err(e) => tracing::warn!(crd = name, error = ?e, "cannot serve a CRD"),
+            },
             None => self.registry.write().set_crd_types(&name, Vec::new()),
         }
     }
@@ -893,7 +923,7 @@ impl Api {
             if !f(&mut v) {
                 return Ok(None);
             }
-            let mut new = self.admit(tx, &rt, Some(&old.value), v, sub, &ctx)?;
+            let mut new = self.admit(tx, &rt, ns, Some(&old.value), v, sub, &ctx)?;
             ssa::track_update(&rt, Some(&old.value), &mut new, &mgr);
             Ok(Some(self.store_object(tx, &rt, &key, new, false)))
         })?;
@@ -903,6 +933,24 @@ impl Api {
         }
         Ok(out)
     }
+}
+
+/// Whether a new version equals the stored one, apart from the resource version and the
+/// times in `managedFields`.
+fn unchanged(old: &Value, new: &Value) -> bool {
+    fn comparable(v: &Value) -> Value {
+        let mut c = v.clone();
+        if let Some(meta) = c.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+            if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
+                for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+                    e.remove("time");
+                }
+            }
+        }
+        c
+    }
+    comparable(old) == comparable(new)
 }
 
 /// `spec` (everything but metadata and status) differs.

@@ -121,7 +121,10 @@ pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Bo
         .to_owned();
     let resp = match route(&ctx, req).await {
         Ok(r) => r,
-        Err(e) => error_response(&e),
+        Err(e) => {
+            tracing::debug!(error = %e, "request failed");
+            error_response(&e)
+        }
     };
     tracing::debug!(%method, %uri, content_type = %ct, status = resp.status().as_u16(), "request");
     Ok(resp)
@@ -169,9 +172,12 @@ async fn read_body(body: Incoming, headers: &hyper::HeaderMap) -> ApiResult<Byte
 
 fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
     let ct = content_type.split(';').next().unwrap_or("").trim();
-    if ct.contains("protobuf") {
+    if crate::proto::is_protobuf(ct) {
+        return crate::proto::decode(bytes).map_err(ApiError::unsupported_media_type);
+    }
+    if ct.contains("protobuf") || ct.contains("cbor") {
         return Err(ApiError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {ct})"
         )));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -318,7 +324,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
         }
         [] => return Err(ApiError::no_route()),
     };
-    if rest.len() > 4 || (ns.is_none() && rest.len() > 3) {
+    if rest.len() > if ns.is_some() { 5 } else { 3 } {
         return Err(ApiError::no_route());
     }
     if rt.namespaced && ns.is_none() && name.is_some() {
@@ -383,7 +389,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
         }
         (&Method::DELETE, Some(name)) => {
             let bytes = read_body(body, &parts.headers).await?;
-            let opts = delete_opts(&r, &bytes)?;
+            let opts = delete_opts(&r, &bytes, &r.content_type)?;
             match api.delete(&rt, ns, name, &opts).await? {
                 Deleted::Pending(obj) => Ok(object_response(&r, &rt, 200, obj)),
                 Deleted::Gone(obj) => {
@@ -401,7 +407,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
         }
         (&Method::DELETE, None) => {
             let bytes = read_body(body, &parts.headers).await?;
-            let opts = delete_opts(&r, &bytes)?;
+            let opts = delete_opts(&r, &bytes, &r.content_type)?;
             let q = list_query(&r, &rt)?;
             let page = api.list(&rt, ns, &q)?;
             for obj in page.items {
@@ -512,7 +518,7 @@ fn write_ctx(r: &Req, apply: bool) -> ApiResult<WriteCtx> {
     })
 }
 
-fn delete_opts(r: &Req, body: &[u8]) -> ApiResult<DeleteOpts> {
+fn delete_opts(r: &Req, body: &[u8], content_type: &str) -> ApiResult<DeleteOpts> {
     let mut opts = DeleteOpts {
         propagation: r.q("propagationPolicy").map(str::to_owned),
         dry_run: r.q("dryRun") == Some("All"),
@@ -522,8 +528,13 @@ fn delete_opts(r: &Req, body: &[u8]) -> ApiResult<DeleteOpts> {
         opts.propagation = Some("Orphan".into());
     }
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+        let v: Value = if crate::proto::is_protobuf(content_type) {
+            crate::proto::decode(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+        };
         if let Some(p) = v["propagationPolicy"].as_str() {
             opts.propagation = Some(p.to_owned());
         }

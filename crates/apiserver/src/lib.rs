@@ -32,6 +32,7 @@ mod fieldset;
 mod http;
 mod openapi;
 mod patch;
+mod proto;
 mod registry;
 mod schema;
 mod selectors;

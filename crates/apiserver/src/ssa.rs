@@ -244,18 +244,28 @@ pub fn apply(
         }
     }
 
-    entries.retain(|e| !e.is(mgr.name, "Apply", mgr.subresource));
-    entries.push(Entry {
+    let mine = Entry {
         manager: mgr.name.to_owned(),
         operation: "Apply".into(),
         subresource: mgr.subresource.map(str::to_owned),
         api_version: mgr.api_version.to_owned(),
         time: Some(mgr.time.to_owned()),
         set: config_fs,
-    });
-    // Other managers keep only fields that still exist.
+    };
+    // Keep the entry where it was, so an unchanged apply changes nothing.
+    match entries
+        .iter_mut()
+        .find(|e| e.is(mgr.name, "Apply", mgr.subresource))
+    {
+        Some(e) => *e = mine,
+        None => entries.push(mine),
+    }
+    // Managers keep only fields that still exist (each entry within its own scope).
     let present = fields_of(rt, &merged, scope);
-    for e in &mut entries {
+    for e in entries
+        .iter_mut()
+        .filter(|e| e.subresource.as_deref() == mgr.subresource)
+    {
         let mut gone = e.set.clone();
         gone.subtract(&present);
         e.set.subtract(&gone);

@@ -1,7 +1,39 @@
 //! # gitops-helm
 //!
-//! Helm charts in Rust: chart loading and dependencies, values coalescing, a Go
-//! `text/template` engine with Sprig and Helm functions, rendering byte-identical to
-//! `helm template`, and (later) releases stored in Helm's Secret format.
+//! Helm charts in Rust, rendering byte-identical to `helm template` (Helm v4.1.4) without
+//! a helm binary.
 //!
-//! Status: not implemented yet (tracked by the "Helm chart rendering" issue). It exports nothing.
+//! - [`chart`]: load charts from directories or `.tgz` archives (`.helmignore`, `Chart.yaml`
+//!   v1/v2, `requirements.yaml`, subcharts in `charts/`, `crds/`).
+//! - [`values`]: Helm's values coalescing, dependency conditions/tags/aliases/import-values,
+//!   `--set` parsing.
+//! - [`template`]: a Go `text/template` engine with Go's semantics; [`funcs`] has Sprig's and
+//!   Helm's functions.
+//! - [`yaml`]: YAML reading (`sigs.k8s.io/yaml` semantics on `granit-parser`) and a go-yaml
+//!   v2 compatible emitter for `toYaml`.
+//! - [`render`]: renders a chart to ordered manifests, hooks and notes.
+//! - [`action`]: `helm template` as a function ([`helm_template`]).
+//!
+//! ```no_run
+//! use gitops_helm::{Chart, RenderOptions, render_chart, values::Values};
+//! let chart = Chart::load(std::path::Path::new("./mychart")).unwrap();
+//! let opts = RenderOptions { name: "demo".into(), namespace: "default".into(), ..Default::default() };
+//! let out = render_chart(&chart, &Values::new(), &opts).unwrap();
+//! print!("{}", out.to_template_output(&opts));
+//! ```
+
+pub mod action;
+pub mod chart;
+pub mod error;
+pub mod funcs;
+pub mod render;
+pub mod schema;
+pub mod template;
+pub mod value;
+pub mod values;
+pub mod yaml;
+
+pub use action::{TemplateOutput, TemplateRequest, helm_template};
+pub use chart::Chart;
+pub use error::Error;
+pub use render::{Hook, Manifest, RenderOptions, Rendered, render_chart};

@@ -1,0 +1,1106 @@
+//! Rendering: template values (`.Values`, `.Release`, `.Chart`, `.Capabilities`, `.Files`),
+//! executing every template, sorting manifests in install order, hooks and `helm template`
+//! output.
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use serde_json::Value as J;
+
+use crate::chart::{Chart, File};
+use crate::error::Error;
+use crate::template::{Exec, Tree};
+use crate::value::{Object, Value};
+use crate::values::{self, Values};
+
+/// Kubernetes API group/versions Helm reports in template mode.
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "autoscaling/v2beta1",
+    "autoscaling/v2beta2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha1",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
+
+/// Kinds in the order Helm installs them.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// Release and cluster settings for a render.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Release name.
+    pub name: String,
+    /// Release namespace.
+    pub namespace: String,
+    /// Release revision (1 for installs).
+    pub revision: i64,
+    /// Whether this is an upgrade.
+    pub is_upgrade: bool,
+    /// Kubernetes version reported by `.Capabilities.KubeVersion` (e.g. `v1.35.0`).
+    pub kube_version: String,
+    /// Extra API versions for `.Capabilities.APIVersions`.
+    pub api_versions: Vec<String>,
+    /// Include `crds/` files in the manifest output.
+    pub include_crds: bool,
+    /// Skip test hooks in the output.
+    pub skip_tests: bool,
+    /// Skip hooks entirely.
+    pub disable_hooks: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            name: "release-name".into(),
+            namespace: "default".into(),
+            revision: 1,
+            is_upgrade: false,
+            kube_version: "v1.35.0".into(),
+            api_versions: Vec::new(),
+            include_crds: false,
+            skip_tests: false,
+            disable_hooks: false,
+        }
+    }
+}
+
+/// A rendered manifest document.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Source template path (`chart/templates/x.yaml`).
+    pub name: String,
+    /// The document text.
+    pub content: String,
+    /// Its `kind`.
+    pub kind: String,
+}
+
+/// A hook manifest (`helm.sh/hook` annotation).
+#[derive(Debug, Clone)]
+pub struct Hook {
+    /// `metadata.name`.
+    pub name: String,
+    /// `kind`.
+    pub kind: String,
+    /// Source template path.
+    pub path: String,
+    /// The document text.
+    pub manifest: String,
+    /// Hook events (`pre-install`, `test`, ...).
+    pub events: Vec<String>,
+    /// `helm.sh/hook-weight`.
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy` entries.
+    pub delete_policies: Vec<String>,
+}
+
+/// The result of rendering a chart.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// CRDs from `crds/` directories (name, content).
+    pub crds: Vec<(String, String)>,
+    /// Manifests in install order.
+    pub manifests: Vec<Manifest>,
+    /// Hooks in install order.
+    pub hooks: Vec<Hook>,
+    /// Rendered NOTES.txt of the top chart.
+    pub notes: String,
+    /// Warnings (deprecated charts etc.).
+    pub warnings: Vec<String>,
+}
+
+impl Rendered {
+    /// The output of `helm template` for this render.
+    pub fn to_template_output(&self, opts: &RenderOptions) -> String {
+        let mut man = String::new();
+        if opts.include_crds {
+            for (n, c) in &self.crds {
+                man.push_str(&format!("---\n# Source: {n}\n{c}\n"));
+            }
+        }
+        for m in &self.manifests {
+            man.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
+        }
+        let mut out = String::new();
+        out.push_str(man.trim());
+        out.push('\n');
+        if !opts.disable_hooks {
+            for h in &self.hooks {
+                if opts.skip_tests && h.events.iter().any(|e| e == "test" || e == "test-success") {
+                    continue;
+                }
+                out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest));
+            }
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// objects
+
+struct Files {
+    files: Rc<Vec<(String, Rc<[u8]>)>>,
+}
+
+impl Files {
+    fn get(&self, name: &str) -> Option<Rc<[u8]>> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+    }
+    fn to_yaml_map(&self, f: impl Fn(&[u8]) -> String) -> String {
+        let mut m = BTreeMap::new();
+        for (n, d) in self.files.iter() {
+            let base = n.rsplit('/').next().unwrap_or(n).to_string();
+            m.insert(base, Value::from(f(d)));
+        }
+        if m.is_empty() {
+            return "{}".into();
+        }
+        crate::yaml::to_yaml(&Value::from(m))
+            .map(|s| s.trim_end_matches('\n').to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Object for Files {
+    fn type_name(&self) -> String {
+        "engine.files".into()
+    }
+    fn field(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    fn has_method(&self, name: &str) -> bool {
+        matches!(
+            name,
+            "Get" | "GetBytes" | "Glob" | "Lines" | "AsConfig" | "AsSecrets"
+        )
+    }
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let arg = |i: usize| -> Result<String, String> {
+            match args.get(i) {
+                Some(Value::Str(s)) => Ok(s.to_string()),
+                Some(v) => Err(format!(
+                    "wrong type for value; expected string; got {}",
+                    v.type_name()
+                )),
+                None => Err(format!("wrong number of args for {name}: want 1 got 0")),
+            }
+        };
+        Some((|| {
+            Ok(match name {
+                "Get" => Value::from(
+                    self.get(&arg(0)?)
+                        .map(|d| String::from_utf8_lossy(&d).into_owned())
+                        .unwrap_or_default(),
+                ),
+                "GetBytes" => {
+                    Value::Bytes(self.get(&arg(0)?).unwrap_or_else(|| Rc::from(&b""[..])))
+                }
+                "Lines" => {
+                    let Some(d) = self.get(&arg(0)?) else {
+                        return Ok(Value::from(Vec::new()));
+                    };
+                    let s = String::from_utf8_lossy(&d).into_owned();
+                    let s = s.strip_suffix('\n').unwrap_or(&s);
+                    Value::from(s.split('\n').map(Value::from).collect::<Vec<_>>())
+                }
+                "Glob" => {
+                    let pat = arg(0)?;
+                    let files: Vec<(String, Rc<[u8]>)> = self
+                        .files
+                        .iter()
+                        .filter(|(n, _)| glob_match(&pat, n))
+                        .cloned()
+                        .collect();
+                    Value::Object(Rc::new(Files {
+                        files: Rc::new(files),
+                    }))
+                }
+                "AsConfig" => {
+                    Value::from(self.to_yaml_map(|d| String::from_utf8_lossy(d).into_owned()))
+                }
+                "AsSecrets" => Value::from(self.to_yaml_map(crate::funcs::b64)),
+                _ => return Err(format!("can't evaluate field {name}")),
+            })
+        })())
+    }
+    fn display(&self) -> String {
+        let mut s = String::from("map[");
+        for (i, (n, d)) in self.files.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(n);
+            s.push(':');
+            s.push_str(&Value::Bytes(d.clone()).to_go_string());
+        }
+        s.push(']');
+        s
+    }
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        let mut v: Vec<(String, Value)> = self
+            .files
+            .iter()
+            .map(|(n, d)| (n.clone(), Value::Bytes(d.clone())))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(v)
+    }
+    fn to_data(&self) -> Value {
+        let m: BTreeMap<String, Value> = self
+            .files
+            .iter()
+            .map(|(n, d)| (n.clone(), Value::from(crate::funcs::b64(d))))
+            .collect();
+        Value::from(m)
+    }
+}
+
+/// gobwas/glob with `/` as separator: `*` stays within a segment, `**` crosses.
+fn glob_match(pat: &str, name: &str) -> bool {
+    fn m(p: &[char], n: &[char]) -> bool {
+        if p.is_empty() {
+            return n.is_empty();
+        }
+        if p.len() >= 2 && p[0] == '*' && p[1] == '*' {
+            for i in 0..=n.len() {
+                if m(&p[2..], &n[i..]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        match p[0] {
+            '*' => {
+                for i in 0..=n.len() {
+                    if m(&p[1..], &n[i..]) {
+                        return true;
+                    }
+                    if i < n.len() && n[i] == '/' {
+                        return false;
+                    }
+                }
+                false
+            }
+            '?' => !n.is_empty() && n[0] != '/' && m(&p[1..], &n[1..]),
+            '{' => {
+                let Some(end) = p.iter().position(|c| *c == '}') else {
+                    return false;
+                };
+                let inner: String = p[1..end].iter().collect();
+                inner.split(',').any(|alt| {
+                    let mut np: Vec<char> = alt.chars().collect();
+                    np.extend_from_slice(&p[end + 1..]);
+                    m(&np, n)
+                })
+            }
+            '[' => {
+                let Some(end) = p.iter().position(|c| *c == ']') else {
+                    return false;
+                };
+                if n.is_empty() {
+                    return false;
+                }
+                let set = &p[1..end];
+                let (neg, set) = if set.first() == Some(&'!') {
+                    (true, &set[1..])
+                } else {
+                    (false, set)
+                };
+                let mut ok = false;
+                let mut i = 0;
+                while i < set.len() {
+                    if i + 2 < set.len() && set[i + 1] == '-' {
+                        if set[i] <= n[0] && n[0] <= set[i + 2] {
+                            ok = true;
+                        }
+                        i += 3;
+                    } else {
+                        if set[i] == n[0] {
+                            ok = true;
+                        }
+                        i += 1;
+                    }
+                }
+                ok != neg && m(&p[end + 1..], &n[1..])
+            }
+            '\\' if p.len() > 1 => !n.is_empty() && n[0] == p[1] && m(&p[2..], &n[1..]),
+            c => !n.is_empty() && n[0] == c && m(&p[1..], &n[1..]),
+        }
+    }
+    let p: Vec<char> = pat.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    m(&p, &n)
+}
+
+struct KubeVersion {
+    version: String,
+    major: String,
+    minor: String,
+}
+
+impl Object for KubeVersion {
+    fn type_name(&self) -> String {
+        "common.KubeVersion".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "Version" | "GitVersion" | "String" => Value::from(self.version.as_str()),
+            "Major" => Value::from(self.major.as_str()),
+            "Minor" => Value::from(self.minor.as_str()),
+            _ => return None,
+        })
+    }
+    fn display(&self) -> String {
+        self.version.clone()
+    }
+    fn to_data(&self) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("version".into(), Value::from(self.version.as_str()));
+        m.insert("major".into(), Value::from(self.major.as_str()));
+        m.insert("minor".into(), Value::from(self.minor.as_str()));
+        Value::from(m)
+    }
+}
+
+struct VersionSet(Vec<String>);
+
+impl Object for VersionSet {
+    fn type_name(&self) -> String {
+        "common.VersionSet".into()
+    }
+    fn field(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    fn has_method(&self, name: &str) -> bool {
+        name == "Has"
+    }
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        if name != "Has" {
+            return None;
+        }
+        Some(match args {
+            [Value::Str(s)] => Ok(Value::Bool(self.0.iter().any(|x| x == &**s))),
+            _ => Err("wrong type for value; expected string".into()),
+        })
+    }
+    fn display(&self) -> String {
+        format!("[{}]", self.0.join(" "))
+    }
+    fn to_data(&self) -> Value {
+        Value::from(
+            self.0
+                .iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+struct HelmVersion;
+
+impl Object for HelmVersion {
+    fn type_name(&self) -> String {
+        "version.BuildInfo".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(Value::from(match name {
+            "Version" => "v4.1.4",
+            "GitCommit" => "05fa37973dc9e42b76e1d2883494c87174b6074f",
+            "GitTreeState" => "clean",
+            "GoVersion" => "go1.25.9",
+            "KubeClientVersion" => "v1.35",
+            _ => return None,
+        }))
+    }
+    fn display(&self) -> String {
+        "{v4.1.4 05fa37973dc9e42b76e1d2883494c87174b6074f clean go1.25.9 v1.35}".into()
+    }
+    fn to_data(&self) -> Value {
+        let mut m = BTreeMap::new();
+        for (k, f) in [
+            ("version", "Version"),
+            ("git_commit", "GitCommit"),
+            ("git_tree_state", "GitTreeState"),
+            ("go_version", "GoVersion"),
+        ] {
+            m.insert(k.to_string(), self.field(f).unwrap_or_default());
+        }
+        Value::from(m)
+    }
+}
+
+struct Capabilities {
+    kube: Value,
+    apis: Value,
+}
+
+impl Object for Capabilities {
+    fn type_name(&self) -> String {
+        "*common.Capabilities".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "KubeVersion" => self.kube.clone(),
+            "APIVersions" => self.apis.clone(),
+            "HelmVersion" => Value::Object(Rc::new(HelmVersion)),
+            _ => return None,
+        })
+    }
+    fn display(&self) -> String {
+        format!(
+            "&{{{} {} {}}}",
+            self.kube.to_go_string(),
+            self.apis.to_go_string(),
+            HelmVersion.display()
+        )
+    }
+}
+
+fn chart_value(c: &Chart, is_root: bool) -> Value {
+    let raw = &c.metadata.raw;
+    let s = |k: &str| -> Value {
+        match raw.get(k) {
+            Some(J::String(x)) => Value::from(x.as_str()),
+            Some(J::Number(n)) => {
+                Value::from(crate::value::format_float_g(n.as_f64().unwrap_or(0.0)))
+            }
+            _ => Value::from(""),
+        }
+    };
+    let list = |k: &str| -> Value {
+        match raw.get(k) {
+            Some(J::Array(a)) => Value::from(a.iter().map(Value::from_json).collect::<Vec<_>>()),
+            _ => Value::from(Vec::new()),
+        }
+    };
+    let mut m = BTreeMap::new();
+    m.insert("APIVersion".into(), s("apiVersion"));
+    m.insert(
+        "Annotations".into(),
+        match raw.get("annotations") {
+            Some(v @ J::Object(_)) => Value::from_json(v),
+            _ => Value::new_map(),
+        },
+    );
+    m.insert("AppVersion".into(), s("appVersion"));
+    m.insert("Condition".into(), s("condition"));
+    let deps: Vec<Value> = c
+        .metadata
+        .dependencies
+        .iter()
+        .map(|d| {
+            let mut dm = BTreeMap::new();
+            dm.insert("Name".to_string(), Value::from(d.name.as_str()));
+            dm.insert("Version".to_string(), Value::from(d.version.as_str()));
+            dm.insert("Repository".to_string(), Value::from(d.repository.as_str()));
+            dm.insert("Condition".to_string(), Value::from(d.condition.as_str()));
+            dm.insert(
+                "Tags".to_string(),
+                Value::from(
+                    d.tags
+                        .iter()
+                        .map(|t| Value::from(t.as_str()))
+                        .collect::<Vec<_>>(),
+                ),
+            );
+            dm.insert("Enabled".to_string(), Value::Bool(d.enabled));
+            dm.insert(
+                "ImportValues".to_string(),
+                Value::from(
+                    d.import_values
+                        .iter()
+                        .map(Value::from_json)
+                        .collect::<Vec<_>>(),
+                ),
+            );
+            dm.insert("Alias".to_string(), Value::from(d.alias.as_str()));
+            Value::from(dm)
+        })
+        .collect();
+    m.insert("Dependencies".into(), Value::from(deps));
+    m.insert("Deprecated".into(), Value::Bool(c.metadata.deprecated));
+    m.insert("Description".into(), s("description"));
+    m.insert("Home".into(), s("home"));
+    m.insert("Icon".into(), s("icon"));
+    m.insert("IsRoot".into(), Value::Bool(is_root));
+    m.insert("Keywords".into(), list("keywords"));
+    m.insert("KubeVersion".into(), s("kubeVersion"));
+    let maint: Vec<Value> = match raw.get("maintainers") {
+        Some(J::Array(a)) => a
+            .iter()
+            .map(|x| {
+                let mut mm = BTreeMap::new();
+                for (k, f) in [("Name", "name"), ("Email", "email"), ("URL", "url")] {
+                    mm.insert(
+                        k.to_string(),
+                        Value::from(x.get(f).and_then(|v| v.as_str()).unwrap_or("")),
+                    );
+                }
+                Value::from(mm)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    m.insert("Maintainers".into(), Value::from(maint));
+    m.insert("Name".into(), Value::from(c.metadata.name.as_str()));
+    m.insert("Sources".into(), list("sources"));
+    m.insert("Tags".into(), s("tags"));
+    m.insert("Type".into(), s("type"));
+    m.insert("Version".into(), s("version"));
+    Value::from(m)
+}
+
+struct Renderable {
+    text: Rc<str>,
+    vals: Value,
+    base_path: String,
+}
+
+fn collect(
+    c: &Chart,
+    parent_path: &str,
+    vals: &Value,
+    top: &TopVals,
+    is_root: bool,
+    out: &mut HashMap<String, Renderable>,
+) -> Value {
+    let full = if parent_path.is_empty() {
+        c.name().to_string()
+    } else {
+        format!("{parent_path}/charts/{}", c.name())
+    };
+    let values = if is_root {
+        vals.clone()
+    } else {
+        match vals {
+            Value::Map(m) => match m.borrow().get(c.name()) {
+                Some(v @ Value::Map(_)) => v.clone(),
+                _ => Value::new_map(),
+            },
+            _ => Value::new_map(),
+        }
+    };
+    let files: Vec<(String, Rc<[u8]>)> = c
+        .files
+        .iter()
+        .map(|f: &File| (f.name.clone(), Rc::from(f.data.as_slice())))
+        .collect();
+    let subcharts = Value::new_map();
+    let mut next = BTreeMap::new();
+    next.insert("Chart".to_string(), chart_value(c, is_root));
+    next.insert(
+        "Files".to_string(),
+        Value::Object(Rc::new(Files {
+            files: Rc::new(files),
+        })),
+    );
+    next.insert("Release".to_string(), top.release.clone());
+    next.insert("Capabilities".to_string(), top.caps.clone());
+    next.insert("Values".to_string(), values.clone());
+    next.insert("Subcharts".to_string(), subcharts.clone());
+    let next = Value::from(next);
+    for d in &c.dependencies {
+        let sub = collect(d, &full, &values, top, false, out);
+        if let Value::Map(m) = &subcharts {
+            m.borrow_mut().insert(d.name().to_string(), sub);
+        }
+    }
+    for t in &c.templates {
+        if c.is_library() && !t.name.rsplit('/').next().unwrap_or("").starts_with('_') {
+            continue;
+        }
+        out.insert(
+            format!("{full}/{}", t.name),
+            Renderable {
+                text: Rc::from(String::from_utf8_lossy(&t.data).as_ref()),
+                vals: next.clone(),
+                base_path: format!("{full}/templates"),
+            },
+        );
+    }
+    next
+}
+
+struct TopVals {
+    release: Value,
+    caps: Value,
+}
+
+fn sort_templates(keys: &mut [String]) {
+    keys.sort_by(|a, b| {
+        let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+        cb.cmp(&ca).then_with(|| b.cmp(a))
+    });
+}
+
+/// Renders every template of a chart whose dependencies and values are already processed;
+/// `values` are the coalesced values. Returns file name → rendered text (partials excluded).
+pub fn render_templates(
+    chart: &Chart,
+    values: &Values,
+    opts: &RenderOptions,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut release = BTreeMap::new();
+    release.insert("Name".to_string(), Value::from(opts.name.as_str()));
+    release.insert(
+        "Namespace".to_string(),
+        Value::from(opts.namespace.as_str()),
+    );
+    release.insert("IsUpgrade".to_string(), Value::Bool(opts.is_upgrade));
+    release.insert("IsInstall".to_string(), Value::Bool(!opts.is_upgrade));
+    release.insert("Revision".to_string(), Value::Int(opts.revision));
+    release.insert("Service".to_string(), Value::from("Helm"));
+    let kv = opts.kube_version.trim_start_matches('v');
+    let mut parts = kv.split('.');
+    let major = parts.next().unwrap_or("1").to_string();
+    let minor = parts.next().unwrap_or("0").to_string();
+    let version = format!("v{kv}");
+    let mut apis: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
+    apis.extend(opts.api_versions.iter().cloned());
+    let caps = Value::Object(Rc::new(Capabilities {
+        kube: Value::Object(Rc::new(KubeVersion {
+            version,
+            major,
+            minor,
+        })),
+        apis: Value::Object(Rc::new(VersionSet(apis))),
+    }));
+    let top = TopVals {
+        release: Value::from(release),
+        caps,
+    };
+    let vals = Value::from_json(&J::Object(values.clone()));
+    let mut tpls = HashMap::new();
+    collect(chart, "", &vals, &top, true, &mut tpls);
+    let mut keys: Vec<String> = tpls.keys().cloned().collect();
+    sort_templates(&mut keys);
+
+    let funcs = Rc::new(crate::funcs::func_map());
+    let mut exec = Exec::new(funcs.clone(), Rc::new(()));
+    let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
+    for k in &keys {
+        let r = &tpls[k];
+        let (tree, defs): (Tree, Vec<Tree>) =
+            crate::template::parse(k, &r.text, &has).map_err(|e| Error::Parse {
+                name: e.name.clone(),
+                line: e.line,
+                msg: e.msg.clone(),
+            })?;
+        exec.add(tree);
+        for d in defs {
+            exec.add(d);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for k in &keys {
+        if k.rsplit('/').next().unwrap_or("").starts_with('_') {
+            continue;
+        }
+        let r = &tpls[k];
+        if let Value::Map(m) = &r.vals {
+            let mut t = BTreeMap::new();
+            t.insert("Name".to_string(), Value::from(k.as_str()));
+            t.insert("BasePath".to_string(), Value::from(r.base_path.as_str()));
+            m.borrow_mut()
+                .insert("Template".to_string(), Value::from(t));
+        }
+        let Some(tree) = exec.lookup(k) else { continue };
+        let mut buf = String::new();
+        exec.run_tree(&tree, r.vals.clone(), &mut buf)
+            .map_err(|e| Error::Render(Box::new(e)))?;
+        out.insert(k.clone(), buf.replace("<no value>", ""));
+    }
+    Ok(out)
+}
+
+/// Helm's `SplitManifests`: the documents of a YAML stream, in order.
+pub fn split_manifests(s: &str) -> Vec<String> {
+    thread_local! {
+        static SEP: regex::Regex = regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap_or_else(|_| unreachable!());
+    }
+    let t = s.trim();
+    SEP.with(|re| {
+        re.split(t)
+            .filter(|d| !d.is_empty())
+            .map(|d| d.trim().to_string())
+            .collect()
+    })
+}
+
+struct Head {
+    kind: String,
+    name: String,
+    annotations: BTreeMap<String, String>,
+}
+
+fn head_of(doc: &str) -> Result<Head, String> {
+    let v = crate::yaml::parse(doc).map_err(|e| e.to_string())?;
+    let obj = match v {
+        J::Object(m) => m,
+        J::Null => serde_json::Map::new(),
+        _ => return Err("error unmarshaling JSON: json: cannot unmarshal into Go value of type releaseutil.SimpleHead".into()),
+    };
+    // sigs.k8s.io/yaml converts scalars to strings for string fields
+    let str_of = |v: Option<&J>, what: &str| -> Result<String, String> {
+        match v {
+            None | Some(J::Null) => Ok(String::new()),
+            Some(J::String(s)) => Ok(s.clone()),
+            Some(J::Bool(b)) => Ok(b.to_string()),
+            Some(J::Number(n)) => Ok(crate::value::format_float_g(n.as_f64().unwrap_or(0.0))),
+            Some(_) => Err(format!(
+                "error unmarshaling JSON: json: cannot unmarshal into Go struct field {what} of type string"
+            )),
+        }
+    };
+    let kind = str_of(obj.get("kind"), "SimpleHead.kind")?;
+    let _ = str_of(obj.get("apiVersion"), "SimpleHead.apiVersion")?;
+    let mut name = String::new();
+    let mut annotations = BTreeMap::new();
+    match obj.get("metadata") {
+        None | Some(J::Null) => {}
+        Some(J::Object(md)) => {
+            name = str_of(md.get("name"), "SimpleHead.metadata.name")?;
+            match md.get("annotations") {
+                None | Some(J::Null) => {}
+                Some(J::Object(a)) => {
+                    for (k, v) in a {
+                        annotations.insert(k.clone(), str_of(Some(v), "SimpleHead.metadata.annotations")?);
+                    }
+                }
+                Some(_) => return Err("error unmarshaling JSON: json: cannot unmarshal into Go struct field SimpleHead.metadata.annotations".into()),
+            }
+        }
+        Some(_) => return Err("error unmarshaling JSON: json: cannot unmarshal into Go struct field SimpleHead.metadata".into()),
+    }
+    Ok(Head {
+        kind,
+        name,
+        annotations,
+    })
+}
+
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
+];
+
+fn kind_rank(k: &str) -> Option<usize> {
+    INSTALL_ORDER.iter().position(|x| *x == k)
+}
+
+fn less_by_kind(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (kind_rank(a), kind_rank(b)) {
+        (None, None) => a.cmp(b),
+        (None, Some(_)) => Greater,
+        (Some(_), None) => Less,
+        (Some(x), Some(y)) => x.cmp(&y),
+    }
+}
+
+/// Splits rendered files into manifests and hooks, sorted in install order.
+pub fn sort_manifests(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<Manifest>, Vec<Hook>), Error> {
+    let mut generic = Vec::new();
+    let mut hooks = Vec::new();
+    for (path, content) in files {
+        if path.rsplit('/').next().unwrap_or("").starts_with('_') || content.trim().is_empty() {
+            continue;
+        }
+        for doc in split_manifests(content) {
+            let head = head_of(&doc).map_err(|e| Error::Manifest(path.clone(), e))?;
+            let Some(ht) = head.annotations.get("helm.sh/hook") else {
+                generic.push(Manifest {
+                    name: path.clone(),
+                    content: doc,
+                    kind: head.kind,
+                });
+                continue;
+            };
+            let weight = head
+                .annotations
+                .get("helm.sh/hook-weight")
+                .and_then(|w| w.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            let mut events = Vec::new();
+            let mut unknown = false;
+            for e in ht.split(',') {
+                let e = e.trim().to_lowercase();
+                if !HOOK_EVENTS.contains(&e.as_str()) {
+                    unknown = true;
+                    break;
+                }
+                events.push(e);
+            }
+            if unknown {
+                continue;
+            }
+            let delete_policies = head
+                .annotations
+                .get("helm.sh/hook-delete-policy")
+                .map(|p| {
+                    p.split(',')
+                        .map(|x| x.trim().to_lowercase())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            hooks.push(Hook {
+                name: head.name,
+                kind: head.kind,
+                path: path.clone(),
+                manifest: doc,
+                events,
+                weight,
+                delete_policies,
+            });
+        }
+    }
+    generic.sort_by(|a, b| less_by_kind(&a.kind, &b.kind));
+    hooks.sort_by(|a, b| less_by_kind(&a.kind, &b.kind));
+    Ok((generic, hooks))
+}
+
+fn valid_release_name(n: &str) -> bool {
+    if n.is_empty() || n.len() > 53 {
+        return false;
+    }
+    thread_local! {
+        static RE: regex::Regex = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").unwrap_or_else(|_| unreachable!());
+    }
+    RE.with(|re| re.is_match(n))
+}
+
+fn collect_crds(c: &Chart, prefix: &str, out: &mut Vec<(String, String)>) {
+    let full = if prefix.is_empty() {
+        c.name().to_string()
+    } else {
+        format!("{prefix}/charts/{}", c.name())
+    };
+    let mut crds: Vec<&File> = c.crd_files().collect();
+    crds.sort_by(|a, b| a.name.cmp(&b.name));
+    for f in crds {
+        out.push((
+            format!("{full}/{}", f.name),
+            String::from_utf8_lossy(&f.data).into_owned(),
+        ));
+    }
+    for d in &c.dependencies {
+        collect_crds(d, &full, out);
+    }
+}
+
+fn check_kube_version(c: &Chart, kube: &str) -> Result<(), Error> {
+    if c.metadata.kube_version.is_empty() {
+        return Ok(());
+    }
+    let ok = match (
+        crate::funcs::semver::Constraints::parse(&c.metadata.kube_version),
+        crate::funcs::semver::Version::parse(kube),
+    ) {
+        (Ok(cs), Some(v)) => cs.check(&v),
+        _ => false,
+    };
+    if !ok {
+        return Err(Error::Chart(format!(
+            "chart requires kubeVersion: {} which is incompatible with Kubernetes {kube}",
+            c.metadata.kube_version
+        )));
+    }
+    Ok(())
+}
+
+/// Renders a chart the way `helm template`/`helm install --dry-run` does: validates the
+/// release name, processes dependencies, coalesces values (chart defaults under `user`
+/// values), validates them against `values.schema.json`, renders and sorts.
+pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Result<Rendered, Error> {
+    if !valid_release_name(&opts.name) {
+        return Err(Error::ReleaseName(format!(
+            "release name {:?}: invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53",
+            opts.name
+        )));
+    }
+    if chart.is_library() {
+        return Err(Error::Chart("library charts are not installable".into()));
+    }
+    let mut warnings = Vec::new();
+    if chart.metadata.deprecated {
+        warnings.push("this chart is deprecated".to_string());
+    }
+    let mut c = chart.clone();
+    values::process_dependencies(&mut c, user)?;
+    check_dependencies(chart, &c)?;
+    check_kube_version(&c, &opts.kube_version)?;
+    let vals = values::coalesce_values_of(&c, user)?;
+    crate::schema::validate_chart(&c, &vals)?;
+    // render on a thread with a large stack: template recursion is deep
+    let files = {
+        let c2 = &c;
+        let v2 = &vals;
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(512 << 20)
+                .spawn_scoped(s, move || render_templates(c2, v2, opts))
+                .map_err(|e| Error::Other(e.to_string()))?
+                .join()
+                .map_err(|_| Error::Other("renderer panicked".into()))?
+        })?
+    };
+    let mut notes = String::new();
+    let mut rest = BTreeMap::new();
+    for (k, v) in files {
+        if k.ends_with("NOTES.txt") {
+            if k == format!("{}/templates/NOTES.txt", c.name()) {
+                if !notes.is_empty() {
+                    notes.push('\n');
+                }
+                notes.push_str(&v);
+            }
+            continue;
+        }
+        rest.insert(k, v);
+    }
+    let (manifests, hooks) = sort_manifests(&rest)?;
+    let mut crds = Vec::new();
+    collect_crds(&c, "", &mut crds);
+    Ok(Rendered {
+        crds,
+        manifests,
+        hooks,
+        notes,
+        warnings,
+    })
+}
+
+fn check_dependencies(orig: &Chart, processed: &Chart) -> Result<(), Error> {
+    let mut missing = Vec::new();
+    for d in &orig.metadata.dependencies {
+        let key = if d.alias.is_empty() {
+            &d.name
+        } else {
+            &d.alias
+        };
+        let enabled = processed
+            .metadata
+            .dependencies
+            .iter()
+            .any(|p| &p.name == key);
+        if !enabled {
+            continue;
+        }
+        if !orig.dependencies.iter().any(|x| x.name() == d.name) {
+            missing.push(d.name.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Chart(format!(
+            "an error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,1143 @@
+//! Lexer and parser for Go `text/template` syntax.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::value::Value;
+
+/// A parse error: template name, line and message (Go's `template: NAME:LINE: MSG`).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("template: {name}:{line}: {msg}")]
+pub struct ParseError {
+    /// The file (parse name) being parsed.
+    pub name: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// A parsed template body.
+#[derive(Debug)]
+pub struct Tree {
+    /// The template's name (a file or a `define` name).
+    pub name: String,
+    /// The file the text came from (for error positions).
+    pub parse_name: Rc<str>,
+    /// The full source text of that file.
+    pub text: Rc<str>,
+    /// The body.
+    pub root: Vec<Node>,
+}
+
+impl Tree {
+    /// `file:line:col` of a byte position, as Go's `ErrorContext`.
+    pub fn location(&self, pos: usize) -> (usize, usize) {
+        let pos = pos.min(self.text.len());
+        let before = &self.text[..pos];
+        let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
+        let col = match before.rfind('\n') {
+            Some(i) => pos - (i + 1),
+            None => pos,
+        };
+        (line, col)
+    }
+}
+
+/// A node of a template body.
+#[derive(Debug)]
+pub enum Node {
+    /// Literal text.
+    Text(Rc<str>),
+    /// `{{pipeline}}`.
+    Action(Pipe),
+    /// `{{if}}`.
+    If(Branch),
+    /// `{{range}}`.
+    Range(Branch),
+    /// `{{with}}`.
+    With(Branch),
+    /// `{{template "name" pipeline}}`.
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    /// `{{break}}`.
+    Break(usize),
+    /// `{{continue}}`.
+    Continue(usize),
+}
+
+/// A control structure.
+#[derive(Debug)]
+pub struct Branch {
+    /// Position of the keyword.
+    pub pos: usize,
+    /// The condition pipeline.
+    pub pipe: Pipe,
+    /// The body.
+    pub list: Vec<Node>,
+    /// The `else` body.
+    pub else_list: Option<Vec<Node>>,
+}
+
+/// A pipeline, possibly declaring or assigning variables.
+#[derive(Debug)]
+pub struct Pipe {
+    /// Position.
+    pub pos: usize,
+    /// `=` rather than `:=`.
+    pub is_assign: bool,
+    /// Declared variables.
+    pub decl: Vec<Rc<str>>,
+    /// Commands joined by `|`.
+    pub cmds: Vec<Cmd>,
+}
+
+/// One command of a pipeline.
+#[derive(Debug)]
+pub struct Cmd {
+    /// Position.
+    pub pos: usize,
+    /// Operands.
+    pub args: Vec<Arg>,
+}
+
+/// An operand.
+#[derive(Debug)]
+pub enum Arg {
+    /// `.A.B`
+    Field(usize, Vec<Rc<str>>),
+    /// `$x.A.B`
+    Var(usize, Rc<str>, Vec<Rc<str>>),
+    /// A function name.
+    Ident(usize, Rc<str>),
+    /// `.`
+    Dot(usize),
+    /// `nil`
+    Nil(usize),
+    /// A constant (bool, number, string) with its source text.
+    Const(usize, Value, Rc<str>),
+    /// `(pipe).A.B` or another operand followed by fields.
+    Chain(usize, Box<Arg>, Vec<Rc<str>>),
+    /// `(pipe)`
+    Pipe(usize, Box<Pipe>),
+}
+
+impl Arg {
+    /// Byte position in the source.
+    pub fn pos(&self) -> usize {
+        match self {
+            Arg::Field(p, _)
+            | Arg::Var(p, _, _)
+            | Arg::Ident(p, _)
+            | Arg::Dot(p)
+            | Arg::Nil(p)
+            | Arg::Const(p, _, _)
+            | Arg::Chain(p, _, _)
+            | Arg::Pipe(p, _) => *p,
+        }
+    }
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Field(_, fs) => {
+                for x in fs {
+                    write!(f, ".{x}")?;
+                }
+                Ok(())
+            }
+            Arg::Var(_, v, fs) => {
+                write!(f, "{v}")?;
+                for x in fs {
+                    write!(f, ".{x}")?;
+                }
+                Ok(())
+            }
+            Arg::Ident(_, n) => write!(f, "{n}"),
+            Arg::Dot(_) => write!(f, "."),
+            Arg::Nil(_) => write!(f, "nil"),
+            Arg::Const(_, _, t) => write!(f, "{t}"),
+            Arg::Chain(_, a, fs) => {
+                if let Arg::Pipe(..) = **a {
+                    write!(f, "{a}")?;
+                } else {
+                    write!(f, "{a}")?;
+                }
+                for x in fs {
+                    write!(f, ".{x}")?;
+                }
+                Ok(())
+            }
+            Arg::Pipe(_, p) => write!(f, "({p})"),
+        }
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                write!(f, " ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Pipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.decl.is_empty() {
+            for (i, d) in self.decl.iter().enumerate() {
+                if i > 0 {
+                    write!(f, ", ")?;
+                }
+                write!(f, "{d}")?;
+            }
+            write!(f, " {} ", if self.is_assign { "=" } else { ":=" })?;
+        }
+        for (i, c) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                write!(f, " | ")?;
+            }
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Lexer
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Text(String),
+    LeftDelim,
+    RightDelim,
+    Space,
+    Field(String), // name without dot
+    Var(String),   // including $
+    Ident(String),
+    Keyword(&'static str),
+    Dot,
+    Bool(bool),
+    Nil,
+    Number(String),
+    Str(String, String), // value, source
+    Char(i64, String),
+    Declare,
+    Assign,
+    Pipe,
+    LParen,
+    RParen,
+    Comma,
+    Eof,
+}
+
+struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    toks: Vec<(Tok, usize)>,
+    name: &'a str,
+    paren_depth: usize,
+}
+
+const KEYWORDS: &[&str] = &[
+    "block", "break", "continue", "define", "else", "end", "if", "range", "template", "with",
+];
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+impl<'a> Lexer<'a> {
+    fn line_of(&self, pos: usize) -> usize {
+        1 + self.src[..pos.min(self.src.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count()
+    }
+
+    fn err(&self, pos: usize, msg: impl Into<String>) -> ParseError {
+        ParseError {
+            name: self.name.to_string(),
+            line: self.line_of(pos),
+            msg: msg.into(),
+        }
+    }
+
+    fn run(mut self) -> Result<Vec<(Tok, usize)>, ParseError> {
+        let b = self.src.as_bytes();
+        let mut trim_next = false;
+        loop {
+            // text
+            let start = self.pos;
+            let next = self.src[self.pos..].find("{{").map(|i| i + self.pos);
+            let end = next.unwrap_or(self.src.len());
+            let mut text = &self.src[start..end];
+            if trim_next {
+                text = text.trim_start_matches([' ', '\t', '\r', '\n']);
+            }
+            let mut trim_left = false;
+            if let Some(n) = next
+                && b.len() > n + 3
+                && b[n + 2] == b'-'
+                && is_space(b[n + 3])
+            {
+                trim_left = true;
+            }
+            if trim_left {
+                text = text.trim_end_matches([' ', '\t', '\r', '\n']);
+            }
+            if !text.is_empty() {
+                self.toks.push((Tok::Text(text.to_string()), start));
+            }
+            let Some(n) = next else { break };
+            self.pos = n + 2;
+            if trim_left {
+                self.pos += 2;
+            }
+            // comment
+            if self.src[self.pos..].starts_with("/*") {
+                let Some(e) = self.src[self.pos + 2..].find("*/") else {
+                    return Err(self.err(n, "unclosed comment"));
+                };
+                let mut q = self.pos + 2 + e + 2;
+                trim_next = false;
+                if self.src[q..].starts_with(" -}}")
+                    || self.src[q..].starts_with("\t-}}")
+                    || self.src[q..].starts_with("\n-}}")
+                    || self.src[q..].starts_with("\r-}}")
+                {
+                    trim_next = true;
+                    q += 4;
+                } else if self.src[q..].starts_with("}}") {
+                    q += 2;
+                } else {
+                    return Err(self.err(n, "comment ends before closing delimiter"));
+                }
+                self.pos = q;
+                continue;
+            }
+            self.toks.push((Tok::LeftDelim, n));
+            trim_next = self.action()?;
+        }
+        self.toks.push((Tok::Eof, self.src.len()));
+        Ok(self.toks)
+    }
+
+    /// Lexes inside an action; returns whether the closing delimiter trims.
+    fn action(&mut self) -> Result<bool, ParseError> {
+        let b = self.src.as_bytes();
+        self.paren_depth = 0;
+        loop {
+            if self.pos >= b.len() {
+                return Err(self.err(self.pos, "unclosed action"));
+            }
+            let c = b[self.pos];
+            let start = self.pos;
+            // right delim with trim
+            if is_space(c) {
+                let mut q = self.pos;
+                while q < b.len() && is_space(b[q]) {
+                    q += 1;
+                }
+                if self.src[q..].starts_with("-}}") && q > self.pos {
+                    self.toks.push((Tok::RightDelim, q));
+                    self.pos = q + 3;
+                    return Ok(true);
+                }
+                self.toks.push((Tok::Space, start));
+                self.pos = q;
+                continue;
+            }
+            if self.src[self.pos..].starts_with("}}") {
+                if self.paren_depth > 0 {
+                    return Err(self.err(self.pos, "unclosed left paren"));
+                }
+                self.toks.push((Tok::RightDelim, self.pos));
+                self.pos += 2;
+                return Ok(false);
+            }
+            match c {
+                b'|' => {
+                    self.toks.push((Tok::Pipe, start));
+                    self.pos += 1;
+                }
+                b'(' => {
+                    self.paren_depth += 1;
+                    self.toks.push((Tok::LParen, start));
+                    self.pos += 1;
+                }
+                b')' => {
+                    if self.paren_depth == 0 {
+                        return Err(self.err(start, "unexpected right paren"));
+                    }
+                    self.paren_depth -= 1;
+                    self.toks.push((Tok::RParen, start));
+                    self.pos += 1;
+                }
+                b',' => {
+                    self.toks.push((Tok::Comma, start));
+                    self.pos += 1;
+                }
+                b':' => {
+                    if b.get(self.pos + 1) == Some(&b'=') {
+                        self.toks.push((Tok::Declare, start));
+                        self.pos += 2;
+                    } else {
+                        return Err(self.err(start, "expected :="));
+                    }
+                }
+                b'=' => {
+                    self.toks.push((Tok::Assign, start));
+                    self.pos += 1;
+                }
+                b'"' => {
+                    let mut q = self.pos + 1;
+                    loop {
+                        match b.get(q) {
+                            None | Some(b'\n') => {
+                                return Err(self.err(start, "unterminated quoted string"));
+                            }
+                            Some(b'\\') => q += 2,
+                            Some(b'"') => break,
+                            _ => q += 1,
+                        }
+                    }
+                    let srcs = &self.src[start..=q];
+                    let v = unquote(srcs)
+                        .ok_or_else(|| self.err(start, format!("invalid syntax: {srcs}")))?;
+                    self.toks.push((Tok::Str(v, srcs.to_string()), start));
+                    self.pos = q + 1;
+                }
+                b'`' => {
+                    let Some(e) = self.src[self.pos + 1..].find('`') else {
+                        return Err(self.err(start, "unterminated raw quoted string"));
+                    };
+                    let v = self.src[self.pos + 1..self.pos + 1 + e].replace('\r', "");
+                    let srcs = self.src[start..self.pos + 2 + e].to_string();
+                    self.toks.push((Tok::Str(v, srcs), start));
+                    self.pos += e + 2;
+                }
+                b'\'' => {
+                    let mut q = self.pos + 1;
+                    loop {
+                        match b.get(q) {
+                            None | Some(b'\n') => {
+                                return Err(self.err(start, "unterminated character constant"));
+                            }
+                            Some(b'\\') => q += 2,
+                            Some(b'\'') => break,
+                            _ => q += 1,
+                        }
+                    }
+                    let srcs = &self.src[start..=q];
+                    let inner = format!("\"{}\"", &srcs[1..srcs.len() - 1]);
+                    let v =
+                        unquote(&inner).ok_or_else(|| self.err(start, "invalid char constant"))?;
+                    let mut it = v.chars();
+                    let (Some(ch), None) = (it.next(), it.next()) else {
+                        return Err(
+                            self.err(start, format!("malformed character constant: {srcs}"))
+                        );
+                    };
+                    self.toks
+                        .push((Tok::Char(ch as i64, srcs.to_string()), start));
+                    self.pos = q + 1;
+                }
+                b'$' => {
+                    let mut q = self.pos + 1;
+                    while q < b.len()
+                        && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80)
+                    {
+                        q += 1;
+                    }
+                    self.toks
+                        .push((Tok::Var(self.src[start..q].to_string()), start));
+                    self.pos = q;
+                }
+                b'.' => {
+                    if b.get(self.pos + 1).is_some_and(|c| c.is_ascii_digit()) {
+                        self.number()?;
+                    } else {
+                        let mut q = self.pos + 1;
+                        while q < b.len()
+                            && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80)
+                        {
+                            q += 1;
+                        }
+                        if q == self.pos + 1 {
+                            self.toks.push((Tok::Dot, start));
+                        } else {
+                            self.toks
+                                .push((Tok::Field(self.src[start + 1..q].to_string()), start));
+                        }
+                        self.pos = q;
+                    }
+                }
+                b'+' | b'-' | b'0'..=b'9' => self.number()?,
+                c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                    let mut q = self.pos;
+                    while q < b.len()
+                        && (b[q].is_ascii_alphanumeric() || b[q] == b'_' || b[q] >= 0x80)
+                    {
+                        q += 1;
+                    }
+                    let w = &self.src[start..q];
+                    let tok = match w {
+                        "true" => Tok::Bool(true),
+                        "false" => Tok::Bool(false),
+                        "nil" => Tok::Nil,
+                        w => match KEYWORDS.iter().find(|k| **k == w) {
+                            Some(k) => Tok::Keyword(k),
+                            None => Tok::Ident(w.to_string()),
+                        },
+                    };
+                    self.toks.push((tok, start));
+                    self.pos = q;
+                }
+                _ => {
+                    let ch = self.src[self.pos..].chars().next().unwrap_or('?');
+                    return Err(self.err(start, format!("unexpected {ch:?} in command")));
+                }
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<(), ParseError> {
+        let b = self.src.as_bytes();
+        let start = self.pos;
+        let mut q = self.pos;
+        if q < b.len() && (b[q] == b'+' || b[q] == b'-') {
+            q += 1;
+        }
+        while q < b.len()
+            && (b[q].is_ascii_alphanumeric()
+                || b[q] == b'.'
+                || b[q] == b'_'
+                || ((b[q] == b'+' || b[q] == b'-')
+                    && matches!(b[q - 1], b'e' | b'E' | b'p' | b'P')))
+        {
+            q += 1;
+        }
+        let text = &self.src[start..q];
+        if text == "+" || text == "-" {
+            return Err(self.err(start, format!("bad number syntax: {text:?}")));
+        }
+        self.toks.push((Tok::Number(text.to_string()), start));
+        self.pos = q;
+        Ok(())
+    }
+}
+
+/// Go's `strconv.Unquote` for a double-quoted string.
+pub fn unquote(s: &str) -> Option<String> {
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::new();
+    let mut it = inner.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let e = it.next()?;
+        match e {
+            'a' => out.push('\x07'),
+            'b' => out.push('\x08'),
+            'f' => out.push('\x0c'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'v' => out.push('\x0b'),
+            '\\' => out.push('\\'),
+            '"' => out.push('"'),
+            '\'' => out.push('\''),
+            'x' | 'u' | 'U' => {
+                let n = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let h: String = (0..n).filter_map(|_| it.next()).collect();
+                let v = u32::from_str_radix(&h, 16).ok()?;
+                if e == 'x' {
+                    // a byte; keep ASCII, map others to their Latin-1 char (lossy)
+                    out.push(char::from_u32(v)?);
+                } else {
+                    out.push(char::from_u32(v)?);
+                }
+            }
+            '0'..='7' => {
+                let mut h = String::from(e);
+                for _ in 0..2 {
+                    h.push(it.next()?);
+                }
+                let v = u32::from_str_radix(&h, 8).ok()?;
+                out.push(char::from_u32(v)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Parses a Go number literal as the template parser does (int if integral syntax).
+pub fn parse_number(text: &str) -> Option<Value> {
+    let clean = text.replace('_', "");
+    if let Some(r) = crate::yaml::resolve_go_int(&clean) {
+        return Some(Value::Int(r));
+    }
+    let digits = clean.trim_start_matches(['-', '+']);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // integer syntax that does not fit int64
+        return None;
+    }
+    let lower = clean.to_ascii_lowercase();
+    if lower.starts_with("0x") || lower.starts_with("-0x") || lower.starts_with("+0x") {
+        return None;
+    }
+    if lower.contains("inf") || lower.contains("nan") {
+        return None;
+    }
+    let f: f64 = clean.strip_prefix('+').unwrap_or(&clean).parse().ok()?;
+    // Go: a float constant with an integral value is also usable as int; we keep float
+    Some(Value::Float(f))
+}
+
+// ---------------------------------------------------------------------------------------
+// Parser
+
+/// A set of parsed templates keyed by name.
+pub type Set = HashMap<String, Rc<Tree>>;
+
+struct Parser<'a> {
+    toks: Vec<(Tok, usize)>,
+    i: usize,
+    name: &'a str,
+    text: Rc<str>,
+    parse_name: Rc<str>,
+    defs: Vec<Tree>,
+    funcs: &'a dyn Fn(&str) -> bool,
+    vars: Vec<Vec<String>>,
+    range_depth: usize,
+}
+
+enum End {
+    Done,
+    Else(usize),
+    Eof,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> &Tok {
+        &self.toks[self.i].0
+    }
+    fn pos(&self) -> usize {
+        self.toks[self.i].1
+    }
+    fn next(&mut self) -> (Tok, usize) {
+        let t = self.toks[self.i].clone();
+        if self.i < self.toks.len() - 1 {
+            self.i += 1;
+        }
+        t
+    }
+    fn next_non_space(&mut self) -> (Tok, usize) {
+        loop {
+            let t = self.next();
+            if t.0 != Tok::Space {
+                return t;
+            }
+        }
+    }
+    fn peek_non_space(&mut self) -> &Tok {
+        while *self.peek() == Tok::Space {
+            self.i += 1;
+        }
+        self.peek()
+    }
+    fn err(&self, pos: usize, msg: impl Into<String>) -> ParseError {
+        let line = 1 + self.text[..pos.min(self.text.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count();
+        ParseError {
+            name: self.parse_name.to_string(),
+            line,
+            msg: msg.into(),
+        }
+    }
+
+    fn list(&mut self, top: bool) -> Result<(Vec<Node>, End), ParseError> {
+        let mut nodes = Vec::new();
+        loop {
+            let (t, pos) = self.next();
+            match t {
+                Tok::Eof => {
+                    if !top {
+                        return Err(self.err(pos, "unexpected EOF"));
+                    }
+                    return Ok((nodes, End::Eof));
+                }
+                Tok::Text(s) => nodes.push(Node::Text(Rc::from(s))),
+                Tok::LeftDelim => {
+                    let (t2, p2) = self.next_non_space();
+                    match t2 {
+                        Tok::Keyword("end") => {
+                            self.expect_right("end")?;
+                            if top {
+                                return Err(self.err(p2, "unexpected {{end}}"));
+                            }
+                            return Ok((nodes, End::Done));
+                        }
+                        Tok::Keyword("else") => {
+                            if top {
+                                return Err(self.err(p2, "unexpected {{else}}"));
+                            }
+                            return Ok((nodes, End::Else(p2)));
+                        }
+                        Tok::Keyword("define") => {
+                            if !top {
+                                return Err(self.err(p2, "unexpected <define> in command"));
+                            }
+                            self.define(p2)?;
+                        }
+                        Tok::Keyword("block") => {
+                            let n = self.block(p2)?;
+                            nodes.push(n);
+                        }
+                        Tok::Keyword(k @ ("if" | "range" | "with")) => {
+                            let n = self.control(k, p2)?;
+                            nodes.push(n);
+                        }
+                        Tok::Keyword("template") => nodes.push(self.template(p2)?),
+                        Tok::Keyword("break") => {
+                            if self.range_depth == 0 {
+                                return Err(self.err(p2, "{{break}} outside {{range}}"));
+                            }
+                            self.expect_right("break")?;
+                            nodes.push(Node::Break(p2));
+                        }
+                        Tok::Keyword("continue") => {
+                            if self.range_depth == 0 {
+                                return Err(self.err(p2, "{{continue}} outside {{range}}"));
+                            }
+                            self.expect_right("continue")?;
+                            nodes.push(Node::Continue(p2));
+                        }
+                        _ => {
+                            self.i -= 1;
+                            let pipe = self.pipeline("command", true)?;
+                            nodes.push(Node::Action(pipe));
+                        }
+                    }
+                }
+                t => return Err(self.err(pos, format!("unexpected {t:?}"))),
+            }
+        }
+    }
+
+    fn expect_right(&mut self, ctx: &str) -> Result<(), ParseError> {
+        let (t, p) = self.next_non_space();
+        if t != Tok::RightDelim {
+            return Err(self.err(p, format!("unexpected {} in {ctx}", tok_desc(&t))));
+        }
+        Ok(())
+    }
+
+    fn string_const(&mut self, ctx: &str) -> Result<String, ParseError> {
+        let (t, p) = self.next_non_space();
+        match t {
+            Tok::Str(s, _) => Ok(s),
+            t => Err(self.err(p, format!("unexpected {} in {ctx}", tok_desc(&t)))),
+        }
+    }
+
+    fn define(&mut self, pos: usize) -> Result<(), ParseError> {
+        let name = self.string_const("define clause")?;
+        self.expect_right("define clause")?;
+        self.vars.push(vec!["$".into()]);
+        let saved = self.range_depth;
+        self.range_depth = 0;
+        let (list, end) = self.list(false)?;
+        self.range_depth = saved;
+        self.vars.pop();
+        if !matches!(end, End::Done) {
+            return Err(self.err(pos, "unexpected else in define"));
+        }
+        self.defs.push(Tree {
+            name,
+            parse_name: self.parse_name.clone(),
+            text: self.text.clone(),
+            root: list,
+        });
+        Ok(())
+    }
+
+    fn block(&mut self, pos: usize) -> Result<Node, ParseError> {
+        let name = self.string_const("block clause")?;
+        let pipe = self.pipeline("block clause", true)?;
+        self.vars.push(vec!["$".into()]);
+        let (list, end) = self.list(false)?;
+        self.vars.pop();
+        if !matches!(end, End::Done) {
+            return Err(self.err(pos, "unexpected else in block"));
+        }
+        self.defs.push(Tree {
+            name: name.clone(),
+            parse_name: self.parse_name.clone(),
+            text: self.text.clone(),
+            root: list,
+        });
+        Ok(Node::Template {
+            pos,
+            name,
+            pipe: Some(pipe),
+        })
+    }
+
+    fn template(&mut self, pos: usize) -> Result<Node, ParseError> {
+        let name = self.string_const("template clause")?;
+        let pipe = if *self.peek_non_space() == Tok::RightDelim {
+            self.next();
+            None
+        } else {
+            Some(self.pipeline("template clause", true)?)
+        };
+        Ok(Node::Template { pos, name, pipe })
+    }
+
+    fn control(&mut self, kind: &'static str, pos: usize) -> Result<Node, ParseError> {
+        let mark = self.vars.last().map(|v| v.len()).unwrap_or(0);
+        let pipe = self.pipeline(kind, true)?;
+        if kind == "range" {
+            self.range_depth += 1;
+        }
+        let (list, end) = self.list(false)?;
+        if kind == "range" {
+            self.range_depth -= 1;
+        }
+        let else_list = match end {
+            End::Done => None,
+            End::Else(epos) => {
+                // else if / else with chaining
+                let t = self.peek_non_space().clone();
+                if (kind == "if" && t == Tok::Keyword("if"))
+                    || (kind == "with" && t == Tok::Keyword("with"))
+                {
+                    self.next();
+                    let inner = self.control_chain(kind, epos)?;
+                    Some(vec![inner])
+                } else {
+                    self.expect_right("else")?;
+                    let (l, e2) = self.list(false)?;
+                    if !matches!(e2, End::Done) {
+                        return Err(self.err(epos, "expected end; found else"));
+                    }
+                    Some(l)
+                }
+            }
+            End::Eof => return Err(self.err(pos, "unexpected EOF")),
+        };
+        if let Some(v) = self.vars.last_mut() {
+            v.truncate(mark);
+        }
+        let b = Branch {
+            pos,
+            pipe,
+            list,
+            else_list,
+        };
+        Ok(match kind {
+            "if" => Node::If(b),
+            "range" => Node::Range(b),
+            _ => Node::With(b),
+        })
+    }
+
+    /// `{{else if ...}}`: parsed as a nested if that consumes the shared `{{end}}`.
+    fn control_chain(&mut self, kind: &'static str, pos: usize) -> Result<Node, ParseError> {
+        self.control(kind, pos)
+    }
+
+    fn pipeline(&mut self, ctx: &str, allow_decl: bool) -> Result<Pipe, ParseError> {
+        let pos = {
+            self.peek_non_space();
+            self.pos()
+        };
+        let mut decl = Vec::new();
+        let mut is_assign = false;
+        // declarations
+        if allow_decl && let Tok::Var(_) = self.peek() {
+            let save = self.i;
+            let mut names = Vec::new();
+            loop {
+                let (t, _) = self.next_non_space();
+                let Tok::Var(v) = t else { break };
+                names.push(v);
+                match self.peek_non_space().clone() {
+                    Tok::Comma if ctx == "range" && names.len() < 2 => {
+                        self.next();
+                        continue;
+                    }
+                    Tok::Declare | Tok::Assign => {
+                        let (t, _) = self.next();
+                        is_assign = t == Tok::Assign;
+                        decl = names.clone();
+                        break;
+                    }
+                    _ => {
+                        names.clear();
+                        break;
+                    }
+                }
+            }
+            if decl.is_empty() {
+                self.i = save;
+            } else if !is_assign {
+                if let Some(v) = self.vars.last_mut() {
+                    for d in &decl {
+                        v.push(d.clone());
+                    }
+                }
+            } else {
+                for d in &decl {
+                    self.check_var(d, pos)?;
+                }
+            }
+        }
+        let mut cmds = Vec::new();
+        loop {
+            let (t, p) = {
+                let t = self.peek_non_space().clone();
+                (t, self.pos())
+            };
+            match t {
+                Tok::RightDelim | Tok::RParen => {
+                    if t == Tok::RightDelim {
+                        self.next();
+                    }
+                    if cmds.is_empty() {
+                        return Err(self.err(p, format!("missing value for {ctx}")));
+                    }
+                    break;
+                }
+                Tok::Eof => return Err(self.err(p, format!("unclosed action in {ctx}"))),
+                _ => {
+                    let c = self.command()?;
+                    cmds.push(c);
+                }
+            }
+        }
+        Ok(Pipe {
+            pos,
+            is_assign,
+            decl: decl.into_iter().map(Rc::from).collect(),
+            cmds,
+        })
+    }
+
+    fn check_var(&self, name: &str, pos: usize) -> Result<(), ParseError> {
+        let known = self
+            .vars
+            .last()
+            .is_some_and(|v| v.iter().any(|x| x == name));
+        if !known {
+            return Err(self.err(pos, format!("undefined variable \"{name}\"")));
+        }
+        Ok(())
+    }
+
+    fn command(&mut self) -> Result<Cmd, ParseError> {
+        let pos = {
+            self.peek_non_space();
+            self.pos()
+        };
+        let mut args = Vec::new();
+        loop {
+            self.peek_non_space();
+            let a = self.operand()?;
+            match a {
+                Some(a) => args.push(a),
+                None => {
+                    let (t, p) = self.next();
+                    return Err(self.err(p, format!("unexpected {} in operand", tok_desc(&t))));
+                }
+            }
+            // after an operand: space, pipe, right delim or paren
+            match self.peek().clone() {
+                Tok::Space => {
+                    let t = self.peek_non_space().clone();
+                    match t {
+                        Tok::RightDelim | Tok::RParen => break,
+                        Tok::Pipe => {
+                            self.next();
+                            break;
+                        }
+                        _ => continue,
+                    }
+                }
+                Tok::RightDelim | Tok::RParen => break,
+                Tok::Pipe => {
+                    self.next();
+                    break;
+                }
+                t => {
+                    let p = self.pos();
+                    return Err(self.err(p, format!("unexpected {} in operand", tok_desc(&t))));
+                }
+            }
+        }
+        if args.is_empty() {
+            return Err(self.err(pos, "empty command"));
+        }
+        Ok(Cmd { pos, args })
+    }
+
+    fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
+        let Some(term) = self.term()? else {
+            return Ok(None);
+        };
+        if let Tok::Field(_) = self.peek() {
+            let pos = term.pos();
+            let mut fields = Vec::new();
+            while let Tok::Field(f) = self.peek().clone() {
+                self.next();
+                fields.push(Rc::from(f.as_str()));
+            }
+            return Ok(Some(match term {
+                Arg::Field(p, mut fs) => {
+                    fs.extend(fields);
+                    Arg::Field(p, fs)
+                }
+                Arg::Var(p, v, mut fs) => {
+                    fs.extend(fields);
+                    Arg::Var(p, v, fs)
+                }
+                Arg::Const(p, ..) | Arg::Nil(p) | Arg::Dot(p) => {
+                    return Err(
+                        self.err(p, format!("unexpected . after term {:?}", term.to_string()))
+                    );
+                }
+                t => Arg::Chain(pos, Box::new(t), fields),
+            }));
+        }
+        Ok(Some(term))
+    }
+
+    fn term(&mut self) -> Result<Option<Arg>, ParseError> {
+        let (t, p) = self.next_non_space();
+        Ok(Some(match t {
+            Tok::Ident(n) => {
+                if !(self.funcs)(&n) {
+                    return Err(self.err(p, format!("function \"{n}\" not defined")));
+                }
+                Arg::Ident(p, Rc::from(n.as_str()))
+            }
+            Tok::Dot => Arg::Dot(p),
+            Tok::Nil => Arg::Nil(p),
+            Tok::Var(v) => {
+                self.check_var(&v, p)?;
+                Arg::Var(p, Rc::from(v.as_str()), Vec::new())
+            }
+            Tok::Field(f) => Arg::Field(p, vec![Rc::from(f.as_str())]),
+            Tok::Bool(b) => Arg::Const(
+                p,
+                Value::Bool(b),
+                Rc::from(if b { "true" } else { "false" }),
+            ),
+            Tok::Number(n) => {
+                let v = parse_number(&n)
+                    .ok_or_else(|| self.err(p, format!("illegal number syntax: {n:?}")))?;
+                Arg::Const(p, v, Rc::from(n.as_str()))
+            }
+            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Rc::from(s.as_str())),
+            Tok::Str(s, src) => Arg::Const(p, Value::from(s), Rc::from(src.as_str())),
+            Tok::LParen => {
+                let pipe = self.pipeline("parenthesized pipeline", false)?;
+                let (t, p2) = self.next_non_space();
+                if t != Tok::RParen {
+                    return Err(self.err(
+                        p2,
+                        format!("unclosed left paren: unexpected {}", tok_desc(&t)),
+                    ));
+                }
+                Arg::Pipe(p, Box::new(pipe))
+            }
+            _ => {
+                self.i -= 1;
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+fn tok_desc(t: &Tok) -> String {
+    match t {
+        Tok::RightDelim => "\"}}\"".into(),
+        Tok::Eof => "EOF".into(),
+        Tok::Keyword(k) => format!("<{k}>"),
+        Tok::Ident(i) => format!("<{i}>"),
+        Tok::Str(_, s) => s.clone(),
+        Tok::Number(n) => format!("<{n}>"),
+        Tok::Pipe => "\"|\"".into(),
+        Tok::RParen => "\")\"".into(),
+        Tok::LParen => "\"(\"".into(),
+        Tok::Comma => "\",\"".into(),
+        t => format!("{t:?}"),
+    }
+}
+
+/// Parses `text` (from file `name`) into its main tree and the trees it `define`s.
+pub fn parse(
+    name: &str,
+    text: &str,
+    funcs: &dyn Fn(&str) -> bool,
+) -> Result<(Tree, Vec<Tree>), ParseError> {
+    let toks = Lexer {
+        src: text,
+        pos: 0,
+        toks: Vec::new(),
+        name,
+        paren_depth: 0,
+    }
+    .run()?;
+    let rc_text: Rc<str> = Rc::from(text);
+    let parse_name: Rc<str> = Rc::from(name);
+    let mut p = Parser {
+        toks,
+        i: 0,
+        name,
+        text: rc_text.clone(),
+        parse_name: parse_name.clone(),
+        defs: Vec::new(),
+        funcs,
+        vars: vec![vec!["$".into()]],
+        range_depth: 0,
+    };
+    let (root, _) = p.list(true)?;
+    let _ = p.name;
+    Ok((
+        Tree {
+            name: name.to_string(),
+            parse_name,
+            text: rc_text,
+            root,
+        },
+        p.defs,
+    ))
+}
+
+/// Whether a tree has no content other than whitespace text (Go's `IsEmptyTree`).
+pub fn is_empty_tree(nodes: &[Node]) -> bool {
+    nodes.iter().all(|n| match n {
+        Node::Text(t) => t.trim().is_empty(),
+        _ => false,
+    })
+}

@@ -1,0 +1,1267 @@
+//! YAML as Helm reads and writes it.
+//!
+//! Reading follows `sigs.k8s.io/yaml` (go-yaml v2 parsing, YAML 1.1 scalar resolution, then
+//! JSON: every number becomes a float64, keys become strings), built on `granit-parser`'s
+//! event parser. Writing follows go-yaml v2's emitter exactly (sorted keys, indentless
+//! sequences, quoting rules, 80-column folding of long scalars).
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, ScalarStyle};
+
+use crate::value::{Value, format_float_g};
+
+/// A YAML syntax error with its position.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("yaml: line {line}: {msg}")]
+pub struct YamlError {
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub msg: String,
+}
+
+/// A scalar as go-yaml v2 resolves a plain scalar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// `null`, `~`, empty.
+    Null,
+    /// YAML 1.1 booleans (`yes`, `on`, `true` ...).
+    Bool(bool),
+    /// An integer fitting int64.
+    Int(i64),
+    /// An integer fitting only uint64.
+    Uint(u64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// The `<<` merge key.
+    Merge,
+}
+
+fn is_yaml_float(s: &str) -> bool {
+    // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let st = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - st
+    };
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` for template number literals.
+pub fn resolve_go_int(s: &str) -> Option<i64> {
+    match go_parse_int(s) {
+        Some(Ok(i)) => Some(i),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` / `ParseUint` (base prefixes, sign).
+fn go_parse_int(s: &str) -> Option<Result<i64, u64>> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let (radix, digits) =
+        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, r)
+        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, r)
+        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, r)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let u = u64::from_str_radix(digits, radix).ok()?;
+    if neg {
+        if u <= (i64::MAX as u64) + 1 {
+            Some(Ok((u as i128).wrapping_neg() as i64))
+        } else {
+            None
+        }
+    } else if u <= i64::MAX as u64 {
+        Some(Ok(u as i64))
+    } else {
+        Some(Err(u))
+    }
+}
+
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let i = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if i != 4 || i == b.len() || b[i] != b'-' {
+        return false;
+    }
+    // 2006-1-2, 2006-1-2T15:4:5.999999999Z07:00, "2006-1-2 15:4:5.999999999"
+    let rest = &s[5..];
+    let (date, time) = match rest.find(['T', 't', ' ']) {
+        Some(p) => (&rest[..p], Some(&rest[p + 1..])),
+        None => (rest, None),
+    };
+    let mut parts = date.split('-');
+    let (Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let num = |x: &str, lo: u32, hi: u32| {
+        !x.is_empty() && x.len() <= 2 && x.chars().all(|c| c.is_ascii_digit()) && {
+            let v: u32 = x.parse().unwrap_or(99);
+            v >= lo && v <= hi
+        }
+    };
+    if !num(m, 1, 12) || !num(d, 1, 31) {
+        return false;
+    }
+    match time {
+        None => true,
+        Some(t) => {
+            let sep_space = rest.as_bytes()[date.len()] == b' ';
+            let (clock, zone) = if sep_space {
+                (t, "")
+            } else if let Some(c) = t.strip_suffix('Z') {
+                (c, "Z")
+            } else if let Some(p) = t.rfind(['+', '-']) {
+                (&t[..p], &t[p..])
+            } else {
+                return false;
+            };
+            if !sep_space && zone.is_empty() {
+                return false;
+            }
+            if zone.len() > 1 {
+                let z = &zone[1..];
+                let ok =
+                    z.len() == 5 && &z[2..3] == ":" && num(&z[..2], 0, 99) && num(&z[3..], 0, 99);
+                if !ok {
+                    return false;
+                }
+            }
+            let (hms, frac) = match clock.split_once('.') {
+                Some((a, f)) => (a, Some(f)),
+                None => (clock, None),
+            };
+            if let Some(f) = frac
+                && (f.is_empty() || !f.chars().all(|c| c.is_ascii_digit()))
+            {
+                return false;
+            }
+            let p: Vec<&str> = hms.split(':').collect();
+            p.len() == 3 && num(p[0], 0, 23) && num(p[1], 0, 59) && num(p[2], 0, 59)
+        }
+    }
+}
+
+/// Resolves a plain scalar like go-yaml v2 (`resolve("", s)`); timestamps stay strings.
+pub fn resolve(s: &str) -> Scalar {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Scalar::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Scalar::Bool(false);
+        }
+        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Scalar::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        "<<" => return Scalar::Merge,
+        _ => {}
+    }
+    let c = s.as_bytes()[0];
+    match c {
+        b'.' => {
+            if let Some(f) = go_parse_float(s) {
+                return Scalar::Float(f);
+            }
+        }
+        b'+' | b'-' | b'0'..=b'9' => {
+            let plain = s.replace('_', "");
+            match go_parse_int(&plain) {
+                Some(Ok(i)) => return Scalar::Int(i),
+                Some(Err(u)) => return Scalar::Uint(u),
+                None => {}
+            }
+            if is_yaml_float(&plain)
+                && let Some(f) = go_parse_float(&plain)
+            {
+                return Scalar::Float(f);
+            }
+        }
+        _ => {}
+    }
+    Scalar::Str(s.to_string())
+}
+
+/// Whether go-yaml v2 would read the plain scalar `s` as something other than a string
+/// (including timestamps, which it quotes when writing).
+pub fn needs_quotes(s: &str) -> bool {
+    if !matches!(resolve(s), Scalar::Str(_)) {
+        return true;
+    }
+    let c = s.as_bytes()[0];
+    (c.is_ascii_digit() || c == b'+' || c == b'-') && is_timestamp(s) || is_base60_float(s)
+}
+
+fn is_base60_float(s: &str) -> bool {
+    // ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    if i >= b.len() || !b[i].is_ascii_digit() {
+        return false;
+    }
+    i += 1;
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while i < b.len() && b[i] == b':' {
+        i += 1;
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() && i - st < 2 {
+            i += 1;
+        }
+        let g = &s[st..i];
+        if g.is_empty() || (g.len() == 2 && g.as_bytes()[0] > b'5') {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` for decimal forms.
+pub fn go_parse_float(s: &str) -> Option<f64> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    if t.is_empty() {
+        return None;
+    }
+    let lower = t.to_ascii_lowercase();
+    let body = lower.strip_prefix('-').unwrap_or(&lower);
+    if matches!(body, "inf" | "infinity") {
+        return Some(if lower.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if body == "nan" {
+        return Some(f64::NAN);
+    }
+    if !body
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'-' | b'+' | b'_'))
+    {
+        return None;
+    }
+    t.replace('_', "").parse::<f64>().ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+#[derive(Debug, Clone)]
+enum Node {
+    Scalar(String, bool, Option<String>), // text, plain, tag suffix
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+struct Builder<'a> {
+    parser: Parser<'a, granit_parser::StrInput<'a>>,
+    anchors: HashMap<usize, Node>,
+}
+
+fn err_at(line: usize, msg: impl Into<String>) -> YamlError {
+    YamlError {
+        line,
+        msg: msg.into(),
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn next(&mut self) -> Result<Option<(Event<'a>, usize)>, YamlError> {
+        match self.parser.next_event() {
+            None => Ok(None),
+            Some(Ok((ev, span))) => Ok(Some((ev, span.start.line()))),
+            Some(Err(e)) => Err(err_at(e.marker().line(), e.info())),
+        }
+    }
+
+    fn node(&mut self, ev: Event<'a>, line: usize) -> Result<Node, YamlError> {
+        let tag_of = |t: &Option<std::borrow::Cow<'_, granit_parser::Tag>>| {
+            t.as_ref().map(|t| {
+                if t.is_yaml_core_schema() {
+                    t.suffix().to_string()
+                } else {
+                    format!("!{}", t.suffix())
+                }
+            })
+        };
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let n = Node::Scalar(text.into_owned(), style == ScalarStyle::Plain, tag_of(&tag));
+                if anchor > 0 {
+                    self.anchors.insert(anchor, n.clone());
+                }
+                Ok(n)
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                let mut items = Vec::new();
+                loop {
+                    let Some((ev, l)) = self.next()? else {
+                        return Err(err_at(line, "unexpected end of stream"));
+                    };
+                    if let Event::SequenceEnd = ev {
+                        break;
+                    }
+                    if let Some(n) = self.item(ev, l)? {
+                        items.push(n);
+                    }
+                }
+                let n = Node::Seq(items);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, n.clone());
+                }
+                Ok(n)
+            }
+            Event::MappingStart(_, anchor, _) => {
+                let mut items = Vec::new();
+                loop {
+                    let Some((ev, l)) = self.next()? else {
+                        return Err(err_at(line, "unexpected end of stream"));
+                    };
+                    if let Event::MappingEnd = ev {
+                        break;
+                    }
+                    let Some(k) = self.item(ev, l)? else { continue };
+                    let v = loop {
+                        let Some((ev, l)) = self.next()? else {
+                            return Err(err_at(line, "unexpected end of stream"));
+                        };
+                        if let Some(v) = self.item(ev, l)? {
+                            break v;
+                        }
+                    };
+                    items.push((k, v));
+                }
+                let n = Node::Map(items);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, n.clone());
+                }
+                Ok(n)
+            }
+            Event::Alias(id) => self
+                .anchors
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| err_at(line, "unknown anchor referenced")),
+            _ => Err(err_at(line, "unexpected event")),
+        }
+    }
+
+    fn item(&mut self, ev: Event<'a>, line: usize) -> Result<Option<Node>, YamlError> {
+        match ev {
+            Event::UnresolvedAlias(name) => {
+                Err(err_at(line, format!("unknown anchor '{name}' referenced")))
+            }
+            ev @ (Event::Scalar(..)
+            | Event::SequenceStart(..)
+            | Event::MappingStart(..)
+            | Event::Alias(_)) => self.node(ev, line).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads all documents of the stream.
+    fn documents(&mut self) -> Result<Vec<Option<Node>>, YamlError> {
+        let mut docs = Vec::new();
+        while let Some((ev, line)) = self.next()? {
+            match ev {
+                Event::StreamStart | Event::StreamEnd => {}
+                Event::DocumentStart(..) => {
+                    let mut root = None;
+                    while let Some((ev, l)) = self.next()? {
+                        if let Event::DocumentEnd = ev {
+                            break;
+                        }
+                        if let Some(n) = self.item(ev, l)? {
+                            root = Some(n);
+                        }
+                    }
+                    self.anchors.clear();
+                    docs.push(root);
+                }
+                _ => {
+                    let _ = line;
+                }
+            }
+        }
+        Ok(docs)
+    }
+}
+
+fn parse_nodes(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
+    let mut b = Builder {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+    };
+    b.documents()
+}
+
+fn scalar_json(text: &str, plain: bool, tag: Option<&str>) -> serde_json::Value {
+    use serde_json::Value as J;
+    let sc = match tag {
+        Some("str") => Scalar::Str(text.to_string()),
+        Some("int") | Some("float") => match resolve(text) {
+            s @ (Scalar::Int(_) | Scalar::Uint(_) | Scalar::Float(_)) => s,
+            _ => Scalar::Str(text.to_string()),
+        },
+        Some("bool") | Some("null") => resolve(text),
+        Some("binary") => {
+            use base64::Engine;
+            let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            match base64::engine::general_purpose::STANDARD.decode(clean) {
+                Ok(b) => Scalar::Str(String::from_utf8_lossy(&b).into_owned()),
+                Err(_) => Scalar::Str(text.to_string()),
+            }
+        }
+        _ if plain => resolve(text),
+        _ => Scalar::Str(text.to_string()),
+    };
+    match sc {
+        Scalar::Null => J::Null,
+        Scalar::Bool(b) => J::Bool(b),
+        Scalar::Int(i) => J::from(i as f64),
+        Scalar::Uint(u) => J::from(u as f64),
+        Scalar::Float(f) => serde_json::Number::from_f64(f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        Scalar::Str(s) => J::String(s),
+        Scalar::Merge => J::String("<<".into()),
+    }
+}
+
+fn key_string(n: &Node) -> String {
+    match n {
+        Node::Scalar(t, plain, tag) => match scalar_json(t, *plain, tag.as_deref()) {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => "null".into(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Number(n) => {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                    format!("{}", f as i64)
+                } else {
+                    format_float_g(f)
+                }
+            }
+            other => other.to_string(),
+        },
+        Node::Seq(_) | Node::Map(_) => format!("{:?}", node_json(n)),
+    }
+}
+
+fn merge_into(out: &mut serde_json::Map<String, serde_json::Value>, v: &Node) {
+    match v {
+        Node::Map(items) => {
+            for (k, v) in items {
+                let ks = key_string(k);
+                if !out.contains_key(&ks) {
+                    out.insert(ks, node_json(v));
+                }
+            }
+        }
+        Node::Seq(items) => {
+            for it in items {
+                merge_into(out, it);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn node_json(n: &Node) -> serde_json::Value {
+    match n {
+        Node::Scalar(t, plain, tag) => scalar_json(t, *plain, tag.as_deref()),
+        Node::Seq(items) => serde_json::Value::Array(items.iter().map(node_json).collect()),
+        Node::Map(items) => {
+            let mut m = serde_json::Map::new();
+            let mut merges = Vec::new();
+            for (k, v) in items {
+                if let Node::Scalar(t, true, None) = k
+                    && t == "<<"
+                {
+                    merges.push(v);
+                    continue;
+                }
+                m.insert(key_string(k), node_json(v));
+            }
+            for v in merges {
+                merge_into(&mut m, v);
+            }
+            serde_json::Value::Object(m)
+        }
+    }
+}
+
+/// Parses the first YAML document as Helm does (`sigs.k8s.io/yaml.Unmarshal`): numbers are
+/// float64, keys strings. An empty document gives `null`.
+pub fn parse(text: &str) -> Result<serde_json::Value, YamlError> {
+    let docs = parse_nodes(text)?;
+    Ok(docs
+        .into_iter()
+        .next()
+        .flatten()
+        .map(|n| node_json(&n))
+        .unwrap_or(serde_json::Value::Null))
+}
+
+/// Parses every document of a YAML stream.
+pub fn parse_all(text: &str) -> Result<Vec<serde_json::Value>, YamlError> {
+    Ok(parse_nodes(text)?
+        .into_iter()
+        .map(|d| d.map(|n| node_json(&n)).unwrap_or(serde_json::Value::Null))
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing (go-yaml v2 emitter)
+
+/// A node ready for emitting.
+#[derive(Debug, Clone)]
+pub enum YNode {
+    /// `null`
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A large unsigned integer.
+    Uint(u64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<YNode>),
+    /// A mapping (already in emitting order).
+    Map(Vec<(String, YNode)>),
+}
+
+/// go-yaml v2's map key order (`keyList.Less`): digit runs compare numerically.
+pub fn yaml_key_less(a: &str, b: &str) -> bool {
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    let mut i = 0;
+    while i < ar.len() && i < br.len() {
+        if ar[i] == br[i] {
+            i += 1;
+            continue;
+        }
+        let al = ar[i].is_alphabetic();
+        let bl = br[i].is_alphabetic();
+        if al && bl {
+            return ar[i] < br[i];
+        }
+        if al || bl {
+            return bl;
+        }
+        let mut an: i64 = 0;
+        let mut bn: i64 = 0;
+        if ar[i] == '0' || br[i] == '0' {
+            let mut j = i as isize - 1;
+            while j >= 0 && ar[j as usize].is_ascii_digit() {
+                if ar[j as usize] != '0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+                j -= 1;
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && ar[ai].is_ascii_digit() {
+            an = an.wrapping_mul(10).wrapping_add(ar[ai] as i64 - '0' as i64);
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && br[bi].is_ascii_digit() {
+            bn = bn.wrapping_mul(10).wrapping_add(br[bi] as i64 - '0' as i64);
+            bi += 1;
+        }
+        if an != bn {
+            return an < bn;
+        }
+        if ai != bi {
+            return ai < bi;
+        }
+        return ar[i] < br[i];
+    }
+    ar.len() < br.len()
+}
+
+/// Go's `encoding/json` float formatting.
+pub fn json_float(f: f64) -> String {
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        // 'e' format, then strip "e-07" -> "e-7"
+        let (neg, digits, exp) = crate::value::shortest_digits(f);
+        let nd = digits.len() as i32;
+        let x = exp + nd - 1;
+        let mut s = String::new();
+        if neg {
+            s.push('-');
+        }
+        s.push_str(&digits[..1]);
+        if nd > 1 {
+            s.push('.');
+            s.push_str(&digits[1..]);
+        }
+        s.push('e');
+        s.push(if x < 0 { '-' } else { '+' });
+        s.push_str(&x.abs().to_string());
+        s
+    } else {
+        // shortest 'f'
+        let (neg, digits, exp) = crate::value::shortest_digits(f);
+        if f == 0.0 {
+            return if f.is_sign_negative() {
+                "-0".into()
+            } else {
+                "0".into()
+            };
+        }
+        let nd = digits.len() as i32;
+        let dp = exp + nd;
+        let mut s = String::new();
+        if neg {
+            s.push('-');
+        }
+        if dp <= 0 {
+            s.push_str("0.");
+            for _ in 0..-dp {
+                s.push('0');
+            }
+            s.push_str(&digits);
+        } else if dp >= nd {
+            s.push_str(&digits);
+            for _ in 0..dp - nd {
+                s.push('0');
+            }
+        } else {
+            s.push_str(&digits[..dp as usize]);
+            s.push('.');
+            s.push_str(&digits[dp as usize..]);
+        }
+        s
+    }
+}
+
+/// Converts a template value the way `sigs.k8s.io/yaml.Marshal` sees it (through JSON).
+pub fn to_ynode(v: &Value) -> Result<YNode, String> {
+    Ok(match v {
+        Value::Nil => YNode::Null,
+        Value::Bool(b) => YNode::Bool(*b),
+        Value::Int(i) => YNode::Int(*i),
+        Value::Float(f) => {
+            if !f.is_finite() {
+                return Err(format!("json: unsupported value: {}", format_float_g(*f)));
+            }
+            match resolve(&json_float(*f)) {
+                Scalar::Int(i) => YNode::Int(i),
+                Scalar::Uint(u) => YNode::Uint(u),
+                _ => YNode::Float(*f),
+            }
+        }
+        Value::Str(s) => YNode::Str(s.to_string()),
+        Value::Bytes(b) => YNode::Str(crate::funcs::b64(b)),
+        Value::List(l) => YNode::Seq(l.iter().map(to_ynode).collect::<Result<_, _>>()?),
+        Value::Map(m) => {
+            let mut items: Vec<(String, YNode)> = Vec::new();
+            for (k, v) in m.borrow().iter() {
+                items.push((k.clone(), to_ynode(v)?));
+            }
+            items.sort_by(|a, b| {
+                if yaml_key_less(&a.0, &b.0) {
+                    std::cmp::Ordering::Less
+                } else if yaml_key_less(&b.0, &a.0) {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            });
+            YNode::Map(items)
+        }
+        Value::Object(o) => to_ynode(&o.to_data())?,
+    })
+}
+
+/// `toYaml`: go-yaml v2 output of the value (with the trailing newline).
+pub fn to_yaml(v: &Value) -> Result<String, String> {
+    let n = to_ynode(v)?;
+    let mut e = Emitter::default();
+    e.document(&n);
+    Ok(e.out)
+}
+
+/// Emits a node as a YAML document (go-yaml v2 layout).
+pub fn emit(n: &YNode) -> String {
+    let mut e = Emitter::default();
+    e.document(n);
+    e.out
+}
+
+const BEST_WIDTH: usize = 80;
+
+#[derive(Default)]
+struct Emitter {
+    out: String,
+    column: usize,
+    whitespace: bool,
+    indention: bool,
+    indent: usize,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+fn is_printable(c: char) -> bool {
+    let c = c as u32;
+    c == 0x0A
+        || (0x20..=0x7E).contains(&c)
+        || c == 0x85
+        || (0xA0..=0xD7FF).contains(&c)
+        || ((0xE000..=0xFFFD).contains(&c) && c != 0xFEFF)
+        || (0x10000..=0x10FFFF).contains(&c)
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blankz(c: Option<char>) -> bool {
+    match c {
+        None => true,
+        Some(c) => c == ' ' || c == '\t' || is_break(c) || c == '\0',
+    }
+}
+
+struct Analysis {
+    multiline: bool,
+    flow_plain: bool,
+    block_plain: bool,
+    single: bool,
+    block: bool,
+}
+
+fn analyze(v: &str) -> Analysis {
+    if v.is_empty() {
+        return Analysis {
+            multiline: false,
+            flow_plain: false,
+            block_plain: true,
+            single: true,
+            block: false,
+        };
+    }
+    let chars: Vec<char> = v.chars().collect();
+    let (mut block_ind, mut flow_ind, mut line_breaks, mut special) = (false, false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break, mut prev_space, mut prev_break) =
+        (false, false, false, false);
+    if v.starts_with("---") || v.starts_with("...") {
+        block_ind = true;
+        flow_ind = true;
+    }
+    let mut preceded_ws = true;
+    let n = chars.len();
+    for i in 0..n {
+        let c = chars[i];
+        let followed_ws = is_blankz(chars.get(i + 1).copied());
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                '?' | ':' => {
+                    flow_ind = true;
+                    if followed_ws {
+                        block_ind = true;
+                    }
+                }
+                '-' if followed_ws => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                ',' | '?' | '[' | ']' | '{' | '}' => flow_ind = true,
+                ':' => {
+                    flow_ind = true;
+                    if followed_ws {
+                        block_ind = true;
+                    }
+                }
+                '#' if preceded_ws => {
+                    flow_ind = true;
+                    block_ind = true;
+                }
+                _ => {}
+            }
+        }
+        if !is_printable(c) || c == '\u{FEFF}' {
+            special = true;
+        }
+        if is_break(c) {
+            line_breaks = true;
+        }
+        if c == ' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if i == n - 1 {
+                trailing_space = true;
+            }
+            if prev_break {
+                break_space = true;
+            }
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            if i == 0 {
+                leading_break = true;
+            }
+            if i == n - 1 {
+                trailing_break = true;
+            }
+            if prev_space {
+                space_break = true;
+            }
+            prev_break = true;
+            prev_space = false;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_ws = is_blankz(Some(c));
+    }
+    let mut a = Analysis {
+        multiline: line_breaks,
+        flow_plain: true,
+        block_plain: true,
+        single: true,
+        block: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.flow_plain = false;
+        a.block_plain = false;
+    }
+    if trailing_space {
+        a.block = false;
+    }
+    if break_space {
+        a.flow_plain = false;
+        a.block_plain = false;
+        a.single = false;
+    }
+    if space_break || special {
+        a.flow_plain = false;
+        a.block_plain = false;
+        a.single = false;
+        a.block = false;
+    }
+    if line_breaks {
+        a.flow_plain = false;
+        a.block_plain = false;
+    }
+    if flow_ind {
+        a.flow_plain = false;
+    }
+    if block_ind {
+        a.block_plain = false;
+    }
+    a
+}
+
+impl Emitter {
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+    }
+    fn write_indent(&mut self) {
+        let indent = self.indent;
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.indention = true;
+    }
+    fn indicator(&mut self, s: &str, need_ws: bool, is_ws: bool, is_indention: bool) {
+        if need_ws && !self.whitespace {
+            self.put(' ');
+        }
+        for c in s.chars() {
+            self.put(c);
+        }
+        self.whitespace = is_ws;
+        self.indention = self.indention && is_indention;
+    }
+
+    fn document(&mut self, n: &YNode) {
+        self.whitespace = true;
+        self.indention = true;
+        self.column = 0;
+        match n {
+            YNode::Map(m) if !m.is_empty() => self.map(m, 0),
+            YNode::Seq(s) if !s.is_empty() => self.seq(s, 0),
+            _ => {
+                self.indent = 2;
+                self.scalar_node(n, false);
+            }
+        }
+        if !self.indention || self.column > 0 || !self.whitespace {
+            self.put_break();
+        }
+    }
+
+    fn map(&mut self, m: &[(String, YNode)], indent: usize) {
+        for (k, v) in m {
+            self.indent = indent;
+            self.write_indent();
+            self.indent = indent + 2;
+            self.scalar_str(k, true);
+            self.indicator(":", false, false, false);
+            match v {
+                YNode::Map(mm) if !mm.is_empty() => self.map(mm, indent + 2),
+                YNode::Seq(s) if !s.is_empty() => self.seq(s, indent),
+                _ => {
+                    self.indent = indent + 2;
+                    self.scalar_node(v, false);
+                }
+            }
+        }
+    }
+
+    fn seq(&mut self, s: &[YNode], indent: usize) {
+        for v in s {
+            self.indent = indent;
+            self.write_indent();
+            self.indicator("-", true, false, true);
+            match v {
+                YNode::Map(mm) if !mm.is_empty() => self.map(mm, indent + 2),
+                YNode::Seq(ss) if !ss.is_empty() => self.seq(ss, indent + 2),
+                _ => {
+                    self.indent = indent + 2;
+                    self.scalar_node(v, false);
+                }
+            }
+        }
+    }
+
+    fn scalar_node(&mut self, n: &YNode, key: bool) {
+        let plain = |e: &mut Self, s: &str| e.write_plain(s, !key);
+        match n {
+            YNode::Null => plain(self, "null"),
+            YNode::Bool(b) => plain(self, if *b { "true" } else { "false" }),
+            YNode::Int(i) => plain(self, &i.to_string()),
+            YNode::Uint(u) => plain(self, &u.to_string()),
+            YNode::Float(f) => {
+                let s = match format_float_g(*f).as_str() {
+                    "+Inf" => ".inf".to_string(),
+                    "-Inf" => "-.inf".to_string(),
+                    "NaN" => ".nan".to_string(),
+                    s => s.to_string(),
+                };
+                plain(self, &s)
+            }
+            YNode::Str(s) => self.scalar_str(s, key),
+            YNode::Map(_) => {
+                self.indicator("{}", true, false, false);
+            }
+            YNode::Seq(_) => {
+                self.indicator("[]", true, false, false);
+            }
+        }
+    }
+
+    fn scalar_str(&mut self, s: &str, key: bool) {
+        let mut style = if s.contains('\n') {
+            Style::Literal
+        } else if !needs_quotes(s) {
+            Style::Plain
+        } else {
+            Style::Double
+        };
+        let a = analyze(s);
+        if key && a.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain {
+            if !a.block_plain {
+                style = Style::Single;
+            }
+            if s.is_empty() && key {
+                style = Style::Single;
+            }
+        }
+        if style == Style::Single && !a.single {
+            style = Style::Double;
+        }
+        if style == Style::Literal && (!a.block || key) {
+            style = Style::Double;
+        }
+        let allow_breaks = !key;
+        match style {
+            Style::Plain => self.write_plain(s, allow_breaks),
+            Style::Single => self.write_single(s, allow_breaks),
+            Style::Double => self.write_double(s, allow_breaks),
+            Style::Literal => self.write_literal(s),
+        }
+    }
+
+    fn write_plain(&mut self, s: &str, allow_breaks: bool) {
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        for i in 0..chars.len() {
+            let c = chars[i];
+            if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && chars.get(i + 1) != Some(&' ')
+                {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else {
+                self.put(c);
+                spaces = false;
+            }
+        }
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_single(&mut self, s: &str, allow_breaks: bool) {
+        self.indicator("'", true, false, false);
+        let chars: Vec<char> = s.chars().collect();
+        let n = chars.len();
+        let (mut spaces, mut breaks) = (false, false);
+        for i in 0..n {
+            let c = chars[i];
+            if c == ' ' {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i != 0
+                    && i != n - 1
+                    && chars.get(i + 1) != Some(&' ')
+                {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.indicator("'", false, false, false);
+    }
+
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
+    }
+
+    fn write_double(&mut self, s: &str, allow_breaks: bool) {
+        self.indicator("\"", true, false, false);
+        let chars: Vec<char> = s.chars().collect();
+        let n = chars.len();
+        let mut spaces = false;
+        for i in 0..n {
+            let c = chars[i];
+            if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                match c {
+                    '\0' => self.put('0'),
+                    '\x07' => self.put('a'),
+                    '\x08' => self.put('b'),
+                    '\t' => self.put('t'),
+                    '\n' => self.put('n'),
+                    '\x0b' => self.put('v'),
+                    '\x0c' => self.put('f'),
+                    '\r' => self.put('r'),
+                    '\x1b' => self.put('e'),
+                    '"' => self.put('"'),
+                    '\\' => self.put('\\'),
+                    '\u{85}' => self.put('N'),
+                    '\u{A0}' => self.put('_'),
+                    '\u{2028}' => self.put('L'),
+                    '\u{2029}' => self.put('P'),
+                    c => {
+                        let v = c as u32;
+                        let s = if v <= 0xFF {
+                            format!("x{v:02X}")
+                        } else if v <= 0xFFFF {
+                            format!("u{v:04X}")
+                        } else {
+                            format!("U{v:08X}")
+                        };
+                        for ch in s.chars() {
+                            self.put(ch);
+                        }
+                    }
+                }
+                spaces = false;
+            } else if c == ' ' {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && i != 0 && i != n - 1 {
+                    self.write_indent();
+                    if chars.get(i + 1) == Some(&' ') {
+                        self.put('\\');
+                    }
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else {
+                self.put(c);
+                spaces = false;
+            }
+        }
+        self.indicator("\"", false, false, false);
+    }
+
+    fn write_literal(&mut self, s: &str) {
+        self.indicator("|", true, false, false);
+        let chars: Vec<char> = s.chars().collect();
+        if chars.first().is_some_and(|&c| c == ' ' || is_break(c)) {
+            self.indicator("2", false, false, false);
+        }
+        let n = chars.len();
+        let chomp = if !is_break(chars[n - 1]) {
+            Some("-")
+        } else if n == 1 || is_break(chars[n - 2]) {
+            Some("+")
+        } else {
+            None
+        };
+        if let Some(c) = chomp {
+            self.indicator(c, false, false, false);
+        }
+        self.put_break();
+        self.indention = true;
+        self.whitespace = true;
+        let mut breaks = true;
+        for &c in &chars {
+            if is_break(c) {
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                    breaks = false;
+                }
+                self.put(c);
+                self.indention = false;
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+{{- define "lib.greet" -}}hello from lib to {{ .Chart.Name }}{{- end -}}
