@@ -277,10 +277,25 @@ fn gix_err(msg: String) -> gix::Error {
     gix::error::Message::from(msg).raise_erased().into()
 }
 
+/// A gix error chain on one line: `outer: cause: root cause`.
+fn one_line(e: &gix::Error) -> String {
+    let full = format!("{e:#}");
+    let mut parts: Vec<String> = Vec::new();
+    for l in full.lines() {
+        let l = l.trim();
+        let l = l.split_once(": ").filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit())).map_or(l, |(_, r)| r);
+        if l.is_empty() || l == "Caused by:" || parts.iter().any(|p| p == l) {
+            continue;
+        }
+        parts.push(l.to_owned());
+    }
+    parts.join(": ")
+}
+
 fn repo_err(path: &Path) -> impl Fn(gix::Error) -> GitError + '_ {
     move |e| GitError::Repository {
         path: path.display().to_string(),
-        message: format!("{e:#}"),
+        message: one_line(&e),
     }
 }
 
@@ -378,7 +393,7 @@ fn open_session(opts: &FetchOptions, dir: &Path) -> Result<Session, GitError> {
 }
 
 fn classify(opts: &FetchOptions, reference: &str, auth_requested: bool, e: gix::Error) -> GitError {
-    let message = format!("{e:#}");
+    let message = one_line(&e);
     if opts.interrupt.load(Ordering::Relaxed) {
         return GitError::Interrupted {
             url: opts.url.clone(),
