@@ -90,7 +90,10 @@ impl Drop for GitHttpServer {
 }
 
 fn git_exec_path() -> PathBuf {
-    let out = Command::new("git").arg("--exec-path").output().expect("git runs");
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git runs");
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -184,11 +187,18 @@ async fn cgi(
     let head = String::from_utf8_lossy(&raw[..pos]).into_owned();
     let mut resp = Response::new(Full::new(Bytes::copy_from_slice(&raw[pos + sep..])));
     for line in head.lines() {
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
         if k.eq_ignore_ascii_case("status") {
-            let code = v.split(' ').next().and_then(|c| c.parse::<u16>().ok()).unwrap_or(500);
-            *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let code = v
+                .split(' ')
+                .next()
+                .and_then(|c| c.parse::<u16>().ok())
+                .unwrap_or(500);
+            *resp.status_mut() =
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         } else if let (Ok(name), Ok(val)) = (
             hyper::header::HeaderName::from_bytes(k.as_bytes()),
             hyper::header::HeaderValue::from_str(v),
@@ -204,7 +214,9 @@ impl GitHttpServer {
     /// need that user and password.
     pub async fn start(root: &Path, basic_auth: Option<(&str, &str)>) -> GitHttpServer {
         use base64::Engine;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let root = Arc::new(root.to_path_buf());
         let auth = Arc::new(basic_auth.map(|(u, p)| {
@@ -215,7 +227,9 @@ impl GitHttpServer {
         }));
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let (root, auth) = (root.clone(), auth.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
@@ -251,10 +265,16 @@ impl Drop for StaticServer {
 impl StaticServer {
     /// Serves `root`.
     pub async fn start(root: &Path) -> StaticServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let root = root.to_path_buf();
-        let task = tokio::spawn(gitops_source::server::serve(root, listener, std::future::pending()));
+        let task = tokio::spawn(gitops_source::server::serve(
+            root,
+            listener,
+            std::future::pending(),
+        ));
         StaticServer {
             url: format!("http://{addr}"),
             task,
@@ -299,7 +319,10 @@ impl GitDaemon {
             .expect("git daemon starts");
         let guard = ChildGuard(child);
         wait_until(Duration::from_secs(10), || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
         })
         .await
         .expect("git daemon listens");
@@ -340,7 +363,10 @@ impl DockerRegistry {
             .ok()?;
         let guard = ChildGuard(child);
         wait_until(Duration::from_secs(20), || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
         })
         .await?;
         Some(DockerRegistry {
@@ -377,9 +403,10 @@ impl Cluster {
     pub async fn start() -> Cluster {
         gitops_source::ensure_crypto_provider();
         let dir = tempfile::tempdir().expect("tempdir");
-        let server = gitops_apiserver::Server::start(gitops_apiserver::Config::new(dir.path().join("api")))
-            .await
-            .expect("API server starts");
+        let server =
+            gitops_apiserver::Server::start(gitops_apiserver::Config::new(dir.path().join("api")))
+                .await
+                .expect("API server starts");
         let kubeconfig = server.kubeconfig_path().to_path_buf();
         let client = gitops_controllers::runtime::client::client(Some(&kubeconfig))
             .await
@@ -387,7 +414,9 @@ impl Cluster {
         let crds: kube::Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
             kube::Api::all(client.clone());
         for crd in gitops_api::all_crds() {
-            crds.create(&Default::default(), &crd).await.expect("CRD created");
+            crds.create(&Default::default(), &crd)
+                .await
+                .expect("CRD created");
         }
         Cluster {
             server: Some(server),

@@ -3,7 +3,9 @@
 
 use gitops_api::GitRepository;
 use gitops_source::git::{FetchOptions, FetchOutcome, GitReference, fetch};
-use gitops_tests::{Cluster, GitDaemon, GitHttpServer, git, have, http_get, ready_of, sha256, wait_until};
+use gitops_tests::{
+    Cluster, GitDaemon, GitHttpServer, git, have, http_get, ready_of, sha256, wait_until,
+};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -12,14 +14,35 @@ use std::time::Duration;
 
 fn make_upstream(root: &Path, work: &Path) -> String {
     git(root, &["init", "-q", "--bare", "-b", "main", "app.git"]);
-    git(root, &["-C", &root.join("app.git").display().to_string(), "config", "http.receivepack", "true"]);
+    git(
+        root,
+        &[
+            "-C",
+            &root.join("app.git").display().to_string(),
+            "config",
+            "http.receivepack",
+            "true",
+        ],
+    );
     git(work, &["init", "-q", "-b", "main"]);
     std::fs::create_dir_all(work.join("deploy")).unwrap();
-    std::fs::write(work.join("deploy/app.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n").unwrap();
+    std::fs::write(
+        work.join("deploy/app.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+    )
+    .unwrap();
     std::fs::write(work.join("logo.png"), "not archived").unwrap();
     git(work, &["add", "-A"]);
     git(work, &["commit", "-q", "-m", "initial"]);
-    git(work, &["push", "-q", &root.join("app.git").display().to_string(), "main"]);
+    git(
+        work,
+        &[
+            "push",
+            "-q",
+            &root.join("app.git").display().to_string(),
+            "main",
+        ],
+    );
     git(work, &["rev-parse", "HEAD"])
 }
 
@@ -34,7 +57,8 @@ async fn wait_ready_at(api: &Api<GitRepository>, name: &str, revision: &str) -> 
         let r = r.clone();
         async move {
             let s = status(api, name).await;
-            (s["artifact"]["revision"] == r.as_str() && ready_of(&s).is_some_and(|c| c.0 == "True")).then_some(s)
+            (s["artifact"]["revision"] == r.as_str() && ready_of(&s).is_some_and(|c| c.0 == "True"))
+                .then_some(s)
         }
     })
     .await
@@ -52,7 +76,8 @@ async fn wait_not_ready(api: &Api<GitRepository>, name: &str) -> (Value, (String
 }
 
 fn gitrepo(name: &str, url: &str, branch: &str, secret: Option<&str>) -> GitRepository {
-    let mut spec = json!({"url": url, "interval": "10m", "ref": {"branch": branch}, "timeout": "20s"});
+    let mut spec =
+        json!({"url": url, "interval": "10m", "ref": {"branch": branch}, "timeout": "20s"});
     if let Some(s) = secret {
         spec["secretRef"] = json!({"name": s});
     }
@@ -72,7 +97,9 @@ async fn basic_secret(client: &kube::Client, name: &str, user: &str, pass: &str)
         "stringData": {"username": user, "password": pass},
     }))
     .unwrap();
-    api.create(&PostParams::default(), &s).await.expect("secret");
+    api.create(&PostParams::default(), &s)
+        .await
+        .expect("secret");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,15 +121,25 @@ async fn gitrepository_over_smart_http_with_basic_auth() {
     basic_secret(&cluster.client, "git-auth", "git-user", "s3cret").await;
     basic_secret(&cluster.client, "wrong-auth", "git-user", "nope").await;
     let api: Api<GitRepository> = Api::namespaced(cluster.client.clone(), "default");
-    api.create(&PostParams::default(), &gitrepo("app", &url, "main", Some("git-auth"))).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &gitrepo("app", &url, "main", Some("git-auth")),
+    )
+    .await
+    .unwrap();
 
     // First artifact: revision in Flux's format, URL serves bytes with the digest.
     let rev1 = format!("main@sha1:{c1}");
     let s = wait_ready_at(&api, "app", &rev1).await;
     let a = &s["artifact"];
     assert_eq!(a["path"], format!("gitrepository/default/app/{c1}.tar.gz"));
-    assert_eq!(a["url"], format!("http://{adv}/gitrepository/default/app/{c1}.tar.gz"));
-    let bytes = http_get(a["url"].as_str().unwrap()).await.expect("artifact served");
+    assert_eq!(
+        a["url"],
+        format!("http://{adv}/gitrepository/default/app/{c1}.tar.gz")
+    );
+    let bytes = http_get(a["url"].as_str().unwrap())
+        .await
+        .expect("artifact served");
     assert_eq!(sha256(&bytes), a["digest"].as_str().unwrap());
     assert_eq!(a["size"].as_i64().unwrap(), bytes.len() as i64);
     assert!(a["lastUpdateTime"].is_string());
@@ -118,20 +155,36 @@ async fn gitrepository_over_smart_http_with_basic_auth() {
     assert_eq!(names, vec!["deploy/", "deploy/app.yaml"]);
 
     // A new commit and a reconcile request: a new artifact; the request is acknowledged.
-    std::fs::write(work.join("deploy/app.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app2\n").unwrap();
+    std::fs::write(
+        work.join("deploy/app.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app2\n",
+    )
+    .unwrap();
     git(&work, &["commit", "-q", "-am", "second"]);
-    git(&work, &["push", "-q", &root.join("app.git").display().to_string(), "main"]);
+    git(
+        &work,
+        &[
+            "push",
+            "-q",
+            &root.join("app.git").display().to_string(),
+            "main",
+        ],
+    );
     let c2 = git(&work, &["rev-parse", "HEAD"]);
     api.patch(
         "app",
         &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now-1"}}})),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now-1"}}}),
+        ),
     )
     .await
     .unwrap();
     let rev2 = format!("main@sha1:{c2}");
     let s = wait_ready_at(&api, "app", &rev2).await;
-    let bytes2 = http_get(s["artifact"]["url"].as_str().unwrap()).await.unwrap();
+    let bytes2 = http_get(s["artifact"]["url"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(sha256(&bytes2), s["artifact"]["digest"].as_str().unwrap());
     assert_ne!(s["artifact"]["digest"], a["digest"]);
     let s = wait_until(Duration::from_secs(30), || async {
@@ -143,29 +196,56 @@ async fn gitrepository_over_smart_http_with_basic_auth() {
     let good = s["artifact"].clone();
 
     // Unknown branch: Ready=False with the reason and what/where; the artifact stays served.
-    api.patch("app", &PatchParams::default(), &Patch::Merge(json!({"spec": {"ref": {"branch": "nope"}}})))
-        .await
-        .unwrap();
+    api.patch(
+        "app",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"ref": {"branch": "nope"}}})),
+    )
+    .await
+    .unwrap();
     let (s, (_, reason, message)) = wait_not_ready(&api, "app").await;
     assert_eq!(reason, "GitOperationFailed");
-    assert!(message.contains("branch 'nope'") && message.contains(&url), "{message}");
+    assert!(
+        message.contains("branch 'nope'") && message.contains(&url),
+        "{message}"
+    );
     assert_eq!(s["artifact"], good);
-    let again = http_get(good["url"].as_str().unwrap()).await.expect("previous artifact still served");
+    let again = http_get(good["url"].as_str().unwrap())
+        .await
+        .expect("previous artifact still served");
     assert_eq!(sha256(&again), good["digest"].as_str().unwrap());
-    let fetch_failed = s["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "FetchFailed").unwrap();
+    let fetch_failed = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "FetchFailed")
+        .unwrap();
     assert_eq!(fetch_failed["status"], "True");
 
     // Wrong credentials.
-    api.create(&PostParams::default(), &gitrepo("wrong", &url, "main", Some("wrong-auth"))).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &gitrepo("wrong", &url, "main", Some("wrong-auth")),
+    )
+    .await
+    .unwrap();
     let (_, (_, reason, message)) = wait_not_ready(&api, "wrong").await;
     assert_eq!(reason, "AuthenticationFailed", "{message}");
     assert!(!message.contains("nope"), "secret in message: {message}");
 
     // Unreachable host.
     let port = gitops_tests::free_port();
-    api.create(&PostParams::default(), &gitrepo("down", &format!("http://127.0.0.1:{port}/x.git"), "main", None))
-        .await
-        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &gitrepo(
+            "down",
+            &format!("http://127.0.0.1:{port}/x.git"),
+            "main",
+            None,
+        ),
+    )
+    .await
+    .unwrap();
     let (_, (_, reason, message)) = wait_not_ready(&api, "down").await;
     assert_eq!(reason, "GitOperationFailed");
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
@@ -193,13 +273,28 @@ async fn fetch_over_git_daemon() {
     std::fs::create_dir_all(&work).unwrap();
     let c1 = make_upstream(&root, &work);
     git(&work, &["tag", "v1.2.3"]);
-    git(&work, &["push", "-q", &root.join("app.git").display().to_string(), "v1.2.3"]);
+    git(
+        &work,
+        &[
+            "push",
+            "-q",
+            &root.join("app.git").display().to_string(),
+            "v1.2.3",
+        ],
+    );
     let daemon = GitDaemon::start(&root).await;
     let url = format!("{}/app.git", daemon.url);
     let out = tokio::task::spawn_blocking(move || {
         let w = tempfile::tempdir().unwrap();
-        let r = fetch(&FetchOptions::new(&url, GitReference::Semver("^1".into())), &w.path().join("r"), None).unwrap();
-        let FetchOutcome::Fetched(r) = r else { panic!("expected a fetch") };
+        let r = fetch(
+            &FetchOptions::new(&url, GitReference::Semver("^1".into())),
+            &w.path().join("r"),
+            None,
+        )
+        .unwrap();
+        let FetchOutcome::Fetched(r) = r else {
+            panic!("expected a fetch")
+        };
         let (bytes, info) = r.archive(&Default::default(), Vec::new()).unwrap();
         (r.revision.clone(), bytes, info)
     })

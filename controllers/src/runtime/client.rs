@@ -14,8 +14,9 @@ pub async fn client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
                 .await
                 .map_err(|e| anyhow::anyhow!("kubeconfig {}: {e}", path.display()))?
         }
-        None => kube::Config::incluster()
-            .map_err(|e| anyhow::anyhow!("in-cluster configuration: {e} (pass --kubeconfig outside a cluster)"))?,
+        None => kube::Config::incluster().map_err(|e| {
+            anyhow::anyhow!("in-cluster configuration: {e} (pass --kubeconfig outside a cluster)")
+        })?,
     };
     kube::Client::try_from(config).map_err(|e| anyhow::anyhow!("Kubernetes client: {e}"))
 }

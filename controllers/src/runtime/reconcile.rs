@@ -25,7 +25,14 @@ use std::time::{Duration, Instant};
 
 /// What the runtime needs to know about an object of a reconciled kind.
 pub trait Reconcilable:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + std::fmt::Debug + DeserializeOwned + Serialize + Send + Sync + 'static
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
 {
     /// How often to reconcile.
     fn interval(&self) -> Duration;
@@ -113,7 +120,11 @@ struct Ctx<R> {
     opts: RunOptions,
 }
 
-async fn set_finalizers<K: Reconcilable>(api: &Api<K>, name: &str, finalizers: Vec<String>) -> Result<(), RuntimeError> {
+async fn set_finalizers<K: Reconcilable>(
+    api: &Api<K>,
+    name: &str,
+    finalizers: Vec<String>,
+) -> Result<(), RuntimeError> {
     api.patch(
         name,
         &PatchParams::default(),
@@ -142,7 +153,12 @@ where
                 tracing::error!(kind, namespace = ns, name, error = %e, "finalizing failed");
                 return Ok(Action::requeue(backoff(2)));
             }
-            let rest: Vec<String> = obj.finalizers().iter().filter(|f| **f != fin).cloned().collect();
+            let rest: Vec<String> = obj
+                .finalizers()
+                .iter()
+                .filter(|f| **f != fin)
+                .cloned()
+                .collect();
             set_finalizers(&api, &name, rest).await?;
         }
         ctx.metrics.forget(&kind, &ns, &name);
@@ -155,15 +171,25 @@ where
         set_finalizers(&api, &name, all).await?;
     }
     if obj.suspended() {
-        tracing::info!(kind, namespace = ns, name, "reconciliation is suspended for this object");
+        tracing::info!(
+            kind,
+            namespace = ns,
+            name,
+            "reconciliation is suspended for this object"
+        );
         ctx.metrics.record_ready(&kind, &ns, &name, "Unknown", true);
         return Ok(Action::await_change());
     }
     let started = Instant::now();
     let outcome = ctx.reconciler.reconcile(obj.clone()).await;
     let elapsed = started.elapsed();
-    ctx.metrics
-        .record(&kind, &ns, &name, elapsed.as_secs_f64(), outcome == Outcome::Ready);
+    ctx.metrics.record(
+        &kind,
+        &ns,
+        &name,
+        elapsed.as_secs_f64(),
+        outcome == Outcome::Ready,
+    );
     let interval = obj.interval().max(Duration::from_secs(1));
     Ok(match outcome {
         Outcome::Ready => {
@@ -187,8 +213,13 @@ where
 }
 
 /// Runs the reconcile loop of kind `K` until the watch ends (it does not, normally).
-pub async fn run<K, R>(client: kube::Client, reconciler: Arc<R>, opts: RunOptions, metrics: Metrics, ready: Readiness)
-where
+pub async fn run<K, R>(
+    client: kube::Client,
+    reconciler: Arc<R>,
+    opts: RunOptions,
+    metrics: Metrics,
+    ready: Readiness,
+) where
     K: Reconcilable,
     R: Reconciler<K>,
 {

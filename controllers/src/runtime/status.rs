@@ -9,8 +9,8 @@
 //! - failure that needs a change to the object: `Stalled=True` and `Ready=False` with the
 //!   same reason and message, `Reconciling` removed.
 
-use gitops_api::condition::{ConditionStatus, Conditions, reasons, types};
 use gitops_api::Condition;
+use gitops_api::condition::{ConditionStatus, Conditions, reasons, types};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
@@ -85,7 +85,13 @@ impl ConditionSet {
 
     /// A failure recorded in `condition` (e.g. `FetchFailed`) and summarised in Ready.
     /// `stalled` failures need a change to the object; the others are retried.
-    pub fn mark_failure(&mut self, condition: Option<&str>, reason: &str, message: &str, stalled: bool) {
+    pub fn mark_failure(
+        &mut self,
+        condition: Option<&str>,
+        reason: &str,
+        message: &str,
+        stalled: bool,
+    ) {
         if let Some(c) = condition {
             self.set(c, true, reason, message);
         }
@@ -117,6 +123,10 @@ pub async fn patch_status<K>(api: &Api<K>, name: &str, status: Value) -> kube::R
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,
 {
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
-        .await
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
 }

@@ -15,13 +15,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Installs the global `tracing` subscriber: `json` (one object per line, as Flux's
 /// controllers log) or `console`, at `level` (`RUST_LOG` overrides).
 pub fn init_logging(level: &str, encoding: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},kube=warn,hyper=warn,reqwest=warn,gix=warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},kube=warn,hyper=warn,reqwest=warn,gix=warn"
+        ))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if encoding == "console" {
         builder.try_init()
     } else {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
     };
 }
 
@@ -72,10 +81,18 @@ impl Metrics {
     }
 
     /// Records the Ready condition of an object.
-    pub fn record_ready(&self, kind: &str, namespace: &str, name: &str, status: &str, suspended: bool) {
+    pub fn record_ready(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        status: &str,
+        suspended: bool,
+    ) {
         let mut m = self.inner.lock();
         let key = (kind.to_owned(), namespace.to_owned(), name.to_owned());
-        m.conditions.insert(key.clone(), ("Ready".into(), status.into()));
+        m.conditions
+            .insert(key.clone(), ("Ready".into(), status.into()));
         m.suspended.insert(key, suspended);
     }
 
@@ -92,34 +109,68 @@ impl Metrics {
     pub fn render(&self) -> String {
         let m = self.inner.lock();
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP gotk_reconcile_duration_seconds The duration in seconds of a gotk resource reconciliation.");
+        let _ = writeln!(
+            out,
+            "# HELP gotk_reconcile_duration_seconds The duration in seconds of a gotk resource reconciliation."
+        );
         let _ = writeln!(out, "# TYPE gotk_reconcile_duration_seconds histogram");
         for ((k, ns, n), s) in &m.durations {
             let l = format!("kind=\"{k}\",name=\"{n}\",namespace=\"{ns}\"");
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "gotk_reconcile_duration_seconds_bucket{{{l},le=\"{b}\"}} {}", s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "gotk_reconcile_duration_seconds_bucket{{{l},le=\"{b}\"}} {}",
+                    s.buckets[i]
+                );
             }
-            let _ = writeln!(out, "gotk_reconcile_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "gotk_reconcile_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+                s.count
+            );
             let _ = writeln!(out, "gotk_reconcile_duration_seconds_sum{{{l}}} {}", s.sum);
-            let _ = writeln!(out, "gotk_reconcile_duration_seconds_count{{{l}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "gotk_reconcile_duration_seconds_count{{{l}}} {}",
+                s.count
+            );
         }
-        let _ = writeln!(out, "# HELP gitops_reconcile_total Reconciliations by kind and result.");
+        let _ = writeln!(
+            out,
+            "# HELP gitops_reconcile_total Reconciliations by kind and result."
+        );
         let _ = writeln!(out, "# TYPE gitops_reconcile_total counter");
         for ((k, r), v) in &m.totals {
-            let _ = writeln!(out, "gitops_reconcile_total{{kind=\"{k}\",result=\"{r}\"}} {v}");
+            let _ = writeln!(
+                out,
+                "gitops_reconcile_total{{kind=\"{k}\",result=\"{r}\"}} {v}"
+            );
         }
-        let _ = writeln!(out, "# HELP gotk_reconcile_condition The current condition status of a GitOps Toolkit resource reconciliation.");
+        let _ = writeln!(
+            out,
+            "# HELP gotk_reconcile_condition The current condition status of a GitOps Toolkit resource reconciliation."
+        );
         let _ = writeln!(out, "# TYPE gotk_reconcile_condition gauge");
         for ((k, ns, n), (t, st)) in &m.conditions {
             for s in ["True", "False", "Unknown"] {
                 let v = u8::from(s == st);
-                let _ = writeln!(out, "gotk_reconcile_condition{{kind=\"{k}\",name=\"{n}\",namespace=\"{ns}\",status=\"{s}\",type=\"{t}\"}} {v}");
+                let _ = writeln!(
+                    out,
+                    "gotk_reconcile_condition{{kind=\"{k}\",name=\"{n}\",namespace=\"{ns}\",status=\"{s}\",type=\"{t}\"}} {v}"
+                );
             }
         }
-        let _ = writeln!(out, "# HELP gotk_suspend_status The current suspend status of a GitOps Toolkit resource.");
+        let _ = writeln!(
+            out,
+            "# HELP gotk_suspend_status The current suspend status of a GitOps Toolkit resource."
+        );
         let _ = writeln!(out, "# TYPE gotk_suspend_status gauge");
         for ((k, ns, n), s) in &m.suspended {
-            let _ = writeln!(out, "gotk_suspend_status{{kind=\"{k}\",name=\"{n}\",namespace=\"{ns}\"}} {}", u8::from(*s));
+            let _ = writeln!(
+                out,
+                "gotk_suspend_status{{kind=\"{k}\",name=\"{n}\",namespace=\"{ns}\"}} {}",
+                u8::from(*s)
+            );
         }
         out
     }
@@ -141,11 +192,17 @@ impl Readiness {
 }
 
 /// Serves `/metrics` (when `metrics` is given) and `/healthz`, `/readyz` on `addr`.
-pub async fn serve(addr: SocketAddr, metrics: Option<Metrics>, ready: Readiness) -> std::io::Result<()> {
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Option<Metrics>,
+    ready: Readiness,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let metrics = metrics.clone();
             let ready = ready.clone();
             tokio::spawn(async move {
@@ -157,7 +214,9 @@ pub async fn serve(addr: SocketAddr, metrics: Option<Metrics>, ready: Readiness)
                             ("/metrics", Some(m)) => (StatusCode::OK, m.render()),
                             ("/healthz", _) => (StatusCode::OK, "ok".to_owned()),
                             ("/readyz", _) if ready.is_ready() => (StatusCode::OK, "ok".to_owned()),
-                            ("/readyz", _) => (StatusCode::SERVICE_UNAVAILABLE, "not ready".to_owned()),
+                            ("/readyz", _) => {
+                                (StatusCode::SERVICE_UNAVAILABLE, "not ready".to_owned())
+                            }
                             _ => (StatusCode::NOT_FOUND, "not found".to_owned()),
                         };
                         let mut r = Response::new(Full::new(Bytes::from(body)));

@@ -1,12 +1,17 @@
 //! GitRepository reconciler.
 
-use super::{Context, Failure, Success, blocking_with_timeout, current_artifact, finish, key_of, secret_data, status_json};
+use super::{
+    Context, Failure, Success, blocking_with_timeout, current_artifact, finish, key_of,
+    secret_data, status_json,
+};
 use crate::runtime::reconcile::{Outcome, Reconciler};
 use gitops_api::condition::reasons;
 use gitops_api::{Artifact, GitRepository};
-use gitops_source::git::{self, ArchiveOptions, FetchOptions, FetchOutcome, GitAuth, GitError, GitReference};
-use kube::api::Api;
+use gitops_source::git::{
+    self, ArchiveOptions, FetchOptions, FetchOutcome, GitAuth, GitError, GitReference,
+};
 use kube::ResourceExt;
+use kube::api::Api;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -58,10 +63,9 @@ async fn includes(ctx: &Context, obj: &GitRepository) -> Result<Vec<Include>, Fa
             message: m,
             stalled: false,
         };
-        let other = api
-            .get(name)
-            .await
-            .map_err(|e| unavailable(format!("could not get resource for include '{name}': {e}")))?;
+        let other = api.get(name).await.map_err(|e| {
+            unavailable(format!("could not get resource for include '{name}': {e}"))
+        })?;
         let artifact = other
             .status
             .and_then(|s| s.artifact)
@@ -70,7 +74,11 @@ async fn includes(ctx: &Context, obj: &GitRepository) -> Result<Vec<Include>, Fa
         out.push(Include {
             artifact,
             from: inc.from_path.clone().unwrap_or_default(),
-            to: inc.to_path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| name.clone()),
+            to: inc
+                .to_path
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| name.clone()),
         });
     }
     Ok(out)
@@ -79,12 +87,18 @@ async fn includes(ctx: &Context, obj: &GitRepository) -> Result<Vec<Include>, Fa
 async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
-    if !(spec.url.starts_with("http://") || spec.url.starts_with("https://") || spec.url.starts_with("ssh://")
-        || spec.url.starts_with("git://") || spec.url.starts_with("file://"))
+    if !(spec.url.starts_with("http://")
+        || spec.url.starts_with("https://")
+        || spec.url.starts_with("ssh://")
+        || spec.url.starts_with("git://")
+        || spec.url.starts_with("file://"))
     {
         return Err(Failure::stalled(
             reasons::URL_INVALID,
-            format!("invalid URL {:?}: scheme must be http, https or ssh", spec.url),
+            format!(
+                "invalid URL {:?}: scheme must be http, https or ssh",
+                spec.url
+            ),
         ));
     }
     let mut opts = FetchOptions::new(&spec.url, GitReference::from_spec(spec.reference.as_ref()));
@@ -101,8 +115,13 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
         .and_then(|v| v.as_array())
         .map(|a| a.iter().map(|x| x["revision"].clone()).collect())
         .unwrap_or_default();
-    let same_shape = status.get("observedIgnore").and_then(|v| v.as_str()) == spec.ignore.as_deref()
-        && status.get("observedRecurseSubmodules").and_then(|v| v.as_bool()).unwrap_or(false) == spec.recurse_submodules
+    let same_shape = status.get("observedIgnore").and_then(|v| v.as_str())
+        == spec.ignore.as_deref()
+        && status
+            .get("observedRecurseSubmodules")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+            == spec.recurse_submodules
         && status
             .get("observedSparseCheckout")
             .cloned()
@@ -110,9 +129,13 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
             == json!(spec.sparse_checkout)
         && included_now == included_before
         && status.get("observedInclude").cloned().unwrap_or(json!([])) == json!(spec.include);
-    let last = current.as_ref().filter(|_| same_shape).map(|a| a.revision.clone());
+    let last = current
+        .as_ref()
+        .filter(|_| same_shape)
+        .map(|a| a.revision.clone());
 
-    let work = tempfile::tempdir().map_err(|e| Failure::storage(format!("temporary directory: {e}")))?;
+    let work =
+        tempfile::tempdir().map_err(|e| Failure::storage(format!("temporary directory: {e}")))?;
     let interrupt = Arc::new(AtomicBool::new(false));
     opts.interrupt = interrupt.clone();
     let archive_opts = ArchiveOptions {
@@ -125,51 +148,83 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
     let work_path = work.path().to_owned();
     let inc_files: Vec<(std::path::PathBuf, String, String)> = incs
         .iter()
-        .filter_map(|i| Some((storage.local_path(&i.artifact.path)?, i.from.clone(), i.to.clone())))
+        .filter_map(|i| {
+            Some((
+                storage.local_path(&i.artifact.path)?,
+                i.from.clone(),
+                i.to.clone(),
+            ))
+        })
         .collect();
     let max = ctx.max_size;
-    let job = move || -> Result<Option<(String, String, gitops_source::StoredArtifact)>, Failure> {
-        let repo = match git::fetch(&opts, &work_path.join("repo"), last.as_deref()).map_err(git_failure)? {
-            FetchOutcome::Unchanged(_) => return Ok(None),
-            FetchOutcome::Fetched(r) => r,
-        };
-        let file = format!("{}.tar.gz", repo.commit);
-        let stored = if inc_files.is_empty() {
-            storage
-                .store_with(&key, &file, |w| {
-                    repo.archive(&archive_opts, w)
-                        .map(|_| ())
-                        .map_err(|e| gitops_source::storage::StorageError::Io {
-                            path: file.clone(),
-                            source: std::io::Error::other(e.to_string()),
+    let job =
+        move || -> Result<Option<(String, String, gitops_source::StoredArtifact)>, Failure> {
+            let repo = match git::fetch(&opts, &work_path.join("repo"), last.as_deref())
+                .map_err(git_failure)?
+            {
+                FetchOutcome::Unchanged(_) => return Ok(None),
+                FetchOutcome::Fetched(r) => r,
+            };
+            let file = format!("{}.tar.gz", repo.commit);
+            let stored = if inc_files.is_empty() {
+                storage
+                    .store_with(&key, &file, |w| {
+                        repo.archive(&archive_opts, w).map(|_| ()).map_err(|e| {
+                            gitops_source::storage::StorageError::Io {
+                                path: file.clone(),
+                                source: std::io::Error::other(e.to_string()),
+                            }
                         })
-                })
-                .map_err(|e| Failure::storage(format!("failed to archive repository: {e}")))?
-                .0
-        } else {
-            // Materialise the tree, copy the includes in, archive the result.
-            let tree = work_path.join("tree");
-            let (bytes, _) = repo.archive(&archive_opts, Vec::new()).map_err(git_failure)?;
-            let limits = gitops_source::ExtractLimits { max_bytes: max, ..Default::default() };
-            gitops_source::archive::extract_tar_gz(&bytes[..], &tree, limits)
-                .map_err(|e| Failure::storage(format!("failed to stage repository: {e}")))?;
-            for (path, from, to) in &inc_files {
-                let staged = work_path.join(format!("inc-{}", to.replace('/', "_")));
-                let f = std::fs::File::open(path).map_err(|e| Failure::storage(format!("include {}: {e}", path.display())))?;
-                gitops_source::archive::extract_tar_gz(std::io::BufReader::new(f), &staged, limits)
+                    })
+                    .map_err(|e| Failure::storage(format!("failed to archive repository: {e}")))?
+                    .0
+            } else {
+                // Materialise the tree, copy the includes in, archive the result.
+                let tree = work_path.join("tree");
+                let (bytes, _) = repo
+                    .archive(&archive_opts, Vec::new())
+                    .map_err(git_failure)?;
+                let limits = gitops_source::ExtractLimits {
+                    max_bytes: max,
+                    ..Default::default()
+                };
+                gitops_source::archive::extract_tar_gz(&bytes[..], &tree, limits)
+                    .map_err(|e| Failure::storage(format!("failed to stage repository: {e}")))?;
+                for (path, from, to) in &inc_files {
+                    let staged = work_path.join(format!("inc-{}", to.replace('/', "_")));
+                    let f = std::fs::File::open(path).map_err(|e| {
+                        Failure::storage(format!("include {}: {e}", path.display()))
+                    })?;
+                    gitops_source::archive::extract_tar_gz(
+                        std::io::BufReader::new(f),
+                        &staged,
+                        limits,
+                    )
                     .map_err(|e| Failure::storage(format!("include {to}: {e}")))?;
-                let src = staged.join(gitops_source::archive::safe_relative_path(from).map_err(|e| Failure::storage(e.to_string()))?);
-                let dst = tree.join(gitops_source::archive::safe_relative_path(to).map_err(|e| Failure::storage(e.to_string()))?);
-                let _ = std::fs::remove_dir_all(&dst);
-                copy_dir(&src, &dst).map_err(|e| Failure::storage(format!("copying include {to}: {e}")))?;
-            }
-            storage
-                .archive_dir(&key, &file, &tree, &gitops_source::ignore::IgnoreRules::none())
-                .map_err(|e| Failure::storage(format!("failed to archive repository: {e}")))?
-                .0
+                    let src = staged.join(
+                        gitops_source::archive::safe_relative_path(from)
+                            .map_err(|e| Failure::storage(e.to_string()))?,
+                    );
+                    let dst = tree.join(
+                        gitops_source::archive::safe_relative_path(to)
+                            .map_err(|e| Failure::storage(e.to_string()))?,
+                    );
+                    let _ = std::fs::remove_dir_all(&dst);
+                    copy_dir(&src, &dst)
+                        .map_err(|e| Failure::storage(format!("copying include {to}: {e}")))?;
+                }
+                storage
+                    .archive_dir(
+                        &key,
+                        &file,
+                        &tree,
+                        &gitops_source::ignore::IgnoreRules::none(),
+                    )
+                    .map_err(|e| Failure::storage(format!("failed to archive repository: {e}")))?
+                    .0
+            };
+            Ok(Some((repo.revision.clone(), repo.message.clone(), stored)))
         };
-        Ok(Some((repo.revision.clone(), repo.message.clone(), stored)))
-    };
     let timeout = spec.timeout();
     let out = blocking_with_timeout(timeout, interrupt, job).await.ok_or_else(|| {
         Failure::fetch(
@@ -179,7 +234,10 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
     })??;
     let mut extra = Map::new();
     extra.insert("observedIgnore".into(), json!(spec.ignore));
-    extra.insert("observedRecurseSubmodules".into(), json!(spec.recurse_submodules));
+    extra.insert(
+        "observedRecurseSubmodules".into(),
+        json!(spec.recurse_submodules),
+    );
     extra.insert("observedSparseCheckout".into(), json!(spec.sparse_checkout));
     extra.insert("observedInclude".into(), json!(spec.include));
     extra.insert(

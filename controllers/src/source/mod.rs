@@ -7,6 +7,7 @@
 //! Start it with [`run`] (what `gitops controller source-controller` does).
 
 mod git;
+mod helm;
 mod oci;
 
 use crate::runtime::args::{ControllerArgs, bind_addr};
@@ -73,7 +74,11 @@ pub struct Context {
 
 impl Context {
     fn registry(&self, insecure: bool) -> &gitops_source::oci::Registry {
-        if insecure { &self.registries.0 } else { &self.registries.1 }
+        if insecure {
+            &self.registries.0
+        } else {
+            &self.registries.1
+        }
     }
 }
 
@@ -112,7 +117,11 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("health server on {a}: {e}"))?;
     }
     let ctx = Arc::new(Context {
-        events: EventRecorder::new(client.clone(), CONTROLLER_NAME, args.common.events_addr.clone()),
+        events: EventRecorder::new(
+            client.clone(),
+            CONTROLLER_NAME,
+            args.common.events_addr.clone(),
+        ),
         client: client.clone(),
         storage,
         retention: args.artifact_retention_records.max(1),
@@ -147,7 +156,20 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
             metrics.clone(),
             ready.clone()
         ),
-/*EXTRA_KINDS*/
+        reconcile::run::<gitops_api::HelmRepository, _>(
+            client.clone(),
+            Arc::new(helm::HelmRepositoryReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone()
+        ),
+        reconcile::run::<gitops_api::HelmChart, _>(
+            client.clone(),
+            Arc::new(helm::HelmChartReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone()
+        ),
     );
     Ok(())
 }
@@ -297,7 +319,12 @@ pub(crate) async fn secret_data(
 
 /// Writes the status for a reconcile result, emits events, garbage-collects old artifacts,
 /// and tells the runtime when to come back.
-pub(crate) async fn finish<K>(ctx: &Context, obj: &K, result: Result<Success, Failure>, has_url: bool) -> Outcome
+pub(crate) async fn finish<K>(
+    ctx: &Context,
+    obj: &K,
+    result: Result<Success, Failure>,
+    has_url: bool,
+) -> Outcome
 where
     K: Reconcilable,
 {
@@ -313,21 +340,35 @@ where
         .and_then(|c| c["message"].as_str().map(str::to_owned));
     let mut status = Map::new();
     let last_handled = old.get("lastHandledReconcileAt").and_then(|v| v.as_str());
-    if let Some(req) = gitops_api::annotations::pending_reconcile_request(obj.meta(), last_handled) {
+    if let Some(req) = gitops_api::annotations::pending_reconcile_request(obj.meta(), last_handled)
+    {
         status.insert("lastHandledReconcileAt".into(), req.into());
     }
     let oref = object_ref(obj);
     let outcome = match result {
         Ok(s) => {
-            conds.set(types::ARTIFACT_IN_STORAGE, true, reasons::SUCCEEDED, &s.ready_message);
-            for t in [types::FETCH_FAILED, types::BUILD_FAILED, types::STORAGE_OPERATION_FAILED, types::ARTIFACT_OUTDATED] {
+            conds.set(
+                types::ARTIFACT_IN_STORAGE,
+                true,
+                reasons::SUCCEEDED,
+                &s.ready_message,
+            );
+            for t in [
+                types::FETCH_FAILED,
+                types::BUILD_FAILED,
+                types::STORAGE_OPERATION_FAILED,
+                types::ARTIFACT_OUTDATED,
+            ] {
                 conds.remove(t);
             }
             conds.mark_ready(reasons::SUCCEEDED, &s.ready_message);
             if has_url {
                 status.insert("url".into(), s.artifact.url.clone().into());
             }
-            status.insert("artifact".into(), serde_json::to_value(&s.artifact).unwrap_or(Value::Null));
+            status.insert(
+                "artifact".into(),
+                serde_json::to_value(&s.artifact).unwrap_or(Value::Null),
+            );
             status.insert("observedGeneration".into(), generation.into());
             for (k, v) in s.extra {
                 status.insert(k, v);
@@ -335,9 +376,21 @@ where
             if s.new {
                 tracing::info!(kind = %K::kind(&()), namespace = ns, name, revision = s.artifact.revision, "{}", s.event_message);
                 ctx.events
-                    .publish(&oref, EventType::Normal, "NewArtifact", &s.event_message, Some(&s.artifact.revision))
+                    .publish(
+                        &oref,
+                        EventType::Normal,
+                        "NewArtifact",
+                        &s.event_message,
+                        Some(&s.artifact.revision),
+                    )
                     .await;
-                let file = s.artifact.path.rsplit('/').next().unwrap_or_default().to_owned();
+                let file = s
+                    .artifact
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 if let Err(e) = ctx.storage.gc(&key_of(obj), ctx.retention, Some(&file)) {
                     tracing::warn!(namespace = ns, name, error = %e, "garbage collection failed");
                 }
@@ -351,7 +404,12 @@ where
             }
             // The previous artifact stays: its file is still served, the status keeps it.
             if old.get("artifact").is_some() {
-                conds.set(types::ARTIFACT_IN_STORAGE, true, reasons::SUCCEEDED, "previous artifact is still served");
+                conds.set(
+                    types::ARTIFACT_IN_STORAGE,
+                    true,
+                    reasons::SUCCEEDED,
+                    "previous artifact is still served",
+                );
             }
             tracing::error!(kind = %K::kind(&()), namespace = ns, name, reason = f.reason, "{}", f.message);
             if old_ready_msg.as_deref() != Some(f.message.as_str()) {
@@ -359,10 +417,17 @@ where
                     .publish(&oref, EventType::Warning, f.reason, &f.message, None)
                     .await;
             }
-            if f.stalled { Outcome::Stalled } else { Outcome::Retry }
+            if f.stalled {
+                Outcome::Stalled
+            } else {
+                Outcome::Retry
+            }
         }
     };
-    status.insert("conditions".into(), serde_json::to_value(&conds.conditions).unwrap_or(Value::Null));
+    status.insert(
+        "conditions".into(),
+        serde_json::to_value(&conds.conditions).unwrap_or(Value::Null),
+    );
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     if let Err(e) = patch_status(&api, &name, Value::Object(status)).await {
         tracing::warn!(namespace = ns, name, error = %e, "status update failed");
@@ -389,7 +454,10 @@ pub(crate) async fn blocking_with_timeout<T: Send + 'static>(
 }
 
 /// Removes the object's stored artifacts (finalizer).
-pub(crate) fn remove_artifacts<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K) -> anyhow::Result<()> {
+pub(crate) fn remove_artifacts<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+) -> anyhow::Result<()> {
     ctx.storage
         .remove_all(&key_of(obj))
         .map_err(|e| anyhow::anyhow!("removing artifacts: {e}"))

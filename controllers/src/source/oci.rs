@@ -1,6 +1,8 @@
 //! OCIRepository reconciler.
 
-use super::{Context, Failure, Success, current_artifact, finish, key_of, secret_data, status_json};
+use super::{
+    Context, Failure, Success, current_artifact, finish, key_of, secret_data, status_json,
+};
 use crate::runtime::reconcile::{Outcome, Reconciler};
 use gitops_api::OCIRepository;
 use gitops_api::condition::reasons;
@@ -23,7 +25,10 @@ impl Reconciler<OCIRepository> for OciReconciler {
             Ok(r) => r,
             Err(_) => Err(Failure::fetch(
                 reasons::OCI_PULL_FAILED,
-                format!("failed to pull artifact from '{}': timeout after {timeout:?}", obj.spec.url),
+                format!(
+                    "failed to pull artifact from '{}': timeout after {timeout:?}",
+                    obj.spec.url
+                ),
             )),
         };
         finish(&self.0, obj.as_ref(), result, true).await
@@ -40,7 +45,9 @@ pub(crate) fn oci_failure(e: OciError, what: &str) -> Failure {
         OciError::InvalidUrl { .. } => Failure::stalled(reasons::URL_INVALID, msg),
         OciError::BadRange(_) => Failure::stalled(reasons::OCI_PULL_FAILED, msg),
         OciError::Authentication { .. } => Failure::fetch(reasons::AUTHENTICATION_FAILED, msg),
-        OciError::LayerNotFound { .. } | OciError::TooLarge { .. } | OciError::DigestMismatch { .. } => {
+        OciError::LayerNotFound { .. }
+        | OciError::TooLarge { .. }
+        | OciError::DigestMismatch { .. } => {
             Failure::build(reasons::OCI_LAYER_OPERATION_FAILED, msg)
         }
         _ => Failure::fetch(reasons::OCI_PULL_FAILED, msg),
@@ -60,15 +67,27 @@ async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success, Failur
     let resolved = registry
         .resolve(&spec.url, &reference, auth.as_ref())
         .await
-        .map_err(|e| oci_failure(e, &format!("failed to determine artifact digest from '{}'", spec.url)))?;
+        .map_err(|e| {
+            oci_failure(
+                e,
+                &format!("failed to determine artifact digest from '{}'", spec.url),
+            )
+        })?;
     let status = status_json(obj);
     let selector = spec.layer_selector.clone();
-    let same_shape = status.get("observedIgnore").and_then(|v| v.as_str()) == spec.ignore.as_deref()
-        && status.get("observedLayerSelector").cloned().unwrap_or(json!(null)) == json!(selector);
+    let same_shape = status.get("observedIgnore").and_then(|v| v.as_str())
+        == spec.ignore.as_deref()
+        && status
+            .get("observedLayerSelector")
+            .cloned()
+            .unwrap_or(json!(null))
+            == json!(selector);
     let mut extra = Map::new();
     extra.insert("observedIgnore".into(), json!(spec.ignore));
     extra.insert("observedLayerSelector".into(), json!(selector));
-    if let Some(a) = current_artifact(ctx, &status).filter(|a| same_shape && a.revision == resolved.revision) {
+    if let Some(a) =
+        current_artifact(ctx, &status).filter(|a| same_shape && a.revision == resolved.revision)
+    {
         return Ok(Success {
             ready_message: format!("stored artifact for digest '{}'", a.revision),
             event_message: String::new(),
@@ -77,59 +96,92 @@ async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success, Failur
             extra,
         });
     }
-    let work = tempfile::tempdir().map_err(|e| Failure::storage(format!("temporary directory: {e}")))?;
+    let work =
+        tempfile::tempdir().map_err(|e| Failure::storage(format!("temporary directory: {e}")))?;
     let blob = work.path().join("layer");
-    let media_type = selector.as_ref().and_then(|s| s.media_type.clone()).filter(|m| !m.is_empty());
+    let media_type = selector
+        .as_ref()
+        .and_then(|s| s.media_type.clone())
+        .filter(|m| !m.is_empty());
     let layer = registry
-        .pull_layer(&spec.url, &resolved, auth.as_ref(), media_type.as_deref(), ctx.max_size, &blob)
+        .pull_layer(
+            &spec.url,
+            &resolved,
+            auth.as_ref(),
+            media_type.as_deref(),
+            ctx.max_size,
+            &blob,
+        )
         .await
         .map_err(|e| oci_failure(e, &format!("failed to pull artifact from '{}'", spec.url)))?;
-    let operation = selector.as_ref().and_then(|s| s.operation).unwrap_or_default();
-    let hex = resolved.digest.split_once(':').map_or(resolved.digest.as_str(), |(_, h)| h).to_owned();
+    let operation = selector
+        .as_ref()
+        .and_then(|s| s.operation)
+        .unwrap_or_default();
+    let hex = resolved
+        .digest
+        .split_once(':')
+        .map_or(resolved.digest.as_str(), |(_, h)| h)
+        .to_owned();
     let key = key_of(obj);
     let storage = ctx.storage.clone();
     let ignore = spec.ignore.clone();
     let max = ctx.max_size;
     let work_path = work.path().to_owned();
-    let stored = tokio::task::spawn_blocking(move || -> Result<gitops_source::StoredArtifact, Failure> {
-        match operation {
-            LayerOperation::Copy => storage
-                .store_file(&key, &format!("{hex}.tgz"), &blob)
-                .map_err(|e| Failure::storage(format!("failed to store layer: {e}"))),
-            LayerOperation::Extract => {
-                let dir = work_path.join("content");
-                let f = std::fs::File::open(&blob).map_err(|e| Failure::storage(e.to_string()))?;
-                gitops_source::archive::extract_tar_gz(
-                    std::io::BufReader::new(f),
-                    &dir,
-                    gitops_source::ExtractLimits { max_bytes: max, ..Default::default() },
-                )
-                .map_err(|e| Failure::build(reasons::OCI_LAYER_OPERATION_FAILED, format!("failed to extract layer: {e}")))?;
-                let mut rules = gitops_source::ignore::IgnoreRules::flux_defaults();
-                if let Ok(text) = std::fs::read_to_string(dir.join(gitops_source::ignore::SOURCEIGNORE)) {
-                    rules
-                        .add("", &text, ".sourceignore")
-                        .map_err(|e| Failure::build(reasons::OCI_LAYER_OPERATION_FAILED, e.to_string()))?;
+    let stored =
+        tokio::task::spawn_blocking(move || -> Result<gitops_source::StoredArtifact, Failure> {
+            match operation {
+                LayerOperation::Copy => storage
+                    .store_file(&key, &format!("{hex}.tgz"), &blob)
+                    .map_err(|e| Failure::storage(format!("failed to store layer: {e}"))),
+                LayerOperation::Extract => {
+                    let dir = work_path.join("content");
+                    let f =
+                        std::fs::File::open(&blob).map_err(|e| Failure::storage(e.to_string()))?;
+                    gitops_source::archive::extract_tar_gz(
+                        std::io::BufReader::new(f),
+                        &dir,
+                        gitops_source::ExtractLimits {
+                            max_bytes: max,
+                            ..Default::default()
+                        },
+                    )
+                    .map_err(|e| {
+                        Failure::build(
+                            reasons::OCI_LAYER_OPERATION_FAILED,
+                            format!("failed to extract layer: {e}"),
+                        )
+                    })?;
+                    let mut rules = gitops_source::ignore::IgnoreRules::flux_defaults();
+                    if let Ok(text) =
+                        std::fs::read_to_string(dir.join(gitops_source::ignore::SOURCEIGNORE))
+                    {
+                        rules.add("", &text, ".sourceignore").map_err(|e| {
+                            Failure::build(reasons::OCI_LAYER_OPERATION_FAILED, e.to_string())
+                        })?;
+                    }
+                    if let Some(ig) = &ignore {
+                        rules.add("", ig, "spec.ignore").map_err(|e| {
+                            Failure::stalled(reasons::OCI_LAYER_OPERATION_FAILED, e.to_string())
+                        })?;
+                    }
+                    storage
+                        .archive_dir(&key, &format!("{hex}.tar.gz"), &dir, &rules)
+                        .map(|(a, _)| a)
+                        .map_err(|e| Failure::storage(format!("failed to archive artifact: {e}")))
                 }
-                if let Some(ig) = &ignore {
-                    rules
-                        .add("", ig, "spec.ignore")
-                        .map_err(|e| Failure::stalled(reasons::OCI_LAYER_OPERATION_FAILED, e.to_string()))?;
-                }
-                storage
-                    .archive_dir(&key, &format!("{hex}.tar.gz"), &dir, &rules)
-                    .map(|(a, _)| a)
-                    .map_err(|e| Failure::storage(format!("failed to archive artifact: {e}")))
             }
-        }
-    })
-    .await
-    .map_err(|e| Failure::storage(e.to_string()))??;
+        })
+        .await
+        .map_err(|e| Failure::storage(e.to_string()))??;
     let metadata = (!layer.annotations.is_empty()).then(|| layer.annotations.clone());
     let artifact = stored.to_api(&resolved.revision, metadata);
     Ok(Success {
         ready_message: format!("stored artifact for digest '{}'", resolved.revision),
-        event_message: format!("stored artifact with revision '{}' from '{}'", resolved.revision, spec.url),
+        event_message: format!(
+            "stored artifact with revision '{}' from '{}'",
+            resolved.revision, spec.url
+        ),
         artifact,
         new: true,
         extra,

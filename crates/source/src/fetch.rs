@@ -74,7 +74,11 @@ pub async fn fetch_artifact(
         .connect_timeout(std::time::Duration::from_secs(20))
         .build()
         .map_err(|e| dl(e.to_string()))?;
-    let resp = client.get(url).send().await.map_err(|e| dl(e.to_string()))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| dl(e.to_string()))?;
     if !resp.status().is_success() {
         return Err(dl(format!("HTTP {}", resp.status())));
     }
@@ -106,9 +110,11 @@ pub async fn fetch_artifact(
     let dest = dest.to_owned();
     let url_owned = url.to_owned();
     tokio::task::spawn_blocking(move || {
-        extract_tar_gz(std::io::BufReader::new(file), &dest, limits).map_err(|source| FetchError::Extract {
-            url: url_owned,
-            source,
+        extract_tar_gz(std::io::BufReader::new(file), &dest, limits).map_err(|source| {
+            FetchError::Extract {
+                url: url_owned,
+                source,
+            }
         })
     })
     .await

@@ -283,7 +283,10 @@ fn one_line(e: &gix::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for l in full.lines() {
         let l = l.trim();
-        let l = l.split_once(": ").filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit())).map_or(l, |(_, r)| r);
+        let l = l
+            .split_once(": ")
+            .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+            .map_or(l, |(_, r)| r);
         if l.is_empty() || l == "Caused by:" || parts.iter().any(|p| p == l) {
             continue;
         }

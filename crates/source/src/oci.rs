@@ -20,7 +20,8 @@ pub const FLUX_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.flux.config.v1+js
 /// Media type of a Flux artifact's content layer.
 pub const FLUX_CONTENT_MEDIA_TYPE: &str = "application/vnd.cncf.flux.content.v1.tar+gzip";
 /// Media type of a Helm chart layer.
-pub const HELM_CHART_CONTENT_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+pub const HELM_CHART_CONTENT_MEDIA_TYPE: &str =
+    "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// Media type of a Helm chart config.
 pub const HELM_CHART_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
 /// Annotation: creation time.
@@ -120,7 +121,11 @@ pub struct OciAuth {
 
 impl std::fmt::Debug for OciAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OciAuth {{ username: {:?}, password: <redacted> }}", self.username)
+        write!(
+            f,
+            "OciAuth {{ username: {:?}, password: <redacted> }}",
+            self.username
+        )
     }
 }
 
@@ -128,7 +133,10 @@ impl OciAuth {
     /// Credentials for `host` from a Secret's data: a docker config
     /// (`.dockerconfigjson`) or `username`/`password` keys.
     pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>, host: &str) -> Option<Self> {
-        if let Some(cfg) = data.get(".dockerconfigjson").or_else(|| data.get(".dockercfg")) {
+        if let Some(cfg) = data
+            .get(".dockerconfigjson")
+            .or_else(|| data.get(".dockercfg"))
+        {
             return Self::from_docker_config(cfg, host);
         }
         let u = data.get("username")?;
@@ -166,7 +174,11 @@ impl OciAuth {
         }
         Some(OciAuth {
             username: entry.get("username")?.as_str()?.to_owned(),
-            password: entry.get("password")?.as_str().unwrap_or_default().to_owned(),
+            password: entry
+                .get("password")?
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         })
     }
 
@@ -200,7 +212,9 @@ impl OciReference {
     pub fn from_spec(r: Option<&gitops_api::source::OCIRepositoryRef>) -> Self {
         let ne = |o: &Option<String>| o.clone().filter(|s| !s.is_empty());
         match r {
-            Some(r) if ne(&r.digest).is_some() => OciReference::Digest(ne(&r.digest).unwrap_or_default()),
+            Some(r) if ne(&r.digest).is_some() => {
+                OciReference::Digest(ne(&r.digest).unwrap_or_default())
+            }
             Some(r) if ne(&r.semver).is_some() => OciReference::Semver {
                 range: ne(&r.semver).unwrap_or_default(),
                 filter: ne(&r.semver_filter),
@@ -240,7 +254,9 @@ pub fn parse_url(url: &str) -> Result<(String, String), OciError> {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
-    let rest = url.strip_prefix("oci://").ok_or_else(|| bad("must start with oci://"))?;
+    let rest = url
+        .strip_prefix("oci://")
+        .ok_or_else(|| bad("must start with oci://"))?;
     let (host, repo) = rest
         .split_once('/')
         .ok_or_else(|| bad("expected oci://<host>/<repository>"))?;
@@ -249,7 +265,9 @@ pub fn parse_url(url: &str) -> Result<(String, String), OciError> {
         return Err(bad("expected oci://<host>/<repository>"));
     }
     if repo.contains([':', '@']) {
-        return Err(bad("the URL must not contain a tag or digest; use spec.ref"));
+        return Err(bad(
+            "the URL must not contain a tag or digest; use spec.ref",
+        ));
     }
     Ok((host.to_owned(), repo.to_owned()))
 }
@@ -301,7 +319,11 @@ impl Registry {
     }
 
     /// All tags of a repository.
-    pub async fn list_tags(&self, url: &str, auth: Option<&OciAuth>) -> Result<Vec<String>, OciError> {
+    pub async fn list_tags(
+        &self,
+        url: &str,
+        auth: Option<&OciAuth>,
+    ) -> Result<Vec<String>, OciError> {
         let (host, repo) = parse_url(url)?;
         let r = Reference::with_tag(host, repo, "latest".into());
         let a = OciAuth::registry_auth(auth);
@@ -435,11 +457,17 @@ impl Registry {
                 limit: max_size,
             });
         }
-        self.download_blob(url, &by_digest, &a, layer, max_size, dest).await?;
+        self.download_blob(url, &by_digest, &a, layer, max_size, dest)
+            .await?;
         Ok(PulledLayer {
             media_type: layer.media_type.clone(),
             size: layer.size as u64,
-            annotations: m.annotations.clone().unwrap_or_default().into_iter().collect(),
+            annotations: m
+                .annotations
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -453,7 +481,9 @@ impl Registry {
         dest: &Path,
     ) -> Result<(), OciError> {
         // Authenticate for pulls on this client (tokens are cached).
-        self.client.store_auth_if_needed(r.resolve_registry(), a).await;
+        self.client
+            .store_auth_if_needed(r.resolve_registry(), a)
+            .await;
         let mut stream = self
             .client
             .pull_blob_stream(r, layer)
@@ -514,7 +544,9 @@ impl Registry {
         let mut ann = BTreeMap::new();
         ann.insert(
             ANNOTATION_CREATED.to_owned(),
-            jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
         );
         ann.insert(ANNOTATION_SOURCE.to_owned(), source.to_owned());
         ann.insert(ANNOTATION_REVISION.to_owned(), revision.to_owned());
@@ -523,7 +555,11 @@ impl Registry {
             FLUX_CONTENT_MEDIA_TYPE.to_owned(),
             None,
         )];
-        let config = oci_client::client::Config::new(b"{}".to_vec(), FLUX_CONFIG_MEDIA_TYPE.to_owned(), None);
+        let config = oci_client::client::Config::new(
+            b"{}".to_vec(),
+            FLUX_CONFIG_MEDIA_TYPE.to_owned(),
+            None,
+        );
         let manifest = OciImageManifest::build(&layers, &config, Some(ann));
         let r = Reference::with_tag(host, repo, tag.to_owned());
         let a = OciAuth::registry_auth(auth);
@@ -531,7 +567,8 @@ impl Registry {
             .push(&r, &layers, config, &a, Some(manifest))
             .await
             .map_err(|e| classify("pushing", url, e))?;
-        self.resolve(url, &OciReference::Tag(tag.to_owned()), auth).await
+        self.resolve(url, &OciReference::Tag(tag.to_owned()), auth)
+            .await
     }
 }
 
@@ -548,7 +585,10 @@ mod tests {
         assert!(parse_url("https://x/y").is_err());
         assert!(parse_url("oci://host").is_err());
         assert!(parse_url("oci://host/app:v1").is_err());
-        assert_eq!(OciReference::from_spec(None), OciReference::Tag("latest".into()));
+        assert_eq!(
+            OciReference::from_spec(None),
+            OciReference::Tag("latest".into())
+        );
     }
 
     #[test]
