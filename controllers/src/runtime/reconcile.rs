@@ -148,7 +148,7 @@ where
     let key = (ns.clone(), name.clone());
 
     if obj.meta().deletion_timestamp.is_some() {
-        if obj.finalizers().iter().any(|f| *f == fin) {
+        if obj.finalizers().contains(&fin) {
             if let Err(e) = ctx.reconciler.finalize(obj.clone()).await {
                 tracing::error!(kind, namespace = ns, name, error = %e, "finalizing failed");
                 return Ok(Action::requeue(backoff(2)));
@@ -165,7 +165,7 @@ where
         ctx.failures.lock().remove(&key);
         return Ok(Action::await_change());
     }
-    if !obj.finalizers().iter().any(|f| *f == fin) {
+    if !obj.finalizers().contains(&fin) {
         let mut all = obj.finalizers().to_vec();
         all.push(fin);
         set_finalizers(&api, &name, all).await?;
