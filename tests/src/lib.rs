@@ -458,6 +458,7 @@ impl Cluster {
 
 /// Downloads a URL's bytes.
 pub async fn http_get(url: &str) -> Option<Vec<u8>> {
+    gitops_source::ensure_crypto_provider();
     let r = reqwest::get(url).await.ok()?;
     if !r.status().is_success() {
         return None;

@@ -6,6 +6,7 @@
 //!
 //! Start it with [`run`] (what `gitops controller source-controller` does).
 
+mod bucket;
 mod git;
 mod helm;
 mod oci;
@@ -166,6 +167,13 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
         reconcile::run::<gitops_api::HelmChart, _>(
             client.clone(),
             Arc::new(helm::HelmChartReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone()
+        ),
+        reconcile::run::<gitops_api::Bucket, _>(
+            client.clone(),
+            Arc::new(bucket::BucketReconciler(ctx.clone())),
             opts.clone(),
             metrics.clone(),
             ready.clone()
