@@ -231,6 +231,19 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
                     spec.source_ref.name
                 ))
             })?;
+            if repo.spec.type_ == Some(HelmRepositoryType::Oci) {
+                return pull_oci_chart(
+                    ctx,
+                    obj,
+                    &repo,
+                    current,
+                    same_values,
+                    &key,
+                    work.path(),
+                    extra,
+                )
+                .await;
+            }
             let index_artifact = repo
                 .status
                 .as_ref()
@@ -309,51 +322,7 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
                     format!("chart {url}: digest mismatch, index says {want}, got {digest}"),
                 ));
             }
-            let file = format!("{}-{}.tgz", spec.chart, cv.version);
-            let stored = if spec.values_files.is_empty() {
-                ctx.storage
-                    .store_file(&key, &file, &tgz)
-                    .map_err(|e| Failure::storage(e.to_string()))?
-            } else {
-                let dir = work.path().join("x");
-                let f = std::fs::File::open(&tgz).map_err(|e| Failure::storage(e.to_string()))?;
-                gitops_source::archive::extract_tar_gz(
-                    std::io::BufReader::new(f),
-                    &dir,
-                    gitops_source::ExtractLimits {
-                        max_bytes: ctx.max_size,
-                        ..Default::default()
-                    },
-                )
-                .map_err(|e| {
-                    Failure::build(reasons::CHART_PACKAGE_FAILED, format!("chart {url}: {e}"))
-                })?;
-                let chart_dir = dir.join(&spec.chart);
-                let (bytes, _) = helm::package_chart(
-                    &chart_dir,
-                    &chart_dir,
-                    &spec.values_files,
-                    spec.ignore_missing_values_files,
-                    None,
-                )
-                .map_err(|e| Failure::build(reasons::CHART_PACKAGE_FAILED, e.to_string()))?;
-                ctx.storage
-                    .store_bytes(&key, &file, &bytes)
-                    .map_err(|e| Failure::storage(e.to_string()))?
-            };
-            Ok(Success {
-                ready_message: format!(
-                    "pulled '{}' chart with version '{}'",
-                    spec.chart, cv.version
-                ),
-                event_message: format!(
-                    "pulled '{}' chart with version '{}'",
-                    spec.chart, cv.version
-                ),
-                artifact: stored.to_api(&cv.version, None),
-                new: true,
-                extra,
-            })
+            store_pulled_chart(ctx, spec, &key, work.path(), &tgz, &cv.version, &url, extra)
         }
         SourceKind::GitRepository | SourceKind::Bucket => {
             let src = if spec.source_ref.kind == SourceKind::GitRepository {
@@ -459,4 +428,126 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
             format!("unsupported source kind {other:?}"),
         )),
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn store_pulled_chart(
+    ctx: &Context,
+    spec: &gitops_api::source::HelmChartSpec,
+    key: &gitops_source::ObjectKey,
+    work: &std::path::Path,
+    tgz: &std::path::Path,
+    version: &str,
+    url: &str,
+    extra: Map<String, serde_json::Value>,
+) -> Result<Success, Failure> {
+    let file = format!("{}-{}.tgz", spec.chart, version);
+    let stored = if spec.values_files.is_empty() {
+        ctx.storage
+            .store_file(key, &file, tgz)
+            .map_err(|e| Failure::storage(e.to_string()))?
+    } else {
+        let dir = work.join("x");
+        let f = std::fs::File::open(tgz).map_err(|e| Failure::storage(e.to_string()))?;
+        gitops_source::archive::extract_tar_gz(
+            std::io::BufReader::new(f),
+            &dir,
+            gitops_source::ExtractLimits {
+                max_bytes: ctx.max_size,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| Failure::build(reasons::CHART_PACKAGE_FAILED, format!("chart {url}: {e}")))?;
+        let chart_dir = dir.join(&spec.chart);
+        let (bytes, _) = helm::package_chart(
+            &chart_dir,
+            &chart_dir,
+            &spec.values_files,
+            spec.ignore_missing_values_files,
+            None,
+        )
+        .map_err(|e| Failure::build(reasons::CHART_PACKAGE_FAILED, e.to_string()))?;
+        ctx.storage
+            .store_bytes(key, &file, &bytes)
+            .map_err(|e| Failure::storage(e.to_string()))?
+    };
+    Ok(Success {
+        ready_message: format!("pulled '{}' chart with version '{}'", spec.chart, version),
+        event_message: format!("pulled '{}' chart with version '{}'", spec.chart, version),
+        artifact: stored.to_api(version, None),
+        new: true,
+        extra,
+    })
+}
+
+/// A chart from an OCI HelmRepository: `<repository url>/<chart>:<version>` (Helm writes
+/// `+` in versions as `_` in tags).
+#[allow(clippy::too_many_arguments)]
+async fn pull_oci_chart(
+    ctx: &Context,
+    obj: &HelmChart,
+    repo: &HelmRepository,
+    current: Option<Artifact>,
+    same_values: bool,
+    key: &gitops_source::ObjectKey,
+    work: &std::path::Path,
+    extra: Map<String, serde_json::Value>,
+) -> Result<Success, Failure> {
+    use gitops_source::oci::{OciAuth, OciReference, parse_url};
+    let spec = &obj.spec;
+    let ns = obj.namespace().unwrap_or_default();
+    let url = format!("{}/{}", repo.spec.url.trim_end_matches('/'), spec.chart);
+    let (host, _) = parse_url(&url).map_err(|e| super::oci::oci_failure(e, "invalid chart URL"))?;
+    let auth = match &repo.spec.secret_ref {
+        Some(s) => OciAuth::from_secret_data(&secret_data(ctx, &ns, &s.name).await?, &host),
+        None => None,
+    };
+    let constraint = spec.version();
+    let exact = gitops_source::semver_range::parse_version(constraint).is_some()
+        && !constraint.contains(['*', 'x', 'X', '^', '~', '<', '>', '=', ' ', '|']);
+    let reference = if exact {
+        OciReference::Tag(constraint.replace('+', "_"))
+    } else {
+        OciReference::Semver {
+            range: constraint.to_owned(),
+            filter: None,
+        }
+    };
+    let registry = ctx.registry(repo.spec.insecure);
+    let pull_failed = |e: gitops_source::oci::OciError| Failure {
+        condition: Some(gitops_api::condition::types::FETCH_FAILED),
+        reason: reasons::CHART_PULL_FAILED,
+        message: format!("chart pull error: {e}"),
+        stalled: false,
+    };
+    let resolved = registry
+        .resolve(&url, &reference, auth.as_ref())
+        .await
+        .map_err(pull_failed)?;
+    let version = resolved.tag.clone().unwrap_or_default().replace('_', "+");
+    if let Some(a) = current.filter(|a| same_values && a.revision == version) {
+        return Ok(Success {
+            ready_message: format!(
+                "pulled '{}' chart with version '{}'",
+                spec.chart, a.revision
+            ),
+            event_message: String::new(),
+            artifact: a,
+            new: false,
+            extra,
+        });
+    }
+    let tgz = work.join("chart.tgz");
+    registry
+        .pull_layer(
+            &url,
+            &resolved,
+            auth.as_ref(),
+            Some(gitops_source::oci::HELM_CHART_CONTENT_MEDIA_TYPE),
+            ctx.max_size,
+            &tgz,
+        )
+        .await
+        .map_err(pull_failed)?;
+    store_pulled_chart(ctx, spec, key, work, &tgz, &version, &url, extra)
 }

@@ -410,15 +410,8 @@ where
             if f.stalled {
                 status.insert("observedGeneration".into(), generation.into());
             }
-            // The previous artifact stays: its file is still served, the status keeps it.
-            if old.get("artifact").is_some() {
-                conds.set(
-                    types::ARTIFACT_IN_STORAGE,
-                    true,
-                    reasons::SUCCEEDED,
-                    "previous artifact is still served",
-                );
-            }
+            // The previous artifact stays: its file is still served and the status keeps
+            // it (and its ArtifactInStorage condition) untouched.
             tracing::error!(kind = %K::kind(&()), namespace = ns, name, reason = f.reason, "{}", f.message);
             if old_ready_msg.as_deref() != Some(f.message.as_str()) {
                 ctx.events

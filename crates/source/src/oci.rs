@@ -525,6 +525,42 @@ impl Registry {
         Ok(())
     }
 
+    /// Pushes one layer of `bytes` with `layer_media_type` and a config blob (e.g. a Helm
+    /// chart: [`HELM_CHART_CONTENT_MEDIA_TYPE`], [`HELM_CHART_CONFIG_MEDIA_TYPE`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn push_layer(
+        &self,
+        url: &str,
+        tag: &str,
+        bytes: Vec<u8>,
+        layer_media_type: &str,
+        config: Vec<u8>,
+        config_media_type: &str,
+        auth: Option<&OciAuth>,
+    ) -> Result<Resolved, OciError> {
+        let (host, repo) = parse_url(url)?;
+        let layers = vec![oci_client::client::ImageLayer::new(
+            bytes,
+            layer_media_type.to_owned(),
+            None,
+        )];
+        let config = oci_client::client::Config::new(config, config_media_type.to_owned(), None);
+        let manifest = OciImageManifest::build(&layers, &config, None);
+        let r = Reference::with_tag(host, repo, tag.to_owned());
+        self.client
+            .push(
+                &r,
+                &layers,
+                config,
+                &OciAuth::registry_auth(auth),
+                Some(manifest),
+            )
+            .await
+            .map_err(|e| classify("pushing", url, e))?;
+        self.resolve(url, &OciReference::Tag(tag.to_owned()), auth)
+            .await
+    }
+
     /// Pushes `dir` as a Flux artifact to `url` with `tag`: a deterministic `tar.gz` layer
     /// (default excludes and `ignore`), Flux's config and layer media types, and the
     /// source/revision/created annotations. Returns the resolved artifact.
