@@ -139,7 +139,7 @@ impl Index {
         let idx: Index = serde_saphyr::from_reader_with_options(reader, opts).map_err(|e| {
             HelmError::InvalidIndex {
                 url: origin.to_owned(),
-                message: e.to_string(),
+                message: first_line(&e.to_string()),
             }
         })?;
         if idx.api_version.is_empty() {
@@ -539,4 +539,13 @@ mod tests {
         assert!(err.to_string().contains("missing.yaml"));
         assert!(package_chart(&d, t.path(), &["missing.yaml".to_string()], true, None).is_ok());
     }
+}
+
+/// The first line of a parser error (the rest is a source snippet).
+fn first_line(s: &str) -> String {
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned()
 }
