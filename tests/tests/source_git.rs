@@ -303,3 +303,119 @@ async fn fetch_over_git_daemon() {
     assert_eq!(out.0, format!("v1.2.3@sha1:{c1}"));
     assert_eq!(sha256(&out.1), out.2.digest);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitrepository_include_follows_the_included_repository() {
+    if !have("git") {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut commits = Vec::new();
+    for name in ["app", "lib"] {
+        let work = t.path().join(format!("w-{name}"));
+        std::fs::create_dir_all(&work).unwrap();
+        git(
+            &root,
+            &["init", "-q", "--bare", "-b", "main", &format!("{name}.git")],
+        );
+        git(&work, &["init", "-q", "-b", "main"]);
+        std::fs::create_dir_all(work.join("k8s")).unwrap();
+        std::fs::write(
+            work.join(format!("k8s/{name}.yaml")),
+            format!("name: {name}\n"),
+        )
+        .unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", name]);
+        git(
+            &work,
+            &[
+                "push",
+                "-q",
+                &root.join(format!("{name}.git")).display().to_string(),
+                "main",
+            ],
+        );
+        commits.push(git(&work, &["rev-parse", "HEAD"]));
+    }
+    let http = GitHttpServer::start(&root, None).await;
+    let mut cluster = Cluster::start().await;
+    cluster.start_source_controller().await;
+    let api: Api<GitRepository> = Api::namespaced(cluster.client.clone(), "default");
+    api.create(
+        &PostParams::default(),
+        &gitrepo("lib", &format!("{}/lib.git", http.url), "main", None),
+    )
+    .await
+    .unwrap();
+    let mut app = gitrepo("app", &format!("{}/app.git", http.url), "main", None);
+    app.spec.include = vec![
+        serde_json::from_value(
+            json!({"repository": {"name": "lib"}, "fromPath": "k8s", "toPath": "vendor/lib"}),
+        )
+        .unwrap(),
+    ];
+    api.create(&PostParams::default(), &app).await.unwrap();
+
+    let s = wait_ready_at(&api, "app", &format!("main@sha1:{}", commits[0])).await;
+    assert_eq!(
+        s["includedArtifacts"][0]["revision"],
+        format!("main@sha1:{}", commits[1])
+    );
+    let bytes = http_get(s["artifact"]["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    gitops_source::archive::extract_tar_gz(&bytes[..], out.path(), Default::default()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("k8s/app.yaml")).unwrap(),
+        "name: app\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("vendor/lib/lib.yaml")).unwrap(),
+        "name: lib\n"
+    );
+
+    // A new commit in the included repository: app gets a new artifact without being asked.
+    let work = t.path().join("w-lib");
+    std::fs::write(work.join("k8s/lib.yaml"), "name: lib-v2\n").unwrap();
+    git(&work, &["commit", "-q", "-am", "v2"]);
+    git(
+        &work,
+        &[
+            "push",
+            "-q",
+            &root.join("lib.git").display().to_string(),
+            "main",
+        ],
+    );
+    let lib2 = git(&work, &["rev-parse", "HEAD"]);
+    api.patch(
+        "lib",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "x"}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let s = wait_until(Duration::from_secs(60), || async {
+        let s = status(&api, "app").await;
+        (s["includedArtifacts"][0]["revision"] == format!("main@sha1:{lib2}").as_str()).then_some(s)
+    })
+    .await
+    .expect("app follows lib");
+    let bytes = http_get(s["artifact"]["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(sha256(&bytes), s["artifact"]["digest"].as_str().unwrap());
+    let out = tempfile::tempdir().unwrap();
+    gitops_source::archive::extract_tar_gz(&bytes[..], out.path(), Default::default()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("vendor/lib/lib.yaml")).unwrap(),
+        "name: lib-v2\n"
+    );
+}

@@ -223,6 +223,22 @@ pub async fn run<K, R>(
     K: Reconcilable,
     R: Reconciler<K>,
 {
+    run_with(client, reconciler, opts, metrics, ready, |c| c).await
+}
+
+/// Like [`run`], with `customize` adding triggers to the controller, e.g.
+/// [`watch_sources`] so that objects reconcile when a source they use gets a new artifact.
+pub async fn run_with<K, R>(
+    client: kube::Client,
+    reconciler: Arc<R>,
+    opts: RunOptions,
+    metrics: Metrics,
+    ready: Readiness,
+    customize: impl FnOnce(Controller<K>) -> Controller<K>,
+) where
+    K: Reconcilable,
+    R: Reconciler<K>,
+{
     let api: Api<K> = match &opts.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
@@ -241,8 +257,9 @@ pub async fn run<K, R>(
         opts: opts.clone(),
     });
     ready.set_ready();
-    Controller::for_stream(stream, reader)
-        .with_config(kube::runtime::controller::Config::default().concurrency(opts.concurrency))
+    let controller = Controller::for_stream(stream, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(opts.concurrency));
+    customize(controller)
         .run(
             reconcile_one::<K, R>,
             |_obj, _err, _ctx| Action::requeue(backoff(3)),
@@ -254,4 +271,47 @@ pub async fn run<K, R>(
             }
         })
         .await;
+}
+
+/// Adds a trigger: when an object of kind `S` (a source) gets a new `status.artifact`
+/// revision, the objects of kind `K` for which `uses(k, s)` holds are reconciled.
+pub fn watch_sources<K, S>(
+    controller: Controller<K>,
+    client: kube::Client,
+    namespace: Option<&str>,
+    uses: impl Fn(&K, &S) -> bool + Send + Sync + 'static,
+) -> Controller<K>
+where
+    K: Reconcilable,
+    S: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + gitops_api::source::Source
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<S> = match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let store = controller.store();
+    let revision = |s: &S| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.artifact().map(|a| (&a.revision, &a.digest)).hash(&mut h);
+        Some(h.finish())
+    };
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(revision, Default::default());
+    controller.watches_stream(trigger, move |source: S| {
+        store
+            .state()
+            .into_iter()
+            .filter(|k| k.namespace() == source.namespace() && uses(k, &source))
+            .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
+            .collect::<Vec<_>>()
+    })
 }

@@ -143,12 +143,22 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
     };
     tracing::info!("starting source-controller");
     tokio::join!(
-        reconcile::run::<gitops_api::GitRepository, _>(
+        reconcile::run_with::<gitops_api::GitRepository, _>(
             client.clone(),
             Arc::new(git::GitReconciler(ctx.clone())),
             opts.clone(),
             metrics.clone(),
-            ready.clone()
+            ready.clone(),
+            |c| reconcile::watch_sources(
+                c,
+                client.clone(),
+                opts.namespace.as_deref(),
+                |g: &gitops_api::GitRepository, s: &gitops_api::GitRepository| g
+                    .spec
+                    .include
+                    .iter()
+                    .any(|i| i.repository.name == s.name_any())
+            )
         ),
         reconcile::run::<gitops_api::OCIRepository, _>(
             client.clone(),
@@ -164,12 +174,42 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
             metrics.clone(),
             ready.clone()
         ),
-        reconcile::run::<gitops_api::HelmChart, _>(
+        reconcile::run_with::<gitops_api::HelmChart, _>(
             client.clone(),
             Arc::new(helm::HelmChartReconciler(ctx.clone())),
             opts.clone(),
             metrics.clone(),
-            ready.clone()
+            ready.clone(),
+            |c| {
+                let ns = opts.namespace.as_deref();
+                let c = reconcile::watch_sources(
+                    c,
+                    client.clone(),
+                    ns,
+                    |h: &gitops_api::HelmChart, s: &gitops_api::HelmRepository| {
+                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::HelmRepository
+                            && h.spec.source_ref.name == s.name_any()
+                    },
+                );
+                let c = reconcile::watch_sources(
+                    c,
+                    client.clone(),
+                    ns,
+                    |h: &gitops_api::HelmChart, s: &gitops_api::GitRepository| {
+                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::GitRepository
+                            && h.spec.source_ref.name == s.name_any()
+                    },
+                );
+                reconcile::watch_sources(
+                    c,
+                    client.clone(),
+                    ns,
+                    |h: &gitops_api::HelmChart, s: &gitops_api::Bucket| {
+                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::Bucket
+                            && h.spec.source_ref.name == s.name_any()
+                    },
+                )
+            }
         ),
         reconcile::run::<gitops_api::Bucket, _>(
             client.clone(),

@@ -476,6 +476,15 @@ pub fn write_index(charts: &[(String, String, String, String)]) -> String {
     out
 }
 
+/// The first line of a parser error (the rest is a source snippet).
+fn first_line(s: &str) -> String {
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,11 +550,3 @@ mod tests {
     }
 }
 
-/// The first line of a parser error (the rest is a source snippet).
-fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("error: ")
-        .to_owned()
-}

@@ -193,3 +193,56 @@ fn branch_tag_semver_commit_and_errors() {
     .unwrap_err();
     assert!(err.to_string().contains("nothing-here"), "{err}");
 }
+
+#[test]
+fn submodules_when_asked() {
+    if !have_git() {
+        eprintln!("skipping: git not installed");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let sub = t.path().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    git(&sub, &["init", "-q", "-b", "main"]);
+    std::fs::write(sub.join("lib.yaml"), "lib: 1\n").unwrap();
+    git(&sub, &["add", "-A"]);
+    git(&sub, &["commit", "-q", "-m", "lib"]);
+    let parent = t.path().join("parent");
+    std::fs::create_dir_all(&parent).unwrap();
+    git(&parent, &["init", "-q", "-b", "main"]);
+    std::fs::write(parent.join("app.yaml"), "app: 1\n").unwrap();
+    git(
+        &parent,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &format!("file://{}", sub.display()),
+            "vendor/lib",
+        ],
+    );
+    git(&parent, &["add", "-A"]);
+    git(&parent, &["commit", "-q", "-m", "with submodule"]);
+    let url = format!("file://{}", parent.display());
+    let FetchOutcome::Fetched(r) = fetch(
+        &FetchOptions::new(&url, GitReference::Branch("main".into())),
+        &t.path().join("w"),
+        None,
+    )
+    .unwrap() else {
+        panic!()
+    };
+    let (plain, _) = r.archive(&ArchiveOptions::default(), Vec::new()).unwrap();
+    assert_eq!(files(&plain), vec!["app.yaml"]);
+    let opts = ArchiveOptions {
+        recurse_submodules: true,
+        ..Default::default()
+    };
+    let (with, _) = r.archive(&opts, Vec::new()).unwrap();
+    assert_eq!(
+        files(&with),
+        vec!["app.yaml", "vendor/", "vendor/lib/", "vendor/lib/lib.yaml"]
+    );
+}
