@@ -51,3 +51,36 @@ pub fn bind_addr(s: &str) -> Option<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     full.to_socket_addrs().ok()?.next()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        c: ControllerArgs,
+    }
+
+    #[test]
+    fn install_flags_parse() {
+        let cli = Cli::parse_from([
+            "x",
+            "--watch-all-namespaces=true",
+            "--log-level=info",
+            "--log-encoding=json",
+            "--metrics-addr=:8080",
+            "--health-addr=:9440",
+            "--enable-leader-election",
+            "--events-addr=http://notification-controller.flux-system.svc.cluster.local./",
+        ]);
+        assert!(cli.c.watch_all_namespaces && cli.c.enable_leader_election);
+        assert_eq!(bind_addr(&cli.c.metrics_addr).unwrap().port(), 8080);
+        assert_eq!(bind_addr("0"), None);
+        assert_eq!(
+            bind_addr("127.0.0.1:9090").unwrap().to_string(),
+            "127.0.0.1:9090"
+        );
+    }
+}

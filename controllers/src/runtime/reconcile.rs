@@ -190,6 +190,13 @@ where
         elapsed.as_secs_f64(),
         outcome == Outcome::Ready,
     );
+    let ready_status = if outcome == Outcome::Ready {
+        "True"
+    } else {
+        "False"
+    };
+    ctx.metrics
+        .record_ready(&kind, &ns, &name, ready_status, false);
     let interval = obj.interval().max(Duration::from_secs(1));
     Ok(match outcome {
         Outcome::Ready => {
@@ -314,4 +321,55 @@ where
             .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
             .collect::<Vec<_>>()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(40), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        let i = Duration::from_secs(600);
+        for _ in 0..100 {
+            let j = with_jitter(i, 5);
+            assert!(j >= i && j <= i + Duration::from_secs(30), "{j:?}");
+        }
+    }
+
+    #[test]
+    fn triggers_on_generation_request_and_deletion_only() {
+        let mut o: gitops_api::GitRepository = serde_json::from_value(serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "a", "namespace": "ns", "generation": 1},
+            "spec": {"url": "https://x", "interval": "1m"},
+        }))
+        .unwrap();
+        let h0 = trigger_hash(&o);
+        o.status = Some(Default::default());
+        o.metadata.resource_version = Some("9".into());
+        assert_eq!(
+            trigger_hash(&o),
+            h0,
+            "status and resource version do not trigger"
+        );
+        o.metadata.annotations = Some(
+            [(
+                gitops_api::annotations::REQUESTED_AT.to_string(),
+                "now".to_string(),
+            )]
+            .into(),
+        );
+        let h1 = trigger_hash(&o);
+        assert_ne!(h1, h0);
+        o.metadata.generation = Some(2);
+        assert_ne!(trigger_hash(&o), h1);
+    }
 }

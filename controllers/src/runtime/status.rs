@@ -130,3 +130,49 @@ where
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_then_success_follows_flux_rules() {
+        let mut c = ConditionSet::from_status(None, Some(3));
+        c.mark_reconciling("building artifact");
+        assert_eq!(c.ready_status(), "Unknown");
+        c.mark_failure(
+            Some(types::FETCH_FAILED),
+            reasons::GIT_OPERATION_FAILED,
+            "branch 'x' not found",
+            false,
+        );
+        assert_eq!(c.ready_status(), "False");
+        let r = c.conditions.get_condition(types::RECONCILING).unwrap();
+        assert_eq!(r.reason, reasons::PROGRESSING_WITH_RETRY);
+        assert!(c.conditions.get_condition(types::STALLED).is_none());
+        c.mark_failure(
+            Some(types::FETCH_FAILED),
+            reasons::URL_INVALID,
+            "bad URL",
+            true,
+        );
+        assert!(c.conditions.is_true(types::STALLED));
+        assert!(c.conditions.get_condition(types::RECONCILING).is_none());
+        c.mark_ready(
+            reasons::SUCCEEDED,
+            "stored artifact for revision 'main@sha1:x'",
+        );
+        assert_eq!(c.ready_status(), "True");
+        assert!(c.conditions.get_condition(types::STALLED).is_none());
+        assert_eq!(
+            c.conditions
+                .get_condition(types::READY)
+                .unwrap()
+                .observed_generation,
+            Some(3)
+        );
+        let status = serde_json::json!({"conditions": c.conditions});
+        let again = ConditionSet::from_status(Some(&status), Some(4));
+        assert_eq!(again.conditions.len(), c.conditions.len());
+    }
+}

@@ -232,3 +232,23 @@ pub async fn serve(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_render_prometheus_text() {
+        let m = Metrics::default();
+        m.record("GitRepository", "ns", "app", 0.2, true);
+        m.record("GitRepository", "ns", "app", 3.0, false);
+        m.record_ready("GitRepository", "ns", "app", "False", false);
+        let out = m.render();
+        assert!(out.contains("gotk_reconcile_duration_seconds_count{kind=\"GitRepository\",name=\"app\",namespace=\"ns\"} 2"));
+        assert!(out.contains("gotk_reconcile_duration_seconds_bucket{kind=\"GitRepository\",name=\"app\",namespace=\"ns\",le=\"0.25\"} 1"));
+        assert!(out.contains("gitops_reconcile_total{kind=\"GitRepository\",result=\"error\"} 1"));
+        assert!(out.contains("gotk_reconcile_condition{kind=\"GitRepository\",name=\"app\",namespace=\"ns\",status=\"False\",type=\"Ready\"} 1"));
+        m.forget("GitRepository", "ns", "app");
+        assert!(!m.render().contains("name=\"app\""));
+    }
+}
