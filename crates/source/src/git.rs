@@ -292,7 +292,26 @@ fn one_line(e: &gix::Error) -> String {
         }
         parts.push(l.to_owned());
     }
-    parts.join(": ")
+    // The outermost context and the root cause say what and why; the middle repeats.
+    if parts.len() > 2 {
+        let last = parts.pop().unwrap_or_default();
+        parts.truncate(1);
+        let root = last
+            .rsplit_once("message: \"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map_or(last.as_str(), |(m, _)| m)
+            .to_owned();
+        parts.push(root);
+    }
+    let joined = parts.join(": ");
+    // gix renders its message type with Debug; keep only the text.
+    static MESSAGE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"Message \{ message: "((?:[^"\\]|\\.)*)"(?:, class: \w+)? \}"#).ok()
+    });
+    match MESSAGE.as_ref() {
+        Some(re) => re.replace_all(&joined, "$1").replace("\\\"", "\""),
+        None => joined,
+    }
 }
 
 fn repo_err(path: &Path) -> impl Fn(gix::Error) -> GitError + '_ {
@@ -403,6 +422,16 @@ fn classify(opts: &FetchOptions, reference: &str, auth_requested: bool, e: gix::
         };
     }
     let lower = message.to_ascii_lowercase();
+    if opts.url.starts_with("ssh://") && lower.contains("handshake failed") && !auth_requested {
+        // ssh's own diagnostics go to its stderr; say what the usual causes are.
+        return GitError::Transport {
+            url: opts.url.clone(),
+            reference: reference.to_owned(),
+            message: format!(
+                "the SSH connection closed during the handshake (host unreachable, host key not in known_hosts, or key refused): {message}"
+            ),
+        };
+    }
     if auth_requested
         || lower.contains("401")
         || lower.contains("403")

@@ -549,4 +549,3 @@ mod tests {
         assert!(package_chart(&d, t.path(), &["missing.yaml".to_string()], true, None).is_ok());
     }
 }
-
