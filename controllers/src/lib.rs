@@ -12,6 +12,8 @@
 //! [`CONTROLLERS`] names the controllers the installation deploys so that `gitops install`
 //! and `gitops controller` agree on them.
 
+#![warn(missing_docs)]
+
 pub mod runtime;
 pub mod source;
 

@@ -36,6 +36,8 @@
 //! HTTP clients use rustls with the `ring` provider; [`ensure_crypto_provider`] installs it
 //! as the process default (idempotent, called by every network entry point).
 
+#![warn(missing_docs)]
+
 pub mod archive;
 pub mod bucket;
 pub mod fetch;
