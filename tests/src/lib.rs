@@ -214,39 +214,97 @@ impl GitHttpServer {
     /// need that user and password.
     pub async fn start(root: &Path, basic_auth: Option<(&str, &str)>) -> GitHttpServer {
         use base64::Engine;
+        let auth = basic_auth.map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        Self::start_with(root, auth, None).await
+    }
+
+    /// Serves over HTTPS with a certificate from a fresh CA (returned as PEM), requiring the
+    /// `Authorization` header value `authorization` when given (e.g. `Bearer <token>`).
+    pub async fn start_tls(root: &Path, authorization: Option<String>) -> (GitHttpServer, String) {
+        let (config, ca_pem) = test_tls();
+        (
+            Self::start_with(root, authorization, Some(config)).await,
+            ca_pem,
+        )
+    }
+
+    async fn start_with(
+        root: &Path,
+        authorization: Option<String>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> GitHttpServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let root = Arc::new(root.to_path_buf());
-        let auth = Arc::new(basic_auth.map(|(u, p)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        }));
+        let auth = Arc::new(authorization);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (root, auth) = (root.clone(), auth.clone());
+                let (root, auth, acceptor) = (root.clone(), auth.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
                         let (root, auth) = (root.clone(), auth.clone());
                         async move { Ok::<_, Infallible>(cgi(root, auth, req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
                 });
             }
         });
         GitHttpServer {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             task,
         }
     }
+}
+
+/// A CA and a serving certificate for 127.0.0.1 signed by it: the server configuration and
+/// the CA certificate (PEM).
+pub fn test_tls() -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.clone().self_signed(&ca_key).expect("CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("params")
+        .signed_by(&key, &issuer)
+        .expect("certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+                key.serialize_der(),
+            )),
+        )
+        .expect("server config");
+    (Arc::new(config), ca.pem())
 }
 
 /// A static file server (for Helm repositories): `GET /<path>` from a directory.

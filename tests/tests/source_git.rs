@@ -419,3 +419,47 @@ async fn gitrepository_include_follows_the_included_repository() {
         "name: lib-v2\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_over_https_with_custom_ca_and_bearer_token() {
+    if !have("git") {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (root, work) = (t.path().join("srv"), t.path().join("work"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let c1 = make_upstream(&root, &work);
+    let (https, ca) = GitHttpServer::start_tls(&root, Some("Bearer t0ken".into())).await;
+    let url = format!("{}/app.git", https.url);
+    let attempt = |ca: Option<String>, token: Option<&str>, dir: &str| {
+        let mut o = FetchOptions::new(&url, GitReference::Branch("main".into()));
+        o.auth.ca_pem = ca.map(String::into_bytes);
+        o.auth.bearer_token = token.map(str::to_owned);
+        let w = t.path().join(dir);
+        tokio::task::spawn_blocking(move || fetch(&o, &w, None))
+    };
+    match attempt(Some(ca.clone()), Some("t0ken"), "w1")
+        .await
+        .unwrap()
+    {
+        Ok(FetchOutcome::Fetched(r)) => assert_eq!(r.revision, format!("main@sha1:{c1}")),
+        other => panic!("expected a fetch over HTTPS: {other:?}"),
+    }
+    // Without the CA the server certificate is not trusted.
+    let err = attempt(None, Some("t0ken"), "w2")
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // Without the token the server refuses.
+    let err = attempt(Some(ca), None, "w3").await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, gitops_source::git::GitError::Authentication { .. }),
+        "{err}"
+    );
+}
