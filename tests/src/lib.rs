@@ -493,18 +493,27 @@ impl Cluster {
     /// Starts the source controller in this process against the cluster; returns the
     /// artifact server's address.
     pub async fn start_source_controller(&mut self) -> String {
+        self.start_source_controller_with(&[]).await
+    }
+
+    /// Like [`Cluster::start_source_controller`] with extra flags.
+    pub async fn start_source_controller_with(&mut self, extra: &[&str]) -> String {
         let port = free_port();
-        let args = <gitops_controllers::source::SourceArgs as clap::Parser>::parse_from([
-            "source-controller".to_string(),
-            format!("--kubeconfig={}", self.kubeconfig.display()),
-            format!("--storage-path={}", self.storage().display()),
-            format!("--storage-addr=127.0.0.1:{port}"),
-            format!("--storage-adv-addr=127.0.0.1:{port}"),
-            "--metrics-addr=0".into(),
-            "--health-addr=0".into(),
-            "--log-encoding=console".into(),
-            "--log-level=warn".into(),
-        ]);
+        let args = <gitops_controllers::source::SourceArgs as clap::Parser>::parse_from(
+            [
+                "source-controller".to_string(),
+                format!("--kubeconfig={}", self.kubeconfig.display()),
+                format!("--storage-path={}", self.storage().display()),
+                format!("--storage-addr=127.0.0.1:{port}"),
+                format!("--storage-adv-addr=127.0.0.1:{port}"),
+                "--metrics-addr=0".into(),
+                "--health-addr=0".into(),
+                "--log-encoding=console".into(),
+                "--log-level=warn".into(),
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string())),
+        );
         self.controller = Some(tokio::spawn(async move {
             if let Err(e) = gitops_controllers::source::run(args).await {
                 eprintln!("source controller stopped: {e:#}");

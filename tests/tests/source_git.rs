@@ -154,6 +154,30 @@ async fn gitrepository_over_smart_http_with_basic_auth() {
     }
     assert_eq!(names, vec!["deploy/", "deploy/app.yaml"]);
 
+    // A Kubernetes Event says so, with the revision.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(cluster.client.clone(), "default");
+    let ev = wait_until(Duration::from_secs(30), || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        list.items.into_iter().find(|e| {
+            e.reason.as_deref() == Some("NewArtifact")
+                && e.involved_object.name.as_deref() == Some("app")
+        })
+    })
+    .await
+    .expect("NewArtifact event");
+    assert_eq!(
+        ev.message.as_deref(),
+        Some("stored artifact for commit 'initial'")
+    );
+    assert_eq!(
+        ev.metadata
+            .annotations
+            .unwrap_or_default()
+            .get("source.toolkit.fluxcd.io/revision"),
+        Some(&rev1)
+    );
+
     // A new commit and a reconcile request: a new artifact; the request is acknowledged.
     std::fs::write(
         work.join("deploy/app.yaml"),

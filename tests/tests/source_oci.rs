@@ -75,7 +75,9 @@ async fn ocirepository_tag_semver_digest_and_failures() {
     assert!(v1.revision.starts_with("1.0.0@sha256:"), "{}", v1.revision);
 
     let mut cluster = Cluster::start().await;
-    let adv = cluster.start_source_controller().await;
+    let adv = cluster
+        .start_source_controller_with(&["--max-artifact-size=1048576"])
+        .await;
     let api: Api<OCIRepository> = Api::namespaced(cluster.client.clone(), "default");
     api.create(
         &PostParams::default(),
@@ -232,6 +234,52 @@ async fn ocirepository_tag_semver_digest_and_failures() {
     .await;
     assert_eq!(ready_of(&s).unwrap().1, "OCIArtifactPullFailed");
 
+    // A corrupt archive, and a layer over the size limit (1 MiB here).
+    client
+        .push_layer(
+            &url,
+            "corrupt",
+            b"this is not gzip".to_vec(),
+            gitops_source::oci::FLUX_CONTENT_MEDIA_TYPE,
+            b"{}".to_vec(),
+            gitops_source::oci::FLUX_CONFIG_MEDIA_TYPE,
+            None,
+        )
+        .await
+        .unwrap();
+    let big: Vec<u8> = (0..2u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    client
+        .push_layer(
+            &url,
+            "big",
+            big,
+            gitops_source::oci::FLUX_CONTENT_MEDIA_TYPE,
+            b"{}".to_vec(),
+            gitops_source::oci::FLUX_CONFIG_MEDIA_TYPE,
+            None,
+        )
+        .await
+        .unwrap();
+    for (name, want) in [
+        ("corrupt", "corrupt archive"),
+        ("big", "larger than 1048576 bytes"),
+    ] {
+        api.create(
+            &PostParams::default(),
+            &ocirepo(name, &url, json!({"tag": name}), json!({})),
+        )
+        .await
+        .unwrap();
+        let s = wait_for(&api, name, |s| ready_of(s).is_some_and(|c| c.0 == "False")).await;
+        let (_, reason, message) = ready_of(&s).unwrap();
+        assert_eq!(reason, "OCIArtifactLayerOperationFailed", "{message}");
+        assert!(
+            message.contains(want) && message.contains(&url),
+            "{message}"
+        );
+    }
     api.create(
         &PostParams::default(),
         &ocirepo(

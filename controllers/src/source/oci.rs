@@ -128,6 +128,7 @@ async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success, Failur
     let ignore = spec.ignore.clone();
     let max = ctx.max_size;
     let work_path = work.path().to_owned();
+    let url = spec.url.clone();
     let stored =
         tokio::task::spawn_blocking(move || -> Result<gitops_source::StoredArtifact, Failure> {
             match operation {
@@ -149,7 +150,7 @@ async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success, Failur
                     .map_err(|e| {
                         Failure::build(
                             reasons::OCI_LAYER_OPERATION_FAILED,
-                            format!("failed to extract layer: {e}"),
+                            format!("failed to extract layer of '{url}': {e}"),
                         )
                     })?;
                     let mut rules = gitops_source::ignore::IgnoreRules::flux_defaults();
