@@ -360,7 +360,6 @@ impl Api {
             Ok(self.store_object(tx, &rt, &key, new, ctx.dry_run))
         })?;
         commit.wait().await?;
-        self.after_write(&rt, &out);
         Ok(out)
     }
 
@@ -401,7 +400,6 @@ impl Api {
             Ok(self.store_object(tx, &rt, &key, new, ctx.dry_run))
         })?;
         commit.wait().await?;
-        self.after_write(&rt, &out);
         Ok(out)
     }
 
@@ -501,7 +499,6 @@ impl Api {
             Ok((self.store_object(tx, &rt, &key, new, ctx.dry_run), false))
         })?;
         commit.wait().await?;
-        self.after_write(&rt, &out.0);
         Ok(out)
     }
 
@@ -648,7 +645,9 @@ impl Api {
             if dry_run {
                 return new;
             }
-            return tx.delete(key).map(|o| for_version(rt, &o)).unwrap_or(new);
+            let out = tx.delete(key).map(|o| for_version(rt, &o)).unwrap_or(new);
+            self.sync_kinds(rt, &out, true);
+            return out;
         }
         // Writing what is already stored is a no-op: same resource version, no event.
         if let Some(old) = tx.get(key)
@@ -662,7 +661,29 @@ impl Api {
             return v;
         }
         let obj = tx.put(key, new);
+        self.sync_kinds(rt, &obj.value, false);
         for_version(rt, &obj)
+    }
+
+    /// Serves (or stops serving) the kinds of a CRD as it is stored or removed. Runs in
+    /// the write transaction, so clients never see the CRD and its kinds disagree.
+    fn sync_kinds(&self, rt: &ResourceType, crd: &Value, removed: bool) {
+        if !(rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions") {
+            return;
+        }
+        let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+        let types = if removed {
+            Vec::new()
+        } else {
+            match builtin::crd_types(crd) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(crd = name, error = ?e, "cannot serve a CRD");
+                    return;
+                }
+            }
+        };
+        self.registry.write().set_crd_types(name, types);
     }
 
     fn check_namespace(
@@ -862,33 +883,6 @@ impl Api {
         Ok(new)
     }
 
-    /// Reacts to a stored CRD: serve (or stop serving) its kinds.
-    fn after_write(&self, rt: &ResourceType, obj: &Value) {
-        if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
-            self.sync_crd(obj);
-        }
-    }
-
-    /// Registers the kinds of a CRD as stored.
-    pub fn sync_crd(&self, crd: &Value) {
-        let name = crd["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let stored = self.store.get(&store::key(
-            "apiextensions.k8s.io/customresourcedefinitions",
-            "",
-            &name,
-        ));
-        match stored {
-            Some(o) => match builtin::crd_types(&o.value) {
-                Ok(types) => self.registry.write().set_crd_types(&name, types),
-                Err(e) => tracing::warn!(crd = name, error = ?e, "cannot serve a CRD"),
-            },
-            None => self.registry.write().set_crd_types(&name, Vec::new()),
-        }
-    }
-
     /// Updates an object through a function, as an internal controller (no precondition).
     pub async fn update_with(
         &self,
@@ -928,9 +922,6 @@ impl Api {
             Ok(Some(self.store_object(tx, &rt, &key, new, false)))
         })?;
         commit.wait().await?;
-        if let Some(o) = &out {
-            self.after_write(&rt, o);
-        }
         Ok(out)
     }
 }

@@ -802,6 +802,9 @@ fn watch(
                 (_, true, false) => "DELETED",
                 (_, false, false) => return None,
             };
+            if table.is_none() && e.obj.value["apiVersion"] == rt.api_version().as_str() {
+                return Some(e.line(type_));
+            }
             Some(encode(type_, &e.obj))
         };
         for e in &replay {
@@ -817,20 +820,39 @@ fn watch(
         tick.tick().await;
         loop {
             tokio::select! {
-                ev = live.recv() => match ev {
-                    Ok(e) => {
-                        if let Some(b) = deliver(&e, &mut last_rv)
-                            && tx.send(b).await.is_err() {
-                            return;
+                ev = live.recv() => {
+                    // Send what is already queued together: fewer, larger writes.
+                    let mut batch = bytes::BytesMut::new();
+                    let mut next = ev;
+                    loop {
+                        match next {
+                            Ok(e) => {
+                                if let Some(b) = deliver(&e, &mut last_rv) {
+                                    batch.extend_from_slice(&b);
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                let e = ApiError::expired("the watch fell behind; list again");
+                                batch.extend_from_slice(format!("{}\n", json!({"type": "ERROR", "object": e.to_status()})).as_bytes());
+                                let _ = tx.send(batch.freeze()).await;
+                                return;
+                            }
+                            Err(_) => return,
                         }
+                        if batch.len() > 256 * 1024 {
+                            break;
+                        }
+                        next = match live.try_recv() {
+                            Ok(e) => Ok(e),
+                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Err(tokio::sync::broadcast::error::RecvError::Lagged(n)),
+                            Err(tokio::sync::broadcast::error::TryRecvError::Closed) => Err(tokio::sync::broadcast::error::RecvError::Closed),
+                            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                        };
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let e = ApiError::expired("the watch fell behind; list again");
-                        let _ = tx.send(Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": e.to_status()})))).await;
+                    if !batch.is_empty() && tx.send(batch.freeze()).await.is_err() {
                         return;
                     }
-                    Err(_) => return,
-                },
+                }
                 _ = tick.tick(), if bookmarks => {
                     let rv = api.store.published_rv().max(last_rv);
                     last_rv = rv;

@@ -57,6 +57,17 @@ pub enum EventType {
     Deleted,
 }
 
+impl EventType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
 /// A change to one object.
 #[derive(Debug)]
 pub struct Event {
@@ -71,9 +82,42 @@ pub struct Event {
     pub obj: Arc<Obj>,
     /// The object before the change, if it existed.
     pub prev: Option<Arc<Obj>>,
+    /// The watch line `{"type":…,"object":…}\n` of this event as stored, encoded once
+    /// for all watchers.
+    line: std::sync::OnceLock<Bytes>,
 }
 
 impl Event {
+    fn new(rv: u64, type_: EventType, key: &str, obj: Arc<Obj>, prev: Option<Arc<Obj>>) -> Event {
+        Event {
+            rv,
+            type_,
+            key: key.to_owned(),
+            obj,
+            prev,
+            line: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The watch line for a type of event, shared between watchers when the type is the
+    /// event's own.
+    pub fn line(&self, type_: &str) -> Bytes {
+        let encode = || {
+            let mut out = Vec::with_capacity(self.obj.json.len() + 32);
+            out.extend_from_slice(b"{\"type\":\"");
+            out.extend_from_slice(type_.as_bytes());
+            out.extend_from_slice(b"\",\"object\":");
+            out.extend_from_slice(&self.obj.json);
+            out.extend_from_slice(b"}\n");
+            Bytes::from(out)
+        };
+        if type_ == self.type_.as_str() {
+            self.line.get_or_init(encode).clone()
+        } else {
+            encode()
+        }
+    }
+
     /// The storage identity (`group/plural`) of the object.
     pub fn storage(&self) -> &str {
         storage_of(&self.key)
@@ -535,17 +579,13 @@ impl Tx<'_> {
         let prev = self.get(key);
         let obj = Arc::new(Obj::new(value, rv));
         self.overlay.insert(key.to_owned(), Some(obj.clone()));
-        self.events.push(Arc::new(Event {
-            rv,
-            type_: if prev.is_some() {
-                EventType::Modified
-            } else {
-                EventType::Added
-            },
-            key: key.to_owned(),
-            obj: obj.clone(),
-            prev,
-        }));
+        let type_ = if prev.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.events
+            .push(Arc::new(Event::new(rv, type_, key, obj.clone(), prev)));
         obj
     }
 
@@ -561,13 +601,13 @@ impl Tx<'_> {
         }
         let obj = Arc::new(Obj::new(last, rv));
         self.overlay.insert(key.to_owned(), None);
-        self.events.push(Arc::new(Event {
+        self.events.push(Arc::new(Event::new(
             rv,
-            type_: EventType::Deleted,
-            key: key.to_owned(),
-            obj: obj.clone(),
-            prev: Some(old),
-        }));
+            EventType::Deleted,
+            key,
+            obj.clone(),
+            Some(old),
+        )));
         Some(obj)
     }
 

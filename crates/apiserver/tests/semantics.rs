@@ -158,7 +158,11 @@ async fn generation_status_and_crd_lifecycle() {
     })
     .await;
     // Its kind is no longer served.
-    assert!(matches!(g.list(&Default::default()).await, Err(kube::Error::Api(s)) if s.code == 404));
+    let listed = g.list(&Default::default()).await;
+    assert!(
+        matches!(&listed, Err(kube::Error::Api(s)) if s.code == 404),
+        "{listed:?}"
+    );
     server.shutdown().await;
 }
 
