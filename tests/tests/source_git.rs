@@ -274,6 +274,24 @@ async fn gitrepository_over_smart_http_with_basic_auth() {
     assert_eq!(reason, "GitOperationFailed");
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
 
+    // A setting this controller does not implement stalls the object and says so.
+    let mut v = gitrepo("verified", &url, "main", Some("git-auth"));
+    v.spec.verify = Some(
+        serde_json::from_value(json!({"mode": "HEAD", "secretRef": {"name": "keys"}})).unwrap(),
+    );
+    api.create(&PostParams::default(), &v).await.unwrap();
+    let (s, (_, reason, message)) = wait_not_ready(&api, "verified").await;
+    assert_eq!(reason, "VerificationError");
+    assert!(message.contains("spec.verify"), "{message}");
+    let stalled = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["status"], "True");
+    assert!(s.get("artifact").is_none());
+
     // Deletion removes the stored artifacts (finalizer).
     api.delete("app", &Default::default()).await.unwrap();
     let dir = cluster.storage().join("gitrepository/default/app");

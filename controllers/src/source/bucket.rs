@@ -71,6 +71,25 @@ async fn reconcile(ctx: &Context, obj: &Bucket) -> Result<Success, Failure> {
     if let Some(s) = &spec.secret_ref {
         opts = opts.with_secret_data(&secret_data(ctx, &ns, &s.name).await?);
     }
+    if let Some(c) = &spec.cert_secret_ref {
+        let data = secret_data(ctx, &ns, &c.name).await?;
+        if data.contains_key("tls.key") {
+            return Err(super::unsupported(
+                "spec.certSecretRef tls.crt/tls.key",
+                "client certificates for buckets (ca.crt is supported)",
+            ));
+        }
+        opts.ca_pem = data.get("ca.crt").cloned();
+    }
+    if spec.sts.is_some() {
+        return Err(super::unsupported(
+            "spec.sts",
+            "temporary credentials from a security token service",
+        ));
+    }
+    if spec.proxy_secret_ref.is_some() {
+        return Err(super::unsupported("spec.proxySecretRef", "bucket proxies"));
+    }
     let b = bucket::Bucket::new(opts).map_err(bucket_failure)?;
     let index = b
         .index(spec.ignore.as_deref())

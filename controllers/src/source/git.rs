@@ -101,6 +101,24 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
             ),
         ));
     }
+    if spec.verify.is_some() {
+        return Err(super::unsupported(
+            "spec.verify",
+            "commit and tag signatures are not verified",
+        ));
+    }
+    if spec
+        .provider
+        .is_some_and(|p| p != gitops_api::source::GitProvider::Generic)
+    {
+        return Err(super::unsupported(
+            "spec.provider",
+            "only 'generic' (credentials from spec.secretRef)",
+        ));
+    }
+    if spec.proxy_secret_ref.is_some() {
+        return Err(super::unsupported("spec.proxySecretRef", "Git proxies"));
+    }
     let mut opts = FetchOptions::new(&spec.url, GitReference::from_spec(spec.reference.as_ref()));
     if let Some(s) = &spec.secret_ref {
         opts.auth = GitAuth::from_secret_data(&secret_data(ctx, &ns, &s.name).await?);

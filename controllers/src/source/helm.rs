@@ -42,6 +42,17 @@ async fn helm_auth(
     }))
 }
 
+async fn helm_tls(
+    ctx: &Context,
+    ns: &str,
+    secret: Option<&str>,
+) -> Result<Option<helm::TlsMaterial>, Failure> {
+    let Some(name) = secret else { return Ok(None) };
+    Ok(Some(helm::TlsMaterial::from_secret_data(
+        &secret_data(ctx, ns, name).await?,
+    )))
+}
+
 impl Reconciler<HelmRepository> for HelmRepositoryReconciler {
     fn finalizer(&self) -> &str {
         super::FINALIZER
@@ -95,10 +106,16 @@ async fn reconcile_repo(ctx: &Context, obj: &HelmRepository) -> Result<Success, 
         ));
     }
     let auth = helm_auth(ctx, &ns, spec.secret_ref.as_ref().map(|s| s.name.as_str())).await?;
+    let tls = helm_tls(
+        ctx,
+        &ns,
+        spec.cert_secret_ref.as_ref().map(|s| s.name.as_str()),
+    )
+    .await?;
     let work = tempfile::tempdir().map_err(|e| Failure::storage(e.to_string()))?;
     let file = work.path().join("index.yaml");
     let url = helm::index_url(&spec.url);
-    let (digest, _) = helm::download(&url, auth.as_ref(), ctx.max_size, &file)
+    let (digest, _) = helm::download(&url, auth.as_ref(), tls.as_ref(), ctx.max_size, &file)
         .await
         .map_err(|e| helm_failure(e, "failed to fetch Helm repository index"))?;
     let status = status_json(obj);
@@ -208,6 +225,12 @@ where
 
 async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Failure> {
     let spec = &obj.spec;
+    if spec.verify.is_some() {
+        return Err(super::unsupported(
+            "spec.verify",
+            "chart signatures are not verified",
+        ));
+    }
     let ns = obj.namespace().unwrap_or_default();
     let status = status_json(obj);
     let current = current_artifact(ctx, &status);
@@ -259,17 +282,11 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
                 .storage
                 .local_path(&index_artifact.path)
                 .ok_or_else(|| unavailable("bad index path".into()))?;
-            let origin = repo.spec.url.clone();
-            let idx = tokio::task::spawn_blocking(move || {
-                let f = std::fs::File::open(&path).map_err(|e| HelmError::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })?;
-                Index::parse(std::io::BufReader::new(f), &origin)
-            })
-            .await
-            .map_err(|e| Failure::storage(e.to_string()))?
-            .map_err(|e| helm_failure(e, "failed to load index"))?;
+            let idx = ctx
+                .index_cache
+                .get_or_load(&index_artifact.digest, &path, &repo.spec.url)
+                .await
+                .map_err(|e| helm_failure(e, "failed to load index"))?;
             let cv = idx
                 .select(&spec.chart, spec.version())
                 .map_err(|e| Failure {
@@ -303,10 +320,16 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
                 repo.spec.secret_ref.as_ref().map(|s| s.name.as_str()),
             )
             .await?;
+            let tls = helm_tls(
+                ctx,
+                &ns,
+                repo.spec.cert_secret_ref.as_ref().map(|s| s.name.as_str()),
+            )
+            .await?;
             let same_host = |u: &str| u.split('/').nth(2) == repo.spec.url.split('/').nth(2);
             let auth = auth.filter(|_| repo.spec.pass_credentials || same_host(&url));
             let tgz = work.path().join("chart.tgz");
-            let (digest, _) = helm::download(&url, auth.as_ref(), ctx.max_size, &tgz)
+            let (digest, _) = helm::download(&url, auth.as_ref(), tls.as_ref(), ctx.max_size, &tgz)
                 .await
                 .map_err(|e| Failure {
                     condition: Some(gitops_api::condition::types::FETCH_FAILED),

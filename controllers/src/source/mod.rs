@@ -71,6 +71,54 @@ pub struct Context {
     pub max_size: u64,
     /// Registry clients (plain HTTP and HTTPS).
     pub registries: (gitops_source::oci::Registry, gitops_source::oci::Registry),
+    /// Parsed Helm repository indexes by artifact digest.
+    pub index_cache: IndexCache,
+}
+
+/// Parsed Helm repository indexes, by the digest of the stored index, so that HelmCharts
+/// of one repository do not parse a large index again and again. Keeps the latest few.
+#[derive(Default)]
+pub struct IndexCache {
+    entries: tokio::sync::Mutex<Vec<(String, Arc<gitops_source::helm::Index>)>>,
+}
+
+impl IndexCache {
+    const KEEP: usize = 8;
+
+    /// The index stored at `path` with `digest`, parsed once.
+    pub async fn get_or_load(
+        &self,
+        digest: &str,
+        path: &std::path::Path,
+        origin: &str,
+    ) -> Result<Arc<gitops_source::helm::Index>, gitops_source::helm::HelmError> {
+        let mut entries = self.entries.lock().await;
+        if let Some(pos) = entries.iter().position(|(d, _)| d == digest) {
+            let hit = entries.remove(pos);
+            let idx = hit.1.clone();
+            entries.push(hit);
+            return Ok(idx);
+        }
+        let (path, origin) = (path.to_owned(), origin.to_owned());
+        let idx = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&path).map_err(|e| gitops_source::helm::HelmError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
+            gitops_source::helm::Index::parse(std::io::BufReader::new(f), &origin)
+        })
+        .await
+        .map_err(|e| gitops_source::helm::HelmError::Io {
+            path: String::new(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+        let idx = Arc::new(idx);
+        entries.push((digest.to_owned(), idx.clone()));
+        if entries.len() > Self::KEEP {
+            entries.remove(0);
+        }
+        Ok(idx)
+    }
 }
 
 impl Context {
@@ -131,6 +179,7 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
             gitops_source::oci::Registry::new(true),
             gitops_source::oci::Registry::new(false),
         ),
+        index_cache: IndexCache::default(),
     });
     let opts = RunOptions {
         namespace: if args.common.watch_all_namespaces {
@@ -306,6 +355,17 @@ impl Failure {
             message: message.into(),
             stalled: false,
         }
+    }
+}
+
+/// A setting this controller does not implement: the object stalls with a message that
+/// names it, rather than being reconciled as if the setting were absent.
+pub(crate) fn unsupported(field: &str, what: &str) -> Failure {
+    Failure {
+        condition: None,
+        reason: reasons::VERIFICATION_ERROR,
+        message: format!("{field} is not supported by this source-controller: {what}"),
+        stalled: true,
     }
 }
 

@@ -57,12 +57,50 @@ pub(crate) fn oci_failure(e: OciError, what: &str) -> Failure {
 async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
+    if spec.verify.is_some() {
+        return Err(super::unsupported(
+            "spec.verify",
+            "cosign and notation signatures are not verified",
+        ));
+    }
+    if spec
+        .provider
+        .is_some_and(|p| p != gitops_api::source::CloudProvider::Generic)
+    {
+        return Err(super::unsupported(
+            "spec.provider",
+            "only 'generic' (credentials from spec.secretRef)",
+        ));
+    }
+    if spec.proxy_secret_ref.is_some() {
+        return Err(super::unsupported(
+            "spec.proxySecretRef",
+            "registry proxies",
+        ));
+    }
     let (host, _) = parse_url(&spec.url).map_err(|e| oci_failure(e, "invalid URL"))?;
     let auth = match &spec.secret_ref {
         Some(s) => OciAuth::from_secret_data(&secret_data(ctx, &ns, &s.name).await?, &host),
         None => None,
     };
-    let registry = ctx.registry(spec.insecure);
+    let custom;
+    let registry = match &spec.cert_secret_ref {
+        Some(c) => {
+            let data = secret_data(ctx, &ns, &c.name).await?;
+            if data.contains_key("tls.key") {
+                return Err(super::unsupported(
+                    "spec.certSecretRef tls.crt/tls.key",
+                    "client certificates for registries (ca.crt is supported)",
+                ));
+            }
+            custom = gitops_source::oci::Registry::with_ca(
+                spec.insecure,
+                data.get("ca.crt").map(Vec::as_slice),
+            );
+            &custom
+        }
+        None => ctx.registry(spec.insecure),
+    };
     let reference = OciReference::from_spec(spec.reference.as_ref());
     let resolved = registry
         .resolve(&spec.url, &reference, auth.as_ref())

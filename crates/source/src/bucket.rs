@@ -90,6 +90,8 @@ pub struct BucketOptions {
     pub prefix: Option<String>,
     /// Request timeout.
     pub timeout: Duration,
+    /// Extra CA certificates (PEM bundle) trusted for HTTPS.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for BucketOptions {
@@ -130,6 +132,21 @@ impl BucketOptions {
         }
     }
 
+    fn client_options(&self, url: &str) -> Result<object_store::ClientOptions, BucketError> {
+        let mut o = object_store::ClientOptions::new()
+            .with_allow_http(url.starts_with("http://"))
+            .with_timeout(self.timeout)
+            .with_connect_timeout(Duration::from_secs(10));
+        if let Some(pem) = &self.ca_pem {
+            for c in object_store::Certificate::from_pem_bundle(pem)
+                .map_err(|e| BucketError::Invalid(format!("invalid ca.crt: {e}")))?
+            {
+                o = o.with_root_certificate(c);
+            }
+        }
+        Ok(o)
+    }
+
     fn store(&self) -> Result<AmazonS3, BucketError> {
         crate::ensure_crypto_provider();
         if self.bucket.is_empty() || self.endpoint.is_empty() {
@@ -149,12 +166,7 @@ impl BucketOptions {
             )
             .with_allow_http(url.starts_with("http://"))
             .with_virtual_hosted_style_request(false)
-            .with_client_options(
-                object_store::ClientOptions::new()
-                    .with_allow_http(url.starts_with("http://"))
-                    .with_timeout(self.timeout)
-                    .with_connect_timeout(Duration::from_secs(10)),
-            )
+            .with_client_options(self.client_options(&url)?)
             .with_retry(object_store::RetryConfig {
                 max_retries: 2,
                 retry_timeout: Duration::from_secs(10),

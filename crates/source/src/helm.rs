@@ -209,25 +209,84 @@ impl std::fmt::Debug for HelmAuth {
     }
 }
 
-fn http_client() -> Result<reqwest::Client, HelmError> {
-    crate::ensure_crypto_provider();
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(20))
-        .build()
-        .map_err(|e| HelmError::Fetch {
-            url: String::new(),
-            message: e.to_string(),
-        })
+/// TLS material from a `certSecretRef`: extra CA certificates and a client certificate.
+#[derive(Clone, Default)]
+pub struct TlsMaterial {
+    /// CA certificates (PEM) trusted in addition to the system roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Client certificate chain (PEM).
+    pub cert_pem: Option<Vec<u8>>,
+    /// Client private key (PEM).
+    pub key_pem: Option<Vec<u8>>,
 }
 
-/// Downloads `url` to `dest`, at most `max` bytes; returns `sha256:<hex>` and the size.
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("ca_pem", &self.ca_pem.is_some())
+            .field("cert_pem", &self.cert_pem.is_some())
+            .field("key_pem", &self.key_pem.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl TlsMaterial {
+    /// Reads Flux's keys `ca.crt`, `tls.crt`, `tls.key` (and the legacy `caFile`,
+    /// `certFile`, `keyFile`) from a Secret's data.
+    pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Self {
+        let get = |a: &str, b: &str| data.get(a).or_else(|| data.get(b)).cloned();
+        TlsMaterial {
+            ca_pem: get("ca.crt", "caFile"),
+            cert_pem: get("tls.crt", "certFile"),
+            key_pem: get("tls.key", "keyFile"),
+        }
+    }
+}
+
+fn http_client(tls: Option<&TlsMaterial>) -> Result<reqwest::Client, HelmError> {
+    crate::ensure_crypto_provider();
+    let bad = |m: String| HelmError::Fetch {
+        url: String::new(),
+        message: m,
+    };
+    let mut b = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(20));
+    if let Some(t) = tls {
+        if let Some(ca) = &t.ca_pem {
+            for c in reqwest::Certificate::from_pem_bundle(ca)
+                .map_err(|e| bad(format!("invalid ca.crt: {e}")))?
+            {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&t.cert_pem, &t.key_pem) {
+            let mut pem = cert.clone();
+            pem.push(b'\n');
+            pem.extend_from_slice(key);
+            b = b.identity(
+                reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| bad(format!("invalid tls.crt/tls.key: {e}")))?,
+            );
+        }
+    }
+    b.build().map_err(|e| bad(e.to_string()))
+}
+
+/// Downloads `url` to `dest`, at most `max` bytes, with optional basic auth and TLS
+/// material; returns `sha256:<hex>` and the size.
 pub async fn download(
     url: &str,
     auth: Option<&HelmAuth>,
+    tls: Option<&TlsMaterial>,
     max: u64,
     dest: &Path,
 ) -> Result<(String, u64), HelmError> {
-    let client = http_client()?;
+    let client = http_client(tls).map_err(|e| match e {
+        HelmError::Fetch { message, .. } => HelmError::Fetch {
+            url: url.to_owned(),
+            message,
+        },
+        other => other,
+    })?;
     let mut req = client.get(url);
     if let Some(a) = auth {
         req = req.basic_auth(&a.username, Some(&a.password));

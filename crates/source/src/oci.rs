@@ -303,6 +303,11 @@ fn classify(op: &'static str, url: &str, e: oci_client::errors::OciDistributionE
 impl Registry {
     /// A client; `insecure` uses plain HTTP.
     pub fn new(insecure: bool) -> Self {
+        Self::with_ca(insecure, None)
+    }
+
+    /// A client that also trusts the CA certificates in `ca_pem` (one PEM bundle).
+    pub fn with_ca(insecure: bool, ca_pem: Option<&[u8]>) -> Self {
         crate::ensure_crypto_provider();
         let config = oci_client::client::ClientConfig {
             protocol: if insecure {
@@ -311,6 +316,14 @@ impl Registry {
                 oci_client::client::ClientProtocol::Https
             },
             connect_timeout: Some(std::time::Duration::from_secs(20)),
+            extra_root_certificates: ca_pem
+                .map(|pem| {
+                    vec![oci_client::client::Certificate {
+                        encoding: oci_client::client::CertificateEncoding::Pem,
+                        data: pem.to_vec(),
+                    }]
+                })
+                .unwrap_or_default(),
             ..Default::default()
         };
         Registry {
