@@ -4,8 +4,18 @@
 //! notification. Each runs as its own process (`gitops controller <name>`) and talks to the
 //! others only through the Kubernetes API and artifact URLs.
 //!
-//! Status: no controller is implemented yet; [`CONTROLLERS`] names the ones the
-//! installation deploys so that `gitops install` and `gitops controller` agree on them.
+//! - [`runtime`]: the plumbing every controller shares (client, reconcile loop, conditions,
+//!   events, metrics, logs);
+//! - [`source`]: the source controller (GitRepository, OCIRepository, HelmRepository,
+//!   HelmChart, Bucket).
+//!
+//! [`CONTROLLERS`] names the controllers the installation deploys so that `gitops install`
+//! and `gitops controller` agree on them.
+
+#![warn(missing_docs)]
+
+pub mod runtime;
+pub mod source;
 
 /// The controllers of a full installation, in the order Flux lists its components.
 pub const CONTROLLERS: &[&str] = &[

@@ -1,4 +1,554 @@
 //! # gitops-tests
 //!
 //! End-to-end tests across the workspace's crates, with real servers started by the tests
-//! themselves. The tests live in `tests/tests/`; this library holds what they share.
+//! themselves. The tests live in `tests/tests/`; this library holds what they share:
+//!
+//! - [`GitHttpServer`]: `git http-backend` (smart HTTP) behind an HTTP server with basic auth;
+//! - [`GitDaemon`]: `git daemon` for `git://`;
+//! - [`DockerRegistry`]: Debian's `docker-registry` (CNCF distribution) on a free port;
+//! - [`StaticServer`]: a static HTTP file server (Helm repositories);
+//! - [`Cluster`]: the embedded API server with Flux's CRDs and a client, plus the source
+//!   controller running against it;
+//! - [`git`], [`wait_until`]: small helpers.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `git` in `dir` with a fixed identity; panics with stderr on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Whether a program is on `PATH`.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, for at most `timeout`.
+pub async fn wait_until<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `git http-backend` behind an HTTP/1.1 server, optionally requiring basic auth.
+pub struct GitHttpServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GitHttpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn git_exec_path() -> PathBuf {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git runs");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+async fn cgi(
+    root: Arc<PathBuf>,
+    auth: Arc<Option<String>>,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
+    let status = |code: StatusCode, msg: &str| {
+        let mut r = Response::new(Full::new(Bytes::from(msg.to_owned())));
+        *r.status_mut() = code;
+        r
+    };
+    if let Some(expected) = auth.as_ref() {
+        let given = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if given != expected {
+            let mut r = status(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            r.headers_mut().insert(
+                "www-authenticate",
+                hyper::header::HeaderValue::from_static("Basic realm=\"git\""),
+            );
+            return r;
+        }
+    }
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let encoding = req
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let protocol = req
+        .headers()
+        .get("git-protocol")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return status(StatusCode::BAD_REQUEST, "bad body\n"),
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new(git_exec_path().join("git-http-backend"))
+            .env_clear()
+            .env("GIT_PROJECT_ROOT", root.as_ref())
+            .env("GIT_HTTP_EXPORT_ALL", "1")
+            .env("PATH_INFO", &path)
+            .env("QUERY_STRING", &query)
+            .env("REQUEST_METHOD", &method)
+            .env("CONTENT_TYPE", &content_type)
+            .env("CONTENT_LENGTH", body.len().to_string())
+            .env("HTTP_CONTENT_ENCODING", &encoding)
+            .env("GIT_PROTOCOL", &protocol)
+            .env("REMOTE_USER", "test")
+            .env("REMOTE_ADDR", "127.0.0.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(&body)?;
+        }
+        child.wait_with_output()
+    })
+    .await;
+    let Ok(Ok(out)) = out else {
+        return status(StatusCode::INTERNAL_SERVER_ERROR, "cgi failed\n");
+    };
+    let raw = out.stdout;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4))
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
+    let Some((pos, sep)) = split else {
+        return status(StatusCode::INTERNAL_SERVER_ERROR, "bad cgi output\n");
+    };
+    let head = String::from_utf8_lossy(&raw[..pos]).into_owned();
+    let mut resp = Response::new(Full::new(Bytes::copy_from_slice(&raw[pos + sep..])));
+    for line in head.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.eq_ignore_ascii_case("status") {
+            let code = v
+                .split(' ')
+                .next()
+                .and_then(|c| c.parse::<u16>().ok())
+                .unwrap_or(500);
+            *resp.status_mut() =
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        } else if let (Ok(name), Ok(val)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(v),
+        ) {
+            resp.headers_mut().append(name, val);
+        }
+    }
+    resp
+}
+
+impl GitHttpServer {
+    /// Serves the repositories under `root` (`<url>/<repo>.git`); with `basic_auth`, requests
+    /// need that user and password.
+    pub async fn start(root: &Path, basic_auth: Option<(&str, &str)>) -> GitHttpServer {
+        use base64::Engine;
+        let auth = basic_auth.map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        Self::start_with(root, auth, None).await
+    }
+
+    /// Serves over HTTPS with a certificate from a fresh CA (returned as PEM), requiring the
+    /// `Authorization` header value `authorization` when given (e.g. `Bearer <token>`).
+    pub async fn start_tls(root: &Path, authorization: Option<String>) -> (GitHttpServer, String) {
+        let (config, ca_pem) = test_tls();
+        (
+            Self::start_with(root, authorization, Some(config)).await,
+            ca_pem,
+        )
+    }
+
+    async fn start_with(
+        root: &Path,
+        authorization: Option<String>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> GitHttpServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let root = Arc::new(root.to_path_buf());
+        let auth = Arc::new(authorization);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (root, auth, acceptor) = (root.clone(), auth.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let (root, auth) = (root.clone(), auth.clone());
+                        async move { Ok::<_, Infallible>(cgi(root, auth, req).await) }
+                    });
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
+                });
+            }
+        });
+        GitHttpServer {
+            url: format!("{scheme}://{addr}"),
+            task,
+        }
+    }
+}
+
+/// A CA and a serving certificate for 127.0.0.1 signed by it: the server configuration and
+/// the CA certificate (PEM).
+pub fn test_tls() -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.clone().self_signed(&ca_key).expect("CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("params")
+        .signed_by(&key, &issuer)
+        .expect("certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+                key.serialize_der(),
+            )),
+        )
+        .expect("server config");
+    (Arc::new(config), ca.pem())
+}
+
+/// A static file server (for Helm repositories): `GET /<path>` from a directory.
+pub struct StaticServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StaticServer {
+    /// Serves `root`.
+    pub async fn start(root: &Path) -> StaticServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let root = root.to_path_buf();
+        let task = tokio::spawn(gitops_source::server::serve(
+            root,
+            listener,
+            std::future::pending(),
+        ));
+        StaticServer {
+            url: format!("http://{addr}"),
+            task,
+        }
+    }
+}
+
+/// A process killed on drop.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `git daemon` serving a directory on `git://127.0.0.1:<port>/`.
+pub struct GitDaemon {
+    /// `git://127.0.0.1:<port>`.
+    pub url: String,
+    _child: ChildGuard,
+}
+
+impl GitDaemon {
+    /// Starts the daemon and waits until it accepts connections.
+    pub async fn start(root: &Path) -> GitDaemon {
+        let port = free_port();
+        let child = Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--base-path={}", root.display()),
+                &root.display().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon starts");
+        let guard = ChildGuard(child);
+        wait_until(Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await
+        .expect("git daemon listens");
+        GitDaemon {
+            url: format!("git://127.0.0.1:{port}"),
+            _child: guard,
+        }
+    }
+}
+
+/// Debian's `docker-registry` on a free port, storing in a temporary directory.
+pub struct DockerRegistry {
+    /// `127.0.0.1:<port>`.
+    pub host: String,
+    _child: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+impl DockerRegistry {
+    /// Starts the registry, or returns `None` (with a message) when it is not installed.
+    pub async fn start() -> Option<DockerRegistry> {
+        let bin = ["docker-registry", "/usr/bin/docker-registry"]
+            .into_iter()
+            .find(|b| have(b))?;
+        let dir = tempfile::tempdir().ok()?;
+        let port = free_port();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(&cfg, config).ok()?;
+        let child = Command::new(bin)
+            .args(["serve", &cfg.display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let guard = ChildGuard(child);
+        wait_until(Duration::from_secs(20), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await?;
+        Some(DockerRegistry {
+            host: format!("127.0.0.1:{port}"),
+            _child: guard,
+            _dir: dir,
+        })
+    }
+}
+
+/// The embedded API server with Flux's CRDs, a client, and optionally the source controller.
+pub struct Cluster {
+    /// The server.
+    pub server: Option<gitops_apiserver::ServerHandle>,
+    /// A client for the test.
+    pub client: kube::Client,
+    /// Where the kubeconfig is.
+    pub kubeconfig: PathBuf,
+    /// State directory (and the source controller's storage under `storage/`).
+    pub dir: tempfile::TempDir,
+    controller: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(c) = self.controller.take() {
+            c.abort();
+        }
+    }
+}
+
+impl Cluster {
+    /// Starts the API server and creates the CRDs.
+    pub async fn start() -> Cluster {
+        gitops_source::ensure_crypto_provider();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server =
+            gitops_apiserver::Server::start(gitops_apiserver::Config::new(dir.path().join("api")))
+                .await
+                .expect("API server starts");
+        let kubeconfig = server.kubeconfig_path().to_path_buf();
+        let client = gitops_controllers::runtime::client::client(Some(&kubeconfig))
+            .await
+            .expect("client");
+        let crds: kube::Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            kube::Api::all(client.clone());
+        for crd in gitops_api::all_crds() {
+            crds.create(&Default::default(), &crd)
+                .await
+                .expect("CRD created");
+        }
+        Cluster {
+            server: Some(server),
+            client,
+            kubeconfig,
+            dir,
+            controller: None,
+        }
+    }
+
+    /// The source controller's storage directory.
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("storage")
+    }
+
+    /// Starts the source controller in this process against the cluster; returns the
+    /// artifact server's address.
+    pub async fn start_source_controller(&mut self) -> String {
+        self.start_source_controller_with(&[]).await
+    }
+
+    /// Like [`Cluster::start_source_controller`] with extra flags.
+    pub async fn start_source_controller_with(&mut self, extra: &[&str]) -> String {
+        let port = free_port();
+        let args = <gitops_controllers::source::SourceArgs as clap::Parser>::parse_from(
+            [
+                "source-controller".to_string(),
+                format!("--kubeconfig={}", self.kubeconfig.display()),
+                format!("--storage-path={}", self.storage().display()),
+                format!("--storage-addr=127.0.0.1:{port}"),
+                format!("--storage-adv-addr=127.0.0.1:{port}"),
+                "--metrics-addr=0".into(),
+                "--health-addr=0".into(),
+                "--log-encoding=console".into(),
+                "--log-level=warn".into(),
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string())),
+        );
+        self.controller = Some(tokio::spawn(async move {
+            if let Err(e) = gitops_controllers::source::run(args).await {
+                eprintln!("source controller stopped: {e:#}");
+            }
+        }));
+        format!("127.0.0.1:{port}")
+    }
+}
+
+/// Downloads a URL's bytes.
+pub async fn http_get(url: &str) -> Option<Vec<u8>> {
+    gitops_source::ensure_crypto_provider();
+    let r = reqwest::get(url).await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.bytes().await.ok().map(|b| b.to_vec())
+}
+
+/// `sha256:<hex>` of bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// The `Ready` condition of a status (JSON): `(status, reason, message)`.
+pub fn ready_of(status: &serde_json::Value) -> Option<(String, String, String)> {
+    let c = status
+        .get("conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?;
+    Some((
+        c["status"].as_str()?.to_owned(),
+        c["reason"].as_str()?.to_owned(),
+        c["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}

@@ -1,5 +1,6 @@
 //! `gitops controller <name>`: runs one controller.
 
+use clap::Parser;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -12,15 +13,27 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let known = gitops_controllers::CONTROLLERS
+    let canonical = gitops_controllers::CONTROLLERS
         .iter()
-        .any(|c| *c == args.name || c.strip_suffix("-controller") == Some(args.name.as_str()));
-    if !known {
+        .find(|c| **c == args.name || c.strip_suffix("-controller") == Some(args.name.as_str()));
+    let Some(canonical) = canonical else {
         anyhow::bail!(
             "unknown controller {:?}; known: {}",
             args.name,
             gitops_controllers::CONTROLLERS.join(", ")
         );
+    };
+    match *canonical {
+        "source-controller" => {
+            let parsed = gitops_controllers::source::SourceArgs::try_parse_from(
+                std::iter::once(canonical.to_string()).chain(args.rest),
+            )?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(gitops_controllers::source::run(parsed))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        other => anyhow::bail!("controller {other}: not implemented yet"),
     }
-    anyhow::bail!("controller {}: not implemented yet", args.name)
 }

@@ -1,0 +1,565 @@
+//! The source controller: reconciles GitRepository, OCIRepository, HelmRepository,
+//! HelmChart and Bucket objects into artifacts in its storage, served over HTTP, and
+//! published in each object's `status.artifact` exactly as Flux's source-controller does.
+//! (ExternalArtifact objects are written by their producers; consumers read them like any
+//! source, so there is nothing to reconcile here.)
+//!
+//! Start it with [`run`] (what `gitops controller source-controller` does).
+
+mod bucket;
+mod git;
+mod helm;
+mod oci;
+
+use crate::runtime::args::{ControllerArgs, bind_addr};
+use crate::runtime::events::{EventRecorder, EventType};
+use crate::runtime::reconcile::{self, Outcome, Reconcilable, RunOptions};
+use crate::runtime::status::{ConditionSet, patch_status};
+use crate::runtime::telemetry::{self, Metrics, Readiness};
+use gitops_api::Artifact;
+use gitops_api::condition::{reasons, types};
+use gitops_source::{ObjectKey, Storage};
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The finalizer Flux's controllers put on their objects.
+pub const FINALIZER: &str = "finalizers.fluxcd.io";
+/// The controller's name in events and field managers.
+pub const CONTROLLER_NAME: &str = "source-controller";
+
+/// Flags of `gitops controller source-controller`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "source-controller")]
+pub struct SourceArgs {
+    /// Flags shared by all controllers.
+    #[command(flatten)]
+    pub common: ControllerArgs,
+    /// Directory of the artifact storage.
+    #[arg(long, default_value = "/data")]
+    pub storage_path: PathBuf,
+    /// Address the artifact file server listens on.
+    #[arg(long, default_value = ":9090")]
+    pub storage_addr: String,
+    /// Address advertised in artifact URLs (`host:port`); the listen address when empty.
+    #[arg(long, default_value = "")]
+    pub storage_adv_addr: String,
+    /// Artifacts kept per object by garbage collection.
+    #[arg(long, default_value_t = 2)]
+    pub artifact_retention_records: usize,
+    /// Largest artifact (and OCI layer, chart, index) in bytes.
+    #[arg(long, default_value_t = 512 << 20)]
+    pub max_artifact_size: u64,
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: kube::Client,
+    /// The artifact storage.
+    pub storage: Storage,
+    /// Event recorder.
+    pub events: EventRecorder,
+    /// Files kept per object.
+    pub retention: usize,
+    /// Size limit of artifacts and downloads.
+    pub max_size: u64,
+    /// Registry clients (plain HTTP and HTTPS).
+    pub registries: (gitops_source::oci::Registry, gitops_source::oci::Registry),
+    /// Parsed Helm repository indexes by artifact digest.
+    pub index_cache: IndexCache,
+}
+
+/// Parsed Helm repository indexes, by the digest of the stored index, so that HelmCharts
+/// of one repository do not parse a large index again and again. Keeps the latest few.
+#[derive(Default)]
+pub struct IndexCache {
+    entries: tokio::sync::Mutex<Vec<(String, Arc<gitops_source::helm::Index>)>>,
+}
+
+impl IndexCache {
+    const KEEP: usize = 8;
+
+    /// The index stored at `path` with `digest`, parsed once.
+    pub async fn get_or_load(
+        &self,
+        digest: &str,
+        path: &std::path::Path,
+        origin: &str,
+    ) -> Result<Arc<gitops_source::helm::Index>, gitops_source::helm::HelmError> {
+        let mut entries = self.entries.lock().await;
+        if let Some(pos) = entries.iter().position(|(d, _)| d == digest) {
+            let hit = entries.remove(pos);
+            let idx = hit.1.clone();
+            entries.push(hit);
+            return Ok(idx);
+        }
+        let (path, origin) = (path.to_owned(), origin.to_owned());
+        let idx = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&path).map_err(|e| gitops_source::helm::HelmError::Io {
+                path: path.display().to_string(),
+                source: e,
+            })?;
+            gitops_source::helm::Index::parse(std::io::BufReader::new(f), &origin)
+        })
+        .await
+        .map_err(|e| gitops_source::helm::HelmError::Io {
+            path: String::new(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+        let idx = Arc::new(idx);
+        entries.push((digest.to_owned(), idx.clone()));
+        if entries.len() > Self::KEEP {
+            entries.remove(0);
+        }
+        Ok(idx)
+    }
+}
+
+impl Context {
+    fn registry(&self, insecure: bool) -> &gitops_source::oci::Registry {
+        if insecure {
+            &self.registries.0
+        } else {
+            &self.registries.1
+        }
+    }
+}
+
+/// Runs the source controller until the process is stopped.
+pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
+    let client = crate::runtime::client::client(args.common.kubeconfig.as_deref()).await?;
+    let listen = bind_addr(&args.storage_addr)
+        .ok_or_else(|| anyhow::anyhow!("invalid --storage-addr {:?}", args.storage_addr))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("artifact server on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    let adv = if args.storage_adv_addr.is_empty() {
+        local.to_string()
+    } else {
+        args.storage_adv_addr.clone()
+    };
+    let storage = Storage::new(&args.storage_path, &adv)?;
+    tracing::info!(path = %args.storage_path.display(), addr = %local, advertised = adv, "artifact server listening");
+    tokio::spawn(gitops_source::server::serve(
+        args.storage_path.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    let metrics = Metrics::default();
+    let ready = Readiness::default();
+    if let Some(a) = bind_addr(&args.common.metrics_addr) {
+        telemetry::serve(a, Some(metrics.clone()), ready.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("metrics server on {a}: {e}"))?;
+    }
+    if let Some(a) = bind_addr(&args.common.health_addr) {
+        telemetry::serve(a, None, ready.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("health server on {a}: {e}"))?;
+    }
+    let ctx = Arc::new(Context {
+        events: EventRecorder::new(
+            client.clone(),
+            CONTROLLER_NAME,
+            args.common.events_addr.clone(),
+        ),
+        client: client.clone(),
+        storage,
+        retention: args.artifact_retention_records.max(1),
+        max_size: args.max_artifact_size,
+        registries: (
+            gitops_source::oci::Registry::new(true),
+            gitops_source::oci::Registry::new(false),
+        ),
+        index_cache: IndexCache::default(),
+    });
+    let opts = RunOptions {
+        namespace: if args.common.watch_all_namespaces {
+            None
+        } else {
+            Some(std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into()))
+        },
+        concurrency: args.common.concurrent.max(1),
+        jitter_percent: 5,
+    };
+    tracing::info!("starting source-controller");
+    tokio::join!(
+        reconcile::run_with::<gitops_api::GitRepository, _>(
+            client.clone(),
+            Arc::new(git::GitReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone(),
+            |c| reconcile::watch_sources(
+                c,
+                client.clone(),
+                opts.namespace.as_deref(),
+                |g: &gitops_api::GitRepository, s: &gitops_api::GitRepository| g
+                    .spec
+                    .include
+                    .iter()
+                    .any(|i| i.repository.name == s.name_any())
+            )
+        ),
+        reconcile::run::<gitops_api::OCIRepository, _>(
+            client.clone(),
+            Arc::new(oci::OciReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone()
+        ),
+        reconcile::run::<gitops_api::HelmRepository, _>(
+            client.clone(),
+            Arc::new(helm::HelmRepositoryReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone()
+        ),
+        reconcile::run_with::<gitops_api::HelmChart, _>(
+            client.clone(),
+            Arc::new(helm::HelmChartReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone(),
+            |c| {
+                let ns = opts.namespace.as_deref();
+                let c = reconcile::watch_sources(
+                    c,
+                    client.clone(),
+                    ns,
+                    |h: &gitops_api::HelmChart, s: &gitops_api::HelmRepository| {
+                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::HelmRepository
+                            && h.spec.source_ref.name == s.name_any()
+                    },
+                );
+                let c = reconcile::watch_sources(
+                    c,
+                    client.clone(),
+                    ns,
+                    |h: &gitops_api::HelmChart, s: &gitops_api::GitRepository| {
+                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::GitRepository
+                            && h.spec.source_ref.name == s.name_any()
+                    },
+                );
+                reconcile::watch_sources(
+                    c,
+                    client.clone(),
+                    ns,
+                    |h: &gitops_api::HelmChart, s: &gitops_api::Bucket| {
+                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::Bucket
+                            && h.spec.source_ref.name == s.name_any()
+                    },
+                )
+            }
+        ),
+        reconcile::run::<gitops_api::Bucket, _>(
+            client.clone(),
+            Arc::new(bucket::BucketReconciler(ctx.clone())),
+            opts.clone(),
+            metrics.clone(),
+            ready.clone()
+        ),
+    );
+    Ok(())
+}
+
+macro_rules! reconcilable {
+    ($($kind:ty => $interval:expr),* $(,)?) => {$(
+        impl Reconcilable for $kind {
+            fn interval(&self) -> Duration {
+                #[allow(clippy::redundant_closure_call)]
+                ($interval)(self)
+            }
+            fn suspended(&self) -> bool {
+                self.spec.suspend
+            }
+        }
+    )*};
+}
+
+reconcilable!(
+    gitops_api::GitRepository => |o: &gitops_api::GitRepository| o.spec.interval.get(),
+    gitops_api::OCIRepository => |o: &gitops_api::OCIRepository| o.spec.interval.get(),
+    gitops_api::HelmRepository => |o: &gitops_api::HelmRepository| o
+        .spec
+        .interval
+        .as_ref()
+        .map_or(Duration::from_secs(600), |i| i.get()),
+    gitops_api::HelmChart => |o: &gitops_api::HelmChart| o.spec.interval.get(),
+    gitops_api::Bucket => |o: &gitops_api::Bucket| o.spec.interval.get(),
+);
+
+/// A reconcile that produced (or kept) an artifact.
+pub(crate) struct Success {
+    pub artifact: Artifact,
+    /// Whether the artifact is new (an event is emitted).
+    pub new: bool,
+    /// The message of the `NewArtifact` event.
+    pub event_message: String,
+    /// `Ready`'s message.
+    pub ready_message: String,
+    /// Further status fields (`observedIgnore`, …).
+    pub extra: Map<String, Value>,
+}
+
+/// A failed reconcile.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// The condition that records the failure (`FetchFailed`, `BuildFailed`, …).
+    pub condition: Option<&'static str>,
+    /// Flux's reason.
+    pub reason: &'static str,
+    /// What failed and where.
+    pub message: String,
+    /// Needs a change to the object to pass.
+    pub stalled: bool,
+}
+
+impl Failure {
+    pub fn fetch(reason: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            condition: Some(types::FETCH_FAILED),
+            reason,
+            message: message.into(),
+            stalled: false,
+        }
+    }
+    pub fn stalled(reason: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            condition: Some(types::FETCH_FAILED),
+            reason,
+            message: message.into(),
+            stalled: true,
+        }
+    }
+    pub fn storage(message: impl Into<String>) -> Self {
+        Failure {
+            condition: Some(types::STORAGE_OPERATION_FAILED),
+            reason: "ArchiveOperationFailed",
+            message: message.into(),
+            stalled: false,
+        }
+    }
+    pub fn build(reason: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            condition: Some(types::BUILD_FAILED),
+            reason,
+            message: message.into(),
+            stalled: false,
+        }
+    }
+}
+
+/// A setting this controller does not implement: the object stalls with a message that
+/// names it, rather than being reconciled as if the setting were absent.
+pub(crate) fn unsupported(field: &str, what: &str) -> Failure {
+    Failure {
+        condition: None,
+        reason: reasons::VERIFICATION_ERROR,
+        message: format!("{field} is not supported by this source-controller: {what}"),
+        stalled: true,
+    }
+}
+
+/// The object's storage key.
+pub(crate) fn key_of<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectKey {
+    ObjectKey::new(
+        &K::kind(&()),
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
+    )
+}
+
+pub(crate) fn object_ref<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).to_string()),
+        kind: Some(K::kind(&()).to_string()),
+        name: obj.meta().name.clone(),
+        namespace: obj.meta().namespace.clone(),
+        uid: obj.meta().uid.clone(),
+        resource_version: obj.meta().resource_version.clone(),
+        field_path: None,
+    }
+}
+
+/// The object's current status as JSON (an empty object when absent).
+pub(crate) fn status_json<K: serde::Serialize>(obj: &K) -> Value {
+    serde_json::to_value(obj)
+        .ok()
+        .and_then(|mut v| v.get_mut("status").map(Value::take))
+        .filter(|s| s.is_object())
+        .unwrap_or_else(|| json!({}))
+}
+
+/// The stored artifact of the object's status, if its file is still in storage.
+pub(crate) fn current_artifact(ctx: &Context, status: &Value) -> Option<Artifact> {
+    let a: Artifact = serde_json::from_value(status.get("artifact")?.clone()).ok()?;
+    ctx.storage.exists(&a.path).then_some(a)
+}
+
+/// Reads a Secret's data in the object's namespace.
+pub(crate) async fn secret_data(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, Failure> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let s = api.get(name).await.map_err(|e| {
+        Failure::fetch(
+            reasons::AUTHENTICATION_FAILED,
+            format!("failed to get secret '{namespace}/{name}': {e}"),
+        )
+    })?;
+    Ok(s.data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
+}
+
+/// Writes the status for a reconcile result, emits events, garbage-collects old artifacts,
+/// and tells the runtime when to come back.
+pub(crate) async fn finish<K>(
+    ctx: &Context,
+    obj: &K,
+    result: Result<Success, Failure>,
+    has_url: bool,
+) -> Outcome
+where
+    K: Reconcilable,
+{
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let generation = obj.meta().generation;
+    let old = status_json(obj);
+    let mut conds = ConditionSet::from_status(Some(&old), generation);
+    let old_ready_msg = old
+        .get("conditions")
+        .and_then(|c| c.as_array())
+        .and_then(|a| a.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["message"].as_str().map(str::to_owned));
+    let mut status = Map::new();
+    let last_handled = old.get("lastHandledReconcileAt").and_then(|v| v.as_str());
+    if let Some(req) = gitops_api::annotations::pending_reconcile_request(obj.meta(), last_handled)
+    {
+        status.insert("lastHandledReconcileAt".into(), req.into());
+    }
+    let oref = object_ref(obj);
+    let outcome = match result {
+        Ok(s) => {
+            conds.set(
+                types::ARTIFACT_IN_STORAGE,
+                true,
+                reasons::SUCCEEDED,
+                &s.ready_message,
+            );
+            for t in [
+                types::FETCH_FAILED,
+                types::BUILD_FAILED,
+                types::STORAGE_OPERATION_FAILED,
+                types::ARTIFACT_OUTDATED,
+            ] {
+                conds.remove(t);
+            }
+            conds.mark_ready(reasons::SUCCEEDED, &s.ready_message);
+            if has_url {
+                status.insert("url".into(), s.artifact.url.clone().into());
+            }
+            status.insert(
+                "artifact".into(),
+                serde_json::to_value(&s.artifact).unwrap_or(Value::Null),
+            );
+            status.insert("observedGeneration".into(), generation.into());
+            for (k, v) in s.extra {
+                status.insert(k, v);
+            }
+            if s.new {
+                tracing::info!(kind = %K::kind(&()), namespace = ns, name, revision = s.artifact.revision, "{}", s.event_message);
+                ctx.events
+                    .publish(
+                        &oref,
+                        EventType::Normal,
+                        "NewArtifact",
+                        &s.event_message,
+                        Some(&s.artifact.revision),
+                    )
+                    .await;
+                let file = s
+                    .artifact
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Err(e) = ctx.storage.gc(&key_of(obj), ctx.retention, Some(&file)) {
+                    tracing::warn!(namespace = ns, name, error = %e, "garbage collection failed");
+                }
+            }
+            Outcome::Ready
+        }
+        Err(f) => {
+            conds.mark_failure(f.condition, f.reason, &f.message, f.stalled);
+            if f.stalled {
+                status.insert("observedGeneration".into(), generation.into());
+            }
+            // The previous artifact stays: its file is still served and the status keeps
+            // it (and its ArtifactInStorage condition) untouched.
+            tracing::error!(kind = %K::kind(&()), namespace = ns, name, reason = f.reason, "{}", f.message);
+            if old_ready_msg.as_deref() != Some(f.message.as_str()) {
+                ctx.events
+                    .publish(&oref, EventType::Warning, f.reason, &f.message, None)
+                    .await;
+            }
+            if f.stalled {
+                Outcome::Stalled
+            } else {
+                Outcome::Retry
+            }
+        }
+    };
+    status.insert(
+        "conditions".into(),
+        serde_json::to_value(&conds.conditions).unwrap_or(Value::Null),
+    );
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Err(e) = patch_status(&api, &name, Value::Object(status)).await {
+        tracing::warn!(namespace = ns, name, error = %e, "status update failed");
+        return Outcome::Retry;
+    }
+    outcome
+}
+
+/// Runs blocking work with a timeout; on timeout, sets `interrupt` so the work stops.
+pub(crate) async fn blocking_with_timeout<T: Send + 'static>(
+    timeout: Duration,
+    interrupt: Arc<std::sync::atomic::AtomicBool>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let handle = tokio::task::spawn_blocking(f);
+    match tokio::time::timeout(timeout, handle).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(_)) => None,
+        Err(_) => {
+            interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// Removes the object's stored artifacts (finalizer).
+pub(crate) fn remove_artifacts<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+) -> anyhow::Result<()> {
+    ctx.storage
+        .remove_all(&key_of(obj))
+        .map_err(|e| anyhow::anyhow!("removing artifacts: {e}"))
+}
