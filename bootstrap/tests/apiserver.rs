@@ -155,12 +155,7 @@ async fn acknowledged_writes_survive_kill_9() {
         next_rv > max_rv,
         "resourceVersion {next_rv} after restart must exceed {max_rv}"
     );
-    let list_rv: u64 = list
-        .metadata
-        .resource_version
-        .unwrap()
-        .parse()
-        .unwrap();
+    let list_rv: u64 = list.metadata.resource_version.unwrap().parse().unwrap();
     assert!(list_rv >= max_rv);
 }
 

@@ -666,8 +666,9 @@ impl Builder<'_> {
             chart_dir,
             name: h.name.clone(),
             version: h.version.clone(),
+            // kustomize's default, as `helm template` without a name prints it.
             release_name: if h.release_name.is_empty() {
-                h.name.clone()
+                "release-name".to_string()
             } else {
                 h.release_name.clone()
             },
@@ -1176,6 +1177,15 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Vec<Resource>> {
                     Value::String("kustomize-v5.7.1".into()),
                 );
             }
+        }
+        // kustomize strips its build annotations at the end and drops the map when nothing
+        // is left, so a null or empty `metadata.annotations` disappears (labels stay).
+        if let Some(Value::Map(meta)) = r.obj.get_mut("metadata")
+            && meta.get("annotations").is_some_and(|a| {
+                matches!(a, Value::Null) || matches!(a, Value::Map(m) if m.is_empty())
+            })
+        {
+            meta.shift_remove("annotations");
         }
         // kustomize rewrites annotations as strings when it strips its build annotations
         if let Some(Value::Map(a)) = r.obj.get_path(&["metadata", "annotations"])

@@ -13,7 +13,7 @@ pub struct ChartRequest {
     pub name: String,
     /// Requested chart version (empty: any).
     pub version: String,
-    /// Release name (`releaseName`, defaulting to the chart name).
+    /// Release name (`releaseName`, defaulting to `release-name` as in kustomize).
     pub release_name: String,
     /// Release namespace.
     pub namespace: String,

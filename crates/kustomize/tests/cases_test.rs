@@ -80,3 +80,8 @@ fn crds_managed_by_label_sort_options_binary_data() {
 fn workloads_vars_images_replicas_webhooks_and_renames() {
     check("workloads", "workloads");
 }
+
+#[test]
+fn null_and_empty_metadata_maps() {
+    check("empty-metadata", "empty-metadata");
+}
