@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the embedded cluster with every controller, reconciling a repository.
+    Dev(cmd::dev::Args),
     /// Print or apply the installation manifests (CRDs, RBAC, controller Deployments).
     Install(cmd::install::Args),
     /// Run the embedded Kubernetes API server.
@@ -36,6 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Dev(args) => cmd::dev::run(args),
         Command::Install(args) => cmd::install::run(args),
         Command::Apiserver(args) => cmd::apiserver::run(args),
         Command::Controller(args) => cmd::controller::run(args),

@@ -2,6 +2,7 @@
 
 pub mod apiserver;
 pub mod controller;
+pub mod dev;
 pub mod helm;
 pub mod install;
 pub mod kustomize;

@@ -1,0 +1,490 @@
+//! `gitops dev`: the embedded API server with every controller, reconciling a repository,
+//! with live progress in the terminal.
+//!
+//! State (database, TLS files, kubeconfig, artifacts, logs) lives in `--state`
+//! (`.gitops-dev/`). With `--kubeconfig` the controllers run against that cluster instead
+//! and no server is started.
+
+use anyhow::Context as _;
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Field manager of the objects `gitops dev` writes.
+const MANAGER: &str = "gitops-dev";
+/// Namespace of the controllers' own objects, as in a Flux installation.
+const NAMESPACE: &str = "flux-system";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Directory for the cluster state, kubeconfig, artifacts and logs.
+    #[arg(long, default_value = ".gitops-dev")]
+    state: PathBuf,
+    /// Repository to reconcile: a local Git checkout (its current branch, committed
+    /// content) or a Git URL. Creates GitRepository and Kustomization `flux-system`.
+    #[arg(long)]
+    repo: Option<String>,
+    /// Path inside the repository of the Kustomization `flux-system`.
+    #[arg(long, default_value = "./clusters/dev")]
+    path: String,
+    /// Branch to follow (default: the checkout's current branch, or `main` for URLs).
+    #[arg(long)]
+    branch: Option<String>,
+    /// How often the repository is polled for new commits.
+    #[arg(long, default_value = "10s")]
+    interval: String,
+    /// Address of the embedded API server (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Run the controllers against this cluster instead of the embedded API server.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Do not simulate workload readiness in the embedded server.
+    #[arg(long)]
+    no_simulation: bool,
+    /// Exit once Kustomization `flux-system` is Ready at the repository's revision (status 0),
+    /// or with status 1 when it fails or `--timeout` passes. For scripts and CI.
+    #[arg(long, requires = "repo")]
+    until_ready: bool,
+    /// Time limit of `--until-ready`.
+    #[arg(long, default_value = "5m")]
+    timeout: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.state)
+        .with_context(|| format!("creating state directory {}", args.state.display()))?;
+    let state = args
+        .state
+        .canonicalize()
+        .with_context(|| format!("state directory {}", args.state.display()))?;
+    init_file_logging(&state.join("controllers.log"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(dev(args, state))
+}
+
+/// Controllers log JSON to a file; the terminal shows progress lines only.
+fn init_file_logging(path: &Path) -> anyhow::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening log file {}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .json()
+        .try_init();
+    Ok(())
+}
+
+async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
+    let timeout = gitops_api::Duration::parse(&args.timeout)
+        .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?
+        .get();
+    gitops_api::Duration::parse(&args.interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+    let repo = args.repo.as_deref().map(resolve_repo).transpose()?;
+
+    let (server, kubeconfig) = match &args.kubeconfig {
+        Some(k) => (None, k.clone()),
+        None => {
+            let mut config = gitops_apiserver::Config::new(state.join("cluster"));
+            config.listen = args.listen;
+            config.simulate_workloads = !args.no_simulation;
+            let server = gitops_apiserver::Server::start(config)
+                .await
+                .with_context(|| format!("starting the API server on {}", args.listen))?;
+            let path = state.join("kubeconfig");
+            std::fs::write(&path, server.kubeconfig())
+                .with_context(|| format!("writing {}", path.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            say(&format!("API server {} (state in {})", server.url(), state.display()));
+            (Some(server), path)
+        }
+    };
+    say(&format!(
+        "kubectl: export KUBECONFIG={}   logs: {}",
+        kubeconfig.display(),
+        state.join("controllers.log").display()
+    ));
+
+    let client = gitops_controllers::runtime::client::client(Some(&kubeconfig)).await?;
+    install_crds(&client).await?;
+    ensure_namespace(&client, NAMESPACE).await?;
+    let controllers = start_controllers(&kubeconfig, &state)?;
+    say(&format!("controllers: {}", controllers.names.join(", ")));
+
+    let target = match &repo {
+        Some(r) => Some(create_sync(&client, r, &args).await?),
+        None => None,
+    };
+
+    let progress = tokio::spawn(show_progress(client.clone()));
+    let code = if args.until_ready {
+        let target = target.expect("--until-ready requires --repo");
+        tokio::select! {
+            r = wait_ready(&client, &target, timeout) => r,
+            _ = tokio::signal::ctrl_c() => ExitCode::from(130),
+        }
+    } else {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!();
+        say("stopping");
+        ExitCode::SUCCESS
+    };
+    progress.abort();
+    for task in controllers.tasks {
+        task.abort();
+    }
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    Ok(code)
+}
+
+fn say(line: &str) {
+    let now = jiff::Zoned::now();
+    eprintln!("{} {line}", now.strftime("%H:%M:%S"));
+}
+
+/// Where the repository is and which branch to follow.
+struct Repo {
+    url: String,
+    branch: Option<String>,
+}
+
+fn resolve_repo(repo: &str) -> anyhow::Result<Repo> {
+    let local = Path::new(repo);
+    if !repo.contains("://") && !repo.starts_with("git@") {
+        let path = local
+            .canonicalize()
+            .with_context(|| format!("--repo {repo}: no such directory"))?;
+        let top = git_output(&path, &["rev-parse", "--show-toplevel"])
+            .with_context(|| format!("--repo {repo}: not a Git checkout"))?;
+        let branch = git_output(&path, &["symbolic-ref", "--short", "HEAD"]).ok();
+        if git_output(&path, &["status", "--porcelain", "--untracked-files=no"])
+            .is_ok_and(|s| !s.is_empty())
+        {
+            say("note: the checkout has uncommitted changes; only commits are reconciled");
+        }
+        return Ok(Repo {
+            url: format!("file://{top}"),
+            branch,
+        });
+    }
+    Ok(Repo {
+        url: repo.to_string(),
+        branch: None,
+    })
+}
+
+fn git_output(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .context("running git (is it installed?)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Creates or updates the Flux CRDs (server-side apply) and waits until they are established.
+async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let pp = PatchParams::apply(MANAGER).force();
+    let crds = gitops_api::all_crds();
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        let mut value = serde_json::to_value(crd)?;
+        value["apiVersion"] = json!("apiextensions.k8s.io/v1");
+        value["kind"] = json!("CustomResourceDefinition");
+        api.patch(&name, &pp, &Patch::Apply(&value))
+            .await
+            .with_context(|| format!("installing CRD {name}"))?;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        loop {
+            let live = api.get(&name).await?;
+            let established = live
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established {
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "CRD {name} not established after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    api.patch(name, &PatchParams::apply(MANAGER), &Patch::Apply(&ns))
+        .await
+        .with_context(|| format!("creating namespace {name}"))?;
+    Ok(())
+}
+
+struct Controllers {
+    names: Vec<&'static str>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Runs every controller that exists as its own task with its own client, the way the
+/// installation runs them as Deployments (loopback addresses, no metrics/health ports).
+fn start_controllers(kubeconfig: &Path, state: &Path) -> anyhow::Result<Controllers> {
+    use clap::Parser;
+    let common = [
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--metrics-addr=0".to_string(),
+        "--health-addr=0".to_string(),
+        "--watch-all-namespaces=true".to_string(),
+    ];
+    let mut names = Vec::new();
+    let mut tasks = Vec::new();
+
+    let storage = state.join("artifacts");
+    let source = gitops_controllers::source::SourceArgs::try_parse_from(
+        ["source-controller".to_string()]
+            .into_iter()
+            .chain(common.iter().cloned())
+            .chain([
+                format!("--storage-path={}", storage.display()),
+                "--storage-addr=127.0.0.1:0".to_string(),
+                "--storage-adv-addr=".to_string(),
+            ]),
+    )?;
+    names.push("source-controller");
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = gitops_controllers::source::run(source).await {
+            say(&format!("source-controller stopped: {e:#}"));
+        }
+    }));
+    Ok(Controllers { names, tasks })
+}
+
+/// The Kustomization `gitops dev` waits for.
+struct Target {
+    namespace: String,
+    name: String,
+}
+
+/// Creates GitRepository and Kustomization `flux-system` for the repository.
+async fn create_sync(client: &kube::Client, repo: &Repo, args: &Args) -> anyhow::Result<Target> {
+    let branch = args
+        .branch
+        .clone()
+        .or_else(|| repo.branch.clone())
+        .unwrap_or_else(|| "main".to_string());
+    let git = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "flux-system", "namespace": NAMESPACE},
+        "spec": {"url": repo.url, "ref": {"branch": branch}, "interval": args.interval},
+    });
+    let ks = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "flux-system", "namespace": NAMESPACE},
+        "spec": {
+            "interval": "10m",
+            "retryInterval": "30s",
+            "path": args.path,
+            "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+        },
+    });
+    for (kind, obj) in [("GitRepository", git), ("Kustomization", ks)] {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), NAMESPACE, &resource(kind)?);
+        api.patch(
+            "flux-system",
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .with_context(|| format!("creating {kind} {NAMESPACE}/flux-system"))?;
+    }
+    say(&format!(
+        "syncing {} (branch {branch}, path {})",
+        repo.url, args.path
+    ));
+    Ok(Target {
+        namespace: NAMESPACE.to_string(),
+        name: "flux-system".to_string(),
+    })
+}
+
+fn resource(kind: &str) -> anyhow::Result<ApiResource> {
+    let info = gitops_api::KINDS
+        .iter()
+        .find(|k| k.kind == kind)
+        .ok_or_else(|| anyhow::anyhow!("unknown kind {kind}"))?;
+    Ok(ApiResource {
+        group: info.group.to_string(),
+        version: info.version.to_string(),
+        api_version: format!("{}/{}", info.group, info.version),
+        kind: info.kind.to_string(),
+        plural: info.plural.to_string(),
+    })
+}
+
+/// One line of progress for an object, or None while nothing is known yet.
+fn progress_line(kind: &str, obj: &Value) -> Option<(String, String)> {
+    let meta = &obj["metadata"];
+    let id = format!(
+        "{kind}/{}/{}",
+        meta["namespace"].as_str().unwrap_or(""),
+        meta["name"].as_str().unwrap_or("")
+    );
+    let conditions = obj["status"]["conditions"].as_array()?;
+    let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
+    let message = ready["message"].as_str().unwrap_or("");
+    let reason = ready["reason"].as_str().unwrap_or("");
+    let generation = meta["generation"].as_i64();
+    let observed = obj["status"]["observedGeneration"].as_i64();
+    let line = match ready["status"].as_str() {
+        Some("True") => {
+            let mut line = format!("✔ {id}: {message}");
+            if let Some(entries) = obj["status"]["inventory"]["entries"].as_array() {
+                line.push_str(&format!(" ({} objects)", entries.len()));
+            }
+            line
+        }
+        Some("False") => format!("✖ {id}: {reason}: {message}"),
+        _ => format!("… {id}: {message}"),
+    };
+    // Stale status (the controller has not seen the latest spec) is not news yet.
+    if generation.is_some() && observed.is_some() && generation != observed {
+        return None;
+    }
+    Some((id, line))
+}
+
+/// Prints a line whenever an object's Ready condition changes.
+async fn show_progress(client: kube::Client) {
+    let kinds = [
+        "GitRepository",
+        "OCIRepository",
+        "Bucket",
+        "HelmRepository",
+        "HelmChart",
+        "Kustomization",
+        "HelmRelease",
+    ];
+    let mut streams = Vec::new();
+    for kind in kinds {
+        let Ok(ar) = resource(kind) else { continue };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let stream = watcher::watcher(api, watcher::Config::default())
+            .map(move |e| (kind, e))
+            .boxed();
+        streams.push(stream);
+    }
+    let mut all = futures::stream::select_all(streams);
+    let mut last: HashMap<String, String> = HashMap::new();
+    while let Some((kind, event)) = all.next().await {
+        let objs = match event {
+            Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => vec![o],
+            Ok(watcher::Event::Delete(o)) => {
+                let id = format!(
+                    "{kind}/{}/{}",
+                    o.metadata.namespace.as_deref().unwrap_or(""),
+                    o.metadata.name.as_deref().unwrap_or("")
+                );
+                if last.remove(&id).is_some() {
+                    say(&format!("- {id} deleted"));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        for o in objs {
+            let Ok(v) = serde_json::to_value(&o) else {
+                continue;
+            };
+            if let Some((id, line)) = progress_line(kind, &v)
+                && last.get(&id) != Some(&line)
+            {
+                say(&line);
+                last.insert(id, line);
+            }
+        }
+    }
+}
+
+/// Waits until the Kustomization is Ready at its generation (success) or Stalled/failed.
+async fn wait_ready(client: &kube::Client, target: &Target, timeout: Duration) -> ExitCode {
+    let Ok(ar) = resource("Kustomization") else {
+        return ExitCode::FAILURE;
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &target.namespace, &ar);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Ok(o) = api.get(&target.name).await {
+            let v = serde_json::to_value(&o).unwrap_or_default();
+            let current = v["metadata"]["generation"] == v["status"]["observedGeneration"];
+            let cond = |t: &str| {
+                v["status"]["conditions"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|c| c["type"] == t).cloned())
+            };
+            if current {
+                if let Some(r) = cond("Ready") {
+                    if r["status"] == "True" {
+                        return ExitCode::SUCCESS;
+                    }
+                    let stalled = cond("Stalled").is_some_and(|s| s["status"] == "True");
+                    if r["status"] == "False" && stalled {
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            say(&format!(
+                "✖ Kustomization/{}/{} not ready after {}",
+                target.namespace,
+                target.name,
+                humantime(timeout)
+            ));
+            return ExitCode::FAILURE;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{}s", d.as_secs())
+}
