@@ -93,7 +93,7 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?
         .get();
     gitops_api::Duration::parse(&args.interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
-    let repo = args.repo.as_deref().map(resolve_repo).transpose()?;
+    let mut repo = args.repo.as_deref().map(resolve_repo).transpose()?;
 
     let (server, kubeconfig) = match &args.kubeconfig {
         Some(k) => (None, k.clone()),
@@ -112,7 +112,11 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
             }
-            say(&format!("API server {} (state in {})", server.url(), state.display()));
+            say(&format!(
+                "API server {} (state in {})",
+                server.url(),
+                state.display()
+            ));
             (Some(server), path)
         }
     };
@@ -128,6 +132,10 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
     let controllers = start_controllers(&kubeconfig, &state)?;
     say(&format!("controllers: {}", controllers.names.join(", ")));
 
+    let mut git_server = None;
+    if let Some(r) = repo.as_mut().filter(|r| r.local.is_some()) {
+        git_server = Some(serve_local(r).await?);
+    }
     let target = match &repo {
         Some(r) => Some(create_sync(&client, r, &args).await?),
         None => None,
@@ -147,6 +155,9 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     };
     progress.abort();
+    if let Some(t) = git_server {
+        t.abort();
+    }
     for task in controllers.tasks {
         task.abort();
     }
@@ -165,6 +176,41 @@ fn say(line: &str) {
 struct Repo {
     url: String,
     branch: Option<String>,
+    /// A local checkout, served over loopback smart HTTP once the runtime is up.
+    local: Option<PathBuf>,
+    /// Basic-auth credentials of the loopback Git server (a random password per run).
+    credentials: Option<(String, String)>,
+}
+
+/// Serves a local checkout over smart HTTP on loopback (GitRepository URLs must be
+/// http(s) or ssh), behind basic auth with a random password; fills in `repo.url`.
+async fn serve_local(repo: &mut Repo) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use base64::Engine;
+    let Some(top) = repo.local.clone() else {
+        anyhow::bail!("not a local repository");
+    };
+    let bytes: [u8; 18] = rand::random();
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let user = "gitops".to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let cfg = gitops_source::git_server::GitServerConfig {
+        root: top.clone(),
+        authorization: Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )),
+    };
+    let task = tokio::spawn(async move {
+        if let Err(e) =
+            gitops_source::git_server::serve(cfg, listener, std::future::pending()).await
+        {
+            say(&format!("✖ Git server for {} stopped: {e}", top.display()));
+        }
+    });
+    repo.url = format!("http://{addr}/.git");
+    repo.credentials = Some((user, password));
+    Ok(task)
 }
 
 fn resolve_repo(repo: &str) -> anyhow::Result<Repo> {
@@ -182,13 +228,17 @@ fn resolve_repo(repo: &str) -> anyhow::Result<Repo> {
             say("note: the checkout has uncommitted changes; only commits are reconciled");
         }
         return Ok(Repo {
-            url: format!("file://{top}"),
+            url: String::new(),
             branch,
+            local: Some(PathBuf::from(top)),
+            credentials: None,
         });
     }
     Ok(Repo {
         url: repo.to_string(),
         branch: None,
+        local: None,
+        credentials: None,
     })
 }
 
@@ -307,12 +357,30 @@ async fn create_sync(client: &kube::Client, repo: &Repo, args: &Args) -> anyhow:
         .clone()
         .or_else(|| repo.branch.clone())
         .unwrap_or_else(|| "main".to_string());
-    let git = json!({
+    let mut git = json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
         "metadata": {"name": "flux-system", "namespace": NAMESPACE},
         "spec": {"url": repo.url, "ref": {"branch": branch}, "interval": args.interval},
     });
+    if let Some((user, password)) = &repo.credentials {
+        let secret = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "flux-system-dev-git", "namespace": NAMESPACE},
+            "stringData": {"username": user, "password": password},
+        });
+        let api: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(client.clone(), NAMESPACE);
+        api.patch(
+            "flux-system-dev-git",
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .context("creating the Git credentials Secret")?;
+        git["spec"]["secretRef"] = json!({"name": "flux-system-dev-git"});
+    }
     let ks = json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
@@ -336,9 +404,13 @@ async fn create_sync(client: &kube::Client, repo: &Repo, args: &Args) -> anyhow:
         .await
         .with_context(|| format!("creating {kind} {NAMESPACE}/flux-system"))?;
     }
+    let shown = match &repo.local {
+        Some(p) => format!("{} (served at {})", p.display(), repo.url),
+        None => repo.url.clone(),
+    };
     say(&format!(
-        "syncing {} (branch {branch}, path {})",
-        repo.url, args.path
+        "syncing {shown} (branch {branch}, path {})",
+        args.path
     ));
     Ok(Target {
         namespace: NAMESPACE.to_string(),

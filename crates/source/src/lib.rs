@@ -42,6 +42,7 @@ pub mod archive;
 pub mod bucket;
 pub mod fetch;
 pub mod git;
+pub mod git_server;
 pub mod helm;
 pub mod ignore;
 pub mod oci;
