@@ -532,15 +532,13 @@ async fn wait_ready(client: &kube::Client, target: &Target, timeout: Duration) -
                     .as_array()
                     .and_then(|cs| cs.iter().find(|c| c["type"] == t).cloned())
             };
-            if current {
-                if let Some(r) = cond("Ready") {
-                    if r["status"] == "True" {
-                        return ExitCode::SUCCESS;
-                    }
-                    let stalled = cond("Stalled").is_some_and(|s| s["status"] == "True");
-                    if r["status"] == "False" && stalled {
-                        return ExitCode::FAILURE;
-                    }
+            if current && let Some(r) = cond("Ready") {
+                if r["status"] == "True" {
+                    return ExitCode::SUCCESS;
+                }
+                let stalled = cond("Stalled").is_some_and(|s| s["status"] == "True");
+                if r["status"] == "False" && stalled {
+                    return ExitCode::FAILURE;
                 }
             }
         }
