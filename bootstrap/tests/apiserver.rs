@@ -19,12 +19,13 @@ impl Drop for Server {
 }
 
 /// Starts `gitops apiserver` on a free port and waits for a fresh kubeconfig.
-fn start(state: &Path) -> Server {
+fn start(state: &Path, extra: &[&str]) -> Server {
     let kubeconfig = state.join("kubeconfig");
     let _ = std::fs::remove_file(&kubeconfig);
     let child = Command::new(env!("CARGO_BIN_EXE_gitops"))
         .args(["apiserver", "--listen", "127.0.0.1:0", "--state"])
         .arg(state)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -64,11 +65,21 @@ fn kubeconfig_user(state: &Path) -> (String, String) {
     (token, ca)
 }
 
+/// The default: acknowledged from the write-ahead log, flushed within 100 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_kill_9() {
+    kill_9_keeps_acknowledged_writes(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_writes_survive_kill_9_with_fsync_every_write() {
+    kill_9_keeps_acknowledged_writes(&["--fsync-every-write"]).await;
+}
+
+async fn kill_9_keeps_acknowledged_writes(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut server = start(&state);
+    let mut server = start(&state, extra);
     let before = kubeconfig_user(&state);
     let client = client(&state).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
@@ -112,7 +123,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let acked = acked.lock().unwrap().clone();
     let max_rv = acked.iter().map(|(_, rv)| *rv).max().unwrap();
 
-    let _server = start(&state);
+    let _server = start(&state, extra);
     assert_eq!(
         kubeconfig_user(&state),
         before,

@@ -15,6 +15,10 @@ pub struct Args {
     /// Do not simulate workload readiness (Deployments, Jobs … keep the status clients give them).
     #[arg(long)]
     no_simulation: bool,
+    /// Fsync every write before acknowledging it (survives power loss; slower). By default
+    /// writes are acknowledged once in the write-ahead log and fsynced within 100 ms.
+    #[arg(long)]
+    fsync_every_write: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -26,6 +30,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut config = gitops_apiserver::Config::new(&args.state);
         config.listen = args.listen;
         config.simulate_workloads = !args.no_simulation;
+        config.durability = if args.fsync_every_write {
+            gitops_apiserver::Durability::Fsync
+        } else {
+            gitops_apiserver::Durability::Os
+        };
         let server = gitops_apiserver::Server::start(config).await?;
         eprintln!(
             "API server listening on {}; kubeconfig: {}",

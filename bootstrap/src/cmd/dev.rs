@@ -48,6 +48,10 @@ pub struct Args {
     /// Do not simulate workload readiness in the embedded server.
     #[arg(long)]
     no_simulation: bool,
+    /// Fsync every write before acknowledging it (survives power loss; slower). By default
+    /// writes are acknowledged once in the write-ahead log and fsynced within 100 ms.
+    #[arg(long)]
+    fsync_every_write: bool,
     /// Exit once Kustomization `flux-system` is Ready at the repository's revision (status 0),
     /// or with status 1 when it fails or `--timeout` passes. For scripts and CI.
     #[arg(long, requires = "repo")]
@@ -101,6 +105,11 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
             let mut config = gitops_apiserver::Config::new(state.join("cluster"));
             config.listen = args.listen;
             config.simulate_workloads = !args.no_simulation;
+            config.durability = if args.fsync_every_write {
+                gitops_apiserver::Durability::Fsync
+            } else {
+                gitops_apiserver::Durability::Os
+            };
             let server = gitops_apiserver::Server::start(config)
                 .await
                 .with_context(|| format!("starting the API server on {}", args.listen))?;

@@ -50,6 +50,7 @@ use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+pub use store::Durability;
 use tokio::sync::watch;
 
 /// How to run the server.
@@ -61,6 +62,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Give workloads the status a healthy cluster would (on by default).
     pub simulate_workloads: bool,
+    /// When acknowledged writes reach the disk (default: a write-ahead log before the
+    /// reply, fsynced within 100 ms; see [`Durability`]).
+    pub durability: Durability,
 }
 
 impl Config {
@@ -70,6 +74,7 @@ impl Config {
             state_dir: state_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             simulate_workloads: true,
+            durability: Durability::default(),
         }
     }
 }
@@ -227,7 +232,8 @@ impl Server {
         let dir = &config.state_dir;
         std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))?;
         let db_path = dir.join("state.redb");
-        let store = store::Store::open(&db_path).map_err(|e| state_err(&db_path, e))?;
+        let store =
+            store::Store::open(&db_path, config.durability).map_err(|e| state_err(&db_path, e))?;
         let token = load_or_create_token(&dir.join("token"))?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
