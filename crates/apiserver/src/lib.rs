@@ -14,7 +14,8 @@
 //!   pruning, defaults and validation;
 //! - finalizers, owner-reference garbage collection, namespace deletion;
 //! - simulated readiness of workloads, so health checks resolve without a kubelet;
-//! - persistence of every acknowledged write in one redb file, TLS and a bearer token.
+//! - persistence in one redb file plus a write-ahead log: every acknowledged write survives
+//!   the server's crash (and, with [`Durability::Fsync`], power loss); TLS and a bearer token.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
