@@ -312,7 +312,9 @@ fn member_of(rt: &ResourceType, v: &Value, path: &mut Vec<String>) -> FieldSet {
 }
 
 /// The canonical key of an associative list item: its key fields that are present, or
-/// `None` when it has none of them.
+/// `None` when it has none of them. A missing `protocol` key counts as its Kubernetes
+/// default `TCP` (the server defaults list keys of applied configurations, so a port
+/// applied without a protocol is the stored `TCP` port, not a second item).
 pub fn item_key(item: &Value, keys: &[String]) -> Option<String> {
     let Value::Object(m) = item else {
         return None;
@@ -322,6 +324,9 @@ pub fn item_key(item: &Value, keys: &[String]) -> Option<String> {
         if let Some(v) = m.get(name) {
             k.insert(name.clone(), v.clone());
         }
+    }
+    if !k.is_empty() && keys.iter().any(|n| n == "protocol") && !k.contains_key("protocol") {
+        k.insert("protocol".into(), Value::String("TCP".into()));
     }
     if k.is_empty() {
         None
@@ -444,7 +449,8 @@ mod tests {
                     "f:selector": {},
                     "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {
                         ".": {}, "f:image": {}, "f:name": {},
-                        "f:ports": {"k:{\"containerPort\":80}": {".": {}, "f:containerPort": {}}}
+                        // Kubernetes keys the port with its defaulted protocol.
+                        "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}
                     }}}}
                 }
             })

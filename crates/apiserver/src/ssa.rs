@@ -108,9 +108,20 @@ fn store_entries(obj: &mut Value, entries: Vec<Entry>) {
 }
 
 /// Records a create, update or patch: the manager owns what it changed, others lose it.
+///
+/// Like Kubernetes, `managedFields` a client writes (non-empty, in an update or patch) are
+/// the starting point instead of the stored ones — that is how tools move ownership (Flux
+/// takes kubectl's fields over this way) — and `[{}]` clears them.
 pub fn track_update(rt: &ResourceType, old: Option<&Value>, new: &mut Value, mgr: &Manager) {
     let scope = mgr.scope();
-    let mut entries = entries_of(old);
+    let provided = new["metadata"]["managedFields"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    let mut entries = if provided {
+        entries_of(Some(new))
+    } else {
+        entries_of(old)
+    };
     let new_fs = fields_of(rt, new, scope);
     let changed_fs = changed(&new_fs, old, new);
     let mut removed = old.map(|o| fields_of(rt, o, scope)).unwrap_or_default();
@@ -434,6 +445,54 @@ mod tests {
                 .code,
             409
         );
+    }
+
+    #[test]
+    fn written_managed_fields_replace_the_stored_ones() {
+        let rt = cm();
+        let base = json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
+        let mut live = base.clone();
+        track_update(&rt, None, &mut live, &mgr("kubectl-client-side-apply"));
+        assert!(owners(&live).contains_key("kubectl-client-side-apply/Update"));
+        // A client moves the fields to its own Apply entry.
+        let mut moved = live.clone();
+        let mut entry = live["metadata"]["managedFields"][0].clone();
+        entry["manager"] = json!("flux");
+        entry["operation"] = json!("Apply");
+        moved["metadata"]["managedFields"] = json!([entry]);
+        track_update(&rt, Some(&live), &mut moved, &mgr("flux"));
+        let o = owners(&moved);
+        assert!(!o.contains_key("kubectl-client-side-apply/Update"), "{o:?}");
+        assert!(o.contains_key("flux/Apply"), "{o:?}");
+        // Omitted managedFields keep the stored ones; [{}] clears them.
+        let mut same = moved.clone();
+        same["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        track_update(&rt, Some(&moved), &mut same, &mgr("x"));
+        assert_eq!(owners(&same), o);
+        let mut cleared = moved.clone();
+        cleared["metadata"]["managedFields"] = json!([{}]);
+        track_update(&rt, Some(&moved), &mut cleared, &mgr("x"));
+        assert!(cleared["metadata"].get("managedFields").is_none());
+    }
+
+    #[test]
+    fn ports_applied_without_protocol_are_the_stored_tcp_ports() {
+        let rt = Registry::new().lookup("", "v1", "services").unwrap();
+        let config =
+            json!({"metadata": {"name": "s"}, "spec": {"ports": [{"name": "http", "port": 80}]}});
+        let mut live = apply(&rt, None, &config, &mgr("one"), false, "s").unwrap();
+        // The server defaults the stored object.
+        live["spec"]["ports"][0]["protocol"] = json!("TCP");
+        let again = apply(&rt, Some(&live), &config, &mgr("one"), false, "s").unwrap();
+        assert_eq!(
+            again["spec"]["ports"].as_array().unwrap().len(),
+            1,
+            "{again}"
+        );
+        assert_eq!(again["spec"]["ports"][0]["protocol"], "TCP");
     }
 
     #[test]
