@@ -116,6 +116,14 @@ enum Plan {
     WouldCreate,
 }
 
+/// What the whole set brings that the cluster may not have yet (for dry runs).
+struct SetContext {
+    /// (group, kind) of the CRDs in the set.
+    crd_kinds: HashSet<(String, String)>,
+    /// Namespaces in the set.
+    namespaces: HashSet<String>,
+}
+
 struct Planned {
     index: usize,
     object: ObjectRef,
@@ -289,17 +297,24 @@ impl Applier {
         });
         // Kinds the set's CRDs define: a dry run can classify their objects before the
         // CRD exists.
-        let crd_kinds: HashSet<(String, String)> = objects
-            .iter()
-            .zip(&refs)
-            .filter(|(_, r)| r.kind == "CustomResourceDefinition")
-            .filter_map(|(o, _)| {
-                Some((
-                    o["spec"]["group"].as_str()?.to_owned(),
-                    o["spec"]["names"]["kind"].as_str()?.to_owned(),
-                ))
-            })
-            .collect();
+        let set = SetContext {
+            crd_kinds: objects
+                .iter()
+                .zip(&refs)
+                .filter(|(_, r)| r.kind == "CustomResourceDefinition")
+                .filter_map(|(o, _)| {
+                    Some((
+                        o["spec"]["group"].as_str()?.to_owned(),
+                        o["spec"]["names"]["kind"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect(),
+            namespaces: refs
+                .iter()
+                .filter(|r| r.kind == "Namespace" && r.group.is_empty())
+                .map(|r| r.name.clone())
+                .collect(),
+        };
 
         let mut changes = ChangeSet::new();
         let mut start = 0;
@@ -310,7 +325,7 @@ impl Applier {
                 .position(|&i| stage_of(&refs[i].kind) != stage)
                 .map_or(order.len(), |p| start + p);
             let stage_changes = self
-                .apply_stage(&objects, &refs, &order[start..end], opts, &crd_kinds)
+                .apply_stage(&objects, &refs, &order[start..end], opts, &set)
                 .await?;
             if stage == Stage::Definitions && !opts.dry_run {
                 self.after_definitions(&objects, &refs, &order[start..end], &stage_changes, opts)
@@ -379,11 +394,11 @@ impl Applier {
         refs: &[ObjectRef],
         idxs: &[usize],
         opts: &ApplyOptions,
-        crd_kinds: &HashSet<(String, String)>,
+        set: &SetContext,
     ) -> Result<ChangeSet, ApplyError> {
         let conc = opts.concurrency.max(1);
         let plans: Vec<Planned> = stream::iter(idxs.iter().copied())
-            .map(|i| self.plan(&objects[i], &refs[i], i, opts, crd_kinds))
+            .map(|i| self.plan(&objects[i], &refs[i], i, opts, set))
             .buffered(conc)
             .try_collect()
             .await?;
@@ -417,11 +432,11 @@ impl Applier {
         r: &ObjectRef,
         index: usize,
         opts: &ApplyOptions,
-        crd_kinds: &HashSet<(String, String)>,
+        set: &SetContext,
     ) -> Result<Planned, ApplyError> {
         let mut r = r.clone();
         let Some(res) = self.resource(&r).await? else {
-            if opts.dry_run && crd_kinds.contains(&(r.group.clone(), r.kind.clone())) {
+            if opts.dry_run && set.crd_kinds.contains(&(r.group.clone(), r.kind.clone())) {
                 return Ok(Planned {
                     index,
                     object: r,
@@ -495,6 +510,14 @@ impl Applier {
             }
             Err(e) => {
                 let (reason, message) = describe(&e, &r);
+                // A dry run in a namespace the same set creates.
+                if opts.dry_run
+                    && live.is_none()
+                    && code(&e) == Some(404)
+                    && set.namespaces.contains(&r.namespace)
+                {
+                    return Ok(planned(r, res, Plan::WouldCreate));
+                }
                 if live.is_some() && is_immutable(&e) {
                     if opts.force || ssa::force_enabled(obj) {
                         return Ok(planned(r, res, Plan::Recreate));
@@ -597,9 +620,15 @@ impl Applier {
                 .position(|r| stage_of(&r.kind) != stage)
                 .map_or(order.len(), |p| start + p);
             let results: Vec<(ObjectRef, Action, Option<Resource>)> =
-                stream::iter(order[start..end].iter().copied())
-                    .map(|r| self.prune_one(r, opts))
-                    .buffered(4)
+                // futures built first: a closure over `&ObjectRef` inside the stream
+                // makes the future not provably `Send` (rustc's higher-ranked lifetimes)
+                stream::iter(
+                    order[start..end]
+                        .iter()
+                        .map(|r| self.prune_one(r, opts))
+                        .collect::<Vec<_>>(),
+                )
+                .buffered(4)
                     .try_collect()
                     .await?;
             for (r, action, res) in results {
@@ -714,11 +743,11 @@ impl Applier {
         let deadline = Instant::now() + opts.timeout;
         let mut pending: Vec<&ObjectRef> = objects.iter().collect();
         loop {
-            let statuses: Vec<(Status, String)> = stream::iter(pending.iter().copied())
-                .map(|r| self.status(r))
-                .buffered(8)
-                .collect()
-                .await;
+            let statuses: Vec<(Status, String)> =
+                stream::iter(pending.iter().map(|r| self.status(r)).collect::<Vec<_>>())
+                    .buffered(8)
+                    .collect()
+                    .await;
             let mut not_ready = Vec::new();
             let mut still = Vec::new();
             for (r, (status, message)) in pending.iter().copied().zip(statuses) {
