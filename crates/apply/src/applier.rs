@@ -12,6 +12,7 @@ use kube::core::Request;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Options of [`Applier::apply`].
@@ -91,6 +92,9 @@ pub struct Applier {
     client: kube::Client,
     manager: Arc<str>,
     discovery: Arc<DiscoveryCache>,
+    /// Cleared when the server ignored a write of `metadata.managedFields`, so the
+    /// takeover of kubectl fields is not retried on every apply.
+    managed_fields_writable: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Applier {
@@ -155,6 +159,7 @@ impl Applier {
             client,
             manager: Arc::from(field_manager.into()),
             discovery: Arc::new(DiscoveryCache::default()),
+            managed_fields_writable: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -165,6 +170,7 @@ impl Applier {
             client,
             manager: self.manager.clone(),
             discovery: self.discovery.clone(),
+            managed_fields_writable: self.managed_fields_writable.clone(),
         }
     }
 
@@ -496,7 +502,11 @@ impl Applier {
                 let takeover = if mode == SsaMode::Merge {
                     None
                 } else {
-                    ssa::takeover_patch(&live, &self.manager)
+                    ssa::takeover_patch(
+                        &live,
+                        &self.manager,
+                        self.managed_fields_writable.load(Ordering::Relaxed),
+                    )
                 };
                 let plan = if takeover.is_some() || ssa::has_drifted(&live, &dry) {
                     Plan::Write {
@@ -551,14 +561,28 @@ impl Applier {
             (plan, Some(res)) => (plan, res),
         };
         let action = if let Plan::Write { action, takeover } = plan {
-            if let Some(patch) = takeover
-                && let Err(e) = self.merge_patch(&res, &r, &patch).await
-            {
-                let (_, message) = describe(&e, &r);
-                return Err(ApplyError::Cleanup {
-                    object: r.into(),
-                    message,
-                });
+            if let Some(patch) = takeover {
+                match self.merge_patch(&res, &r, &patch).await {
+                    Ok(after) => {
+                        if patch["metadata"].get("managedFields").is_some()
+                            && ssa::has_foreign_managers(&after, &self.manager)
+                            && self.managed_fields_writable.swap(false, Ordering::Relaxed)
+                        {
+                            tracing::warn!(
+                                object = %r,
+                                "the API server ignores writes of metadata.managedFields; \
+                                 fields edited with kubectl will not be taken over"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        let (_, message) = describe(&e, &r);
+                        return Err(ApplyError::Cleanup {
+                            object: r.into(),
+                            message,
+                        });
+                    }
+                }
             }
             action
         } else {

@@ -146,13 +146,21 @@ fn union(into: &mut Value, from: &Value) {
     }
 }
 
+/// Whether managedFields entries of kubectl managers remain (see [`takeover_patch`]).
+pub fn has_foreign_managers(live: &Value, manager: &str) -> bool {
+    live["metadata"]["managedFields"]
+        .as_array()
+        .is_some_and(|es| es.iter().any(|e| taken_over(e, manager)))
+}
+
 /// The merge patch that moves the fields of kubectl managers to `manager`'s Apply entry
 /// and drops kubectl's last-applied annotation, so the next apply owns (and may remove)
-/// them. `None` when there is nothing to take over.
-pub fn takeover_patch(live: &Value, manager: &str) -> Option<Value> {
+/// them. `None` when there is nothing to take over. With `managed_fields` false (servers
+/// that ignore `managedFields` in writes), only the annotation is dropped.
+pub fn takeover_patch(live: &Value, manager: &str, managed_fields: bool) -> Option<Value> {
     let has_last_applied = annotation(live, LAST_APPLIED_ANNOTATION).is_some();
     let entries = live["metadata"]["managedFields"].as_array();
-    let takes = entries.is_some_and(|es| es.iter().any(|e| taken_over(e, manager)));
+    let takes = managed_fields && has_foreign_managers(live, manager);
     if !takes && !has_last_applied {
         return None;
     }
@@ -255,7 +263,7 @@ mod tests {
             {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "fieldsV1": {"f:status": {}}},
             {"manager": "hpa", "operation": "Update", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
           ]}});
-        let p = takeover_patch(&live, "gitops").unwrap();
+        let p = takeover_patch(&live, "gitops", true).unwrap();
         let mf = p["metadata"]["managedFields"].as_array().unwrap();
         assert_eq!(mf.len(), 3);
         assert_eq!(mf[0]["manager"], "gitops");
@@ -278,7 +286,7 @@ mod tests {
         // A new Apply entry when we own nothing yet.
         let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "managedFields": [
             {"manager": "kubectl-client-side-apply", "operation": "Update", "fieldsV1": {"f:data": {"f:a": {}}}}]}});
-        let p = takeover_patch(&live, "gitops").unwrap();
+        let p = takeover_patch(&live, "gitops", true).unwrap();
         assert_eq!(
             p["metadata"]["managedFields"],
             json!([{"manager": "gitops", "operation": "Apply",
@@ -288,6 +296,6 @@ mod tests {
         // Nothing to do.
         let live =
             json!({"metadata": {"managedFields": [{"manager": "gitops", "operation": "Apply"}]}});
-        assert!(takeover_patch(&live, "gitops").is_none());
+        assert!(takeover_patch(&live, "gitops", true).is_none());
     }
 }
