@@ -467,7 +467,21 @@ impl Applier {
             resource: Some(res),
             plan,
         };
-        let live = match self.get(&res, &r).await {
+        let mode = ssa::ssa_mode(obj);
+        if mode == SsaMode::Ignore {
+            return Ok(planned(r, res, Plan::Skip));
+        }
+        // The live object and the dry run, at once unless the dry run may be needless.
+        let (live, dry) = if mode == SsaMode::IfNotPresent {
+            let live = self.get(&res, &r).await;
+            if matches!(live, Ok(Some(_))) {
+                return Ok(planned(r, res, Plan::Skip));
+            }
+            (live, self.server_apply(&res, &r, obj, true).await)
+        } else {
+            tokio::join!(self.get(&res, &r), self.server_apply(&res, &r, obj, true))
+        };
+        let live = match live {
             Ok(l) => l,
             Err(e) => {
                 let (_, message) = describe(&e, &r);
@@ -477,17 +491,13 @@ impl Applier {
                 });
             }
         };
-        let mode = ssa::ssa_mode(obj);
-        let live_ignored = live
+        if live
             .as_ref()
-            .is_some_and(|l| ssa::ssa_mode(l) == SsaMode::Ignore);
-        if mode == SsaMode::Ignore
-            || live_ignored
-            || (mode == SsaMode::IfNotPresent && live.is_some())
+            .is_some_and(|l| ssa::ssa_mode(l) == SsaMode::Ignore)
         {
             return Ok(planned(r, res, Plan::Skip));
         }
-        match self.server_apply(&res, &r, obj, true).await {
+        match dry {
             Ok(dry) => {
                 let Some(live) = live else {
                     return Ok(planned(
@@ -527,6 +537,10 @@ impl Applier {
                     && set.namespaces.contains(&r.namespace)
                 {
                     return Ok(planned(r, res, Plan::WouldCreate));
+                }
+                if code(&e) == Some(404) && !message.starts_with("namespaces ") {
+                    // The kind may have gone from this version: look it up afresh next time.
+                    self.discovery.invalidate(&r.api_version());
                 }
                 if live.is_some() && is_immutable(&e) {
                     if opts.force || ssa::force_enabled(obj) {
