@@ -682,3 +682,59 @@ async fn suspend_stops_and_resume_restarts() {
         Some("2")
     );
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wait_and_health_checks_set_healthy() {
+    let Some((env, c1)) = Env::start(&[("web/deploy.yaml", DEPLOYMENT)]).await else {
+        return;
+    };
+    env.create_ks("web", json!({"path": "./web", "wait": true}))
+        .await;
+    let s = env.wait_applied("web", &c1).await;
+    let healthy = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Healthy")
+        .cloned()
+        .unwrap_or_else(|| panic!("no Healthy condition: {s:#}"));
+    assert_eq!(healthy["status"], "True");
+    assert_eq!(healthy["reason"], "Succeeded");
+    assert!(
+        healthy["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Health check passed in "),
+        "{healthy}"
+    );
+    // a health check on an object that never shows up fails after the timeout
+    env.create_ks(
+        "checks",
+        json!({"path": "./web", "timeout": "3s", "healthChecks": [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "missing", "namespace": "default"},
+        ]}),
+    )
+    .await;
+    let (s, msg) = env.wait_failed("checks", "HealthCheckFailed").await;
+    assert!(msg.contains("health check failed after"), "{msg}");
+    assert_eq!(s["lastAttemptedRevision"], format!("main@sha1:{c1}"));
+    assert!(s.get("lastAppliedRevision").is_none() || s["lastAppliedRevision"].is_null());
+}

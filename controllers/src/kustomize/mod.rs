@@ -791,14 +791,16 @@ async fn reconcile(ctx: &Context, k: &Kustomization, run: &mut Run) -> Result<()
         });
     }
     mark_progressing(ctx, k, &revision, run).await;
+    // apply and health checks each have `timeout`; this guards the whole attempt
     let timeout = k.spec.timeout();
-    match tokio::time::timeout(timeout, apply_revision(ctx, k, &artifact, run)).await {
+    let guard = timeout * 2 + Duration::from_secs(10);
+    match tokio::time::timeout(guard, apply_revision(ctx, k, &artifact, run)).await {
         Ok(r) => r,
         Err(_) => Err(Failure::new(
             reasons::RECONCILIATION_FAILED,
             format!(
                 "reconciliation timed out after {}",
-                format_go_duration(timeout)
+                format_go_duration(guard)
             ),
         )),
     }
