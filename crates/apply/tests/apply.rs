@@ -758,3 +758,39 @@ async fn takeover_is_not_retried_when_the_server_ignores_it() {
         .unwrap();
     assert_eq!(cs.lines(), ["ConfigMap/default/edited unchanged"]);
 }
+
+async fn reapply_is_unchanged(service_port: Value) {
+    let c = cluster().await;
+    let a = applier(&c);
+    let objects = vec![
+        deployment("web", "web"),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+               "spec": {"selector": {"app": "web"}, "ports": [service_port]}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web", "namespace": "default"}}),
+    ];
+    a.apply(objects.clone(), &opts()).await.unwrap();
+    // Let the simulated rollout write its status first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cs = a.apply(objects, &opts()).await.unwrap();
+    assert_eq!(
+        cs.lines(),
+        [
+            "ServiceAccount/default/web unchanged",
+            "Service/default/web unchanged",
+            "Deployment/default/web unchanged"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn workloads_and_services_are_unchanged_on_reapply() {
+    reapply_is_unchanged(json!({"port": 80, "targetPort": 8080, "protocol": "TCP"})).await;
+}
+
+/// Service ports are keyed by port and protocol; an applied port without `protocol`
+/// must match the live port whose protocol was defaulted to TCP.
+#[tokio::test]
+#[ignore = "the embedded API server's apply duplicates Service ports without protocol"]
+async fn services_without_protocol_are_unchanged_on_reapply() {
+    reapply_is_unchanged(json!({"port": 80, "targetPort": 8080})).await;
+}
