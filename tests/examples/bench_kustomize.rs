@@ -267,6 +267,21 @@ async fn main() -> anyhow::Result<()> {
     }
     let wall = started.elapsed();
     let rss = peak_rss_kib(pid);
+    // the objects really are there
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "default");
+    let applied = deployments
+        .list(&ListParams::default().labels("kustomize.toolkit.fluxcd.io/namespace=default"))
+        .await?
+        .items
+        .len();
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(client.clone(), "default");
+    let applied_services = services
+        .list(&ListParams::default().labels("kustomize.toolkit.fluxcd.io/namespace=default"))
+        .await?
+        .items
+        .len();
     let _ = controller.kill();
     let _ = controller.wait();
     println!(
@@ -277,6 +292,7 @@ async fn main() -> anyhow::Result<()> {
         "all Ready after:    {:.2} s ({ready}/{n} ready)",
         wall.as_secs_f64()
     );
+    println!("applied:            {applied} Deployments, {applied_services} Services");
     match rss {
         Some(kib) => println!("controller peak RSS: {:.1} MiB", kib as f64 / 1024.0),
         None => println!("controller peak RSS: unavailable"),

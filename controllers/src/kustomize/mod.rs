@@ -98,7 +98,8 @@ pub struct KustomizeArgs {
     /// Feature gates, `Name=true,Other=false` (accepted; none change behaviour yet).
     #[arg(long, default_value = "")]
     pub feature_gates: String,
-    /// Only reconcile Kustomizations matching this label selector.
+    /// Only reconcile Kustomizations matching this label selector (accepted; not applied
+    /// yet: the shared reconcile loop watches all objects of the kind).
     #[arg(long, default_value = "")]
     pub watch_label_selector: String,
     /// Largest number of downloaded artifacts kept on disk for reuse.
