@@ -738,3 +738,113 @@ async fn wait_and_health_checks_set_healthy() {
     assert_eq!(s["lastAttemptedRevision"], format!("main@sha1:{c1}"));
     assert!(s.get("lastAppliedRevision").is_none() || s["lastAppliedRevision"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn patches_images_components_remote_kubeconfig_and_orphan() {
+    let component = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - extra.yaml\n";
+    let Some((env, c1)) = Env::start(&[
+        ("app/deploy.yaml", DEPLOYMENT),
+        ("components/extra/kustomization.yaml", component),
+        (
+            "components/extra/extra.yaml",
+            &cm("from-component", "  c: \"1\"\n"),
+        ),
+    ])
+    .await
+    else {
+        return;
+    };
+    env.create_ks(
+        "web",
+        json!({
+            "path": "./app",
+            "patches": [{
+                "patch": "- op: replace\n  path: /spec/replicas\n  value: 3\n",
+                "target": {"kind": "Deployment", "name": "web"},
+            }],
+            "images": [{"name": "nginx", "newTag": "1.28"}],
+            "components": ["../components/extra"],
+        }),
+    )
+    .await;
+    env.wait_applied("web", &c1).await;
+    let d = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(env.client(), "default")
+        .get("web")
+        .await
+        .unwrap();
+    let spec = d.spec.unwrap();
+    assert_eq!(spec.replicas, Some(3));
+    let image = spec.template.spec.unwrap().containers[0].image.clone();
+    assert_eq!(image.as_deref(), Some("nginx:1.28"));
+    assert!(env.configmap("default", "from-component").await.is_some());
+
+    // a "remote" cluster from a kubeconfig Secret (here: the same cluster), and
+    // deletionPolicy Orphan leaving the objects when the Kustomization goes
+    let kubeconfig = std::fs::read_to_string(&env.cluster.kubeconfig).unwrap();
+    let secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "remote-kubeconfig", "namespace": "default"},
+        "stringData": {"value": kubeconfig},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(env.client(), "default")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    env.create_ks(
+        "remote",
+        json!({
+            "path": "./components/extra", "namePrefix": "remote-",
+            "deletionPolicy": "Orphan",
+            "kubeConfig": {"secretRef": {"name": "remote-kubeconfig"}},
+        }),
+    )
+    .await;
+    // a Component is not a kustomization to build on its own: Flux fails on it too
+    let (_, msg) = env.wait_failed("remote", "BuildFailed").await;
+    assert!(!msg.is_empty());
+    env.ks_api()
+        .patch(
+            "remote",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"path": "./app", "patches": null, "components": null}})),
+        )
+        .await
+        .unwrap();
+    env.wait_applied("remote", &c1).await;
+    let remote = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(env.client(), "default")
+        .get("remote-web")
+        .await
+        .unwrap();
+    assert_eq!(
+        remote
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("remote")
+    );
+    env.ks_api()
+        .delete("remote", &DeleteParams::default())
+        .await
+        .unwrap();
+    let gone = wait_until(WAIT, || async {
+        env.ks_api()
+            .get_opt("remote")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "Kustomization not deleted");
+    assert!(
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(env.client(), "default")
+            .get_opt("remote-web")
+            .await
+            .unwrap()
+            .is_some(),
+        "deletionPolicy Orphan must leave the objects"
+    );
+}

@@ -121,7 +121,8 @@ fn add_overlays(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(),
         || spec.name_suffix.is_some()
         || !spec.patches.is_empty()
         || !spec.images.is_empty()
-        || !spec.components.is_empty();
+        || !spec.components.is_empty()
+        || !spec.build_metadata.is_empty();
     if !has_overlays {
         return Ok(());
     }
@@ -198,6 +199,13 @@ fn add_overlays(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(),
         components.push(Value::String(c.clone()));
     }
     append("components", components);
+    append(
+        "buildMetadata",
+        spec.build_metadata
+            .iter()
+            .map(|b| serde_json::to_value(b).unwrap_or(Value::Null))
+            .collect(),
+    );
     let out = serde_json::to_string_pretty(&Value::Object(k)).unwrap_or_default();
     std::fs::write(&file, out).map_err(|e| build_failed(root, format!("{}: {e}", file.display())))
 }
@@ -408,6 +416,42 @@ mod tests {
             !e.message.contains(&d.path().display().to_string()),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn patches_images_and_build_metadata_are_added() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("kustomization.yaml"),
+            "resources: [deploy.yaml]\nimages:\n- name: busybox\n  newTag: '1'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("deploy.yaml"),
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers: [{name: web, image: nginx}]\n",
+        )
+        .unwrap();
+        let objs = build(&input(
+            d.path(),
+            json!({"interval": "1m", "prune": true,
+                   "sourceRef": {"kind": "GitRepository", "name": "repo"},
+                   "buildMetadata": ["originAnnotations"],
+                   "images": [{"name": "nginx", "newName": "registry/nginx", "newTag": "2"}],
+                   "patches": [{"patch": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 5}\n"}]}),
+        ))
+        .unwrap();
+        let o = &objs[0];
+        assert_eq!(o["spec"]["replicas"], 5);
+        assert_eq!(
+            o["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry/nginx:2"
+        );
+        assert!(
+            o["metadata"]["annotations"]["config.kubernetes.io/origin"]
+                .as_str()
+                .is_some_and(|a| a.contains("deploy.yaml")),
+            "{o}"
         );
     }
 
