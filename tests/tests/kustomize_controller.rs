@@ -31,6 +31,11 @@ impl Env {
     /// A repository with `files` committed on `main`, the cluster, both controllers and a
     /// GitRepository `repo` in `default`; `None` (skip) without git.
     async fn start(files: &[(&str, &str)]) -> Option<(Env, String)> {
+        Self::start_with(files, &[]).await
+    }
+
+    /// Like [`Env::start`] with extra kustomize-controller flags.
+    async fn start_with(files: &[(&str, &str)], flags: &[&str]) -> Option<(Env, String)> {
         if !have("git") {
             eprintln!("skipping: git is not installed");
             return None;
@@ -44,7 +49,9 @@ impl Env {
         let http = GitHttpServer::start(&root, None).await;
         let mut cluster = Cluster::start().await;
         cluster.start_source_controller().await;
-        cluster.start_kustomize_controller_with(&["--requeue-dependency=1s"]);
+        let mut all = vec!["--requeue-dependency=1s"];
+        all.extend_from_slice(flags);
+        cluster.start_kustomize_controller_with(&all);
         let env = Env {
             cluster,
             work,
@@ -846,5 +853,125 @@ async fn patches_images_components_remote_kubeconfig_and_orphan() {
             .unwrap()
             .is_some(),
         "deletionPolicy Orphan must leave the objects"
+    );
+}
+
+async fn create_in(client: &kube::Client, ns: &str, name: &str, spec: Value) -> Api<Kustomization> {
+    let k: Kustomization = serde_json::from_value(json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }))
+    .unwrap();
+    let api: Api<Kustomization> = Api::namespaced(client.clone(), ns);
+    api.create(&PostParams::default(), &k)
+        .await
+        .expect("Kustomization");
+    api
+}
+
+async fn create_namespace(client: &kube::Client, name: &str) {
+    let ns: Namespace = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
+    }))
+    .unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_namespace_source_follows_new_revisions() {
+    let Some((env, c1)) = Env::start(&[("deploy/app.yaml", &cm("app", "  a: \"1\"\n"))]).await
+    else {
+        return;
+    };
+    create_namespace(&env.client(), "apps").await;
+    let api = create_in(
+        &env.client(),
+        "apps",
+        "app",
+        json!({"interval": "10m", "prune": true, "path": "./deploy", "targetNamespace": "apps",
+               "sourceRef": {"kind": "GitRepository", "name": "repo", "namespace": "default"}}),
+    )
+    .await;
+    let applied = |sha: String| {
+        let api = api.clone();
+        async move {
+            wait_until(WAIT, || {
+                let api = api.clone();
+                let rev = format!("main@sha1:{sha}");
+                async move {
+                    let s =
+                        serde_json::to_value(api.get("app").await.ok()?).ok()?["status"].clone();
+                    (s["lastAppliedRevision"] == rev.as_str()).then_some(())
+                }
+            })
+            .await
+        }
+    };
+    assert!(
+        applied(c1).await.is_some(),
+        "cross-namespace source not applied"
+    );
+    let cm1 = env.configmap("apps", "app").await.expect("in apps");
+    assert_eq!(
+        cm1.metadata
+            .labels
+            .unwrap_or_default()
+            .get("kustomize.toolkit.fluxcd.io/namespace")
+            .map(String::as_str),
+        Some("apps")
+    );
+    // a new revision of the source in another namespace triggers the Kustomization (its
+    // interval is 10m)
+    let c2 = env.commit(
+        &[("deploy/app.yaml", Some(&cm("app", "  a: \"2\"\n")))],
+        "two",
+    );
+    env.refresh_source().await;
+    assert!(
+        applied(c2).await.is_some(),
+        "new source revision not applied"
+    );
+    assert_eq!(
+        data_of(&env.configmap("apps", "app").await.unwrap(), "a").as_deref(),
+        Some("2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_namespace_refs_can_be_blocked() {
+    let Some((env, _)) = Env::start_with(
+        &[("deploy/app.yaml", &cm("app", "  a: \"1\"\n"))],
+        &["--no-cross-namespace-refs=true"],
+    )
+    .await
+    else {
+        return;
+    };
+    create_namespace(&env.client(), "apps").await;
+    let api = create_in(
+        &env.client(),
+        "apps",
+        "app",
+        json!({"interval": "10m", "prune": true, "path": "./deploy",
+               "sourceRef": {"kind": "GitRepository", "name": "repo", "namespace": "default"}}),
+    )
+    .await;
+    let got = wait_until(WAIT, || {
+        let api = api.clone();
+        async move {
+            let s = serde_json::to_value(api.get("app").await.ok()?).ok()?["status"].clone();
+            let c = ready_of(&s)?;
+            (c.0 == "False" && c.1 == "AccessDenied").then_some(c.2)
+        }
+    })
+    .await
+    .expect("AccessDenied");
+    assert!(
+        got.contains("cross-namespace references have been blocked"),
+        "{got}"
     );
 }
