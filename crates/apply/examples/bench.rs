@@ -1,6 +1,6 @@
 //! Applies N object sets of 4 objects (like N Kustomizations) against the embedded API
 //! server, twice: the first pass creates everything, the second finds it unchanged.
-//! Prints times and the process's peak RSS (which includes the in-process API server).
+//! The API server runs in a child process, so the peak RSS printed is the applier's.
 //!
 //! `cargo run --release -p gitops-apply --example bench -- [sets] [workers]`
 
@@ -68,14 +68,32 @@ async fn pass(applier: &Applier, sets: usize, workers: usize) -> (std::time::Dur
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--serve") {
+        let dir = args.nth(1).expect("state directory");
+        let server = gitops_apiserver::Server::start(gitops_apiserver::Config::new(dir))
+            .await
+            .expect("API server");
+        // Serve until the parent closes our stdin.
+        let mut buf = String::new();
+        let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut buf)).await;
+        server.shutdown().await;
+        return;
+    }
     let sets: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let workers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let server = gitops_apiserver::Server::start(gitops_apiserver::Config::new(dir.path()))
-        .await
-        .expect("API server");
-    let kc = kube::config::Kubeconfig::read_from(server.kubeconfig_path()).expect("kubeconfig");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("--serve")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("API server process");
+    let kubeconfig = dir.path().join("kubeconfig");
+    while !kubeconfig.exists() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await
         .expect("client config");
@@ -92,9 +110,7 @@ async fn main() {
     println!("first pass:  {sets} sets x 4 objects in {t1:.2?} ({c1} created/configured)");
     let (t2, c2) = pass(&applier, sets, workers).await;
     println!("second pass: {sets} sets x 4 objects in {t2:.2?} ({c2} created/configured)");
-    println!(
-        "peak RSS (client and in-process server): {:.1} MiB",
-        peak_rss_mib()
-    );
-    server.shutdown().await;
+    println!("peak RSS of the applier process: {:.1} MiB", peak_rss_mib());
+    drop(child.stdin.take());
+    let _ = child.wait();
 }
