@@ -56,11 +56,17 @@ fn map_or_empty(v: &Value) -> &Map<String, Value> {
     v.as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
-/// Whether applying would change the live object: labels, annotations, and every
-/// top-level field but `metadata` and `status` are compared with the dry-run result.
+/// Whether applying would change the live object: labels, annotations, finalizers,
+/// owner references, and every top-level field but `metadata` and `status` are compared
+/// with the dry-run result.
 pub fn has_drifted(live: &Value, dry_run: &Value) -> bool {
     for key in ["labels", "annotations"] {
         if map_or_empty(&live["metadata"][key]) != map_or_empty(&dry_run["metadata"][key]) {
+            return true;
+        }
+    }
+    for key in ["finalizers", "ownerReferences"] {
+        if list_or_empty(&live["metadata"][key]) != list_or_empty(&dry_run["metadata"][key]) {
             return true;
         }
     }
@@ -77,6 +83,10 @@ pub fn has_drifted(live: &Value, dry_run: &Value) -> bool {
         }
     }
     l.keys().any(|k| !skip(k) && !d.contains_key(k))
+}
+
+fn list_or_empty(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
 }
 
 /// The top-level fields (and labels/annotations) that differ between live and dry-run,
@@ -97,6 +107,11 @@ pub fn drifted_fields(live: &Value, dry_run: &Value) -> Vec<String> {
             if !d.contains_key(k) {
                 out.push(format!("metadata.{key}.{k}"));
             }
+        }
+    }
+    for key in ["finalizers", "ownerReferences"] {
+        if list_or_empty(&live["metadata"][key]) != list_or_empty(&dry_run["metadata"][key]) {
+            out.push(format!("metadata.{key}"));
         }
     }
     if let (Some(l), Some(d)) = (live.as_object(), dry_run.as_object()) {
@@ -249,6 +264,10 @@ mod tests {
         let mut dry = live.clone();
         dry["status"] = json!({"x": 1});
         assert!(!has_drifted(&live, &dry));
+        let mut dry = live.clone();
+        dry["metadata"]["finalizers"] = json!(["example.com/cleanup"]);
+        assert!(has_drifted(&live, &dry));
+        assert_eq!(drifted_fields(&live, &dry), ["metadata.finalizers"]);
     }
 
     #[test]

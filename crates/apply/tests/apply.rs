@@ -794,3 +794,20 @@ async fn workloads_and_services_are_unchanged_on_reapply() {
 async fn services_without_protocol_are_unchanged_on_reapply() {
     reapply_is_unchanged(json!({"port": 80, "targetPort": 8080})).await;
 }
+
+#[tokio::test]
+async fn secrets_with_string_data_are_unchanged_on_reapply() {
+    let c = cluster().await;
+    let a = applier(&c);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "creds", "namespace": "default"},
+        "stringData": {"password": "hunter2"}});
+    let cs = a.apply(vec![secret.clone()], &opts()).await.unwrap();
+    assert_eq!(cs.lines(), ["Secret/default/creds created"]);
+    let cs = a.apply(vec![secret.clone()], &opts()).await.unwrap();
+    assert_eq!(cs.lines(), ["Secret/default/creds unchanged"]);
+    let mut changed = secret;
+    changed["stringData"]["password"] = json!("correct horse");
+    let cs = a.apply(vec![changed], &opts()).await.unwrap();
+    assert_eq!(cs.lines(), ["Secret/default/creds configured"]);
+}
