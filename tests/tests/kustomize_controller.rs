@@ -266,6 +266,11 @@ async fn applies_updates_prunes_reverts_drift_and_deletes() {
     assert_eq!(ready.2, format!("Applied revision: {rev}"));
     let k = env.ks_api().get("app").await.unwrap();
     assert_eq!(s["observedGeneration"], json!(k.metadata.generation));
+    let h = &s["history"][0];
+    assert!(h["digest"].as_str().unwrap().starts_with("sha256:"), "{h}");
+    assert_eq!(h["metadata"]["revision"], rev);
+    assert_eq!(h["lastReconciledStatus"], "ReconciliationSucceeded");
+    assert_eq!(h["totalReconciliations"], 1);
     assert!(
         k.metadata
             .finalizers

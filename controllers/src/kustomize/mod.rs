@@ -361,6 +361,8 @@ struct Run {
     progressing: Option<String>,
     /// Change-set lines of apply and prune.
     changes: Vec<String>,
+    /// `sha256:<hex>` of the built objects, once built (the history key).
+    checksum: Option<String>,
 }
 
 /// A failed reconcile.
@@ -722,6 +724,58 @@ fn health_check_refs(k: &Kustomization, applied: &[Value]) -> Vec<ObjectRef> {
         .collect()
 }
 
+/// `sha256:<hex>` of the objects to apply.
+fn checksum(objects: &[Value]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for o in objects {
+        h.update(serde_json::to_vec(o).unwrap_or_default());
+        h.update(b"\n---\n");
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Flux's `status.history`: reconciliations grouped by the checksum of the applied set,
+/// the latest first, at most 5.
+fn upsert_history(
+    old: &[gitops_api::kustomize::Snapshot],
+    digest: &str,
+    duration: Duration,
+    status: &str,
+    revision: Option<&str>,
+) -> Vec<gitops_api::kustomize::Snapshot> {
+    const MAX: usize = 5;
+    let now = crate::runtime::status::now();
+    let mut h: Vec<_> = old.to_vec();
+    let metadata = revision.map(|r| BTreeMap::from([("revision".to_owned(), r.to_owned())]));
+    let duration = gitops_api::Duration::from(Duration::from_millis(duration.as_millis() as u64));
+    let snap = match h.iter().position(|s| s.digest == digest) {
+        Some(i) => {
+            let mut s = h.remove(i);
+            s.last_reconciled = now;
+            s.last_reconciled_duration = duration;
+            s.last_reconciled_status = status.to_owned();
+            s.total_reconciliations += 1;
+            if metadata.is_some() {
+                s.metadata = metadata;
+            }
+            s
+        }
+        None => gitops_api::kustomize::Snapshot {
+            digest: digest.to_owned(),
+            first_reconciled: now.clone(),
+            last_reconciled: now,
+            last_reconciled_duration: duration,
+            last_reconciled_status: status.to_owned(),
+            metadata,
+            total_reconciliations: 1,
+        },
+    };
+    h.insert(0, snap);
+    h.truncate(MAX);
+    h
+}
+
 /// Writes the in-progress conditions when there is new work (a new generation, revision
 /// or reconcile request): `Ready=Unknown` and `Reconciling=True`, as Flux does.
 async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run: &mut Run) {
@@ -843,6 +897,7 @@ async fn apply_revision(
     .await
     .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("build panicked: {e}")))?
     .map_err(|e| Failure::new(e.reason, e.message))?;
+    run.checksum = Some(checksum(&objects));
 
     // apply
     let applier = applier_for(ctx, k).await?;
@@ -1064,6 +1119,29 @@ async fn finish(
             Outcome::Stalled
         }
     };
+    if let Some(sum) = &run.checksum {
+        let ready_reason = conds
+            .conditions
+            .get_condition(types::READY)
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        let old_history = k
+            .status
+            .as_ref()
+            .map(|s| s.history.as_slice())
+            .unwrap_or_default();
+        let history = upsert_history(
+            old_history,
+            sum,
+            started.elapsed(),
+            &ready_reason,
+            run.revision.as_deref(),
+        );
+        status.insert(
+            "history".into(),
+            serde_json::to_value(history).unwrap_or(Value::Null),
+        );
+    }
     status.insert(
         "conditions".into(),
         serde_json::to_value(&conds.conditions).unwrap_or(Value::Null),
@@ -1143,6 +1221,43 @@ async fn finalize(ctx: &Context, k: &Kustomization) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn history_groups_by_digest_latest_first() {
+        let h = upsert_history(
+            &[],
+            "sha256:a",
+            Duration::from_millis(1500),
+            "ReconciliationSucceeded",
+            Some("main@sha1:1"),
+        );
+        let h = upsert_history(
+            &h,
+            "sha256:b",
+            Duration::from_secs(1),
+            "HealthCheckFailed",
+            Some("main@sha1:2"),
+        );
+        let h = upsert_history(
+            &h,
+            "sha256:a",
+            Duration::from_secs(2),
+            "ReconciliationSucceeded",
+            Some("main@sha1:3"),
+        );
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].digest, "sha256:a");
+        assert_eq!(h[0].total_reconciliations, 2);
+        assert_eq!(h[0].last_reconciled_duration.as_str(), "2s");
+        assert_eq!(h[0].metadata.as_ref().unwrap()["revision"], "main@sha1:3");
+        assert_eq!(h[1].last_reconciled_status, "HealthCheckFailed");
+        let mut h = h;
+        for i in 0..10 {
+            h = upsert_history(&h, &format!("sha256:{i}"), Duration::ZERO, "x", None);
+        }
+        assert_eq!(h.len(), 5);
+        assert_eq!(h[0].digest, "sha256:9");
+    }
 
     #[test]
     fn flags_parse_with_flux_defaults() {
