@@ -557,6 +557,49 @@ async fn sops_encrypted_secret_lands_decrypted() {
         .map(|b| String::from_utf8_lossy(&b.0).into_owned())
         .or_else(|| s.string_data.unwrap_or_default().get("password").cloned());
     assert_eq!(value.as_deref(), Some("s3cr3t-value"));
+
+    // the wrong key: BuildFailed, and neither key material nor the value in the message
+    let (other, _) = age_keygen().unwrap();
+    let wrong: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "wrong-age", "namespace": "default"},
+        "stringData": {"identity.agekey": other},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(env.client(), "default")
+        .create(&PostParams::default(), &wrong)
+        .await
+        .unwrap();
+    env.create_ks(
+        "wrong",
+        json!({"path": "./secrets", "decryption": {"provider": "sops", "secretRef": {"name": "wrong-age"}}}),
+    )
+    .await;
+    let (_, msg) = env.wait_failed("wrong", "BuildFailed").await;
+    assert!(msg.contains("decryption failed"), "{msg}");
+    assert!(
+        !msg.contains("AGE-SECRET-KEY") && !msg.contains("s3cr3t"),
+        "{msg}"
+    );
+    // and without decryption settings the encrypted Secret is not applied as is
+    let missing = env.status("wrong").await;
+    assert!(missing.get("inventory").is_none() || missing["inventory"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn missing_source_is_reported() {
+    let Some((env, _)) = Env::start(&[("deploy/app.yaml", &cm("app", "  a: \"1\"\n"))]).await
+    else {
+        return;
+    };
+    env.create_ks(
+        "orphan",
+        json!({"path": "./deploy", "sourceRef": {"kind": "GitRepository", "name": "nope"}}),
+    )
+    .await;
+    let (s, msg) = env.wait_failed("orphan", "ArtifactFailed").await;
+    assert_eq!(msg, "Source 'GitRepository/default/nope' not found");
+    assert!(s.get("lastAppliedRevision").is_none() || s["lastAppliedRevision"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
