@@ -113,6 +113,8 @@ enum Plan {
     Write {
         action: Action,
         takeover: Option<Value>,
+        /// Drifted fields, when asked for.
+        fields: Vec<String>,
     },
     /// Delete, wait until gone, create.
     Recreate,
@@ -126,6 +128,41 @@ struct SetContext {
     crd_kinds: HashSet<(String, String)>,
     /// Namespaces in the set.
     namespaces: HashSet<String>,
+    /// Whether to report drifted fields.
+    want_fields: bool,
+}
+
+/// How one object differs from the cluster (see [`Applier::diff`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The object.
+    pub object: ObjectRef,
+    /// What applying it would do.
+    pub action: Action,
+    /// For `configured`: the top-level fields (and `metadata.labels.<key>`,
+    /// `metadata.annotations.<key>`, …) that would change.
+    pub fields: Vec<String>,
+}
+
+/// Fails on the second occurrence of an object in a set.
+fn check_duplicates(refs: &[ObjectRef]) -> Result<(), ApplyError> {
+    let mut seen: std::collections::HashMap<(&str, &str, &str, &str), usize> =
+        std::collections::HashMap::with_capacity(refs.len());
+    for (i, r) in refs.iter().enumerate() {
+        let key = (
+            r.group.as_str(),
+            r.kind.as_str(),
+            r.namespace.as_str(),
+            r.name.as_str(),
+        );
+        if let Some(first) = seen.insert(key, i) {
+            return Err(ApplyError::InvalidObject {
+                index: Some(i),
+                reason: format!("{r} duplicates the object at index {first}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 struct Planned {
@@ -290,11 +327,48 @@ impl Applier {
         objects: Vec<Value>,
         opts: &ApplyOptions,
     ) -> Result<ChangeSet, ApplyError> {
+        Ok(self.run(objects, opts, false).await?.0)
+    }
+
+    /// What applying `objects` would change, object by object, with the names of the
+    /// fields that differ (never their values, so Secrets do not leak): a dry run of
+    /// [`Applier::apply`] (whatever `opts.dry_run` says).
+    pub async fn diff(
+        &self,
+        objects: Vec<Value>,
+        opts: &ApplyOptions,
+    ) -> Result<Vec<Drift>, ApplyError> {
+        let opts = ApplyOptions {
+            dry_run: true,
+            ..opts.clone()
+        };
+        let (changes, fields) = self.run(objects, &opts, true).await?;
+        Ok(changes
+            .entries
+            .into_iter()
+            .zip(fields)
+            .map(|(e, fields)| Drift {
+                object: e.object,
+                action: e.action,
+                fields,
+            })
+            .collect())
+    }
+
+    /// Applies (or dry-runs) the set; with `want_fields`, also the drifted fields of each
+    /// entry (dry runs only).
+    async fn run(
+        &self,
+        objects: Vec<Value>,
+        opts: &ApplyOptions,
+        want_fields: bool,
+    ) -> Result<(ChangeSet, Vec<Vec<String>>), ApplyError> {
         let refs: Vec<ObjectRef> = objects
             .iter()
             .enumerate()
             .map(|(i, o)| ObjectRef::from_object_at(o, Some(i)))
             .collect::<Result<_, _>>()?;
+        check_duplicates(&refs)?;
         let mut order: Vec<usize> = (0..objects.len()).collect();
         order.sort_by(|&a, &b| {
             stage_of(&refs[a].kind)
@@ -320,9 +394,11 @@ impl Applier {
                 .filter(|r| r.kind == "Namespace" && r.group.is_empty())
                 .map(|r| r.name.clone())
                 .collect(),
+            want_fields,
         };
 
         let mut changes = ChangeSet::new();
+        let mut fields = Vec::new();
         let mut start = 0;
         while start < order.len() {
             let stage = stage_of(&refs[order[start]].kind);
@@ -330,9 +406,10 @@ impl Applier {
                 .iter()
                 .position(|&i| stage_of(&refs[i].kind) != stage)
                 .map_or(order.len(), |p| start + p);
-            let stage_changes = self
+            let (stage_changes, stage_fields) = self
                 .apply_stage(&objects, &refs, &order[start..end], opts, &set)
                 .await?;
+            fields.extend(stage_fields);
             if stage == Stage::Definitions && !opts.dry_run {
                 self.after_definitions(&objects, &refs, &order[start..end], &stage_changes, opts)
                     .await?;
@@ -340,7 +417,7 @@ impl Applier {
             changes.append(stage_changes);
             start = end;
         }
-        Ok(changes)
+        Ok((changes, fields))
     }
 
     /// Waits for changed CRDs and Namespaces to be ready and refreshes discovery for the
@@ -401,7 +478,7 @@ impl Applier {
         idxs: &[usize],
         opts: &ApplyOptions,
         set: &SetContext,
-    ) -> Result<ChangeSet, ApplyError> {
+    ) -> Result<(ChangeSet, Vec<Vec<String>>), ApplyError> {
         let conc = opts.concurrency.max(1);
         let plans: Vec<Planned> = stream::iter(idxs.iter().copied())
             .map(|i| self.plan(&objects[i], &refs[i], i, opts, set))
@@ -410,16 +487,18 @@ impl Applier {
             .await?;
         let mut changes = ChangeSet::new();
         if opts.dry_run {
+            let mut all_fields = Vec::with_capacity(plans.len());
             for p in plans {
-                let action = match p.plan {
-                    Plan::Skip => Action::Skipped,
-                    Plan::Unchanged => Action::Unchanged,
-                    Plan::Write { action, .. } => action,
-                    Plan::Recreate | Plan::WouldCreate => Action::Created,
+                let (action, fields) = match p.plan {
+                    Plan::Skip => (Action::Skipped, Vec::new()),
+                    Plan::Unchanged => (Action::Unchanged, Vec::new()),
+                    Plan::Write { action, fields, .. } => (action, fields),
+                    Plan::Recreate | Plan::WouldCreate => (Action::Created, Vec::new()),
                 };
                 changes.add(p.object, action);
+                all_fields.push(fields);
             }
-            return Ok(changes);
+            return Ok((changes, all_fields));
         }
         let actions: Vec<(ObjectRef, Action)> = stream::iter(plans)
             .map(|p| self.execute(&objects[p.index], p, opts))
@@ -429,7 +508,7 @@ impl Applier {
         for (object, action) in actions {
             changes.add(object, action);
         }
-        Ok(changes)
+        Ok((changes, Vec::new()))
     }
 
     async fn plan(
@@ -506,6 +585,7 @@ impl Applier {
                         Plan::Write {
                             action: Action::Created,
                             takeover: None,
+                            fields: Vec::new(),
                         },
                     ));
                 };
@@ -519,9 +599,17 @@ impl Applier {
                     )
                 };
                 let plan = if takeover.is_some() || ssa::has_drifted(&live, &dry) {
+                    let mut fields = Vec::new();
+                    if set.want_fields {
+                        fields = ssa::drifted_fields(&live, &dry);
+                        if takeover.is_some() {
+                            fields.push("metadata.managedFields".into());
+                        }
+                    }
                     Plan::Write {
                         action: Action::Configured,
                         takeover,
+                        fields,
                     }
                 } else {
                     Plan::Unchanged
@@ -574,7 +662,10 @@ impl Applier {
             (Plan::WouldCreate, _) | (_, None) => return Ok((r, Action::Created)),
             (plan, Some(res)) => (plan, res),
         };
-        let action = if let Plan::Write { action, takeover } = plan {
+        let action = if let Plan::Write {
+            action, takeover, ..
+        } = plan
+        {
             if let Some(patch) = takeover {
                 match self.merge_patch(&res, &r, &patch).await {
                     Ok(after) => {

@@ -811,3 +811,71 @@ async fn secrets_with_string_data_are_unchanged_on_reapply() {
     let cs = a.apply(vec![changed], &opts()).await.unwrap();
     assert_eq!(cs.lines(), ["Secret/default/creds configured"]);
 }
+
+#[tokio::test]
+async fn diff_names_fields_without_values() {
+    let c = cluster().await;
+    let a = applier(&c);
+    a.apply(
+        vec![
+            cm("same", json!({"k": "1"})),
+            cm("changing", json!({"k": "1"})),
+        ],
+        &opts(),
+    )
+    .await
+    .unwrap();
+    let mut labelled = cm("changing", json!({"k": "2"}));
+    labelled["metadata"]["labels"] = json!({"team": "a"});
+    let drift = a
+        .diff(
+            vec![
+                cm("same", json!({"k": "1"})),
+                labelled,
+                cm("new", json!({})),
+            ],
+            &opts(),
+        )
+        .await
+        .unwrap();
+    let summary: Vec<(String, Action, Vec<String>)> = drift
+        .into_iter()
+        .map(|d| (d.object.to_string(), d.action, d.fields))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                r("ConfigMap/default/changing"),
+                Action::Configured,
+                vec![r("metadata.labels.team"), r("data")]
+            ),
+            (r("ConfigMap/default/new"), Action::Created, vec![]),
+            (r("ConfigMap/default/same"), Action::Unchanged, vec![]),
+        ]
+    );
+    // Nothing was written.
+    let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
+    assert!(cms.get_opt("new").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn duplicates_are_rejected() {
+    let c = cluster().await;
+    let a = applier(&c);
+    let err = a
+        .apply(
+            vec![
+                cm("twice", json!({})),
+                cm("other", json!({})),
+                cm("twice", json!({})),
+            ],
+            &opts(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "object at index 2: ConfigMap/default/twice duplicates the object at index 0"
+    );
+}
