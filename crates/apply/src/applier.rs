@@ -411,7 +411,7 @@ impl Applier {
                 .await?;
             fields.extend(stage_fields);
             if stage == Stage::Definitions && !opts.dry_run {
-                self.after_definitions(&objects, &refs, &order[start..end], &stage_changes, opts)
+                self.after_definitions(&objects, &order[start..end], &stage_changes, opts)
                     .await?;
             }
             changes.append(stage_changes);
@@ -425,15 +425,17 @@ impl Applier {
     async fn after_definitions(
         &self,
         objects: &[Value],
-        refs: &[ObjectRef],
         idxs: &[usize],
         changes: &ChangeSet,
         opts: &ApplyOptions,
     ) -> Result<(), ApplyError> {
+        // The stage's entries are in `idxs` order.
         let mut wait_for = Vec::new();
-        for &i in idxs {
-            let r = &refs[i];
-            if r.kind == "CustomResourceDefinition"
+        for (&i, entry) in idxs.iter().zip(&changes.entries) {
+            if !matches!(entry.action, Action::Created | Action::Configured) {
+                continue;
+            }
+            if entry.object.kind == "CustomResourceDefinition"
                 && let (Some(group), Some(versions)) = (
                     objects[i]["spec"]["group"].as_str(),
                     objects[i]["spec"]["versions"].as_array(),
@@ -443,18 +445,11 @@ impl Applier {
                     self.discovery.invalidate(&format!("{group}/{v}"));
                 }
             }
-            let changed = matches!(
-                changes.action_of(r),
-                Some(Action::Created | Action::Configured)
-            );
-            if changed && matches!(r.kind.as_str(), "CustomResourceDefinition" | "Namespace") {
-                wait_for.push(
-                    changes
-                        .entries
-                        .iter()
-                        .find(|e| e.object.same_object(r))
-                        .map_or_else(|| r.clone(), |e| e.object.clone()),
-                );
+            if matches!(
+                entry.object.kind.as_str(),
+                "CustomResourceDefinition" | "Namespace"
+            ) {
+                wait_for.push(entry.object.clone());
             }
         }
         if !wait_for.is_empty() {

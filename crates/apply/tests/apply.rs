@@ -879,3 +879,28 @@ async fn duplicates_are_rejected() {
         "object at index 2: ConfigMap/default/twice duplicates the object at index 0"
     );
 }
+
+#[tokio::test]
+async fn new_crd_versions_resolve_after_stage_one() {
+    let c = cluster().await;
+    let a = applier(&c);
+    let widget = |version: &str| {
+        json!({"apiVersion": format!("example.com/{version}"), "kind": "Widget",
+               "metadata": {"name": "w", "namespace": "default"}, "spec": {"size": 1}})
+    };
+    a.apply(vec![crd(), widget("v1")], &opts()).await.unwrap();
+    let mut crd2 = crd();
+    let mut v2 = crd2["spec"]["versions"][0].clone();
+    v2["name"] = json!("v2");
+    v2["storage"] = json!(false);
+    crd2["spec"]["versions"].as_array_mut().unwrap().push(v2);
+    let cs = a.apply(vec![crd2, widget("v2")], &opts()).await.unwrap();
+    assert_eq!(
+        cs.lines(),
+        [
+            "CustomResourceDefinition/widgets.example.com configured",
+            "Widget/default/w unchanged"
+        ]
+    );
+    assert_eq!(cs.entries[1].object.version, "v2");
+}
