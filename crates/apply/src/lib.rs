@@ -32,7 +32,18 @@
 //! ```
 //!
 //! Secret values never appear in errors or logs: server messages about Secrets have
-//! their `Invalid value:` parts redacted, and drift reports name fields, not values.
+//! their `Invalid value:` parts redacted, and drift reports ([`Applier::diff`]) name
+//! fields, not values.
+//!
+//! ## Cost
+//!
+//! Per object and apply: one GET and one dry-run PATCH, issued together, plus one PATCH
+//! only when something changed. API resources come from a discovery cache shared by all
+//! clones of an [`Applier`], fetched per group version and refreshed when a kind is
+//! unknown or a CRD of the set changed. `examples/bench.rs` applies 1,000 sets of 4
+//! objects against the embedded API server (in another process): about 2.4 s to create,
+//! 1 s to find all unchanged, 14 MiB peak RSS for the applier process (release build,
+//! 2 cores, 8 sets at a time).
 
 mod applier;
 mod changeset;

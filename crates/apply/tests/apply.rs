@@ -904,3 +904,45 @@ async fn new_crd_versions_resolve_after_stage_one() {
     );
     assert_eq!(cs.entries[1].object.version, "v2");
 }
+
+#[tokio::test]
+async fn job_template_changes_recreate_only_when_forced() {
+    let c = cluster().await;
+    let a = applier(&c);
+    let job = |image: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "default"},
+               "spec": {"template": {"spec": {"restartPolicy": "Never",
+                   "containers": [{"name": "m", "image": image}]}}}})
+    };
+    a.apply(vec![job("tool:1")], &opts()).await.unwrap();
+    let err = a.apply(vec![job("tool:2")], &opts()).await.unwrap_err();
+    assert!(matches!(err, ApplyError::Immutable { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Job/default/migrate dry-run failed (Invalid)")
+    );
+    let forced = ApplyOptions {
+        force: true,
+        ..opts()
+    };
+    let cs = a.apply(vec![job("tool:2")], &forced).await.unwrap();
+    assert_eq!(cs.lines(), ["Job/default/migrate created"]);
+    // A dry run with force does not delete anything.
+    let cs = a
+        .apply(
+            vec![job("tool:3")],
+            &ApplyOptions {
+                dry_run: true,
+                ..forced
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cs.lines(), ["Job/default/migrate created"]);
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(c.client.clone(), "default");
+    let live = jobs.get("migrate").await.unwrap();
+    let image = live.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("tool:2"));
+}
