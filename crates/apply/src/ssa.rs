@@ -9,6 +9,8 @@ pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
 pub const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
 /// `kustomize.toolkit.fluxcd.io/prune: disabled`: never prune.
 pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+/// `kustomize.toolkit.fluxcd.io/reconcile: disabled`: leave the object alone (as `ssa: Ignore`).
+pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
 /// kubectl's client-side apply annotation, removed on takeover.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -31,8 +33,11 @@ fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// The ssa mode an object's annotation asks for (case-insensitive; unknown values mean
-/// `Override`).
+/// `Override`). `kustomize.toolkit.fluxcd.io/reconcile: disabled` means `Ignore`.
 pub fn ssa_mode(obj: &Value) -> SsaMode {
+    if annotation(obj, RECONCILE_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("disabled")) {
+        return SsaMode::Ignore;
+    }
     match annotation(obj, SSA_ANNOTATION) {
         Some(v) if v.eq_ignore_ascii_case("merge") => SsaMode::Merge,
         Some(v) if v.eq_ignore_ascii_case("ifnotpresent") => SsaMode::IfNotPresent,
@@ -233,6 +238,10 @@ mod tests {
         assert_eq!(ssa_mode(&o("IfNotPresent")), SsaMode::IfNotPresent);
         assert_eq!(ssa_mode(&o("ignore")), SsaMode::Ignore);
         assert_eq!(ssa_mode(&o("Override")), SsaMode::Override);
+        assert_eq!(
+            ssa_mode(&json!({"metadata": {"annotations": {RECONCILE_ANNOTATION: "disabled"}}})),
+            SsaMode::Ignore
+        );
         assert!(force_enabled(
             &json!({"metadata": {"annotations": {FORCE_ANNOTATION: "enabled"}}})
         ));
