@@ -719,7 +719,8 @@ impl Applier {
 
     /// Deletes stale objects (those of an old inventory the new one lacks), namespaced
     /// kinds first, CRDs and Namespaces last, with background propagation. Skips objects
-    /// annotated `kustomize.toolkit.fluxcd.io/prune: disabled`, objects already gone,
+    /// annotated `kustomize.toolkit.fluxcd.io/prune: disabled` (or `…/reconcile: disabled`),
+    /// objects already gone,
     /// kinds no longer served, and objects whose labels name another owner than
     /// `owner_labels`.
     pub async fn prune(

@@ -51,9 +51,12 @@ pub fn force_enabled(obj: &Value) -> bool {
     annotation(obj, FORCE_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("enabled"))
 }
 
-/// Whether `kustomize.toolkit.fluxcd.io/prune: disabled` is set.
+/// Whether the object must not be pruned: `kustomize.toolkit.fluxcd.io/prune: disabled`
+/// or `kustomize.toolkit.fluxcd.io/reconcile: disabled`.
 pub fn prune_disabled(obj: &Value) -> bool {
-    annotation(obj, PRUNE_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    [PRUNE_ANNOTATION, RECONCILE_ANNOTATION]
+        .iter()
+        .any(|k| annotation(obj, k).is_some_and(|v| v.eq_ignore_ascii_case("disabled")))
 }
 
 fn map_or_empty(v: &Value) -> &Map<String, Value> {
