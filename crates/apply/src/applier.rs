@@ -95,6 +95,8 @@ pub struct Applier {
     /// Cleared when the server ignored a write of `metadata.managedFields`, so the
     /// takeover of kubectl fields is not retried on every apply.
     managed_fields_writable: Arc<AtomicBool>,
+    /// (group, kind) applied in their own stage after the class kinds.
+    custom_stage: Arc<[(String, String)]>,
 }
 
 impl std::fmt::Debug for Applier {
@@ -197,6 +199,7 @@ impl Applier {
             manager: Arc::from(field_manager.into()),
             discovery: Arc::new(DiscoveryCache::default()),
             managed_fields_writable: Arc::new(AtomicBool::new(true)),
+            custom_stage: Arc::from(Vec::new()),
         }
     }
 
@@ -208,7 +211,32 @@ impl Applier {
             manager: self.manager.clone(),
             discovery: self.discovery.clone(),
             managed_fields_writable: self.managed_fields_writable.clone(),
+            custom_stage: self.custom_stage.clone(),
         }
+    }
+
+    /// Applies these kinds, as `(group, kind)` (empty group for core), in a stage of
+    /// their own after CRDs, Namespaces and class kinds and before everything else, as
+    /// Flux's `--custom-apply-stage-kinds`.
+    pub fn with_custom_stage_kinds(
+        mut self,
+        kinds: impl IntoIterator<Item = (String, String)>,
+    ) -> Applier {
+        self.custom_stage = kinds.into_iter().collect::<Vec<_>>().into();
+        self
+    }
+
+    fn stage(&self, r: &ObjectRef) -> Stage {
+        let s = stage_of(&r.kind);
+        if s == Stage::Resources
+            && self
+                .custom_stage
+                .iter()
+                .any(|(g, k)| *g == r.group && *k == r.kind)
+        {
+            return Stage::Custom;
+        }
+        s
     }
 
     /// The field manager.
@@ -371,8 +399,8 @@ impl Applier {
         check_duplicates(&refs)?;
         let mut order: Vec<usize> = (0..objects.len()).collect();
         order.sort_by(|&a, &b| {
-            stage_of(&refs[a].kind)
-                .cmp(&stage_of(&refs[b].kind))
+            self.stage(&refs[a])
+                .cmp(&self.stage(&refs[b]))
                 .then_with(|| apply_order(&refs[a], &refs[b]))
         });
         // Kinds the set's CRDs define: a dry run can classify their objects before the
@@ -401,10 +429,10 @@ impl Applier {
         let mut fields = Vec::new();
         let mut start = 0;
         while start < order.len() {
-            let stage = stage_of(&refs[order[start]].kind);
+            let stage = self.stage(&refs[order[start]]);
             let end = order[start..]
                 .iter()
-                .position(|&i| stage_of(&refs[i].kind) != stage)
+                .position(|&i| self.stage(&refs[i]) != stage)
                 .map_or(order.len(), |p| start + p);
             let (stage_changes, stage_fields) = self
                 .apply_stage(&objects, &refs, &order[start..end], opts, &set)
@@ -730,8 +758,8 @@ impl Applier {
     ) -> Result<ChangeSet, ApplyError> {
         let mut order: Vec<&ObjectRef> = stale.iter().collect();
         order.sort_by(|a, b| {
-            stage_of(&a.kind)
-                .cmp(&stage_of(&b.kind))
+            self.stage(a)
+                .cmp(&self.stage(b))
                 .then_with(|| apply_order(a, b))
         });
         order.reverse();
@@ -739,10 +767,10 @@ impl Applier {
         let mut deleted: Vec<(Resource, ObjectRef)> = Vec::new();
         let mut start = 0;
         while start < order.len() {
-            let stage = stage_of(&order[start].kind);
+            let stage = self.stage(order[start]);
             let end = order[start..]
                 .iter()
-                .position(|r| stage_of(&r.kind) != stage)
+                .position(|r| self.stage(r) != stage)
                 .map_or(order.len(), |p| start + p);
             let results: Vec<(ObjectRef, Action, Option<Resource>)> =
                 // futures built first: a closure over `&ObjectRef` inside the stream

@@ -202,6 +202,8 @@ pub(crate) enum Stage {
     Definitions,
     /// `*Class` kinds (StorageClass, IngressClass, PriorityClass, …).
     Classes,
+    /// Kinds configured with [`crate::Applier::with_custom_stage_kinds`].
+    Custom,
     /// Everything else.
     Resources,
 }

@@ -946,3 +946,30 @@ async fn job_template_changes_recreate_only_when_forced() {
         .clone();
     assert_eq!(image.as_deref(), Some("tool:2"));
 }
+
+#[tokio::test]
+async fn custom_stage_kinds_go_before_the_rest() {
+    let c = cluster().await;
+    let a = applier(&c).with_custom_stage_kinds([(String::new(), "ConfigMap".to_owned())]);
+    let objects = vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "default"}}),
+        cm("first", json!({})),
+    ];
+    let cs = a.apply(objects.clone(), &opts()).await.unwrap();
+    assert_eq!(
+        cs.lines(),
+        [
+            "ConfigMap/default/first created",
+            "ServiceAccount/default/sa created"
+        ]
+    );
+    // Without the custom stage, Flux's kind order puts ServiceAccounts first.
+    let cs = applier(&c).apply(objects, &opts()).await.unwrap();
+    assert_eq!(
+        cs.lines(),
+        [
+            "ServiceAccount/default/sa unchanged",
+            "ConfigMap/default/first unchanged"
+        ]
+    );
+}
