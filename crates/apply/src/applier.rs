@@ -344,9 +344,9 @@ impl Applier {
         }
     }
 
-    /// Applies `objects` with server-side apply in stages: CRDs, Namespaces and
-    /// ClusterRoles first (then waits for them to be ready and refreshes discovery), then
-    /// `*Class` kinds, then the rest. Each object is dry-run first and only written when
+    /// Applies `objects` with server-side apply in stages: CRDs and Namespaces
+    /// first (then waits for them to be ready and refreshes discovery), then
+    /// `*Class` kinds, then custom stage kinds, then the rest. Each object is dry-run first and only written when
     /// the result differs from the live object. With `dry_run`, nothing is written.
     ///
     /// The change set lists every object, stage by stage, in Flux's kind order.

@@ -5,7 +5,7 @@
 //! with the semantics of Flux's `fluxcd/pkg/ssa`.
 //!
 //! - [`Applier::apply`] applies a set of manifests with one field manager, in stages
-//!   (CRDs, Namespaces and ClusterRoles; then `*Class` kinds; then the rest), waiting for
+//!   (CRDs and Namespaces; then `*Class` kinds; then the rest), waiting for
 //!   new CRDs to be `Established` and refreshing discovery in between. Every object is
 //!   dry-run first (`dryRun=All`) and compared with the live object, so unchanged objects
 //!   are not written; the [`ChangeSet`] says `created`, `configured`, `unchanged` or

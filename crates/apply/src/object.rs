@@ -198,7 +198,7 @@ pub(crate) fn split_api_version(api_version: &str) -> (&str, &str) {
 /// kinds, then everything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Stage {
-    /// CustomResourceDefinitions, Namespaces and ClusterRoles.
+    /// CustomResourceDefinitions and Namespaces.
     Definitions,
     /// `*Class` kinds (StorageClass, IngressClass, PriorityClass, …).
     Classes,
@@ -210,7 +210,7 @@ pub(crate) enum Stage {
 
 pub(crate) fn stage_of(kind: &str) -> Stage {
     match kind {
-        "CustomResourceDefinition" | "Namespace" | "ClusterRole" => Stage::Definitions,
+        "CustomResourceDefinition" | "Namespace" => Stage::Definitions,
         k if k.ends_with("Class") => Stage::Classes,
         _ => Stage::Resources,
     }
