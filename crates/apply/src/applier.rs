@@ -329,7 +329,7 @@ impl Applier {
         r: &ObjectRef,
         timeout: Duration,
     ) -> Result<bool, kube::Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut pause = Duration::from_millis(50);
         loop {
             if self.get(res, r).await?.is_none() {
@@ -793,7 +793,7 @@ impl Applier {
             start = end;
         }
         if opts.wait && !deleted.is_empty() {
-            let deadline = Instant::now() + opts.timeout;
+            let deadline = deadline_after(opts.timeout);
             let mut left = Vec::new();
             for (res, r) in &deleted {
                 let remaining = deadline.saturating_duration_since(Instant::now());
@@ -893,7 +893,7 @@ impl Applier {
     /// their status on timeout (`timeout waiting for: [...]`), or as soon as one is
     /// `Failed` when `fail_fast` is set.
     pub async fn wait(&self, objects: &[ObjectRef], opts: &WaitOptions) -> Result<(), ApplyError> {
-        let deadline = Instant::now() + opts.timeout;
+        let deadline = deadline_after(opts.timeout);
         let mut pending: Vec<&ObjectRef> = objects.iter().collect();
         loop {
             let statuses: Vec<(Status, String)> =
@@ -929,7 +929,20 @@ impl Applier {
                 return Err(ApplyError::WaitTimeout(not_ready));
             }
             pending = still;
-            tokio::time::sleep(opts.interval.min(deadline - now)).await;
+            tokio::time::sleep(
+                opts.interval
+                    .max(Duration::from_millis(10))
+                    .min(deadline - now),
+            )
+            .await;
         }
     }
+}
+
+/// Now plus `timeout`, saturating (a year) instead of overflowing.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
 }
