@@ -313,6 +313,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn inventory_ids_round_trip_for_any_names(
+            ns in "([a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?)?",
+            name in "[a-z0-9]([-.a-z0-9:]{0,20}[a-z0-9])?",
+            group in "([a-z]{1,8}(\\.[a-z]{1,8}){0,2})?",
+            kind in "[A-Z][A-Za-z]{0,12}",
+            rbac in proptest::bool::ANY,
+        ) {
+            let (group, kind, name) = if rbac {
+                ("rbac.authorization.k8s.io".to_owned(), "ClusterRole".to_owned(), name)
+            } else {
+                // Only RBAC names may hold ':'.
+                (group, kind, name.replace(':', "-"))
+            };
+            let r = ObjectRef::new(group, "v1", kind, ns, name);
+            let back = ObjectRef::parse_inventory_id(&r.inventory_id(), "v1").unwrap();
+            proptest::prop_assert_eq!(back, r);
+        }
+    }
+
     #[test]
     fn bad_inventory_ids() {
         for id in ["", "abc", "a_b", "ns_a_b_c_apps_Deployment", "ns__apps_"] {
