@@ -260,6 +260,55 @@ impl Applier {
             })
     }
 
+    /// Like [`Applier::resource`], but when the version is no longer served, the kind at
+    /// another version of its group (the preferred one first): objects recorded before a
+    /// CRD version was removed can still be pruned and checked.
+    async fn resource_any_version(&self, r: &ObjectRef) -> Result<Option<Resource>, ApplyError> {
+        if let Some(res) = self.resource(r).await? {
+            return Ok(Some(res));
+        }
+        if r.group.is_empty() {
+            return Ok(None);
+        }
+        let Ok(req) = Request::new("/apis").get(&r.group, &GetParams::default()) else {
+            return Ok(None);
+        };
+        let group: Value = match self.client.request(req).await {
+            Ok(g) => g,
+            Err(e) if code(&e) == Some(404) => return Ok(None),
+            Err(e) => {
+                return Err(ApplyError::Discovery {
+                    api_version: r.group.clone(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        let preferred = group["preferredVersion"]["version"].as_str();
+        let others = group["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["version"].as_str());
+        for v in preferred.into_iter().chain(others) {
+            if v == r.version {
+                continue;
+            }
+            let api_version = format!("{}/{v}", r.group);
+            if let Some(res) = self
+                .discovery
+                .resolve(&self.client, &api_version, &r.kind)
+                .await
+                .map_err(|e| ApplyError::Discovery {
+                    api_version: api_version.clone(),
+                    message: e.to_string(),
+                })?
+            {
+                return Ok(Some(res));
+            }
+        }
+        Ok(None)
+    }
+
     async fn get(&self, res: &Resource, r: &ObjectRef) -> Result<Option<Value>, kube::Error> {
         let req = Request::new(res.path(ns_opt(r)))
             .get(&r.name, &GetParams::default())
@@ -822,7 +871,7 @@ impl Applier {
         opts: &PruneOptions,
     ) -> Result<(ObjectRef, Action, Option<Resource>), ApplyError> {
         let mut r = r.clone();
-        let Some(res) = self.resource(&r).await? else {
+        let Some(res) = self.resource_any_version(&r).await? else {
             return Ok((r, Action::Skipped, None));
         };
         if !res.namespaced {
@@ -868,7 +917,7 @@ impl Applier {
 
     /// The kstatus of one object on the cluster.
     pub async fn status(&self, r: &ObjectRef) -> (Status, String) {
-        let res = match self.resource(r).await {
+        let res = match self.resource_any_version(r).await {
             Ok(Some(res)) => res,
             Ok(None) => {
                 return (

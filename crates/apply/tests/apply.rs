@@ -973,3 +973,58 @@ async fn custom_stage_kinds_go_before_the_rest() {
         ]
     );
 }
+
+#[tokio::test]
+async fn prune_and_wait_find_kinds_at_another_version() {
+    let c = cluster().await;
+    let a = applier(&c);
+    a.apply(
+        vec![
+            crd(),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": "w", "namespace": "default"}}),
+        ],
+        &opts(),
+    )
+    .await
+    .unwrap();
+    // Recorded at a version the CRD no longer serves.
+    let old = ObjectRef::new("example.com", "v1alpha1", "Widget", "default", "w");
+    a.wait(
+        std::slice::from_ref(&old),
+        &WaitOptions {
+            timeout: Duration::from_secs(5),
+            interval: Duration::from_millis(100),
+            fail_fast: true,
+        },
+    )
+    .await
+    .unwrap();
+    let cs = a
+        .prune(
+            &[old],
+            &PruneOptions {
+                wait: true,
+                timeout: Duration::from_secs(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cs.lines(), ["Widget/default/w deleted"]);
+    // A kind no cluster serves is skipped.
+    let cs = a
+        .prune(
+            &[ObjectRef::new(
+                "nowhere.example.com",
+                "v1",
+                "Ghost",
+                "default",
+                "g",
+            )],
+            &PruneOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cs.lines(), ["Ghost/default/g skipped"]);
+}
