@@ -7,13 +7,15 @@
 //! - [`runtime`]: the plumbing every controller shares (client, reconcile loop, conditions,
 //!   events, metrics, logs);
 //! - [`source`]: the source controller (GitRepository, OCIRepository, HelmRepository,
-//!   HelmChart, Bucket).
+//!   HelmChart, Bucket);
+//! - [`kustomize`]: the kustomize controller (Kustomization).
 //!
 //! [`CONTROLLERS`] names the controllers the installation deploys so that `gitops install`
 //! and `gitops controller` agree on them.
 
 #![warn(missing_docs)]
 
+pub mod kustomize;
 pub mod runtime;
 pub mod source;
 

@@ -8,7 +8,8 @@
 //! - [`DockerRegistry`]: Debian's `docker-registry` (CNCF distribution) on a free port;
 //! - [`StaticServer`]: a static HTTP file server (Helm repositories);
 //! - [`Cluster`]: the embedded API server with Flux's CRDs and a client, plus the source
-//!   controller running against it;
+//!   and kustomize controllers running against it;
+//! - [`sops_encrypt_secret`]: SOPS (age) encryption of a Secret for fixtures;
 //! - [`git`], [`wait_until`]: small helpers.
 
 use bytes::Bytes;
@@ -445,12 +446,12 @@ pub struct Cluster {
     pub kubeconfig: PathBuf,
     /// State directory (and the source controller's storage under `storage/`).
     pub dir: tempfile::TempDir,
-    controller: Option<tokio::task::JoinHandle<()>>,
+    controllers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if let Some(c) = self.controller.take() {
+        for c in self.controllers.drain(..) {
             c.abort();
         }
     }
@@ -481,7 +482,7 @@ impl Cluster {
             client,
             kubeconfig,
             dir,
-            controller: None,
+            controllers: Vec::new(),
         }
     }
 
@@ -514,12 +515,38 @@ impl Cluster {
             .into_iter()
             .chain(extra.iter().map(|s| s.to_string())),
         );
-        self.controller = Some(tokio::spawn(async move {
+        self.controllers.push(tokio::spawn(async move {
             if let Err(e) = gitops_controllers::source::run(args).await {
                 eprintln!("source controller stopped: {e:#}");
             }
         }));
         format!("127.0.0.1:{port}")
+    }
+
+    /// Starts the kustomize controller in this process against the cluster.
+    pub fn start_kustomize_controller(&mut self) {
+        self.start_kustomize_controller_with(&[]);
+    }
+
+    /// Like [`Cluster::start_kustomize_controller`] with extra flags.
+    pub fn start_kustomize_controller_with(&mut self, extra: &[&str]) {
+        let args = <gitops_controllers::kustomize::KustomizeArgs as clap::Parser>::parse_from(
+            [
+                "kustomize-controller".to_string(),
+                format!("--kubeconfig={}", self.kubeconfig.display()),
+                "--metrics-addr=0".into(),
+                "--health-addr=0".into(),
+                "--log-encoding=console".into(),
+                "--log-level=warn".into(),
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string())),
+        );
+        self.controllers.push(tokio::spawn(async move {
+            if let Err(e) = gitops_controllers::kustomize::run(args).await {
+                eprintln!("kustomize controller stopped: {e:#}");
+            }
+        }));
     }
 }
 
@@ -550,5 +577,100 @@ pub fn ready_of(status: &serde_json::Value) -> Option<(String, String, String)> 
         c["status"].as_str()?.to_owned(),
         c["reason"].as_str()?.to_owned(),
         c["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// A fresh age identity from Debian's `age-keygen`: `(identity file text, recipient)`;
+/// `None` when `age-keygen` is not installed.
+pub fn age_keygen() -> Option<(String, String)> {
+    let out = Command::new("age-keygen").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))?
+        .trim()
+        .to_owned();
+    Some((text, recipient))
+}
+
+/// A Secret encrypted as `sops --encrypt --age <recipient> --unencrypted-regex
+/// '^(apiVersion|kind|metadata|type)$'` writes it (SOPS 3 format: AES-256-GCM values with 32-byte IVs,
+/// the data key armored with `age`, a SHA-512 MAC): `stringData` values are encrypted,
+/// the rest stays readable. Needs Debian's `age`; `None` when it is missing.
+///
+/// The `sops` binary is not packaged for Debian, so the fixture is written here, by the
+/// same rules the real tool follows.
+pub fn sops_encrypt_secret(
+    name: &str,
+    namespace: &str,
+    string_data: &[(&str, &str)],
+    recipient: &str,
+) -> Option<String> {
+    use aes_gcm::aead::generic_array::GenericArray;
+    use aes_gcm::aead::generic_array::typenum::U32;
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use base64::Engine;
+    use sha2::Digest;
+    type Cipher = aes_gcm::AesGcm<aes_gcm::aes::Aes256, U32>;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let data_key: [u8; 32] = sha2::Sha256::digest(format!("{name}/{namespace}/{recipient}")).into();
+    let encrypt = |plain: &[u8], aad: &str| -> String {
+        let iv: [u8; 32] = sha2::Sha256::digest([aad.as_bytes(), plain].concat()).into();
+        let cipher = Cipher::new(GenericArray::from_slice(&data_key));
+        let mut out = cipher
+            .encrypt(
+                GenericArray::from_slice(&iv),
+                Payload {
+                    msg: plain,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption");
+        let tag = out.split_off(out.len() - 16);
+        format!(
+            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:str]",
+            b64.encode(&out),
+            b64.encode(iv),
+            b64.encode(tag)
+        )
+    };
+    // the data key, armored for the recipient
+    let dir = tempfile::tempdir().ok()?;
+    let dk = dir.path().join("dk");
+    std::fs::write(&dk, data_key).ok()?;
+    let out = Command::new("age")
+        .args(["-a", "-r", recipient])
+        .arg(&dk)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let armored = String::from_utf8(out.stdout).ok()?;
+    // keys in sorted order, so that the document order is the same before and after a
+    // kustomize build (the MAC hashes values in document order)
+    let mut mac = sha2::Sha512::new();
+    for v in ["v1", "Secret", name, namespace] {
+        mac.update(v.as_bytes());
+    }
+    let mut sorted: Vec<_> = string_data.to_vec();
+    sorted.sort();
+    let mut body = String::new();
+    for (k, v) in &sorted {
+        mac.update(v.as_bytes());
+        body.push_str(&format!(
+            "  {k}: {}\n",
+            encrypt(v.as_bytes(), &format!("stringData:{k}:"))
+        ));
+    }
+    mac.update(b"Opaque");
+    let lastmodified = "2026-01-02T03:04:05Z";
+    let mac = encrypt(hex::encode_upper(mac.finalize()).as_bytes(), lastmodified);
+    let enc_block: String = armored.lines().map(|l| format!("        {l}\n")).collect();
+    Some(format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n{body}type: Opaque\nsops:\n  age:\n    - recipient: {recipient}\n      enc: |\n{enc_block}  lastmodified: \"{lastmodified}\"\n  mac: {mac}\n  unencrypted_regex: ^(apiVersion|kind|metadata|type)$\n  version: 3.9.0\n"
     ))
 }

@@ -34,6 +34,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             rt.block_on(gitops_controllers::source::run(parsed))?;
             Ok(ExitCode::SUCCESS)
         }
+        "kustomize-controller" => {
+            let parsed = gitops_controllers::kustomize::KustomizeArgs::try_parse_from(
+                std::iter::once(canonical.to_string()).chain(args.rest),
+            )?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(gitops_controllers::kustomize::run(parsed))?;
+            Ok(ExitCode::SUCCESS)
+        }
         other => anyhow::bail!("controller {other}: not implemented yet"),
     }
 }

@@ -1,0 +1,154 @@
+//! Source artifacts: downloaded once per digest, verified, kept on disk, and extracted into a
+//! fresh directory for every build (a build writes into its tree).
+//!
+//! Many Kustomizations usually share one source; the cache makes them share one download
+//! (concurrent reconciles of the same revision wait for the first one) and keeps the latest
+//! few archives, on disk rather than in memory.
+
+use gitops_source::archive::{ExtractLimits, extract_tar_gz};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{Mutex, OnceCell};
+
+/// A downloaded, verified archive; the file is removed when the last user drops it.
+pub(crate) struct Archive {
+    path: PathBuf,
+}
+
+impl Drop for Archive {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+type Slot = Arc<OnceCell<Arc<Archive>>>;
+
+/// Archives by digest.
+pub(crate) struct ArtifactCache {
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+    slots: Mutex<Vec<(String, Slot)>>,
+    keep: usize,
+    limits: ExtractLimits,
+}
+
+impl ArtifactCache {
+    /// A cache in a fresh temporary directory keeping `keep` archives.
+    pub fn new(keep: usize) -> std::io::Result<ArtifactCache> {
+        gitops_source::ensure_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(ArtifactCache {
+            dir: tempfile::Builder::new()
+                .prefix("kustomize-controller-artifacts")
+                .tempdir()?,
+            http,
+            slots: Mutex::new(Vec::new()),
+            keep: keep.max(1),
+            limits: ExtractLimits::default(),
+        })
+    }
+
+    /// Downloads the artifact at `url` (once per `digest`) and extracts it into `dest`.
+    pub async fn fetch_into(&self, url: &str, digest: &str, dest: &Path) -> Result<(), String> {
+        let archive = self.archive(url, digest).await?;
+        let dest = dest.to_owned();
+        let limits = self.limits;
+        let url = url.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&archive.path)
+                .map_err(|e| format!("failed to open the artifact of {url}: {e}"))?;
+            extract_tar_gz(std::io::BufReader::new(f), &dest, limits)
+                .map(|_| ())
+                .map_err(|e| format!("failed to extract artifact from {url}: {e}"))
+        })
+        .await
+        .map_err(|e| format!("extracting artifact: {e}"))?
+    }
+
+    async fn archive(&self, url: &str, digest: &str) -> Result<Arc<Archive>, String> {
+        let slot = {
+            let mut slots = self.slots.lock().await;
+            if let Some(pos) = slots.iter().position(|(d, _)| d == digest) {
+                let s = slots.remove(pos);
+                let slot = s.1.clone();
+                slots.push(s);
+                slot
+            } else {
+                let slot: Slot = Arc::new(OnceCell::new());
+                slots.push((digest.to_owned(), slot.clone()));
+                while slots.len() > self.keep {
+                    slots.remove(0);
+                }
+                slot
+            }
+        };
+        let got = slot
+            .get_or_try_init(|| self.download(url, digest))
+            .await
+            .cloned();
+        if got.is_err() {
+            let mut slots = self.slots.lock().await;
+            slots.retain(|(_, s)| !Arc::ptr_eq(s, &slot));
+        }
+        got
+    }
+
+    async fn download(&self, url: &str, digest: &str) -> Result<Arc<Archive>, String> {
+        use futures::StreamExt;
+        let fail = |m: String| format!("failed to download artifact from {url}: {m}");
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| format!("unsupported artifact digest '{digest}' (want sha256:<hex>)"))?;
+        let path = self.dir.path().join(format!(
+            "{hex}.{}.tar.gz",
+            uuid_like(url.len() as u64 ^ std::process::id() as u64)
+        ));
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(fail(format!("status code {}", resp.status().as_u16())));
+        }
+        let archive = Archive { path: path.clone() };
+        let mut file = std::fs::File::create(&path).map_err(|e| fail(e.to_string()))?;
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| fail(e.to_string()))?;
+            total += chunk.len() as u64;
+            if total > self.limits.max_bytes {
+                return Err(fail(format!(
+                    "artifact is larger than {} bytes",
+                    self.limits.max_bytes
+                )));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).map_err(|e| fail(e.to_string()))?;
+        }
+        file.flush().map_err(|e| fail(e.to_string()))?;
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if actual != digest {
+            return Err(format!(
+                "failed to verify artifact from {url}: computed digest doesn't match '{digest}' (got '{actual}')"
+            ));
+        }
+        Ok(Arc::new(archive))
+    }
+}
+
+/// A file name component unique within this process.
+fn uuid_like(seed: u64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{:x}{:x}", seed, N.fetch_add(1, Ordering::Relaxed))
+}

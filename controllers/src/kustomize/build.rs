@@ -1,0 +1,464 @@
+//! The build of one Kustomization, as Flux's kustomize-controller does it, on an extracted
+//! artifact: generate a kustomization for plain directories, add the Kustomization's
+//! overlays (`targetNamespace`, `namePrefix`, `nameSuffix`, `patches`, `images`,
+//! `components`), build with the load restrictor rooted at the artifact, substitute
+//! variables (`postBuild`), decrypt SOPS data, and label the objects with their owner and
+//! `commonMetadata`. Blocking: run it on a blocking thread.
+
+use gitops_api::annotations::{KUSTOMIZE_NAME_LABEL, KUSTOMIZE_NAMESPACE_LABEL};
+use gitops_api::kustomize::KustomizationSpec;
+use gitops_kustomize::kustomization::KUSTOMIZATION_FILE_NAMES;
+use gitops_kustomize::{BuildOptions, LoadRestrictor, flux};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What a build needs besides the artifact.
+pub(crate) struct BuildInput {
+    /// The extracted artifact.
+    pub root: PathBuf,
+    /// The Kustomization's spec.
+    pub spec: KustomizationSpec,
+    /// Its name and namespace (owner labels).
+    pub name: String,
+    /// Namespace of the Kustomization.
+    pub namespace: String,
+    /// Post-build variables, when `postBuild` is set.
+    pub vars: Option<BTreeMap<String, String>>,
+    /// Age identities (the text of the `*.agekey` entries), when `decryption` is set.
+    pub age_keys: Option<String>,
+}
+
+/// A failed build: Flux's reason and a message naming the file (relative to the artifact
+/// root) and line at fault.
+#[derive(Debug)]
+pub(crate) struct BuildError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+fn build_failed(root: &Path, message: String) -> BuildError {
+    BuildError {
+        reason: gitops_api::condition::reasons::BUILD_FAILED,
+        message: relative_paths(root, &message),
+    }
+}
+
+/// Replaces the temporary artifact directory in messages with paths relative to it.
+pub(crate) fn relative_paths(root: &Path, message: &str) -> String {
+    let r = root.display().to_string();
+    message
+        .replace(&format!("{r}/"), "")
+        .replace(&format!("'{r}'"), "'.'")
+        .replace(&r, ".")
+}
+
+/// Cleans `spec.path` into a relative path inside the artifact.
+pub(crate) fn clean_path(path: Option<&str>) -> Result<PathBuf, String> {
+    let p = path.unwrap_or("").trim();
+    let p = p.trim_start_matches("./");
+    if p.is_empty() || p == "." {
+        return Ok(PathBuf::new());
+    }
+    gitops_source::archive::safe_relative_path(p.trim_start_matches('/'))
+        .map_err(|_| format!("invalid path '{p}': it must stay inside the artifact"))
+}
+
+fn kustomization_file(dir: &Path) -> Option<PathBuf> {
+    KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+/// Flux fails when a directory without kustomization holds YAML it cannot decode (rather
+/// than silently leaving the file out, which would prune its objects): check every YAML
+/// file the generated kustomization would consider.
+fn check_manifests(dir: &Path) -> Result<(), gitops_kustomize::Error> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| gitops_kustomize::Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            if kustomization_file(&p).is_none() {
+                check_manifests(&p)?;
+            }
+            continue;
+        }
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "yaml" | "yml") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        if let Err(e) = gitops_kustomize::yaml::parse_documents(&text) {
+            return Err(gitops_kustomize::Error::Yaml {
+                path: p,
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Adds the Kustomization's overlays to the kustomization file in `dir` (rewritten as
+/// JSON, which is YAML), as Flux's generator does.
+fn add_overlays(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(), BuildError> {
+    let has_overlays = spec.target_namespace.is_some()
+        || spec.name_prefix.is_some()
+        || spec.name_suffix.is_some()
+        || !spec.patches.is_empty()
+        || !spec.images.is_empty()
+        || !spec.components.is_empty()
+        || !spec.build_metadata.is_empty();
+    if !has_overlays {
+        return Ok(());
+    }
+    let Some(file) = kustomization_file(dir) else {
+        return Err(build_failed(root, "no kustomization file".into()));
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| build_failed(root, format!("{}: {e}", file.display())))?;
+    let doc = gitops_kustomize::yaml::parse_one(&text).map_err(|e| {
+        build_failed(
+            root,
+            format!(
+                "{}: invalid YAML at line {}, column {}: {}",
+                file.display(),
+                e.line,
+                e.column,
+                e.message
+            ),
+        )
+    })?;
+    let mut k: Map<String, Value> = match doc {
+        gitops_kustomize::yaml::Value::Null => Map::new(),
+        v => match serde_json::from_str(&gitops_kustomize::yaml::to_go_json(&v)) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(build_failed(
+                    root,
+                    format!("{}: not a kustomization (a YAML mapping)", file.display()),
+                ));
+            }
+        },
+    };
+    if let Some(ns) = &spec.target_namespace {
+        k.insert("namespace".into(), ns.clone().into());
+    }
+    if let Some(p) = &spec.name_prefix {
+        k.insert("namePrefix".into(), p.clone().into());
+    }
+    if let Some(s) = &spec.name_suffix {
+        k.insert("nameSuffix".into(), s.clone().into());
+    }
+    let mut append = |key: &str, items: Vec<Value>| {
+        if items.is_empty() {
+            return;
+        }
+        let e = k.entry(key).or_insert_with(|| json!([]));
+        if !e.is_array() {
+            *e = json!([]);
+        }
+        if let Some(a) = e.as_array_mut() {
+            a.extend(items);
+        }
+    };
+    append(
+        "patches",
+        spec.patches
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+            .collect(),
+    );
+    append(
+        "images",
+        spec.images
+            .iter()
+            .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+            .collect(),
+    );
+    let mut components = Vec::new();
+    for c in &spec.components {
+        if spec.ignore_missing_components && !gitops_kustomize::loader::clean_join(dir, c).exists()
+        {
+            continue;
+        }
+        components.push(Value::String(c.clone()));
+    }
+    append("components", components);
+    append(
+        "buildMetadata",
+        spec.build_metadata
+            .iter()
+            .map(|b| serde_json::to_value(b).unwrap_or(Value::Null))
+            .collect(),
+    );
+    let out = serde_json::to_string_pretty(&Value::Object(k)).unwrap_or_default();
+    std::fs::write(&file, out).map_err(|e| build_failed(root, format!("{}: {e}", file.display())))
+}
+
+/// Builds the Kustomization: the objects to apply, labelled, as JSON.
+pub(crate) fn build(input: &BuildInput) -> Result<Vec<Value>, BuildError> {
+    let root = &input.root;
+    let rel = clean_path(input.spec.path.as_deref()).map_err(|m| BuildError {
+        reason: gitops_api::condition::reasons::ARTIFACT_FAILED,
+        message: m,
+    })?;
+    let dir = root.join(&rel);
+    if !dir.is_dir() {
+        return Err(BuildError {
+            reason: gitops_api::condition::reasons::ARTIFACT_FAILED,
+            message: format!(
+                "kustomization path not found: '{}' does not exist in the artifact",
+                input.spec.path.as_deref().unwrap_or("./")
+            ),
+        });
+    }
+    let fail = |e: gitops_kustomize::Error| build_failed(root, format!("{e}"));
+    if kustomization_file(&dir).is_none() {
+        check_manifests(&dir).map_err(fail)?;
+        flux::ensure_kustomization(&dir).map_err(fail)?;
+    }
+    add_overlays(root, &dir, &input.spec)?;
+    let opts = BuildOptions {
+        load_restrictor: LoadRestrictor::RootOnly,
+        sandbox: Some(root.clone()),
+        chart_renderer: None,
+    };
+    let mut resources = gitops_kustomize::build(&dir, &opts).map_err(fail)?;
+    if let Some(vars) = &input.vars {
+        let always = input
+            .spec
+            .post_build
+            .as_ref()
+            .and_then(|p| p.substitute_strategy)
+            == Some(gitops_api::kustomize::SubstituteStrategy::Always);
+        if !vars.is_empty() || always {
+            flux::substitute(&mut resources, vars, false)
+                .map_err(|e| build_failed(root, format!("post build failed: {e}")))?;
+        }
+    }
+    if let Some(keys) = &input.age_keys {
+        let keys = flux::AgeKeys::parse(keys).map_err(|e| BuildError {
+            reason: gitops_api::condition::reasons::BUILD_FAILED,
+            // never the key material: only that parsing failed
+            message: format!(
+                "decryption failed: invalid age identities in the decryption secret: {}",
+                redact(&e.to_string())
+            ),
+        })?;
+        flux::decrypt_resources(&mut resources, &keys).map_err(|e| {
+            build_failed(
+                root,
+                format!("decryption failed: {}", redact(&e.to_string())),
+            )
+        })?;
+    }
+    let mut out = Vec::with_capacity(resources.len());
+    for r in &resources {
+        let mut v: Value = serde_json::from_str(&gitops_kustomize::yaml::to_go_json(&r.obj))
+            .map_err(|e| build_failed(root, format!("{}: {e}", r.cur_id())))?;
+        label(&mut v, input);
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Drops anything that looks like key material from a message.
+fn redact(m: &str) -> String {
+    m.split_whitespace()
+        .map(|w| {
+            if w.starts_with("AGE-SECRET-KEY-") {
+                "[redacted]"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn label(v: &mut Value, input: &BuildInput) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    let meta = obj.entry("metadata").or_insert_with(|| json!({}));
+    let Some(meta) = meta.as_object_mut() else {
+        return;
+    };
+    let mut set = |field: &str, pairs: Vec<(String, String)>| {
+        if pairs.is_empty() {
+            return;
+        }
+        let m = meta.entry(field).or_insert_with(|| json!({}));
+        if !m.is_object() {
+            *m = json!({});
+        }
+        if let Some(m) = m.as_object_mut() {
+            for (k, val) in pairs {
+                m.insert(k, Value::String(val));
+            }
+        }
+    };
+    if let Some(cm) = &input.spec.common_metadata {
+        set(
+            "annotations",
+            cm.annotations
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        );
+        set(
+            "labels",
+            cm.labels.clone().unwrap_or_default().into_iter().collect(),
+        );
+    }
+    set(
+        "labels",
+        vec![
+            (KUSTOMIZE_NAME_LABEL.to_owned(), input.name.clone()),
+            (
+                KUSTOMIZE_NAMESPACE_LABEL.to_owned(),
+                input.namespace.clone(),
+            ),
+        ],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(root: &Path, spec: serde_json::Value) -> BuildInput {
+        BuildInput {
+            root: root.to_path_buf(),
+            spec: serde_json::from_value(spec).unwrap(),
+            name: "apps".into(),
+            namespace: "flux-system".into(),
+            vars: None,
+            age_keys: None,
+        }
+    }
+
+    #[test]
+    fn plain_directory_with_overlays_and_labels() {
+        let d = tempfile::tempdir().unwrap();
+        let app = d.path().join("deploy/app");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(
+            app.join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  cluster: ${cluster}\n",
+        )
+        .unwrap();
+        let mut i = input(
+            d.path(),
+            json!({"interval": "1m", "prune": true, "path": "./deploy/app",
+                   "sourceRef": {"kind": "GitRepository", "name": "repo"},
+                   "targetNamespace": "team", "namePrefix": "p-",
+                   "commonMetadata": {"labels": {"team": "a"}},
+                   "postBuild": {"substitute": {"cluster": "prod"}}}),
+        );
+        i.vars = Some([("cluster".to_string(), "prod".to_string())].into());
+        let objs = build(&i).unwrap();
+        assert_eq!(objs.len(), 1);
+        let o = &objs[0];
+        assert_eq!(o["metadata"]["name"], "p-cfg");
+        assert_eq!(o["metadata"]["namespace"], "team");
+        assert_eq!(o["data"]["cluster"], "prod");
+        assert_eq!(o["metadata"]["labels"]["team"], "a");
+        assert_eq!(
+            o["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"],
+            "apps"
+        );
+        assert_eq!(
+            o["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/namespace"],
+            "flux-system"
+        );
+    }
+
+    #[test]
+    fn broken_yaml_names_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("good.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("bad.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [bad\n",
+        )
+        .unwrap();
+        let e = build(&input(
+            d.path(),
+            json!({"interval": "1m", "prune": true,
+                   "sourceRef": {"kind": "GitRepository", "name": "repo"}}),
+        ))
+        .unwrap_err();
+        assert_eq!(e.reason, "BuildFailed");
+        assert!(e.message.contains("bad.yaml"), "{}", e.message);
+        assert!(e.message.contains("line"), "{}", e.message);
+        assert!(
+            !e.message.contains(&d.path().display().to_string()),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn patches_images_and_build_metadata_are_added() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("kustomization.yaml"),
+            "resources: [deploy.yaml]\nimages:\n- name: busybox\n  newTag: '1'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("deploy.yaml"),
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers: [{name: web, image: nginx}]\n",
+        )
+        .unwrap();
+        let objs = build(&input(
+            d.path(),
+            json!({"interval": "1m", "prune": true,
+                   "sourceRef": {"kind": "GitRepository", "name": "repo"},
+                   "buildMetadata": ["originAnnotations"],
+                   "images": [{"name": "nginx", "newName": "registry/nginx", "newTag": "2"}],
+                   "patches": [{"patch": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 5}\n"}]}),
+        ))
+        .unwrap();
+        let o = &objs[0];
+        assert_eq!(o["spec"]["replicas"], 5);
+        assert_eq!(
+            o["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry/nginx:2"
+        );
+        assert!(
+            o["metadata"]["annotations"]["config.kubernetes.io/origin"]
+                .as_str()
+                .is_some_and(|a| a.contains("deploy.yaml")),
+            "{o}"
+        );
+    }
+
+    #[test]
+    fn paths_stay_inside() {
+        assert!(clean_path(Some("../etc")).is_err());
+        assert_eq!(clean_path(Some("./")).unwrap(), PathBuf::new());
+        assert_eq!(clean_path(Some("./a/b")).unwrap(), PathBuf::from("a/b"));
+    }
+}

@@ -1,0 +1,1283 @@
+//! The kustomize controller: reconciles `kustomize.toolkit.fluxcd.io/v1` Kustomizations as
+//! Flux's kustomize-controller does. Per reconcile: get the source and its artifact, wait
+//! for `dependsOn`, download and verify the artifact (cached per digest), build it with the
+//! kustomize engine plus the Kustomization's overlays, substitute variables, decrypt SOPS
+//! data, apply the objects with server-side apply (field manager `kustomize-controller`),
+//! prune what left the inventory, check health, and write the status in Flux's format.
+//!
+//! The whole build happens before anything is applied, so a broken commit leaves the
+//! cluster as it was. Start it with [`run`] (what `gitops controller kustomize-controller`
+//! does).
+
+mod artifact;
+mod build;
+
+use crate::runtime::args::{ControllerArgs, bind_addr};
+use crate::runtime::events::{EventRecorder, EventType};
+use crate::runtime::reconcile::{self, Outcome, Reconcilable, Reconciler, RunOptions};
+use crate::runtime::status::{ConditionSet, patch_status};
+use crate::runtime::telemetry::{self, Metrics, Readiness};
+use crate::source::{object_ref, status_json};
+use gitops_api::condition::{Conditions, reasons, types};
+use gitops_api::duration::format_go_duration;
+use gitops_api::kustomize::{DeletionPolicy, ValuesKind};
+use gitops_api::meta::SourceKind;
+use gitops_api::source::Source;
+use gitops_api::{Artifact, Kustomization};
+use gitops_apply::{
+    Applier, ApplyOptions, ChangeSet, Inventory, ObjectRef, PruneOptions, WaitOptions,
+};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::runtime::controller::Controller;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The finalizer Flux's controllers put on their objects.
+pub const FINALIZER: &str = "finalizers.fluxcd.io";
+/// The controller's name in events.
+pub const CONTROLLER_NAME: &str = "kustomize-controller";
+/// The server-side apply field manager: Flux's, so that objects applied by Flux keep their
+/// owner when this controller takes over.
+pub const FIELD_MANAGER: &str = "kustomize-controller";
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    gitops_api::duration::parse_go_duration(s).map_err(|e| e.to_string())
+}
+
+/// Flags of `gitops controller kustomize-controller` (Flux's kustomize-controller flags).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "kustomize-controller")]
+#[command(mut_arg("concurrent", |a| a.default_value("4")))]
+pub struct KustomizeArgs {
+    /// Flags shared by all controllers (`--concurrent` defaults to 4 here, as in Flux).
+    #[command(flatten)]
+    pub common: ControllerArgs,
+    /// How long to wait before checking again when a dependency or the source artifact is
+    /// not ready.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub requeue_dependency: Duration,
+    /// ServiceAccount to impersonate when a Kustomization names none (empty: the
+    /// controller's own identity).
+    #[arg(long, default_value = "")]
+    pub default_service_account: String,
+    /// Refuse `sourceRef`s in other namespaces.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub no_cross_namespace_refs: bool,
+    /// Refuse remote bases. Remote bases are never fetched by this engine; accepted for
+    /// compatibility.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub no_remote_bases: bool,
+    /// A Secret (in the controller's namespace) with age keys used for every Kustomization
+    /// with `decryption`, in addition to its own `decryption.secretRef`.
+    #[arg(long, default_value = "")]
+    pub sops_age_secret: String,
+    /// Accepted for compatibility (cloud KMS workload identity is not implemented).
+    #[arg(long, default_value = "")]
+    pub default_decryption_service_account: String,
+    /// Accepted for compatibility (workload identity for remote clusters is not implemented).
+    #[arg(long, default_value = "")]
+    pub default_kubeconfig_service_account: String,
+    /// Percentage of jitter added to `interval`.
+    #[arg(long, default_value_t = 5)]
+    pub interval_jitter_percentage: u32,
+    /// Kubernetes API requests per second (accepted; kube-rs does not rate-limit).
+    #[arg(long, default_value_t = 50.0)]
+    pub kube_api_qps: f32,
+    /// Kubernetes API burst (accepted; kube-rs does not rate-limit).
+    #[arg(long, default_value_t = 300)]
+    pub kube_api_burst: u32,
+    /// Feature gates, `Name=true,Other=false` (accepted; none change behaviour yet).
+    #[arg(long, default_value = "")]
+    pub feature_gates: String,
+    /// Only reconcile Kustomizations matching this label selector (accepted; not applied
+    /// yet: the shared reconcile loop watches all objects of the kind).
+    #[arg(long, default_value = "")]
+    pub watch_label_selector: String,
+    /// Largest number of downloaded artifacts kept on disk for reuse.
+    #[arg(long, default_value_t = 16)]
+    pub artifact_cache_size: usize,
+}
+
+impl Reconcilable for Kustomization {
+    fn interval(&self) -> Duration {
+        self.spec.interval.get()
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+}
+
+/// Shared state of the reconciler.
+struct Context {
+    client: kube::Client,
+    config: kube::Config,
+    applier: Applier,
+    events: EventRecorder,
+    artifacts: artifact::ArtifactCache,
+    args: KustomizeArgs,
+    runtime_namespace: String,
+    /// Reconcile requests sent after a delay (retry interval, dependency requeue).
+    requeue:
+        futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<Kustomization>>,
+    /// Impersonating clients by user name.
+    impersonated: Mutex<HashMap<String, kube::Client>>,
+}
+
+/// The base client configuration: a kubeconfig file or the in-cluster environment.
+async fn base_config(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Config> {
+    gitops_source::ensure_crypto_provider();
+    Ok(match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| anyhow::anyhow!("reading kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::incluster().map_err(|e| {
+            anyhow::anyhow!("in-cluster configuration: {e} (pass --kubeconfig outside a cluster)")
+        })?,
+    })
+}
+
+/// Runs the kustomize controller until the process is stopped.
+pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
+    let config = base_config(args.common.kubeconfig.as_deref()).await?;
+    let client = kube::Client::try_from(config.clone())
+        .map_err(|e| anyhow::anyhow!("Kubernetes client: {e}"))?;
+    let metrics = Metrics::default();
+    let ready = Readiness::default();
+    if let Some(a) = bind_addr(&args.common.metrics_addr) {
+        telemetry::serve(a, Some(metrics.clone()), ready.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("metrics server on {a}: {e}"))?;
+    }
+    if let Some(a) = bind_addr(&args.common.health_addr) {
+        telemetry::serve(a, None, ready.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("health server on {a}: {e}"))?;
+    }
+    let runtime_namespace =
+        std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into());
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(Context {
+        events: EventRecorder::new(
+            client.clone(),
+            CONTROLLER_NAME,
+            args.common.events_addr.clone(),
+        ),
+        client: client.clone(),
+        applier: Applier::new(client.clone(), FIELD_MANAGER),
+        config,
+        artifacts: artifact::ArtifactCache::new(args.artifact_cache_size)?,
+        runtime_namespace: runtime_namespace.clone(),
+        requeue: tx,
+        impersonated: Mutex::new(HashMap::new()),
+        args: args.clone(),
+    });
+    let opts = RunOptions {
+        namespace: (!args.common.watch_all_namespaces).then_some(runtime_namespace),
+        concurrency: args.common.concurrent.max(1),
+        jitter_percent: args.interval_jitter_percentage,
+    };
+    tracing::info!("starting kustomize-controller");
+    let ns = opts.namespace.clone();
+    reconcile::run_with::<Kustomization, _>(
+        client.clone(),
+        Arc::new(KustomizeReconciler(ctx)),
+        opts,
+        metrics,
+        ready,
+        move |c| {
+            let ns = ns.as_deref();
+            let c = watch_source::<gitops_api::GitRepository>(
+                c,
+                client.clone(),
+                ns,
+                SourceKind::GitRepository,
+            );
+            let c = watch_source::<gitops_api::OCIRepository>(
+                c,
+                client.clone(),
+                ns,
+                SourceKind::OciRepository,
+            );
+            let c = watch_source::<gitops_api::Bucket>(c, client.clone(), ns, SourceKind::Bucket);
+            let c = watch_source::<gitops_api::ExternalArtifact>(
+                c,
+                client.clone(),
+                ns,
+                SourceKind::ExternalArtifact,
+            );
+            let c = watch_dependencies(c, client.clone(), ns);
+            c.reconcile_on(rx)
+        },
+    )
+    .await;
+    Ok(())
+}
+
+/// Reconciles the Kustomizations using a source when its artifact revision changes. (Like
+/// the runtime's `watch_sources`, but following cross-namespace `sourceRef`s.)
+fn watch_source<S>(
+    controller: Controller<Kustomization>,
+    client: kube::Client,
+    namespace: Option<&str>,
+    kind: SourceKind,
+) -> Controller<Kustomization>
+where
+    S: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Source
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<S> = match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let store = controller.store();
+    let revision = |s: &S| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.artifact().map(|a| (&a.revision, &a.digest)).hash(&mut h);
+        Some(h.finish())
+    };
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(revision, Default::default());
+    controller.watches_stream(trigger, move |source: S| {
+        let (name, ns) = (source.name_any(), source.namespace());
+        store
+            .state()
+            .into_iter()
+            .filter(|k| {
+                let r = &k.spec.source_ref;
+                r.kind == kind
+                    && r.name == name
+                    && r.namespace.clone().or_else(|| k.namespace()) == ns
+            })
+            .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// Reconciles the dependants of a Kustomization as soon as it becomes ready (Flux only
+/// polls every `--requeue-dependency`; this keeps that as a fallback).
+fn watch_dependencies(
+    controller: Controller<Kustomization>,
+    client: kube::Client,
+    namespace: Option<&str>,
+) -> Controller<Kustomization> {
+    let api: Api<Kustomization> = match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let store = controller.store();
+    let readiness = |k: &Kustomization| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let s = k.status.as_ref();
+        s.map(|s| {
+            (
+                s.conditions.is_true(types::READY),
+                s.observed_generation,
+                s.last_applied_revision.clone(),
+            )
+        })
+        .hash(&mut h);
+        Some(h.finish())
+    };
+    let trigger = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(readiness, Default::default());
+    controller.watches_stream(trigger, move |dep: Kustomization| {
+        let ready = dep
+            .status
+            .as_ref()
+            .is_some_and(|s| s.conditions.is_true(types::READY));
+        if !ready {
+            return Vec::new();
+        }
+        let (name, ns) = (dep.name_any(), dep.namespace());
+        store
+            .state()
+            .into_iter()
+            .filter(|k| {
+                k.spec
+                    .depends_on
+                    .iter()
+                    .any(|d| d.name == name && d.namespace.clone().or_else(|| k.namespace()) == ns)
+            })
+            .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
+            .collect::<Vec<_>>()
+    })
+}
+
+struct KustomizeReconciler(Arc<Context>);
+
+impl Reconciler<Kustomization> for KustomizeReconciler {
+    fn finalizer(&self) -> &str {
+        FINALIZER
+    }
+
+    async fn reconcile(&self, obj: Arc<Kustomization>) -> Outcome {
+        let started = Instant::now();
+        let mut run = Run::default();
+        let result = reconcile(&self.0, &obj, &mut run).await;
+        finish(&self.0, &obj, run, result, started).await
+    }
+
+    async fn finalize(&self, obj: Arc<Kustomization>) -> anyhow::Result<()> {
+        finalize(&self.0, &obj).await
+    }
+}
+
+/// What a reconcile found out, for the status.
+#[derive(Default)]
+struct Run {
+    /// The source revision being applied.
+    revision: Option<String>,
+    /// Its origin revision (OCI artifacts built from Git).
+    origin_revision: Option<String>,
+    /// The new inventory, once applied.
+    inventory: Option<Inventory>,
+    /// The Healthy condition: `Some((status, reason, message))`; `None` removes it.
+    healthy: Option<(bool, String, String)>,
+    /// Whether a `Reconciling` condition was set for this run.
+    progressing: Option<String>,
+    /// Change-set lines of apply and prune.
+    changes: Vec<String>,
+    /// `sha256:<hex>` of the built objects, once built (the history key).
+    checksum: Option<String>,
+}
+
+/// A failed reconcile.
+#[derive(Debug)]
+struct Failure {
+    reason: &'static str,
+    message: String,
+    /// When to try again; the retry interval when `None`.
+    requeue: Option<Duration>,
+    /// Whether this is worth a Warning event (dependency waits are not).
+    warning: bool,
+}
+
+impl Failure {
+    fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            reason,
+            message: message.into(),
+            requeue: None,
+            warning: true,
+        }
+    }
+}
+
+fn source_display(k: &Kustomization) -> (String, String, String) {
+    let r = &k.spec.source_ref;
+    let ns = r
+        .namespace
+        .clone()
+        .unwrap_or_else(|| k.namespace().unwrap_or_default());
+    (r.kind.as_str().to_owned(), ns, r.name.clone())
+}
+
+async fn get_artifact<S>(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> kube::Result<Option<Artifact>>
+where
+    S: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Source
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned,
+{
+    let api: Api<S> = Api::namespaced(client.clone(), ns);
+    Ok(api.get(name).await?.artifact().cloned())
+}
+
+/// The source's artifact; `Err` with Flux's messages when it is missing.
+async fn source_artifact(ctx: &Context, k: &Kustomization) -> Result<Artifact, Failure> {
+    let (kind, ns, name) = source_display(k);
+    let own_ns = k.namespace().unwrap_or_default();
+    if ctx.args.no_cross_namespace_refs && ns != own_ns {
+        return Err(Failure::new(
+            "AccessDenied",
+            format!(
+                "cannot access {kind}/{ns}/{name}, cross-namespace references have been blocked"
+            ),
+        ));
+    }
+    let c = &ctx.client;
+    let got = match k.spec.source_ref.kind {
+        SourceKind::GitRepository => get_artifact::<gitops_api::GitRepository>(c, &ns, &name).await,
+        SourceKind::OciRepository => get_artifact::<gitops_api::OCIRepository>(c, &ns, &name).await,
+        SourceKind::Bucket => get_artifact::<gitops_api::Bucket>(c, &ns, &name).await,
+        SourceKind::ExternalArtifact => {
+            get_artifact::<gitops_api::ExternalArtifact>(c, &ns, &name).await
+        }
+        other => {
+            return Err(Failure::new(
+                reasons::ARTIFACT_FAILED,
+                format!("source kind '{}' is not supported", other.as_str()),
+            ));
+        }
+    };
+    let requeue = Some(ctx.args.requeue_dependency);
+    match got {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(Failure {
+            reason: reasons::ARTIFACT_FAILED,
+            message: format!(
+                "Source artifact not found, retrying in {}",
+                format_go_duration(ctx.args.requeue_dependency)
+            ),
+            requeue,
+            warning: false,
+        }),
+        Err(kube::Error::Api(e)) if e.code == 404 => Err(Failure {
+            reason: reasons::ARTIFACT_FAILED,
+            message: format!("Source '{kind}/{ns}/{name}' not found"),
+            requeue,
+            warning: true,
+        }),
+        Err(e) => Err(Failure {
+            reason: reasons::ARTIFACT_FAILED,
+            message: format!("failed to get source '{kind}/{ns}/{name}': {e}"),
+            requeue: None,
+            warning: true,
+        }),
+    }
+}
+
+/// Flux's dependency rule: each dependency is Ready at its current generation, and when it
+/// uses the same source, has applied the same revision.
+async fn check_dependencies(
+    ctx: &Context,
+    k: &Kustomization,
+    revision: &str,
+) -> Result<(), String> {
+    let own_ns = k.namespace().unwrap_or_default();
+    for d in &k.spec.depends_on {
+        let ns = d.namespace.clone().unwrap_or_else(|| own_ns.clone());
+        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
+        let not_ready = || format!("dependency '{ns}/{}' is not ready", d.name);
+        let dep = match api.get(&d.name).await {
+            Ok(dep) => dep,
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                return Err(format!("dependency '{ns}/{}' not found", d.name));
+            }
+            Err(e) => return Err(format!("unable to get dependency '{ns}/{}': {e}", d.name)),
+        };
+        let Some(s) = &dep.status else {
+            return Err(not_ready());
+        };
+        if s.conditions.is_empty() || dep.metadata.generation != s.observed_generation {
+            return Err(not_ready());
+        }
+        if !s.conditions.is_true(types::READY) {
+            return Err(not_ready());
+        }
+        let same_source = source_display(&dep) == source_display(k);
+        if same_source && s.last_applied_revision.as_deref() != Some(revision) {
+            return Err(not_ready());
+        }
+    }
+    Ok(())
+}
+
+/// The applier: impersonating the ServiceAccount, and/or for a remote cluster. Appliers of
+/// the controller's cluster share one discovery cache.
+async fn applier_for(ctx: &Context, k: &Kustomization) -> Result<Applier, Failure> {
+    let ns = k.namespace().unwrap_or_default();
+    let sa = k
+        .spec
+        .service_account_name
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            (!ctx.args.default_service_account.is_empty())
+                .then(|| ctx.args.default_service_account.clone())
+        });
+    let user = sa.map(|sa| format!("system:serviceaccount:{ns}:{sa}"));
+    if let Some(kc) = &k.spec.kube_config {
+        let Some(sref) = &kc.secret_ref else {
+            return Err(Failure::new(
+                reasons::RECONCILIATION_FAILED,
+                "spec.kubeConfig.configMapRef (cloud provider authentication) is not supported by this kustomize-controller",
+            ));
+        };
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        let secret = api.get(&sref.name).await.map_err(|e| {
+            Failure::new(
+                reasons::RECONCILIATION_FAILED,
+                format!("failed to get kubeconfig secret '{ns}/{}': {e}", sref.name),
+            )
+        })?;
+        let data = secret.data.unwrap_or_default();
+        let keys: Vec<String> = match &sref.key {
+            Some(key) if !key.is_empty() => vec![key.clone()],
+            _ => vec!["value".into(), "value.yaml".into()],
+        };
+        let Some(bytes) = keys.iter().find_map(|key| data.get(key)) else {
+            return Err(Failure::new(
+                reasons::RECONCILIATION_FAILED,
+                format!(
+                    "kubeconfig secret '{ns}/{}' does not contain a '{}' key with a kubeconfig",
+                    sref.name,
+                    keys.join("' or '")
+                ),
+            ));
+        };
+        let text = String::from_utf8_lossy(&bytes.0);
+        let bad = |e: String| {
+            Failure::new(
+                reasons::RECONCILIATION_FAILED,
+                format!("invalid kubeconfig in secret '{ns}/{}': {e}", sref.name),
+            )
+        };
+        let kubeconfig =
+            kube::config::Kubeconfig::from_yaml(&text).map_err(|e| bad(e.to_string()))?;
+        let mut config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+        if let Some(u) = user {
+            config.auth_info.impersonate = Some(u);
+        }
+        let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
+        return Ok(Applier::new(client, FIELD_MANAGER));
+    }
+    let Some(user) = user else {
+        return Ok(ctx.applier.clone());
+    };
+    if let Some(c) = ctx.impersonated.lock().get(&user) {
+        return Ok(ctx.applier.with_client(c.clone()));
+    }
+    let mut config = ctx.config.clone();
+    config.auth_info.impersonate = Some(user.clone());
+    let c = kube::Client::try_from(config).map_err(|e| {
+        Failure::new(
+            reasons::RECONCILIATION_FAILED,
+            format!("failed to create a client impersonating {user}: {e}"),
+        )
+    })?;
+    ctx.impersonated.lock().insert(user, c.clone());
+    Ok(ctx.applier.with_client(c))
+}
+
+/// Post-build variables: `substituteFrom` in order, then `substitute` (which wins).
+async fn load_variables(
+    ctx: &Context,
+    k: &Kustomization,
+) -> Result<Option<BTreeMap<String, String>>, Failure> {
+    let Some(pb) = &k.spec.post_build else {
+        return Ok(None);
+    };
+    let ns = k.namespace().unwrap_or_default();
+    let mut vars = BTreeMap::new();
+    for r in &pb.substitute_from {
+        let kind = match r.kind {
+            ValuesKind::ConfigMap => "ConfigMap",
+            ValuesKind::Secret => "Secret",
+        };
+        let missing = |e: kube::Error| {
+            Failure::new(
+                reasons::BUILD_FAILED,
+                format!("substitute from '{kind}/{ns}/{}' failed: {e}", r.name),
+            )
+        };
+        let data: Vec<(String, String)> = match r.kind {
+            ValuesKind::ConfigMap => {
+                let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+                match api.get(&r.name).await {
+                    Ok(cm) => cm.data.unwrap_or_default().into_iter().collect(),
+                    Err(kube::Error::Api(e)) if e.code == 404 && r.optional => continue,
+                    Err(e) => return Err(missing(e)),
+                }
+            }
+            ValuesKind::Secret => {
+                let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+                match api.get(&r.name).await {
+                    Ok(s) => s
+                        .data
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                        .collect(),
+                    Err(kube::Error::Api(e)) if e.code == 404 && r.optional => continue,
+                    Err(e) => return Err(missing(e)),
+                }
+            }
+        };
+        vars.extend(data);
+    }
+    if let Some(s) = &pb.substitute {
+        vars.extend(s.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Ok(Some(vars))
+}
+
+/// The age identities of `decryption.secretRef` (and `--sops-age-secret`).
+async fn load_age_keys(ctx: &Context, k: &Kustomization) -> Result<Option<String>, Failure> {
+    let Some(dec) = &k.spec.decryption else {
+        return Ok(None);
+    };
+    let ns = k.namespace().unwrap_or_default();
+    let mut refs = Vec::new();
+    if let Some(s) = &dec.secret_ref {
+        refs.push((ns.clone(), s.name.clone()));
+    }
+    if !ctx.args.sops_age_secret.is_empty() {
+        refs.push((
+            ctx.runtime_namespace.clone(),
+            ctx.args.sops_age_secret.clone(),
+        ));
+    }
+    let mut keys = String::new();
+    for (ns, name) in refs {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        let secret = api.get(&name).await.map_err(|e| {
+            Failure::new(
+                reasons::BUILD_FAILED,
+                format!("cannot get decryption Secret '{ns}/{name}': {e}"),
+            )
+        })?;
+        for (key, v) in secret.data.unwrap_or_default() {
+            if key.ends_with(".agekey") {
+                keys.push_str(&String::from_utf8_lossy(&v.0));
+                keys.push('\n');
+            }
+        }
+    }
+    Ok(Some(keys))
+}
+
+/// The lines of a change set worth reporting (created, configured, deleted).
+fn change_lines(cs: &ChangeSet) -> Vec<String> {
+    let t = cs.event_text();
+    if t.is_empty() {
+        Vec::new()
+    } else {
+        t.lines().map(str::to_owned).collect()
+    }
+}
+
+fn owner_labels(k: &Kustomization) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            gitops_api::annotations::KUSTOMIZE_NAME_LABEL.to_owned(),
+            k.name_any(),
+        ),
+        (
+            gitops_api::annotations::KUSTOMIZE_NAMESPACE_LABEL.to_owned(),
+            k.namespace().unwrap_or_default(),
+        ),
+    ])
+}
+
+fn old_inventory(k: &Kustomization) -> Option<Inventory> {
+    let inv = k.status.as_ref()?.inventory.as_ref()?;
+    serde_json::from_value(serde_json::to_value(inv).ok()?).ok()
+}
+
+/// The health-check targets named in `spec.healthChecks`.
+fn health_check_refs(k: &Kustomization, applied: &[Value]) -> Vec<ObjectRef> {
+    let own_ns = k.namespace().unwrap_or_default();
+    k.spec
+        .health_checks
+        .iter()
+        .filter_map(|h| {
+            let ns = h.namespace.clone().unwrap_or_else(|| own_ns.clone());
+            let api_version = h.api_version.clone().or_else(|| {
+                applied
+                    .iter()
+                    .find(|o| {
+                        o["kind"] == h.kind.as_str() && o["metadata"]["name"] == h.name.as_str()
+                    })
+                    .and_then(|o| o["apiVersion"].as_str().map(str::to_owned))
+            })?;
+            ObjectRef::from_object(&serde_json::json!({
+                "apiVersion": api_version, "kind": h.kind,
+                "metadata": {"name": h.name, "namespace": ns},
+            }))
+            .ok()
+        })
+        .collect()
+}
+
+/// `sha256:<hex>` of the objects to apply.
+fn checksum(objects: &[Value]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for o in objects {
+        h.update(serde_json::to_vec(o).unwrap_or_default());
+        h.update(b"\n---\n");
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Flux's `status.history`: reconciliations grouped by the checksum of the applied set,
+/// the latest first, at most 5.
+fn upsert_history(
+    old: &[gitops_api::kustomize::Snapshot],
+    digest: &str,
+    duration: Duration,
+    status: &str,
+    revision: Option<&str>,
+) -> Vec<gitops_api::kustomize::Snapshot> {
+    const MAX: usize = 5;
+    let now = crate::runtime::status::now();
+    let mut h: Vec<_> = old.to_vec();
+    let metadata = revision.map(|r| BTreeMap::from([("revision".to_owned(), r.to_owned())]));
+    let duration = gitops_api::Duration::from(Duration::from_millis(duration.as_millis() as u64));
+    let snap = match h.iter().position(|s| s.digest == digest) {
+        Some(i) => {
+            let mut s = h.remove(i);
+            s.last_reconciled = now;
+            s.last_reconciled_duration = duration;
+            s.last_reconciled_status = status.to_owned();
+            s.total_reconciliations += 1;
+            if metadata.is_some() {
+                s.metadata = metadata;
+            }
+            s
+        }
+        None => gitops_api::kustomize::Snapshot {
+            digest: digest.to_owned(),
+            first_reconciled: now.clone(),
+            last_reconciled: now,
+            last_reconciled_duration: duration,
+            last_reconciled_status: status.to_owned(),
+            metadata,
+            total_reconciliations: 1,
+        },
+    };
+    h.insert(0, snap);
+    h.truncate(MAX);
+    h
+}
+
+/// Writes the in-progress conditions when there is new work (a new generation, revision
+/// or reconcile request): `Ready=Unknown` and `Reconciling=True`, as Flux does.
+async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run: &mut Run) {
+    let status = status_json(k);
+    let last_applied = status.get("lastAppliedRevision").and_then(Value::as_str);
+    let observed = status.get("observedGeneration").and_then(Value::as_i64);
+    let last_handled = status.get("lastHandledReconcileAt").and_then(Value::as_str);
+    let requested =
+        gitops_api::annotations::pending_reconcile_request(k.meta(), last_handled).is_some();
+    let ready_true = k
+        .status
+        .as_ref()
+        .is_some_and(|s| s.conditions.is_true(types::READY));
+    if last_applied == Some(revision)
+        && observed == k.metadata.generation
+        && !requested
+        && ready_true
+    {
+        return;
+    }
+    let msg = format!(
+        "Fetching manifests for revision {revision} with a timeout of {}",
+        format_go_duration(k.spec.timeout())
+    );
+    let mut conds = ConditionSet::from_status(Some(&status), k.metadata.generation);
+    conds.set(
+        types::READY,
+        false,
+        reasons::PROGRESSING,
+        "Reconciliation in progress",
+    );
+    // Ready is Unknown while in progress
+    conds.conditions.set_condition(
+        types::READY,
+        gitops_api::ConditionStatus::Unknown,
+        reasons::PROGRESSING,
+        "Reconciliation in progress",
+        k.metadata.generation,
+        crate::runtime::status::now(),
+    );
+    conds.set(types::RECONCILING, true, reasons::PROGRESSING, &msg);
+    run.progressing = Some(msg);
+    let api: Api<Kustomization> =
+        Api::namespaced(ctx.client.clone(), &k.namespace().unwrap_or_default());
+    let patch = serde_json::json!({
+        "conditions": conds.conditions,
+        "lastAttemptedRevision": revision,
+    });
+    if let Err(e) = patch_status(&api, &k.name_any(), patch).await {
+        tracing::debug!(error = %e, "status update failed");
+    }
+}
+
+async fn reconcile(ctx: &Context, k: &Kustomization, run: &mut Run) -> Result<(), Failure> {
+    let artifact = source_artifact(ctx, k).await?;
+    let revision = artifact.revision.clone();
+    run.revision = Some(revision.clone());
+    run.origin_revision = artifact
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("org.opencontainers.image.revision").cloned());
+    if let Err(msg) = check_dependencies(ctx, k, &revision).await {
+        return Err(Failure {
+            reason: reasons::DEPENDENCY_NOT_READY,
+            message: msg,
+            requeue: Some(ctx.args.requeue_dependency),
+            warning: false,
+        });
+    }
+    mark_progressing(ctx, k, &revision, run).await;
+    // apply and health checks each have `timeout`; this guards the whole attempt
+    let timeout = k.spec.timeout();
+    let guard = timeout * 2 + Duration::from_secs(10);
+    match tokio::time::timeout(guard, apply_revision(ctx, k, &artifact, run)).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::new(
+            reasons::RECONCILIATION_FAILED,
+            format!(
+                "reconciliation timed out after {}",
+                format_go_duration(guard)
+            ),
+        )),
+    }
+}
+
+async fn apply_revision(
+    ctx: &Context,
+    k: &Kustomization,
+    artifact: &Artifact,
+    run: &mut Run,
+) -> Result<(), Failure> {
+    let ns = k.namespace().unwrap_or_default();
+    let name = k.name_any();
+    // everything the build needs from the cluster, before the build
+    let vars = load_variables(ctx, k).await?;
+    let age_keys = load_age_keys(ctx, k).await?;
+    let tmp = tempfile::Builder::new()
+        .prefix("kustomization-")
+        .tempdir()
+        .map_err(|e| Failure::new(reasons::ARTIFACT_FAILED, format!("tmp dir error: {e}")))?;
+    let root: PathBuf = tmp.path().to_path_buf();
+    ctx.artifacts
+        .fetch_into(&artifact.url, &artifact.digest, &root)
+        .await
+        .map_err(|m| Failure::new(reasons::ARTIFACT_FAILED, m))?;
+    let input = build::BuildInput {
+        root,
+        spec: k.spec.clone(),
+        name: name.clone(),
+        namespace: ns.clone(),
+        vars,
+        age_keys,
+    };
+    let objects = tokio::task::spawn_blocking(move || {
+        let r = build::build(&input);
+        drop(tmp);
+        r
+    })
+    .await
+    .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("build panicked: {e}")))?
+    .map_err(|e| Failure::new(e.reason, e.message))?;
+    run.checksum = Some(checksum(&objects));
+
+    // apply
+    let applier = applier_for(ctx, k).await?;
+    let timeout = k.spec.timeout();
+    let cs = applier
+        .apply(
+            objects.clone(),
+            &ApplyOptions {
+                force: k.spec.force,
+                dry_run: false,
+                wait_crds_timeout: timeout,
+                concurrency: 4,
+            },
+        )
+        .await
+        .map_err(|e| Failure::new(reasons::RECONCILIATION_FAILED, e.to_string()))?;
+    run.changes.extend(change_lines(&cs));
+    let inventory = Inventory::from_change_set(&cs);
+    run.inventory = Some(inventory.clone());
+
+    // prune
+    if k.spec.prune
+        && let Some(old) = old_inventory(k)
+    {
+        let stale = old.stale(&inventory);
+        if !stale.is_empty() {
+            let pruned = applier
+                .prune(
+                    &stale,
+                    &PruneOptions {
+                        owner_labels: owner_labels(k),
+                        wait: false,
+                        timeout,
+                    },
+                )
+                .await
+                .map_err(|e| Failure::new(reasons::PRUNE_FAILED, e.to_string()))?;
+            run.changes.extend(change_lines(&pruned));
+        }
+    }
+
+    // health
+    let targets = if k.spec.wait {
+        inventory.refs().unwrap_or_default()
+    } else {
+        health_check_refs(k, &objects)
+    };
+    if !k.spec.wait && k.spec.health_checks.is_empty() {
+        run.healthy = None;
+        return Ok(());
+    }
+    let started = Instant::now();
+    match applier
+        .wait(
+            &targets,
+            &WaitOptions {
+                timeout,
+                interval: Duration::from_secs(1),
+                fail_fast: true,
+            },
+        )
+        .await
+    {
+        Ok(()) => {
+            run.healthy = Some((
+                true,
+                reasons::SUCCEEDED.to_owned(),
+                format!(
+                    "Health check passed in {}",
+                    format_go_duration(Duration::from_millis(started.elapsed().as_millis() as u64))
+                ),
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            let msg = format!(
+                "health check failed after {}: {e}",
+                format_go_duration(Duration::from_millis(started.elapsed().as_millis() as u64))
+            );
+            run.healthy = Some((false, reasons::HEALTH_CHECK_FAILED.to_owned(), msg.clone()));
+            Err(Failure::new(reasons::HEALTH_CHECK_FAILED, msg))
+        }
+    }
+}
+
+/// Writes the status, emits events, and schedules the next reconcile.
+async fn finish(
+    ctx: &Context,
+    k: &Kustomization,
+    run: Run,
+    result: Result<(), Failure>,
+    started: Instant,
+) -> Outcome {
+    let ns = k.namespace().unwrap_or_default();
+    let name = k.name_any();
+    let generation = k.metadata.generation;
+    let old = status_json(k);
+    let mut conds = ConditionSet::from_status(Some(&old), generation);
+    let old_ready = k
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.get_condition(types::READY).cloned());
+    let mut status = Map::new();
+    let last_handled = old.get("lastHandledReconcileAt").and_then(|v| v.as_str());
+    if let Some(req) = gitops_api::annotations::pending_reconcile_request(k.meta(), last_handled) {
+        status.insert("lastHandledReconcileAt".into(), req.into());
+    }
+    if let Some(rev) = &run.revision {
+        status.insert("lastAttemptedRevision".into(), rev.clone().into());
+    }
+    if let Some(inv) = &run.inventory {
+        status.insert(
+            "inventory".into(),
+            serde_json::to_value(inv).unwrap_or(Value::Null),
+        );
+    }
+    match &run.healthy {
+        Some((ok, reason, msg)) => conds.set(types::HEALTHY, *ok, reason, msg),
+        None => conds.remove(types::HEALTHY),
+    }
+    let oref = object_ref(k);
+    let revision = run.revision.as_deref();
+    let new_revision = old.get("lastAppliedRevision").and_then(Value::as_str) != revision;
+    if !run.changes.is_empty() {
+        ctx.events
+            .publish(
+                &oref,
+                EventType::Normal,
+                reasons::PROGRESSING,
+                &run.changes.join("\n"),
+                revision,
+            )
+            .await;
+    }
+    let outcome = match result {
+        Ok(()) => {
+            let rev = revision.unwrap_or_default();
+            let msg = format!("Applied revision: {rev}");
+            conds.mark_ready(reasons::RECONCILIATION_SUCCEEDED, &msg);
+            status.insert("lastAppliedRevision".into(), rev.into());
+            if let Some(o) = &run.origin_revision {
+                status.insert("lastAppliedOriginRevision".into(), o.clone().into());
+            }
+            status.insert("observedGeneration".into(), generation.into());
+            tracing::info!(
+                namespace = ns,
+                name,
+                revision = rev,
+                changes = run.changes.len(),
+                "{msg}"
+            );
+            let recovered = old_ready
+                .as_ref()
+                .is_some_and(|c| c.status == gitops_api::ConditionStatus::False);
+            if new_revision || recovered || !run.changes.is_empty() {
+                let next = format_go_duration(k.spec.interval.get());
+                ctx.events
+                    .publish(
+                        &oref,
+                        EventType::Normal,
+                        reasons::RECONCILIATION_SUCCEEDED,
+                        &format!(
+                            "Reconciliation finished in {}, next run in {next}",
+                            format_go_duration(Duration::from_millis(
+                                started.elapsed().as_millis() as u64
+                            ))
+                        ),
+                        revision,
+                    )
+                    .await;
+            }
+            Outcome::Ready
+        }
+        Err(f) => {
+            conds.set(types::READY, false, f.reason, &f.message);
+            conds.remove(types::STALLED);
+            // as Flux: the Reconciling condition of this attempt stays, its reason
+            // turned to ProgressingWithRetry
+            if let Some(msg) = &run.progressing {
+                conds.set(
+                    types::RECONCILING,
+                    true,
+                    reasons::PROGRESSING_WITH_RETRY,
+                    msg,
+                );
+            } else if let Some(rc) = conds
+                .conditions
+                .iter_mut()
+                .find(|c| c.type_ == types::RECONCILING)
+            {
+                rc.reason = reasons::PROGRESSING_WITH_RETRY.to_owned();
+            }
+            if f.warning {
+                tracing::error!(namespace = ns, name, reason = f.reason, "{}", f.message);
+            } else {
+                tracing::info!(namespace = ns, name, reason = f.reason, "{}", f.message);
+            }
+            let repeated = old_ready
+                .as_ref()
+                .is_some_and(|c| c.message == f.message && c.reason == f.reason);
+            if !repeated {
+                let type_ = if f.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                };
+                ctx.events
+                    .publish(&oref, type_, f.reason, &f.message, revision)
+                    .await;
+            }
+            let after = f.requeue.unwrap_or_else(|| k.spec.retry_interval());
+            let tx = ctx.requeue.clone();
+            let key = kube::runtime::reflector::ObjectRef::from(k);
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = tx.unbounded_send(key);
+            });
+            // the runtime requeues at `interval`; the request above comes first
+            Outcome::Stalled
+        }
+    };
+    if let Some(sum) = &run.checksum {
+        let ready_reason = conds
+            .conditions
+            .get_condition(types::READY)
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        let old_history = k
+            .status
+            .as_ref()
+            .map(|s| s.history.as_slice())
+            .unwrap_or_default();
+        let history = upsert_history(
+            old_history,
+            sum,
+            started.elapsed(),
+            &ready_reason,
+            run.revision.as_deref(),
+        );
+        status.insert(
+            "history".into(),
+            serde_json::to_value(history).unwrap_or(Value::Null),
+        );
+    }
+    status.insert(
+        "conditions".into(),
+        serde_json::to_value(&conds.conditions).unwrap_or(Value::Null),
+    );
+    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Err(e) = patch_status(&api, &name, Value::Object(status)).await {
+        tracing::warn!(namespace = ns, name, error = %e, "status update failed");
+        return Outcome::Retry;
+    }
+    outcome
+}
+
+/// Garbage collection on deletion, following `deletionPolicy`.
+async fn finalize(ctx: &Context, k: &Kustomization) -> anyhow::Result<()> {
+    let ns = k.namespace().unwrap_or_default();
+    let name = k.name_any();
+    if k.spec.suspend {
+        tracing::info!(namespace = ns, name, "suspended: objects are left in place");
+        return Ok(());
+    }
+    let policy = k.spec.deletion_policy.unwrap_or_default();
+    let delete = match policy {
+        DeletionPolicy::MirrorPrune => k.spec.prune,
+        DeletionPolicy::Delete | DeletionPolicy::WaitForTermination => true,
+        DeletionPolicy::Orphan => false,
+    };
+    let Some(inv) = old_inventory(k) else {
+        return Ok(());
+    };
+    if !delete || inv.entries.is_empty() {
+        return Ok(());
+    }
+    let applier = match applier_for(ctx, k).await {
+        Ok(a) => a,
+        Err(f) => {
+            // Flux skips garbage collection when it cannot reach the cluster any more
+            tracing::warn!(
+                namespace = ns,
+                name,
+                "skipping garbage collection: {}",
+                f.message
+            );
+            return Ok(());
+        }
+    };
+    let cs = applier
+        .prune(
+            &inv.refs().unwrap_or_default(),
+            &PruneOptions {
+                owner_labels: owner_labels(k),
+                wait: policy == DeletionPolicy::WaitForTermination,
+                timeout: k.spec.timeout(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("garbage collection failed: {e}"))?;
+    let lines = change_lines(&cs);
+    if !lines.is_empty() {
+        let revision = k
+            .status
+            .as_ref()
+            .and_then(|s| s.last_applied_revision.clone());
+        ctx.events
+            .publish(
+                &object_ref(k),
+                EventType::Normal,
+                "Progressing",
+                &lines.join("\n"),
+                revision.as_deref(),
+            )
+            .await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn history_groups_by_digest_latest_first() {
+        let h = upsert_history(
+            &[],
+            "sha256:a",
+            Duration::from_millis(1500),
+            "ReconciliationSucceeded",
+            Some("main@sha1:1"),
+        );
+        let h = upsert_history(
+            &h,
+            "sha256:b",
+            Duration::from_secs(1),
+            "HealthCheckFailed",
+            Some("main@sha1:2"),
+        );
+        let h = upsert_history(
+            &h,
+            "sha256:a",
+            Duration::from_secs(2),
+            "ReconciliationSucceeded",
+            Some("main@sha1:3"),
+        );
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].digest, "sha256:a");
+        assert_eq!(h[0].total_reconciliations, 2);
+        assert_eq!(h[0].last_reconciled_duration.as_str(), "2s");
+        assert_eq!(h[0].metadata.as_ref().unwrap()["revision"], "main@sha1:3");
+        assert_eq!(h[1].last_reconciled_status, "HealthCheckFailed");
+        let mut h = h;
+        for i in 0..10 {
+            h = upsert_history(&h, &format!("sha256:{i}"), Duration::ZERO, "x", None);
+        }
+        assert_eq!(h.len(), 5);
+        assert_eq!(h[0].digest, "sha256:9");
+    }
+
+    #[test]
+    fn flags_parse_with_flux_defaults() {
+        let a = KustomizeArgs::parse_from(["kustomize-controller"]);
+        assert_eq!(a.common.concurrent, 4);
+        assert_eq!(a.requeue_dependency, Duration::from_secs(30));
+        assert!(!a.no_cross_namespace_refs);
+        let a = KustomizeArgs::parse_from([
+            "kustomize-controller",
+            "--concurrent=10",
+            "--requeue-dependency=5s",
+            "--no-cross-namespace-refs=true",
+            "--default-service-account=flux",
+            "--watch-all-namespaces=true",
+            "--log-level=info",
+            "--events-addr=http://notification-controller.flux-system.svc.cluster.local./",
+        ]);
+        assert_eq!(a.common.concurrent, 10);
+        assert_eq!(a.requeue_dependency, Duration::from_secs(5));
+        assert!(a.no_cross_namespace_refs);
+        assert_eq!(a.default_service_account, "flux");
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Benchmark: 1,000 Kustomizations (Deployment, ServiceAccount, Service, Ingress each, one
+# GitRepository, a namePrefix per Kustomization) reconciled to Ready by the kustomize
+# controller against the embedded API server, as Flux's MTTP benchmark. Prints wall time and
+# the kustomize controller's peak RSS.
+# Usage: tests/bench/kustomize_1000.sh [N] [concurrency]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v git >/dev/null || { echo "needs git" >&2; exit 1; }
+cargo build --release -q -p gitops
+cargo run -q -p gitops-tests --example bench_kustomize -- "$PWD/target/release/gitops" "${1:-1000}" "${2:-4}"

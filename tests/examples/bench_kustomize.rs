@@ -1,0 +1,305 @@
+//! Benchmark: N Kustomizations (Flux's mean-time-to-production benchmark shape), each
+//! applying a Deployment, a ServiceAccount, a Service and an Ingress built from one
+//! GitRepository with its own `namePrefix`, reconciled to Ready by the kustomize
+//! controller (a separate `gitops` process) against the embedded API server (another
+//! `gitops` process), with the source controller (a third) serving the artifact. Prints the
+//! wall time from the first create to all Ready, and the kustomize controller's peak RSS
+//! (VmHWM).
+//!
+//! Run through `tests/bench/kustomize_1000.sh`, or:
+//! `cargo run -p gitops-tests --example bench_kustomize -- <path to gitops> [N] [concurrency]`.
+
+use futures::StreamExt;
+use gitops_api::Kustomization;
+use gitops_tests::{ChildGuard, GitHttpServer, free_port, git, wait_until};
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+const APP: &str = r#"apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: podinfo
+  namespace: default
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+  namespace: default
+  labels:
+    app: podinfo
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: podinfo
+  template:
+    metadata:
+      labels:
+        app: podinfo
+    spec:
+      serviceAccountName: podinfo
+      containers:
+        - name: podinfo
+          image: ghcr.io/stefanprodan/podinfo:6.7.0
+          ports:
+            - name: http
+              containerPort: 9898
+          resources:
+            requests:
+              cpu: 10m
+              memory: 16Mi
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: podinfo
+  namespace: default
+spec:
+  selector:
+    app: podinfo
+  ports:
+    - name: http
+      port: 9898
+      targetPort: http
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: podinfo
+  namespace: default
+spec:
+  rules:
+    - host: podinfo.example.com
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: podinfo
+                port:
+                  name: http
+"#;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let gitops = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "target/release/gitops".into());
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let concurrency: String = args.get(3).cloned().unwrap_or_else(|| "4".into());
+    gitops_source::ensure_crypto_provider();
+    let tmp = tempfile::tempdir()?;
+
+    // the API server
+    let state = tmp.path().join("api");
+    let api_port = free_port();
+    let _api = ChildGuard(
+        Command::new(&gitops)
+            .args([
+                "apiserver",
+                "--state",
+                &state.display().to_string(),
+                "--listen",
+                &format!("127.0.0.1:{api_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let kubeconfig = state.join("kubeconfig");
+    wait_until(Duration::from_secs(30), || {
+        let k = kubeconfig.clone();
+        async move {
+            let ok = k.exists()
+                && tokio::net::TcpStream::connect(("127.0.0.1", api_port))
+                    .await
+                    .is_ok();
+            ok.then_some(())
+        }
+    })
+    .await
+    .ok_or_else(|| anyhow::anyhow!("API server did not start"))?;
+    let client = gitops_controllers::runtime::client::client(Some(&kubeconfig)).await?;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    for crd in gitops_api::all_crds() {
+        crds.create(&PostParams::default(), &crd).await?;
+    }
+
+    // the Git repository
+    let (root, work) = (tmp.path().join("srv"), tmp.path().join("work"));
+    std::fs::create_dir_all(&root)?;
+    std::fs::create_dir_all(work.join("app"))?;
+    git(&root, &["init", "-q", "--bare", "-b", "main", "repo.git"]);
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("app/podinfo.yaml"), APP)?;
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "podinfo"]);
+    git(
+        &work,
+        &[
+            "push",
+            "-q",
+            &root.join("repo.git").display().to_string(),
+            "main",
+        ],
+    );
+    let sha = git(&work, &["rev-parse", "HEAD"]);
+    let revision = format!("main@sha1:{sha}");
+    let http = GitHttpServer::start(&root, None).await;
+
+    // the source controller and its artifact
+    let storage_port = free_port();
+    let _source = ChildGuard(
+        Command::new(&gitops)
+            .args([
+                "controller",
+                "source-controller",
+                &format!("--kubeconfig={}", kubeconfig.display()),
+                &format!("--storage-path={}", tmp.path().join("storage").display()),
+                &format!("--storage-addr=127.0.0.1:{storage_port}"),
+                &format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
+                "--metrics-addr=0",
+                "--health-addr=0",
+                "--log-level=error",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?,
+    );
+    let repo: gitops_api::GitRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "podinfo", "namespace": "default"},
+        "spec": {"url": format!("{}/repo.git", http.url), "interval": "1h", "ref": {"branch": "main"}},
+    }))?;
+    let repos: Api<gitops_api::GitRepository> = Api::namespaced(client.clone(), "default");
+    repos.create(&PostParams::default(), &repo).await?;
+    wait_until(Duration::from_secs(60), || {
+        let repos = repos.clone();
+        let revision = revision.clone();
+        async move {
+            let r = repos.get("podinfo").await.ok()?;
+            (r.status?.artifact?.revision == revision).then_some(())
+        }
+    })
+    .await
+    .ok_or_else(|| anyhow::anyhow!("the GitRepository never got an artifact"))?;
+
+    // the kustomize controller, measured
+    let mut controller = Command::new(&gitops)
+        .args([
+            "controller",
+            "kustomize-controller",
+            &format!("--kubeconfig={}", kubeconfig.display()),
+            "--metrics-addr=0",
+            "--health-addr=0",
+            "--log-level=error",
+            &format!("--concurrent={concurrency}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = controller.id();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let api: Api<Kustomization> = Api::namespaced(client.clone(), "default");
+    let started = Instant::now();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let k: Kustomization = serde_json::from_value(json!({
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                    "metadata": {"name": format!("podinfo-{i}"), "namespace": "default"},
+                    "spec": {
+                        "interval": "1h", "prune": true, "path": "./app",
+                        "namePrefix": format!("p{i}-"), "timeout": "5m",
+                        "sourceRef": {"kind": "GitRepository", "name": "podinfo"},
+                    },
+                }))
+                .expect("object");
+                api.create(&PostParams::default(), &k).await.map(|_| ())
+            }
+        })
+        .buffer_unordered(16)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                eprintln!("create failed: {e}");
+            }
+        })
+        .await;
+    let created = started.elapsed();
+    let mut ready = 0;
+    while started.elapsed() < Duration::from_secs(900) {
+        let list = api.list(&ListParams::default()).await?;
+        ready = list
+            .items
+            .iter()
+            .filter(|o| {
+                o.status.as_ref().is_some_and(|s| {
+                    s.last_applied_revision.as_deref() == Some(revision.as_str())
+                        && s.conditions.iter().any(|c| {
+                            c.type_ == "Ready" && c.status == gitops_api::ConditionStatus::True
+                        })
+                })
+            })
+            .count();
+        if ready == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let wall = started.elapsed();
+    let rss = peak_rss_kib(pid);
+    // the objects really are there
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "default");
+    let applied = deployments
+        .list(&ListParams::default().labels("kustomize.toolkit.fluxcd.io/namespace=default"))
+        .await?
+        .items
+        .len();
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(client.clone(), "default");
+    let applied_services = services
+        .list(&ListParams::default().labels("kustomize.toolkit.fluxcd.io/namespace=default"))
+        .await?
+        .items
+        .len();
+    let _ = controller.kill();
+    let _ = controller.wait();
+    println!(
+        "Kustomizations:     {n} × (Deployment, ServiceAccount, Service, Ingress), controller --concurrent={concurrency}"
+    );
+    println!("created in:         {:.2} s", created.as_secs_f64());
+    println!(
+        "all Ready after:    {:.2} s ({ready}/{n} ready)",
+        wall.as_secs_f64()
+    );
+    println!("applied:            {applied} Deployments, {applied_services} Services");
+    match rss {
+        Some(kib) => println!("controller peak RSS: {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("controller peak RSS: unavailable"),
+    }
+    anyhow::ensure!(
+        ready == n,
+        "only {ready} of {n} Kustomizations became ready"
+    );
+    Ok(())
+}
