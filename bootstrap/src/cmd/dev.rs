@@ -52,8 +52,9 @@ pub struct Args {
     /// writes are acknowledged once in the write-ahead log and fsynced within 100 ms.
     #[arg(long)]
     fsync_every_write: bool,
-    /// Exit once Kustomization `flux-system` is Ready at the repository's revision (status 0),
-    /// or with status 1 when it fails or `--timeout` passes. For scripts and CI.
+    /// Exit once Kustomization `flux-system` is Ready (status 0), or with status 1 when
+    /// a revision fails to build, apply or become healthy, or `--timeout` passes. For
+    /// scripts and CI.
     #[arg(long, requires = "repo")]
     until_ready: bool,
     /// Time limit of `--until-ready`.
@@ -93,6 +94,16 @@ fn init_file_logging(path: &Path) -> anyhow::Result<()> {
 }
 
 async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
+    // Installed first, so Ctrl-C (or SIGTERM) during start-up still stops cleanly.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let stop = async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    };
     let timeout = gitops_api::Duration::parse(&args.timeout)
         .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?
         .get();
@@ -155,10 +166,10 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
         let target = target.expect("--until-ready requires --repo");
         tokio::select! {
             r = wait_ready(&client, &target, timeout) => r,
-            _ = tokio::signal::ctrl_c() => ExitCode::from(130),
+            _ = stop => ExitCode::from(130),
         }
     } else {
-        let _ = tokio::signal::ctrl_c().await;
+        stop.await;
         eprintln!();
         say("stopping");
         ExitCode::SUCCESS
@@ -334,13 +345,16 @@ fn start_controllers(kubeconfig: &Path, state: &Path) -> anyhow::Result<Controll
     let mut tasks = Vec::new();
 
     let storage = state.join("artifacts");
+    // The artifact server keeps its port across restarts so the URLs stored in status stay
+    // valid (a new port would leave consumers with dead links until sources re-reconcile).
+    let storage_addr = artifact_addr(state)?;
     let source = gitops_controllers::source::SourceArgs::try_parse_from(
         ["source-controller".to_string()]
             .into_iter()
             .chain(common.iter().cloned())
             .chain([
                 format!("--storage-path={}", storage.display()),
-                "--storage-addr=127.0.0.1:0".to_string(),
+                format!("--storage-addr={storage_addr}"),
                 "--storage-adv-addr=".to_string(),
             ]),
     )?;
@@ -350,7 +364,36 @@ fn start_controllers(kubeconfig: &Path, state: &Path) -> anyhow::Result<Controll
             say(&format!("source-controller stopped: {e:#}"));
         }
     }));
+
+    let kustomize = gitops_controllers::kustomize::KustomizeArgs::try_parse_from(
+        ["kustomize-controller".to_string()]
+            .into_iter()
+            .chain(common.iter().cloned()),
+    )?;
+    names.push("kustomize-controller");
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = gitops_controllers::kustomize::run(kustomize).await {
+            say(&format!("kustomize-controller stopped: {e:#}"));
+        }
+    }));
     Ok(Controllers { names, tasks })
+}
+
+/// A loopback address for the artifact server: the one recorded in the state when it is
+/// free, else a new free port (recorded for the next run).
+fn artifact_addr(state: &Path) -> anyhow::Result<SocketAddr> {
+    let file = state.join("artifact-server");
+    if let Some(addr) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|s| s.trim().parse::<SocketAddr>().ok())
+        && std::net::TcpListener::bind(addr).is_ok()
+    {
+        return Ok(addr);
+    }
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    std::fs::write(&file, addr.to_string())
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(addr)
 }
 
 /// The Kustomization `gitops dev` waits for.
@@ -454,7 +497,11 @@ fn progress_line(kind: &str, obj: &Value) -> Option<(String, String)> {
     let message = ready["message"].as_str().unwrap_or("");
     let reason = ready["reason"].as_str().unwrap_or("");
     let generation = meta["generation"].as_i64();
-    let observed = obj["status"]["observedGeneration"].as_i64();
+    // Flux records the generation a condition is about in the condition itself (the
+    // status-wide one stays at the last success, or -1 before the first).
+    let observed = ready["observedGeneration"]
+        .as_i64()
+        .or_else(|| obj["status"]["observedGeneration"].as_i64());
     let line = match ready["status"].as_str() {
         Some("True") => {
             let mut line = format!("✔ {id}: {message}");
@@ -535,18 +582,30 @@ async fn wait_ready(client: &kube::Client, target: &Target, timeout: Duration) -
     loop {
         if let Ok(o) = api.get(&target.name).await {
             let v = serde_json::to_value(&o).unwrap_or_default();
-            let current = v["metadata"]["generation"] == v["status"]["observedGeneration"];
             let cond = |t: &str| {
                 v["status"]["conditions"]
                     .as_array()
                     .and_then(|cs| cs.iter().find(|c| c["type"] == t).cloned())
             };
+            let observed = cond("Ready")
+                .and_then(|r| r["observedGeneration"].as_i64())
+                .or_else(|| v["status"]["observedGeneration"].as_i64());
+            let current = v["metadata"]["generation"].as_i64() == observed;
             if current && let Some(r) = cond("Ready") {
                 if r["status"] == "True" {
                     return ExitCode::SUCCESS;
                 }
                 let stalled = cond("Stalled").is_some_and(|s| s["status"] == "True");
-                if r["status"] == "False" && stalled {
+                // A build, apply or health failure at a revision the controller attempted
+                // stays until a new commit; waiting for a source or a dependency does not.
+                let attempted = v["status"]["lastAttemptedRevision"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty());
+                let waiting = matches!(
+                    r["reason"].as_str(),
+                    Some("DependencyNotReady" | "ArtifactFailed" | "Progressing")
+                );
+                if r["status"] == "False" && (stalled || (attempted && !waiting)) {
                     return ExitCode::FAILURE;
                 }
             }

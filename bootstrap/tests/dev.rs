@@ -1,0 +1,226 @@
+//! `gitops dev` as a user runs it: a local checkout is reconciled into the embedded
+//! cluster, a new commit is applied, progress shows in the terminal, Ctrl-C stops cleanly,
+//! and the state survives a restart.
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write_app(repo: &Path, message: &str) {
+    let dir = repo.join("clusters/dev");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "resources: [app.yaml]\nnamespace: demo\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("app.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  message: {message}\n"
+        ),
+    )
+    .unwrap();
+}
+
+async fn client(state: &Path) -> kube::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kc = kube::config::Kubeconfig::read_from(state.join("kubeconfig")).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+async fn wait_message(api: &Api<ConfigMap>, want: &str, output: &Mutex<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(cm) = api.get("greeting").await
+            && cm
+                .data
+                .as_ref()
+                .and_then(|d| d.get("message"))
+                .map(String::as_str)
+                == Some(want)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ConfigMap demo/greeting never had message {want:?}; gitops dev printed:\n{}",
+            output.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn start(state: &Path, repo: &Path, output: Arc<Mutex<String>>) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "1s",
+            "--path",
+        ])
+        .arg("./clusters/dev")
+        .arg("--state")
+        .arg(state)
+        .arg("--repo")
+        .arg(repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut o = output.lock().unwrap();
+            o.push_str(&line);
+            o.push('\n');
+        }
+    });
+    child
+}
+
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gitops dev did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_reconciles_a_checkout_and_follows_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write_app(&repo, "one");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "one"]);
+
+    let output = Arc::new(Mutex::new(String::new()));
+    let mut child = start(&state, &repo, output.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state.join("kubeconfig").exists() {
+        assert!(Instant::now() < deadline, "no kubeconfig");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api: Api<ConfigMap> = Api::namespaced(client(&state).await, "demo");
+    wait_message(&api, "one", &output).await;
+
+    write_app(&repo, "two");
+    git(&repo, &["commit", "-qam", "two"]);
+    wait_message(&api, "two", &output).await;
+    // Progress: the source's revision and the applied revision with its object count.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !output.lock().unwrap().contains("(2 objects)") {
+        assert!(Instant::now() < deadline, "{}", output.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = interrupt(&mut child);
+    assert!(status.success(), "exit status {status:?}");
+    let text = output.lock().unwrap().clone();
+    assert!(
+        text.contains("stored artifact for revision 'main@sha1:"),
+        "{text}"
+    );
+    assert!(text.contains("Applied revision: main@sha1:"), "{text}");
+    assert!(
+        text.contains("source-controller, kustomize-controller"),
+        "{text}"
+    );
+
+    // The state survives: the objects are there right after a restart.
+    let output = Arc::new(Mutex::new(String::new()));
+    std::fs::remove_file(state.join("kubeconfig")).unwrap();
+    let mut child = start(&state, &repo, output.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state.join("kubeconfig").exists() {
+        assert!(Instant::now() < deadline, "no kubeconfig after restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api: Api<ConfigMap> = Api::namespaced(client(&state).await, "demo");
+    wait_message(&api, "two", &output).await;
+    let status = interrupt(&mut child);
+    assert!(status.success(), "{status:?}: {}", output.lock().unwrap());
+    let text = output.lock().unwrap().clone();
+    assert!(
+        !text.contains("ArtifactFailed"),
+        "stale artifact URLs after a restart: {text}"
+    );
+}
+
+#[test]
+fn until_ready_fails_on_a_broken_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("clusters/dev")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        repo.join("clusters/dev/kustomization.yaml"),
+        "resources: [missing.yaml]\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "broken"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--until-ready",
+            "--timeout",
+            "120s",
+        ])
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .arg("--repo")
+        .arg(&repo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    // The failure is shown with its reason.
+    assert!(
+        err.contains("✖ Kustomization/flux-system/flux-system"),
+        "{err}"
+    );
+    assert!(err.contains("missing.yaml"), "{err}");
+}
