@@ -715,7 +715,6 @@ async fn kubectl_edited(c: &Cluster, a: &Applier) -> Api<ConfigMap> {
 /// them. Needs an API server that honours `metadata.managedFields` in writes (Kubernetes
 /// does; the embedded server keeps the previous entries).
 #[tokio::test]
-#[ignore = "the embedded API server ignores metadata.managedFields in patches"]
 async fn override_takes_over_kubectl_edits() {
     let c = cluster().await;
     let a = applier(&c);
@@ -790,7 +789,6 @@ async fn workloads_and_services_are_unchanged_on_reapply() {
 /// Service ports are keyed by port and protocol; an applied port without `protocol`
 /// must match the live port whose protocol was defaulted to TCP.
 #[tokio::test]
-#[ignore = "the embedded API server's apply duplicates Service ports without protocol"]
 async fn services_without_protocol_are_unchanged_on_reapply() {
     reapply_is_unchanged(json!({"port": 80, "targetPort": 8080})).await;
 }
