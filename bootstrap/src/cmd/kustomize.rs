@@ -79,16 +79,8 @@ impl ChartRenderer for HelmRenderer {
             ..Default::default()
         };
         if !req.kube_version.is_empty() {
-            let v = req.kube_version.trim_start_matches('v');
-            let mut parts: Vec<&str> = v.split('.').collect();
-            if parts.len() < 2 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
-                return Err(format!(
-                    "invalid kubeVersion {:?}: expected vX.Y.Z or X.Y",
-                    req.kube_version
-                ));
-            }
-            parts.resize(3, "0");
-            opts.kube_version = format!("v{}", parts[..3].join("."));
+            opts.kube_version = gitops_helm::action::parse_kube_version(&req.kube_version)
+                .map_err(|e| e.to_string())?;
         }
         let rendered =
             gitops_helm::render_chart(&chart, &values, &opts).map_err(|e| e.to_string())?;

@@ -81,7 +81,9 @@ pub fn user_values(req: &TemplateRequest) -> Result<Values, Error> {
     Ok(base)
 }
 
-fn kube_version(v: &str) -> Result<String, Error> {
+/// Normalises a `--kube-version` (`1.30`, `v1.30.2`) to `vX.Y.Z` as Helm does, or says
+/// what is wrong with it.
+pub fn parse_kube_version(v: &str) -> Result<String, Error> {
     let t = v.trim_start_matches('v');
     let parts: Vec<&str> = t.split('.').collect();
     if parts.len() < 2 || parts.iter().take(3).any(|p| p.parse::<u64>().is_err()) {
@@ -108,7 +110,7 @@ pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
         skip_tests: req.skip_tests,
         disable_hooks: req.no_hooks,
         kube_version: match &req.kube_version {
-            Some(v) => kube_version(v)?,
+            Some(v) => parse_kube_version(v)?,
             None => RenderOptions::default().kube_version,
         },
         api_versions: req.api_versions.clone(),
