@@ -801,12 +801,6 @@ async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run:
         format_go_duration(k.spec.timeout())
     );
     let mut conds = ConditionSet::from_status(Some(&status), k.metadata.generation);
-    conds.set(
-        types::READY,
-        false,
-        reasons::PROGRESSING,
-        "Reconciliation in progress",
-    );
     // Ready is Unknown while in progress
     conds.conditions.set_condition(
         types::READY,
