@@ -363,6 +363,8 @@ struct Run {
     changes: Vec<String>,
     /// `sha256:<hex>` of the built objects, once built (the history key).
     checksum: Option<String>,
+    /// The conditions as last written during this reconcile.
+    conditions: Option<ConditionSet>,
 }
 
 /// A failed reconcile.
@@ -821,6 +823,33 @@ async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run:
     if let Err(e) = patch_status(&api, &k.name_any(), patch).await {
         tracing::debug!(error = %e, "status update failed");
     }
+    run.conditions = Some(conds);
+}
+
+/// `Healthy=Unknown` while health checks run, as Flux writes it.
+async fn mark_health_progressing(ctx: &Context, k: &Kustomization, revision: &str, run: &mut Run) {
+    let mut conds = run
+        .conditions
+        .take()
+        .unwrap_or_else(|| ConditionSet::from_status(Some(&status_json(k)), k.metadata.generation));
+    conds.conditions.set_condition(
+        types::HEALTHY,
+        gitops_api::ConditionStatus::Unknown,
+        reasons::PROGRESSING,
+        &format!(
+            "Running health checks for revision {revision} with a timeout of {}",
+            format_go_duration(k.spec.timeout())
+        ),
+        k.metadata.generation,
+        crate::runtime::status::now(),
+    );
+    let api: Api<Kustomization> =
+        Api::namespaced(ctx.client.clone(), &k.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"conditions": conds.conditions});
+    if let Err(e) = patch_status(&api, &k.name_any(), patch).await {
+        tracing::debug!(error = %e, "status update failed");
+    }
+    run.conditions = Some(conds);
 }
 
 async fn reconcile(ctx: &Context, k: &Kustomization, run: &mut Run) -> Result<(), Failure> {
@@ -943,6 +972,7 @@ async fn apply_revision(
         run.healthy = None;
         return Ok(());
     }
+    mark_health_progressing(ctx, k, &artifact.revision, run).await;
     let started = Instant::now();
     match applier
         .wait(
@@ -988,8 +1018,12 @@ async fn finish(
     let ns = k.namespace().unwrap_or_default();
     let name = k.name_any();
     let generation = k.metadata.generation;
+    let mut run = run;
     let old = status_json(k);
-    let mut conds = ConditionSet::from_status(Some(&old), generation);
+    let mut conds = run
+        .conditions
+        .take()
+        .unwrap_or_else(|| ConditionSet::from_status(Some(&old), generation));
     let old_ready = k
         .status
         .as_ref()
