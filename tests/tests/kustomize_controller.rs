@@ -1023,3 +1023,78 @@ async fn cross_namespace_refs_can_be_blocked() {
         "{got}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oci_repository_source_with_origin_revision() {
+    let Some(reg) = gitops_tests::DockerRegistry::start().await else {
+        eprintln!("skipping: docker-registry is not installed (apt-get install docker-registry)");
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    std::fs::create_dir_all(content.join("deploy")).unwrap();
+    std::fs::write(
+        content.join("deploy/app.yaml"),
+        cm("from-oci", "  a: \"1\"\n"),
+    )
+    .unwrap();
+    let url = format!("oci://{}/org/manifests", reg.host);
+    let origin = "main@sha1:1111111111111111111111111111111111111111";
+    let pushed = gitops_source::oci::Registry::new(true)
+        .push_dir(
+            &url,
+            "1.0.0",
+            &content,
+            &gitops_source::ignore::IgnoreRules::flux_defaults(),
+            "https://git.example/app",
+            origin,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut cluster = Cluster::start().await;
+    cluster.start_source_controller().await;
+    cluster.start_kustomize_controller();
+    let repo: gitops_api::OCIRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+        "metadata": {"name": "manifests", "namespace": "default"},
+        "spec": {"url": url, "interval": "10m", "insecure": true, "ref": {"tag": "1.0.0"}},
+    }))
+    .unwrap();
+    Api::<gitops_api::OCIRepository>::namespaced(cluster.client.clone(), "default")
+        .create(&PostParams::default(), &repo)
+        .await
+        .unwrap();
+    let api = create_in(
+        &cluster.client,
+        "default",
+        "oci",
+        json!({"interval": "10m", "prune": true, "path": "./deploy",
+               "sourceRef": {"kind": "OCIRepository", "name": "manifests"}}),
+    )
+    .await;
+    let s = wait_until(WAIT, || {
+        let api = api.clone();
+        let rev = pushed.revision.clone();
+        async move {
+            let s = serde_json::to_value(api.get("oci").await.ok()?).ok()?["status"].clone();
+            (s["lastAppliedRevision"] == rev.as_str()).then_some(s)
+        }
+    })
+    .await
+    .expect("OCI artifact applied");
+    assert!(
+        s["lastAppliedRevision"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.0.0@sha256:")
+    );
+    assert_eq!(s["lastAppliedOriginRevision"], origin);
+    assert!(
+        Api::<ConfigMap>::namespaced(cluster.client.clone(), "default")
+            .get_opt("from-oci")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -35,9 +35,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "kustomize-controller" => {
-            let parsed = gitops_controllers::kustomize::KustomizeArgs::try_parse_from(
+            let parsed = match gitops_controllers::kustomize::KustomizeArgs::try_parse_from(
                 std::iter::once(canonical.to_string()).chain(args.rest),
-            )?;
+            ) {
+                Ok(p) => p,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        clap::error::ErrorKind::DisplayHelp
+                            | clap::error::ErrorKind::DisplayVersion
+                    ) =>
+                {
+                    e.print()?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.into()),
+            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -456,6 +456,44 @@ mod tests {
     }
 
     #[test]
+    fn broken_kustomization_and_resource_name_file_and_line() {
+        let spec = json!({"interval": "1m", "prune": true,
+                          "sourceRef": {"kind": "GitRepository", "name": "repo"}});
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("kustomization.yaml"),
+            "resources:\n- a.yaml\n- [b.yaml\n",
+        )
+        .unwrap();
+        let e = build(&input(d.path(), spec.clone())).unwrap_err();
+        assert!(e.message.contains("kustomization.yaml"), "{}", e.message);
+        assert!(e.message.contains("line"), "{}", e.message);
+        // with overlays the kustomization is read by the controller first
+        let mut with_ns = spec.clone();
+        with_ns["targetNamespace"] = json!("x");
+        let e = build(&input(d.path(), with_ns)).unwrap_err();
+        assert!(
+            e.message.contains("kustomization.yaml") && e.message.contains("line"),
+            "{}",
+            e.message
+        );
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("kustomization.yaml"), "resources: [a.yaml]\n").unwrap();
+        std::fs::write(
+            d.path().join("a.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: {x: [}\n",
+        )
+        .unwrap();
+        let e = build(&input(d.path(), spec)).unwrap_err();
+        assert!(
+            e.message.contains("a.yaml") && e.message.contains("line"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains(&d.path().display().to_string()));
+    }
+
+    #[test]
     fn paths_stay_inside() {
         assert!(clean_path(Some("../etc")).is_err());
         assert_eq!(clean_path(Some("./")).unwrap(), PathBuf::new());

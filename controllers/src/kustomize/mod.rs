@@ -130,6 +130,52 @@ struct Context {
         futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<Kustomization>>,
     /// Impersonating clients by user name.
     impersonated: Mutex<HashMap<String, kube::Client>>,
+    /// The one pending delayed request per object (`namespace/name`): its token and when
+    /// it fires. Keeps failures from piling up chains of retries.
+    pending: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
+    next_token: std::sync::atomic::AtomicU64,
+}
+
+impl Context {
+    /// Reconciles `k` again after `after`, unless a request already comes sooner.
+    fn requeue_after(&self, k: &Kustomization, after: Duration) {
+        let key = format!("{}/{}", k.namespace().unwrap_or_default(), k.name_any());
+        let due = Instant::now() + after;
+        let token = self
+            .next_token
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        {
+            let mut p = self.pending.lock();
+            if let Some((_, d)) = p.get(&key)
+                && *d <= due
+            {
+                return;
+            }
+            p.insert(key.clone(), (token, due));
+        }
+        let (tx, pending) = (self.requeue.clone(), self.pending.clone());
+        let oref = kube::runtime::reflector::ObjectRef::from(k);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let current = {
+                let mut p = pending.lock();
+                let current = p.get(&key).is_some_and(|(t, _)| *t == token);
+                if current {
+                    p.remove(&key);
+                }
+                current
+            };
+            if current {
+                let _ = tx.unbounded_send(oref);
+            }
+        });
+    }
+
+    /// Drops the pending request of `k` (it is reconciled and ready).
+    fn clear_requeue(&self, k: &Kustomization) {
+        let key = format!("{}/{}", k.namespace().unwrap_or_default(), k.name_any());
+        self.pending.lock().remove(&key);
+    }
 }
 
 /// The base client configuration: a kubeconfig file or the in-cluster environment.
@@ -183,6 +229,8 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
         runtime_namespace: runtime_namespace.clone(),
         requeue: tx,
         impersonated: Mutex::new(HashMap::new()),
+        pending: Arc::new(Mutex::new(HashMap::new())),
+        next_token: std::sync::atomic::AtomicU64::new(0),
         args: args.clone(),
     });
     let opts = RunOptions {
@@ -363,6 +411,8 @@ struct Run {
     changes: Vec<String>,
     /// `sha256:<hex>` of the built objects, once built (the history key).
     checksum: Option<String>,
+    /// The conditions as last written during this reconcile.
+    conditions: Option<ConditionSet>,
 }
 
 /// A failed reconcile.
@@ -801,12 +851,6 @@ async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run:
         format_go_duration(k.spec.timeout())
     );
     let mut conds = ConditionSet::from_status(Some(&status), k.metadata.generation);
-    conds.set(
-        types::READY,
-        false,
-        reasons::PROGRESSING,
-        "Reconciliation in progress",
-    );
     // Ready is Unknown while in progress
     conds.conditions.set_condition(
         types::READY,
@@ -827,6 +871,33 @@ async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run:
     if let Err(e) = patch_status(&api, &k.name_any(), patch).await {
         tracing::debug!(error = %e, "status update failed");
     }
+    run.conditions = Some(conds);
+}
+
+/// `Healthy=Unknown` while health checks run, as Flux writes it.
+async fn mark_health_progressing(ctx: &Context, k: &Kustomization, revision: &str, run: &mut Run) {
+    let mut conds = run
+        .conditions
+        .take()
+        .unwrap_or_else(|| ConditionSet::from_status(Some(&status_json(k)), k.metadata.generation));
+    conds.conditions.set_condition(
+        types::HEALTHY,
+        gitops_api::ConditionStatus::Unknown,
+        reasons::PROGRESSING,
+        &format!(
+            "Running health checks for revision {revision} with a timeout of {}",
+            format_go_duration(k.spec.timeout())
+        ),
+        k.metadata.generation,
+        crate::runtime::status::now(),
+    );
+    let api: Api<Kustomization> =
+        Api::namespaced(ctx.client.clone(), &k.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"conditions": conds.conditions});
+    if let Err(e) = patch_status(&api, &k.name_any(), patch).await {
+        tracing::debug!(error = %e, "status update failed");
+    }
+    run.conditions = Some(conds);
 }
 
 async fn reconcile(ctx: &Context, k: &Kustomization, run: &mut Run) -> Result<(), Failure> {
@@ -949,6 +1020,7 @@ async fn apply_revision(
         run.healthy = None;
         return Ok(());
     }
+    mark_health_progressing(ctx, k, &artifact.revision, run).await;
     let started = Instant::now();
     match applier
         .wait(
@@ -994,8 +1066,12 @@ async fn finish(
     let ns = k.namespace().unwrap_or_default();
     let name = k.name_any();
     let generation = k.metadata.generation;
+    let mut run = run;
     let old = status_json(k);
-    let mut conds = ConditionSet::from_status(Some(&old), generation);
+    let mut conds = run
+        .conditions
+        .take()
+        .unwrap_or_else(|| ConditionSet::from_status(Some(&old), generation));
     let old_ready = k
         .status
         .as_ref()
@@ -1042,6 +1118,7 @@ async fn finish(
                 status.insert("lastAppliedOriginRevision".into(), o.clone().into());
             }
             status.insert("observedGeneration".into(), generation.into());
+            ctx.clear_requeue(k);
             tracing::info!(
                 namespace = ns,
                 name,
@@ -1108,13 +1185,7 @@ async fn finish(
                     .publish(&oref, type_, f.reason, &f.message, revision)
                     .await;
             }
-            let after = f.requeue.unwrap_or_else(|| k.spec.retry_interval());
-            let tx = ctx.requeue.clone();
-            let key = kube::runtime::reflector::ObjectRef::from(k);
-            tokio::spawn(async move {
-                tokio::time::sleep(after).await;
-                let _ = tx.unbounded_send(key);
-            });
+            ctx.requeue_after(k, f.requeue.unwrap_or_else(|| k.spec.retry_interval()));
             // the runtime requeues at `interval`; the request above comes first
             Outcome::Stalled
         }
