@@ -12,9 +12,6 @@
 //! - [`sops_encrypt_secret`]: SOPS (age) encryption of a Secret for fixtures;
 //! - [`git`], [`wait_until`]: small helpers.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -90,126 +87,6 @@ impl Drop for GitHttpServer {
     }
 }
 
-fn git_exec_path() -> PathBuf {
-    let out = Command::new("git")
-        .arg("--exec-path")
-        .output()
-        .expect("git runs");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-async fn cgi(
-    root: Arc<PathBuf>,
-    auth: Arc<Option<String>>,
-    req: Request<hyper::body::Incoming>,
-) -> Response<Full<Bytes>> {
-    let status = |code: StatusCode, msg: &str| {
-        let mut r = Response::new(Full::new(Bytes::from(msg.to_owned())));
-        *r.status_mut() = code;
-        r
-    };
-    if let Some(expected) = auth.as_ref() {
-        let given = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if given != expected {
-            let mut r = status(StatusCode::UNAUTHORIZED, "unauthorized\n");
-            r.headers_mut().insert(
-                "www-authenticate",
-                hyper::header::HeaderValue::from_static("Basic realm=\"git\""),
-            );
-            return r;
-        }
-    }
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let encoding = req
-        .headers()
-        .get("content-encoding")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let protocol = req
-        .headers()
-        .get("git-protocol")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return status(StatusCode::BAD_REQUEST, "bad body\n"),
-    };
-    let out = tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = Command::new(git_exec_path().join("git-http-backend"))
-            .env_clear()
-            .env("GIT_PROJECT_ROOT", root.as_ref())
-            .env("GIT_HTTP_EXPORT_ALL", "1")
-            .env("PATH_INFO", &path)
-            .env("QUERY_STRING", &query)
-            .env("REQUEST_METHOD", &method)
-            .env("CONTENT_TYPE", &content_type)
-            .env("CONTENT_LENGTH", body.len().to_string())
-            .env("HTTP_CONTENT_ENCODING", &encoding)
-            .env("GIT_PROTOCOL", &protocol)
-            .env("REMOTE_USER", "test")
-            .env("REMOTE_ADDR", "127.0.0.1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(&body)?;
-        }
-        child.wait_with_output()
-    })
-    .await;
-    let Ok(Ok(out)) = out else {
-        return status(StatusCode::INTERNAL_SERVER_ERROR, "cgi failed\n");
-    };
-    let raw = out.stdout;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p, 4))
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2)));
-    let Some((pos, sep)) = split else {
-        return status(StatusCode::INTERNAL_SERVER_ERROR, "bad cgi output\n");
-    };
-    let head = String::from_utf8_lossy(&raw[..pos]).into_owned();
-    let mut resp = Response::new(Full::new(Bytes::copy_from_slice(&raw[pos + sep..])));
-    for line in head.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("status") {
-            let code = v
-                .split(' ')
-                .next()
-                .and_then(|c| c.parse::<u16>().ok())
-                .unwrap_or(500);
-            *resp.status_mut() =
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        } else if let (Ok(name), Ok(val)) = (
-            hyper::header::HeaderName::from_bytes(k.as_bytes()),
-            hyper::header::HeaderValue::from_str(v),
-        ) {
-            resp.headers_mut().append(name, val);
-        }
-    }
-    resp
-}
-
 impl GitHttpServer {
     /// Serves the repositories under `root` (`<url>/<repo>.git`); with `basic_auth`, requests
     /// need that user and password.
@@ -243,8 +120,13 @@ impl GitHttpServer {
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
-        let root = Arc::new(root.to_path_buf());
-        let auth = Arc::new(authorization);
+        let handler = gitops_source::git_server::GitHandler::new(
+            gitops_source::git_server::GitServerConfig {
+                root: root.to_path_buf(),
+                authorization,
+            },
+        )
+        .expect("git http-backend");
         let scheme = if tls.is_some() { "https" } else { "http" };
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
@@ -252,11 +134,11 @@ impl GitHttpServer {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (root, auth, acceptor) = (root.clone(), auth.clone(), acceptor.clone());
+                let (handler, acceptor) = (handler.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
-                        let (root, auth) = (root.clone(), auth.clone());
-                        async move { Ok::<_, Infallible>(cgi(root, auth, req).await) }
+                        let handler = handler.clone();
+                        async move { Ok::<_, Infallible>(handler.handle(req).await) }
                     });
                     let builder = hyper::server::conn::http1::Builder::new();
                     match acceptor {
@@ -671,6 +553,6 @@ pub fn sops_encrypt_secret(
     let mac = encrypt(hex::encode_upper(mac.finalize()).as_bytes(), lastmodified);
     let enc_block: String = armored.lines().map(|l| format!("        {l}\n")).collect();
     Some(format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n{body}type: Opaque\nsops:\n  age:\n    - recipient: {recipient}\n      enc: |\n{enc_block}  lastmodified: \"{lastmodified}\"\n  mac: {mac}\n  unencrypted_regex: ^(apiVersion|kind|metadata|type)$\n  version: 3.9.0\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n{body}type: Opaque\nsops:\n  age:\n    - recipient: {recipient}\n      enc: |\n{enc_block}  lastmodified: \"{lastmodified}\"\n  mac: {mac}\n  encrypted_regex: ^(data|stringData)$\n  version: 3.9.0\n"
     ))
 }

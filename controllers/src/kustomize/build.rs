@@ -71,48 +71,6 @@ fn kustomization_file(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Flux fails when a directory without kustomization holds YAML it cannot decode (rather
-/// than silently leaving the file out, which would prune its objects): check every YAML
-/// file the generated kustomization would consider.
-fn check_manifests(dir: &Path) -> Result<(), gitops_kustomize::Error> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| gitops_kustomize::Error::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
-        }
-        if p.is_dir() {
-            if kustomization_file(&p).is_none() {
-                check_manifests(&p)?;
-            }
-            continue;
-        }
-        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !matches!(ext, "yaml" | "yml") {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(&p) else {
-            continue;
-        };
-        if let Err(e) = gitops_kustomize::yaml::parse_documents(&text) {
-            return Err(gitops_kustomize::Error::Yaml {
-                path: p,
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Adds the Kustomization's overlays to the kustomization file in `dir` (rewritten as
 /// JSON, which is YAML), as Flux's generator does.
 fn add_overlays(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(), BuildError> {
@@ -228,8 +186,9 @@ pub(crate) fn build(input: &BuildInput) -> Result<Vec<Value>, BuildError> {
         });
     }
     let fail = |e: gitops_kustomize::Error| build_failed(root, format!("{e}"));
+    // Without a kustomization file one is generated; YAML that does not parse fails the
+    // build with its file and line (leaving it out would prune its objects).
     if kustomization_file(&dir).is_none() {
-        check_manifests(&dir).map_err(fail)?;
         flux::ensure_kustomization(&dir).map_err(fail)?;
     }
     add_overlays(root, &dir, &input.spec)?;

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-type Body = BoxBody<Bytes, std::io::Error>;
+/// The response body type of [`GitHandler`].
+pub type Body = BoxBody<Bytes, std::io::Error>;
 
 /// Largest request body accepted (a fetch negotiation is small; pushes can be larger).
 const MAX_REQUEST: usize = 512 << 20;
@@ -61,9 +62,40 @@ fn header(req: &Request<hyper::body::Incoming>, name: &str) -> String {
         .to_owned()
 }
 
-async fn handle(
+/// Answers Git smart-HTTP requests; for servers that bring their own transport (TLS, say).
+/// [`serve`] is this handler on a plain TCP listener.
+#[derive(Clone, Debug)]
+pub struct GitHandler {
     cfg: Arc<GitServerConfig>,
     backend: Arc<PathBuf>,
+}
+
+impl GitHandler {
+    /// A handler for the repositories under `cfg.root`; fails when git's `http-backend`
+    /// cannot be found.
+    pub fn new(cfg: GitServerConfig) -> std::io::Result<GitHandler> {
+        let backend = git_exec_path()?.join("git-http-backend");
+        if !backend.exists() {
+            return Err(std::io::Error::other(format!(
+                "{} not found (install git)",
+                backend.display()
+            )));
+        }
+        Ok(GitHandler {
+            cfg: Arc::new(cfg),
+            backend: Arc::new(backend),
+        })
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Body> {
+        handle(&self.cfg, &self.backend, req).await
+    }
+}
+
+async fn handle(
+    cfg: &GitServerConfig,
+    backend: &Path,
     req: Request<hyper::body::Incoming>,
 ) -> Response<Body> {
     if let Some(expected) = &cfg.authorization
@@ -98,7 +130,7 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request too large\n"),
     };
-    let mut cmd = tokio::process::Command::new(backend.as_ref());
+    let mut cmd = tokio::process::Command::new(backend);
     cmd.env_clear()
         .env("GIT_PROJECT_ROOT", &cfg.root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
@@ -202,14 +234,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let backend = Arc::new(git_exec_path()?.join("git-http-backend"));
-    if !Path::new(backend.as_ref()).exists() {
-        return Err(std::io::Error::other(format!(
-            "{} not found (install git)",
-            backend.display()
-        )));
-    }
-    let cfg = Arc::new(cfg);
+    let handler = GitHandler::new(cfg)?;
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -223,13 +248,11 @@ pub async fn serve(
                 }
             },
         };
-        let cfg = cfg.clone();
-        let backend = backend.clone();
+        let handler = handler.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
-                let cfg = cfg.clone();
-                let backend = backend.clone();
-                async move { Ok::<_, Infallible>(handle(cfg, backend, req).await) }
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler.handle(req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)

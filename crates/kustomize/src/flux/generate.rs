@@ -14,14 +14,24 @@ fn has_kustomization(dir: &Path) -> bool {
         .any(|n| dir.join(n).is_file())
 }
 
-fn is_manifest(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    match parse_resources(&text, path) {
+/// Whether a file holds Kubernetes objects. A file that does not parse is an error (with
+/// its file and line), as in Flux: leaving it out would prune its objects.
+fn is_manifest(path: &Path) -> Result<bool> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    crate::yaml::parse_documents(&text).map_err(|e| Error::Yaml {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
+    // Valid YAML that is not objects (a list, values for something else) is no manifest.
+    Ok(match parse_resources(&text, path) {
         Ok(rs) => !rs.is_empty() && rs.iter().all(|r| !r.api_version().is_empty()),
         Err(_) => false,
-    }
+    })
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
@@ -51,7 +61,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
             continue;
         }
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if matches!(ext, "yaml" | "yml" | "json") && is_manifest(&p) {
+        if matches!(ext, "yaml" | "yml" | "json") && is_manifest(&p)? {
             out.push(rel);
         }
     }
@@ -127,5 +137,28 @@ mod tests {
         assert!(!ensure_kustomization(root).unwrap());
         let out = crate::build_to_string(root, &Default::default()).unwrap();
         assert!(out.contains("name: a") && out.contains("name: b") && out.contains("name: c"));
+    }
+
+    #[test]
+    fn broken_yaml_fails_with_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("deploy")).unwrap();
+        std::fs::write(
+            root.join("deploy/ok.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("deploy/list.yaml"), "- just\n- a list\n").unwrap();
+        std::fs::write(
+            root.join("deploy/broken.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [b\n",
+        )
+        .unwrap();
+        let err = generated_resources(root).unwrap_err().to_string();
+        assert!(err.contains("broken.yaml"), "{err}");
+        assert!(err.contains("line"), "{err}");
+        std::fs::remove_file(root.join("deploy/broken.yaml")).unwrap();
+        assert_eq!(generated_resources(root).unwrap(), vec!["deploy/ok.yaml"]);
     }
 }

@@ -238,42 +238,50 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn key_encrypted(&self, k: &str) -> bool {
+    /// Whether the value at `path` (its mapping keys) is encrypted, as sops decides it:
+    /// with an `unencrypted_*` rule, unless any key on the path matches; with an
+    /// `encrypted_*` rule, only if any key on the path matches.
+    fn path_encrypted(&self, path: &[String]) -> bool {
         let m = self.meta;
-        if let Some(s) = &m.unencrypted_suffix {
-            return !k.ends_with(s.as_str());
+        let mut encrypted = true;
+        if let Some(s) = &m.unencrypted_suffix
+            && path.iter().any(|k| k.ends_with(s.as_str()))
+        {
+            encrypted = false;
         }
         if let Some(s) = &m.encrypted_suffix {
-            return k.ends_with(s.as_str());
+            encrypted = path.iter().any(|k| k.ends_with(s.as_str()));
         }
-        if let Some(r) = &m.unencrypted_regex {
-            return !r.is_match(k);
+        if let Some(r) = &m.unencrypted_regex
+            && path.iter().any(|k| r.is_match(k))
+        {
+            encrypted = false;
         }
         if let Some(r) = &m.encrypted_regex {
-            return r.is_match(k);
+            encrypted = path.iter().any(|k| r.is_match(k));
         }
-        true
+        encrypted
     }
 
-    fn walk(&mut self, v: &mut Value, path: &mut Vec<String>, encrypted: bool) -> Result<()> {
+    fn walk(&mut self, v: &mut Value, path: &mut Vec<String>) -> Result<()> {
         match v {
             Value::Map(m) => {
                 for (k, child) in m.iter_mut() {
-                    let enc = encrypted && self.key_encrypted(k);
                     path.push(k.clone());
-                    self.walk(child, path, enc)?;
+                    self.walk(child, path)?;
                     path.pop();
                 }
                 Ok(())
             }
             Value::Seq(items) => {
                 for it in items.iter_mut() {
-                    self.walk(it, path, encrypted)?;
+                    self.walk(it, path)?;
                 }
                 Ok(())
             }
             Value::Null => Ok(()),
             scalar => {
+                let encrypted = self.path_encrypted(path);
                 let aad = format!("{}:", path.join(":"));
                 match scalar {
                     Value::String(s) if encrypted && s.starts_with("ENC[") => {
@@ -315,7 +323,7 @@ pub fn decrypt_tree(doc: &Value, keys: &AgeKeys) -> Result<Value> {
         meta: &meta,
         hash: Sha512::new(),
     };
-    w.walk(&mut v, &mut Vec::new(), true)?;
+    w.walk(&mut v, &mut Vec::new())?;
     let computed = hex::encode_upper(w.hash.finalize());
     if meta.mac.is_empty() {
         return Err(Error::msg("sops: document has no MAC"));
@@ -474,21 +482,26 @@ pub(crate) mod testutil {
         )
     }
 
-    fn walk(v: &mut Value, path: &mut Vec<String>, key: &[u8], hash: &mut Sha512, n: &mut usize) {
+    /// Encrypts the scalars whose path `encrypt` selects (sops hashes every scalar).
+    fn walk(
+        v: &mut Value,
+        path: &mut Vec<String>,
+        key: &[u8],
+        hash: &mut Sha512,
+        n: &mut usize,
+        encrypt: &dyn Fn(&[String]) -> bool,
+    ) {
         match v {
             Value::Map(m) => {
                 for (k, c) in m.iter_mut() {
                     path.push(k.clone());
-                    if k.ends_with("_unencrypted") {
-                        let b = c.scalar_string().unwrap_or_default();
-                        hash.update(b.as_bytes());
-                    } else {
-                        walk(c, path, key, hash, n);
-                    }
+                    walk(c, path, key, hash, n, encrypt);
                     path.pop();
                 }
             }
-            Value::Seq(items) => items.iter_mut().for_each(|i| walk(i, path, key, hash, n)),
+            Value::Seq(items) => items
+                .iter_mut()
+                .for_each(|i| walk(i, path, key, hash, n, encrypt)),
             Value::Null => {}
             s => {
                 let aad = format!("{}:", path.join(":"));
@@ -499,23 +512,46 @@ pub(crate) mod testutil {
                     o => (o.scalar_string().unwrap_or_default().into_bytes(), "float"),
                 };
                 hash.update(&bytes);
-                *n += 1;
-                *s = Value::String(encrypt_value(&bytes, ty, key, &aad, *n));
+                if encrypt(path) {
+                    *n += 1;
+                    *s = Value::String(encrypt_value(&bytes, ty, key, &aad, *n));
+                }
             }
         }
     }
 
-    /// Encrypts a mapping with `key`, recording `age_enc` (the armored data key).
+    /// Encrypts a mapping with `key`, recording `age_enc` (the armored data key); keys
+    /// ending in `_unencrypted` (anywhere on a value's path) stay in the clear.
     pub fn encrypt_tree(doc: &Value, key: &[u8], age_enc: &str, recipient: &str) -> Value {
+        encrypt_tree_with(
+            doc,
+            key,
+            age_enc,
+            recipient,
+            "unencrypted_suffix: _unencrypted",
+            &|p| !p.iter().any(|k| k.ends_with("_unencrypted")),
+        )
+    }
+
+    /// Like [`encrypt_tree`] with another rule: `rule` is its metadata line (e.g.
+    /// `encrypted_regex: ^(data|stringData)$`) and `encrypt` says which paths it selects.
+    pub fn encrypt_tree_with(
+        doc: &Value,
+        key: &[u8],
+        age_enc: &str,
+        recipient: &str,
+        rule: &str,
+        encrypt: &dyn Fn(&[String]) -> bool,
+    ) -> Value {
         let mut v = doc.clone();
         let mut hash = Sha512::new();
         let mut n = 0;
-        walk(&mut v, &mut Vec::new(), key, &mut hash, &mut n);
+        walk(&mut v, &mut Vec::new(), key, &mut hash, &mut n, encrypt);
         let lastmodified = "2026-01-02T03:04:05Z";
         let mac = hex::encode_upper(hash.finalize());
         let mac_enc = encrypt_value(mac.as_bytes(), "str", key, lastmodified, 0);
         let sops = yaml::parse_one(&format!(
-            "age:\n- recipient: {recipient}\n  enc: {}\nlastmodified: '{lastmodified}'\nmac: '{mac_enc}'\nunencrypted_suffix: _unencrypted\nversion: 3.9.0\n",
+            "age:\n- recipient: {recipient}\n  enc: {}\nlastmodified: '{lastmodified}'\nmac: '{mac_enc}'\n{rule}\nversion: 3.9.0\n",
             serde_like_json(age_enc)
         ))
         .expect("fixture metadata");
@@ -562,6 +598,52 @@ mod tests {
             return None;
         }
         Some((key_text, recipient, String::from_utf8(out.stdout).ok()?))
+    }
+
+    /// Flux's usual setup, `sops --encrypted-regex '^(data|stringData)$'`: values nested
+    /// below a matching key are encrypted (any key on the path selects), the rest is clear.
+    #[test]
+    fn encrypted_regex_selects_values_below_a_matching_key() {
+        let data_key = [9u8; 32];
+        let Some((key_text, recipient, enc)) = age_fixture(&data_key) else {
+            println!("skipping: Debian's age tool is not installed (apt-get install age)");
+            return;
+        };
+        let keys = AgeKeys::parse(&key_text).unwrap();
+        let plain = yaml::parse_one(&yaml::to_yaml(
+            &yaml::parse_one(
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: s, labels: {app: x}}\nstringData:\n  password: hunter2\n  nested: {deep: secret2}\n  list: [a, b]\ndata:\n  token: dG9rZW4=\ntype: Opaque\n",
+            )
+            .unwrap(),
+        ))
+        .unwrap();
+        let re = regex::Regex::new("^(data|stringData)$").unwrap();
+        let encrypted = encrypt_tree_with(
+            &plain,
+            &data_key,
+            &enc,
+            &recipient,
+            "encrypted_regex: ^(data|stringData)$",
+            &|p| p.iter().any(|k| re.is_match(k)),
+        );
+        let text = yaml::to_yaml(&encrypted);
+        for secret in ["hunter2", "secret2", "dG9rZW4="] {
+            assert!(!text.contains(secret), "{secret} in the clear:\n{text}");
+        }
+        assert!(text.contains("app: x") && text.contains("type: Opaque"));
+        assert_eq!(decrypt_yaml(&text, &keys).unwrap(), plain);
+        // encrypted_suffix: any key on the path with the suffix selects.
+        let encrypted = encrypt_tree_with(
+            &plain,
+            &data_key,
+            &enc,
+            &recipient,
+            "encrypted_suffix: Data",
+            &|p| p.iter().any(|k| k.ends_with("Data")),
+        );
+        let text = yaml::to_yaml(&encrypted);
+        assert!(!text.contains("secret2") && text.contains("dG9rZW4="));
+        assert_eq!(decrypt_yaml(&text, &keys).unwrap(), plain);
     }
 
     #[test]
