@@ -350,3 +350,35 @@ fn installation_applies_with_kubectl_server_side() {
     );
     rt.block_on(server.shutdown());
 }
+
+/// The controllers accept the flags their Deployments give them: parsing gets as far as
+/// reading the kubeconfig (the controllers not written yet say so).
+#[test]
+fn controllers_accept_their_deployment_args() {
+    let (code, yaml, err) = gitops(&["install", "--export"]);
+    assert_eq!(code, 0, "{err}");
+    let docs = docs(&yaml);
+    let mut checked = 0;
+    for d in of_kind(&docs, "Deployment") {
+        let name = d["metadata"]["name"].as_str().unwrap();
+        let args: Vec<String> = d["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .chain(["--kubeconfig=/nonexistent/kubeconfig".to_string()])
+            .collect();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = gitops(&refs);
+        assert_ne!(code, 0);
+        if err.contains("not implemented yet") {
+            continue;
+        }
+        assert!(
+            err.contains("/nonexistent/kubeconfig"),
+            "{name} refused its Deployment's arguments {args:?}: {err}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "source and kustomize controllers checked");
+}
