@@ -293,34 +293,19 @@ where
         + Sync
         + 'static,
 {
-    let api: Api<S> = match namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
-    };
-    let store = controller.store();
-    let revision = |s: &S| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        s.artifact().map(|a| (&a.revision, &a.digest)).hash(&mut h);
-        Some(h.finish())
-    };
-    let trigger = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(revision, Default::default());
-    controller.watches_stream(trigger, move |source: S| {
-        let (name, ns) = (source.name_any(), source.namespace());
-        store
-            .state()
-            .into_iter()
-            .filter(|k| {
-                let r = &k.spec.source_ref;
-                r.kind == kind
-                    && r.name == name
-                    && r.namespace.clone().or_else(|| k.namespace()) == ns
-            })
-            .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
-            .collect::<Vec<_>>()
-    })
+    // References may cross namespaces (unless --no-cross-namespace-refs, which the
+    // reconcile enforces); a missing namespace is the Kustomization's own.
+    crate::runtime::reconcile::watch_sources(
+        controller,
+        client,
+        namespace,
+        move |k: &Kustomization, s: &S| {
+            let r = &k.spec.source_ref;
+            r.kind == kind
+                && r.name == s.name_any()
+                && r.namespace.clone().or_else(|| k.namespace()) == s.namespace()
+        },
+    )
 }
 
 /// Reconciles the dependants of a Kustomization as soon as it becomes ready (Flux only

@@ -281,7 +281,8 @@ pub async fn run_with<K, R>(
 }
 
 /// Adds a trigger: when an object of kind `S` (a source) gets a new `status.artifact`
-/// revision, the objects of kind `K` for which `uses(k, s)` holds are reconciled.
+/// revision, the objects of kind `K` for which `uses(k, s)` holds are reconciled (`uses`
+/// decides about namespaces too: references may cross them).
 pub fn watch_sources<K, S>(
     controller: Controller<K>,
     client: kube::Client,
@@ -317,7 +318,7 @@ where
         store
             .state()
             .into_iter()
-            .filter(|k| k.namespace() == source.namespace() && uses(k, &source))
+            .filter(|k| uses(k, &source))
             .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
             .collect::<Vec<_>>()
     })

@@ -202,11 +202,12 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
                 c,
                 client.clone(),
                 opts.namespace.as_deref(),
-                |g: &gitops_api::GitRepository, s: &gitops_api::GitRepository| g
-                    .spec
-                    .include
-                    .iter()
-                    .any(|i| i.repository.name == s.name_any())
+                |g: &gitops_api::GitRepository, s: &gitops_api::GitRepository| g.namespace()
+                    == s.namespace()
+                    && g.spec
+                        .include
+                        .iter()
+                        .any(|i| i.repository.name == s.name_any())
             )
         ),
         reconcile::run::<gitops_api::OCIRepository, _>(
@@ -236,7 +237,9 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
                     client.clone(),
                     ns,
                     |h: &gitops_api::HelmChart, s: &gitops_api::HelmRepository| {
-                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::HelmRepository
+                        h.namespace() == s.namespace()
+                            && h.spec.source_ref.kind
+                                == gitops_api::meta::SourceKind::HelmRepository
                             && h.spec.source_ref.name == s.name_any()
                     },
                 );
@@ -245,7 +248,8 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
                     client.clone(),
                     ns,
                     |h: &gitops_api::HelmChart, s: &gitops_api::GitRepository| {
-                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::GitRepository
+                        h.namespace() == s.namespace()
+                            && h.spec.source_ref.kind == gitops_api::meta::SourceKind::GitRepository
                             && h.spec.source_ref.name == s.name_any()
                     },
                 );
@@ -254,7 +258,8 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
                     client.clone(),
                     ns,
                     |h: &gitops_api::HelmChart, s: &gitops_api::Bucket| {
-                        h.spec.source_ref.kind == gitops_api::meta::SourceKind::Bucket
+                        h.namespace() == s.namespace()
+                            && h.spec.source_ref.kind == gitops_api::meta::SourceKind::Bucket
                             && h.spec.source_ref.name == s.name_any()
                     },
                 )
