@@ -1098,3 +1098,100 @@ async fn oci_repository_source_with_origin_revision() {
             .is_some()
     );
 }
+
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources: {status: {}}
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+";
+
+const WIDGET: &str = "apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: gadget
+  namespace: default
+spec:
+  size: 3
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_check_exprs_decide_custom_resources_health() {
+    let Some((env, c1)) = Env::start(&[
+        ("widgets/crd.yaml", WIDGET_CRD),
+        ("widgets/widget.yaml", WIDGET),
+    ])
+    .await
+    else {
+        return;
+    };
+    let current = "status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')";
+    env.create_ks(
+        "widgets",
+        json!({"path": "./widgets", "wait": true, "timeout": "60s", "healthCheckExprs": [{
+            "apiVersion": "example.com/v1", "kind": "Widget", "current": current,
+            "failed": "status.conditions.exists(c, c.type == 'Ready' && c.status == 'False')",
+        }]}),
+    )
+    .await;
+    // Applied, but not healthy until the widget reports Ready.
+    let ar = kube::api::ApiResource {
+        group: "example.com".into(),
+        version: "v1".into(),
+        api_version: "example.com/v1".into(),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let widgets: Api<kube::api::DynamicObject> = Api::namespaced_with(env.client(), "default", &ar);
+    let found = wait_until(WAIT, || async { widgets.get("gadget").await.ok() }).await;
+    assert!(found.is_some(), "the widget is applied");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let s = env.status("widgets").await;
+    assert_ne!(
+        ready_of(&s).map(|c| c.0),
+        Some("True".to_string()),
+        "ready before the widget is: {s:#}"
+    );
+    widgets
+        .patch_status(
+            "gadget",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [
+                {"type": "Ready", "status": "True", "reason": "Built", "message": "done",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})),
+        )
+        .await
+        .unwrap();
+    let s = env.wait_applied("widgets", &c1).await;
+    let healthy = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Healthy")
+        .cloned()
+        .unwrap();
+    assert_eq!(healthy["status"], "True", "{s:#}");
+
+    // An expression that does not compile fails the reconcile before anything is applied.
+    env.create_ks(
+        "bad-expr",
+        json!({"path": "./widgets", "namePrefix": "bad-", "wait": true,
+               "healthCheckExprs": [{"apiVersion": "example.com/v1", "kind": "Widget", "current": "status.("}]}),
+    )
+    .await;
+    let (_, msg) = env.wait_failed("bad-expr", "HealthCheckFailed").await;
+    assert!(msg.contains("'current'") && msg.contains("Widget"), "{msg}");
+    assert!(widgets.get("bad-gadget").await.is_err(), "nothing applied");
+}

@@ -925,6 +925,22 @@ async fn apply_revision(
 ) -> Result<(), Failure> {
     let ns = k.namespace().unwrap_or_default();
     let name = k.name_any();
+    // custom health checks compile before anything is applied
+    let custom_checks = k
+        .spec
+        .health_check_exprs
+        .iter()
+        .map(|c| {
+            gitops_apply::kstatus::CustomCheck::new(
+                &c.api_version,
+                c.kind.as_deref().unwrap_or_default(),
+                &c.current,
+                c.in_progress.as_deref(),
+                c.failed.as_deref(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| Failure::new(reasons::HEALTH_CHECK_FAILED, m))?;
     // everything the build needs from the cluster, before the build
     let vars = load_variables(ctx, k).await?;
     let age_keys = load_age_keys(ctx, k).await?;
@@ -1014,6 +1030,7 @@ async fn apply_revision(
                 timeout,
                 interval: Duration::from_secs(1),
                 fail_fast: true,
+                custom: custom_checks,
             },
         )
         .await

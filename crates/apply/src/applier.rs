@@ -73,6 +73,8 @@ pub struct WaitOptions {
     pub interval: Duration,
     /// Stop as soon as an object is `Failed`.
     pub fail_fast: bool,
+    /// Custom health checks (CEL) for the kinds they name.
+    pub custom: Vec<kstatus::CustomCheck>,
 }
 
 impl Default for WaitOptions {
@@ -81,6 +83,7 @@ impl Default for WaitOptions {
             timeout: Duration::from_secs(300),
             interval: Duration::from_secs(2),
             fail_fast: true,
+            custom: Vec::new(),
         }
     }
 }
@@ -536,6 +539,7 @@ impl Applier {
                     timeout: opts.wait_crds_timeout,
                     interval: Duration::from_millis(200),
                     fail_fast: true,
+                    custom: Vec::new(),
                 },
             )
             .await?;
@@ -917,6 +921,16 @@ impl Applier {
 
     /// The kstatus of one object on the cluster.
     pub async fn status(&self, r: &ObjectRef) -> (Status, String) {
+        self.status_with(r, &[]).await
+    }
+
+    /// The status of one object on the cluster, by `custom` checks for the kinds they
+    /// name and kstatus rules for the rest.
+    pub async fn status_with(
+        &self,
+        r: &ObjectRef,
+        custom: &[kstatus::CustomCheck],
+    ) -> (Status, String) {
         let res = match self.resource_any_version(r).await {
             Ok(Some(res)) => res,
             Ok(None) => {
@@ -932,7 +946,7 @@ impl Applier {
             r.namespace.clear();
         }
         match self.get(&res, &r).await {
-            Ok(Some(live)) => kstatus::compute(&live),
+            Ok(Some(live)) => kstatus::compute_with(&live, custom),
             Ok(None) => (Status::NotFound, "Resource not found".into()),
             Err(e) => (Status::Unknown, describe(&e, &r).1),
         }
@@ -945,11 +959,15 @@ impl Applier {
         let deadline = deadline_after(opts.timeout);
         let mut pending: Vec<&ObjectRef> = objects.iter().collect();
         loop {
-            let statuses: Vec<(Status, String)> =
-                stream::iter(pending.iter().map(|r| self.status(r)).collect::<Vec<_>>())
-                    .buffered(8)
-                    .collect()
-                    .await;
+            let statuses: Vec<(Status, String)> = stream::iter(
+                pending
+                    .iter()
+                    .map(|r| self.status_with(r, &opts.custom))
+                    .collect::<Vec<_>>(),
+            )
+            .buffered(8)
+            .collect()
+            .await;
             let mut not_ready = Vec::new();
             let mut still = Vec::new();
             for (r, (status, message)) in pending.iter().copied().zip(statuses) {

@@ -722,3 +722,214 @@ mod tests {
             Status::Current);
     }
 }
+
+/// A custom health check for one kind: CEL expressions over the object (Flux's
+/// `healthCheckExprs`). The object's top-level fields are the expressions' variables
+/// (`status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')`).
+///
+/// Evaluation, as Flux's: an object whose `status.observedGeneration` lags
+/// `metadata.generation` is `InProgress`; then `inProgress`, `failed` and `current` are
+/// tried in that order and the first that is true decides; when none is, or an expression
+/// cannot be evaluated (a field not there yet), the object is `InProgress`.
+#[derive(Clone)]
+pub struct CustomCheck {
+    api_version: String,
+    kind: String,
+    exprs: Vec<(Status, String, std::sync::Arc<cel::Program>)>,
+}
+
+impl fmt::Debug for CustomCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomCheck")
+            .field("api_version", &self.api_version)
+            .field("kind", &self.kind)
+            .field(
+                "exprs",
+                &self
+                    .exprs
+                    .iter()
+                    .map(|(s, e, _)| (s, e))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl CustomCheck {
+    /// Compiles the expressions for objects of `api_version` and `kind`; the error names
+    /// the expression that does not compile.
+    pub fn new(
+        api_version: &str,
+        kind: &str,
+        current: &str,
+        in_progress: Option<&str>,
+        failed: Option<&str>,
+    ) -> Result<CustomCheck, String> {
+        let mut exprs = Vec::new();
+        for (status, field, source) in [
+            (Status::InProgress, "inProgress", in_progress),
+            (Status::Failed, "failed", failed),
+            (Status::Current, "current", Some(current)),
+        ] {
+            let Some(source) = source.filter(|s| !s.trim().is_empty()) else {
+                if status == Status::Current {
+                    return Err(format!(
+                        "healthCheckExprs for {api_version} {kind}: 'current' is required"
+                    ));
+                }
+                continue;
+            };
+            let program = cel::Program::compile(source).map_err(|e| {
+                format!(
+                    "healthCheckExprs for {api_version} {kind}: invalid '{field}' expression {source:?}: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                )
+            })?;
+            exprs.push((status, source.to_owned(), std::sync::Arc::new(program)));
+        }
+        Ok(CustomCheck {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+            exprs,
+        })
+    }
+
+    /// Whether the check is for this object's kind.
+    pub fn applies_to(&self, obj: &Value) -> bool {
+        obj["apiVersion"] == self.api_version.as_str() && obj["kind"] == self.kind.as_str()
+    }
+
+    /// The status of an object by the expressions.
+    pub fn evaluate(&self, obj: &Value) -> (Status, String) {
+        let generation = obj["metadata"]["generation"].as_i64();
+        let observed = obj["status"]["observedGeneration"].as_i64();
+        if let (Some(g), Some(o)) = (generation, observed)
+            && o != g
+        {
+            return in_progress(format!(
+                "observed generation {o} is not the current generation {g}"
+            ));
+        }
+        let mut ctx = cel::Context::default();
+        if let Value::Object(fields) = obj {
+            for (k, v) in fields {
+                match cel::to_value(v) {
+                    Ok(v) => ctx.add_variable_from_value(k.as_str(), v),
+                    Err(e) => return (Status::Unknown, format!("field {k}: {e}")),
+                }
+            }
+        }
+        for (status, source, program) in &self.exprs {
+            match program.execute(&ctx) {
+                Ok(cel::Value::Bool(true)) => {
+                    let what = match status {
+                        Status::Current => "healthy",
+                        Status::Failed => "failed",
+                        _ => "in progress",
+                    };
+                    return (*status, format!("{what} by expression {source:?}"));
+                }
+                Ok(cel::Value::Bool(false)) => {}
+                Ok(other) => {
+                    return in_progress(format!(
+                        "expression {source:?} gave {other:?}, not a boolean"
+                    ));
+                }
+                Err(e) => {
+                    return in_progress(format!(
+                        "expression {source:?} cannot be evaluated yet: {e}"
+                    ));
+                }
+            }
+        }
+        in_progress("no health check expression is true yet")
+    }
+}
+
+/// Like [`compute`], with custom checks taking over for the kinds they name (a deleted
+/// object is still `Terminating`).
+pub fn compute_with(obj: &Value, checks: &[CustomCheck]) -> (Status, String) {
+    if obj["metadata"]["deletionTimestamp"].is_string() {
+        return compute(obj);
+    }
+    match checks.iter().find(|c| c.applies_to(obj)) {
+        Some(c) => c.evaluate(obj),
+        None => compute(obj),
+    }
+}
+
+#[cfg(test)]
+mod custom_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check() -> CustomCheck {
+        CustomCheck::new(
+            "example.com/v1",
+            "Widget",
+            "status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')",
+            Some("has(status.phase) && status.phase == 'Provisioning'"),
+            Some("status.conditions.exists(c, c.type == 'Ready' && c.status == 'False' && c.reason == 'Broken')"),
+        )
+        .unwrap()
+    }
+
+    fn widget(status: serde_json::Value) -> Value {
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+               "metadata": {"name": "w", "generation": 2}, "status": status})
+    }
+
+    #[test]
+    fn expressions_decide_in_flux_order() {
+        let c = check();
+        let ready = widget(json!({"observedGeneration": 2,
+            "conditions": [{"type": "Ready", "status": "True"}]}));
+        assert_eq!(c.evaluate(&ready).0, Status::Current);
+        let broken = widget(json!({"observedGeneration": 2,
+            "conditions": [{"type": "Ready", "status": "False", "reason": "Broken"}]}));
+        assert_eq!(c.evaluate(&broken).0, Status::Failed);
+        // inProgress is tried first.
+        let provisioning = widget(json!({"observedGeneration": 2, "phase": "Provisioning",
+            "conditions": [{"type": "Ready", "status": "True"}]}));
+        assert_eq!(c.evaluate(&provisioning).0, Status::InProgress);
+        // An older generation's status is in progress whatever it says.
+        let stale = widget(json!({"observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "True"}]}));
+        let (s, m) = c.evaluate(&stale);
+        assert_eq!(s, Status::InProgress);
+        assert!(m.contains("generation"), "{m}");
+        // Fields not there yet: in progress, not failed.
+        let empty = widget(json!({}));
+        assert_eq!(c.evaluate(&empty).0, Status::InProgress);
+        let no_status =
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
+        assert_eq!(c.evaluate(&no_status).0, Status::InProgress);
+    }
+
+    #[test]
+    fn custom_checks_only_take_over_their_kind() {
+        let checks = [check()];
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(compute_with(&cm, &checks).0, Status::Current);
+        let other =
+            json!({"apiVersion": "example.com/v2", "kind": "Widget", "metadata": {"name": "w"}});
+        assert_eq!(compute_with(&other, &checks), compute(&other));
+        let deleting = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "deletionTimestamp": "2026-01-01T00:00:00Z"}});
+        assert_eq!(compute_with(&deleting, &checks).0, Status::Terminating);
+    }
+
+    #[test]
+    fn bad_expressions_are_named() {
+        let err = CustomCheck::new("example.com/v1", "Widget", "status.(", None, None).unwrap_err();
+        assert!(err.contains("'current'") && err.contains("Widget"), "{err}");
+        let err =
+            CustomCheck::new("example.com/v1", "Widget", "true", None, Some("&&")).unwrap_err();
+        assert!(err.contains("'failed'"), "{err}");
+        let err = CustomCheck::new("example.com/v1", "Widget", " ", None, None).unwrap_err();
+        assert!(err.contains("required"), "{err}");
+        // A non-boolean result is not health.
+        let c = CustomCheck::new("example.com/v1", "Widget", "'yes'", None, None).unwrap();
+        assert_eq!(c.evaluate(&widget(json!({}))).0, Status::InProgress);
+    }
+}

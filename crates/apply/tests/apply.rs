@@ -174,6 +174,7 @@ async fn staged_apply_of_crd_namespace_and_custom_resource() {
             timeout: Duration::from_secs(10),
             interval: Duration::from_millis(100),
             fail_fast: true,
+            custom: Vec::new(),
         },
     )
     .await
@@ -549,6 +550,7 @@ async fn wait_times_out_and_fails_fast() {
                 timeout: Duration::from_millis(500),
                 interval: Duration::from_millis(100),
                 fail_fast: true,
+                custom: Vec::new(),
             },
         )
         .await
@@ -578,6 +580,7 @@ async fn wait_times_out_and_fails_fast() {
                 timeout: Duration::from_secs(60),
                 interval: Duration::from_millis(100),
                 fail_fast: true,
+                custom: Vec::new(),
             },
         )
         .await
@@ -597,6 +600,7 @@ async fn wait_times_out_and_fails_fast() {
                 timeout: Duration::from_millis(200),
                 interval: Duration::from_millis(100),
                 fail_fast: true,
+                custom: Vec::new(),
             },
         )
         .await
@@ -620,6 +624,7 @@ async fn simulated_rollout_becomes_current() {
             timeout: Duration::from_secs(20),
             interval: Duration::from_millis(100),
             fail_fast: true,
+            custom: Vec::new(),
         },
     )
     .await
@@ -994,6 +999,7 @@ async fn prune_and_wait_find_kinds_at_another_version() {
             timeout: Duration::from_secs(5),
             interval: Duration::from_millis(100),
             fail_fast: true,
+            custom: Vec::new(),
         },
     )
     .await
