@@ -1195,3 +1195,67 @@ async fn health_check_exprs_decide_custom_resources_health() {
     assert!(msg.contains("'current'") && msg.contains("Widget"), "{msg}");
     assert!(widgets.get("bad-gadget").await.is_err(), "nothing applied");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ignore_rules_leave_fields_to_other_controllers() {
+    let Some((env, c1)) = Env::start(&[("web/deploy.yaml", DEPLOYMENT)]).await else {
+        return;
+    };
+    env.create_ks(
+        "web",
+        json!({"path": "./web", "ignore": [
+            {"paths": ["/spec/replicas"], "target": {"kind": "Deployment", "name": "we.*"}},
+            {"paths": ["/metadata/annotations/not-there"]},
+        ]}),
+    )
+    .await;
+    env.wait_applied("web", &c1).await;
+    let deployments =
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(env.client(), "default");
+    let d = deployments.get("web").await.unwrap();
+    assert_eq!(
+        d.spec.unwrap().replicas,
+        Some(1),
+        "created with Git's value"
+    );
+    // An autoscaler scales it, and someone changes the image by hand.
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("hpa").force(),
+            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "default"},
+                "spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "web", "image": "nginx:hacked"}]}}}})),
+        )
+        .await
+        .unwrap();
+    let requested = request_reconcile::<Kustomization>(&env.client(), "web").await;
+    wait_until(WAIT, || async {
+        let s = env.status("web").await;
+        (s["lastHandledReconcileAt"] == requested.as_str()
+            && ready_of(&s).is_some_and(|c| c.0 == "True"))
+        .then_some(())
+    })
+    .await
+    .expect("reconciled on request");
+    let spec = deployments.get("web").await.unwrap().spec.unwrap();
+    assert_eq!(
+        spec.replicas,
+        Some(5),
+        "the ignored field keeps the autoscaler's value"
+    );
+    assert_eq!(
+        spec.template.spec.unwrap().containers[0].image.as_deref(),
+        Some("nginx:1.27"),
+        "other drift is corrected"
+    );
+}

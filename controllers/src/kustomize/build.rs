@@ -236,6 +236,70 @@ pub(crate) fn build(input: &BuildInput) -> Result<Vec<Value>, BuildError> {
     Ok(out)
 }
 
+/// The JSON pointers `spec.ignore` selects for each built object (Flux's drift ignore
+/// rules: a rule without a target applies to every object).
+pub(crate) fn ignored_paths(
+    rules: &[gitops_api::meta::IgnoreRule],
+    objects: &[Value],
+) -> Result<Vec<Vec<String>>, BuildError> {
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let invalid = |m: String| BuildError {
+        reason: gitops_api::condition::reasons::BUILD_FAILED,
+        message: m,
+    };
+    let mut compiled = Vec::with_capacity(rules.len());
+    for rule in rules {
+        for p in &rule.paths {
+            if !p.starts_with('/') {
+                return Err(invalid(format!(
+                    "ignore rule path '{p}' is not a JSON pointer (it must start with '/')"
+                )));
+            }
+        }
+        let selector = match &rule.target {
+            None => None,
+            Some(t) => {
+                let s = gitops_kustomize::kustomization::Selector {
+                    group: t.group.clone().unwrap_or_default(),
+                    version: t.version.clone().unwrap_or_default(),
+                    kind: t.kind.clone().unwrap_or_default(),
+                    name: t.name.clone().unwrap_or_default(),
+                    namespace: t.namespace.clone().unwrap_or_default(),
+                    label_selector: t.label_selector.clone().unwrap_or_default(),
+                    annotation_selector: t.annotation_selector.clone().unwrap_or_default(),
+                };
+                Some(
+                    gitops_kustomize::transform::SelectorRegex::new(&s)
+                        .map_err(|e| invalid(format!("ignore rule target: {e}")))?,
+                )
+            }
+        };
+        compiled.push((selector, &rule.paths));
+    }
+    let mut out = Vec::with_capacity(objects.len());
+    for o in objects {
+        let mut paths = Vec::new();
+        // JSON is YAML: the engine's own value for its selector.
+        let resource = gitops_kustomize::yaml::parse_one(&o.to_string())
+            .ok()
+            .map(gitops_kustomize::Resource::new);
+        for (selector, rule_paths) in &compiled {
+            let selected = match (selector, &resource) {
+                (None, _) => true,
+                (Some(s), Some(r)) => s.matches(r),
+                (Some(_), None) => false,
+            };
+            if selected {
+                paths.extend(rule_paths.iter().cloned());
+            }
+        }
+        out.push(paths);
+    }
+    Ok(out)
+}
+
 /// Drops anything that looks like key material from a message.
 fn redact(m: &str) -> String {
     m.split_whitespace()

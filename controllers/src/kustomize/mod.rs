@@ -970,9 +970,18 @@ async fn apply_revision(
     .map_err(|e| Failure::new(reasons::BUILD_FAILED, format!("build panicked: {e}")))?
     .map_err(|e| Failure::new(e.reason, e.message))?;
     run.checksum = Some(checksum(&objects));
+    let ignored = build::ignored_paths(&k.spec.ignore, &objects)
+        .map_err(|e| Failure::new(e.reason, e.message))?;
 
     // apply
     let applier = applier_for(ctx, k).await?;
+    let mut objects = objects;
+    if !ignored.is_empty() {
+        applier
+            .keep_live_fields(&mut objects, &ignored)
+            .await
+            .map_err(|e| Failure::new(reasons::RECONCILIATION_FAILED, e.to_string()))?;
+    }
     let timeout = k.spec.timeout();
     let cs = applier
         .apply(

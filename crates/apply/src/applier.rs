@@ -919,6 +919,57 @@ impl Applier {
         }
     }
 
+    /// Drift ignore rules (Flux's `spec.ignore`): for each object that already exists, the
+    /// values at `paths[i]` (JSON pointers, RFC 6901) are replaced by the live ones —
+    /// removed when the live object has none — so those fields are neither reported as
+    /// drift nor overwritten, while everything else is reconciled. New objects keep
+    /// their values.
+    pub async fn keep_live_fields(
+        &self,
+        objects: &mut [Value],
+        paths: &[Vec<String>],
+    ) -> Result<(), ApplyError> {
+        let work: Vec<(usize, ObjectRef)> = objects
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| paths.get(*i).is_some_and(|p| !p.is_empty()))
+            .map(|(i, o)| ObjectRef::from_object(o).map(|r| (i, r)))
+            .collect::<Result<_, _>>()?;
+        let lives: Vec<(usize, Option<Value>)> =
+            stream::iter(work.into_iter().map(|(i, r)| async move {
+                let Some(res) = self.resource(&r).await? else {
+                    return Ok::<_, ApplyError>((i, None));
+                };
+                let mut r = r;
+                if !res.namespaced {
+                    r.namespace.clear();
+                }
+                match self.get(&res, &r).await {
+                    Ok(live) => Ok((i, live)),
+                    Err(e) => {
+                        let (_, message) = describe(&e, &r);
+                        Err(ApplyError::Query {
+                            object: r.into(),
+                            message,
+                        })
+                    }
+                }
+            }))
+            .buffered(8)
+            .try_collect()
+            .await?;
+        for (i, live) in lives {
+            let Some(live) = live else { continue };
+            for pointer in &paths[i] {
+                match live.pointer(pointer) {
+                    Some(v) => set_pointer(&mut objects[i], pointer, v.clone()),
+                    None => remove_pointer(&mut objects[i], pointer),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The kstatus of one object on the cluster.
     pub async fn status(&self, r: &ObjectRef) -> (Status, String) {
         self.status_with(r, &[]).await
@@ -1006,10 +1057,114 @@ impl Applier {
     }
 }
 
+/// The reference tokens of a JSON pointer (`~1` is `/`, `~0` is `~`).
+fn pointer_tokens(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+/// Sets the value at a JSON pointer, creating missing objects on the way; an array index
+/// that does not exist (or a scalar in the way) leaves the document as it is.
+fn set_pointer(doc: &mut Value, pointer: &str, value: Value) {
+    let tokens = pointer_tokens(pointer);
+    let Some((last, parents)) = tokens.split_last() else {
+        return;
+    };
+    let mut cur = doc;
+    for t in parents {
+        cur = match cur {
+            Value::Object(m) => m
+                .entry(t.clone())
+                .or_insert_with(|| Value::Object(Default::default())),
+            Value::Array(a) => match t.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(v) => v,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match cur {
+        Value::Object(m) => {
+            m.insert(last.clone(), value);
+        }
+        Value::Array(a) => {
+            if let Some(slot) = last.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                *slot = value;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes the value at a JSON pointer, if there is one.
+fn remove_pointer(doc: &mut Value, pointer: &str) {
+    let tokens = pointer_tokens(pointer);
+    let Some((last, parents)) = tokens.split_last() else {
+        return;
+    };
+    let mut cur = doc;
+    for t in parents {
+        cur = match cur {
+            Value::Object(m) => match m.get_mut(t) {
+                Some(v) => v,
+                None => return,
+            },
+            Value::Array(a) => match t.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(v) => v,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match cur {
+        Value::Object(m) => {
+            m.remove(last);
+        }
+        Value::Array(a) => {
+            if let Some(i) = last.parse::<usize>().ok().filter(|i| *i < a.len()) {
+                a.remove(i);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Now plus `timeout`, saturating (a year) instead of overflowing.
 fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
         .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod pointer_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointers_set_and_remove() {
+        let mut d = json!({"spec": {"replicas": 2, "template": {"metadata": {"annotations": {"a/b": "1"}}}},
+                           "list": [1, 2, 3]});
+        set_pointer(&mut d, "/spec/replicas", json!(5));
+        assert_eq!(d["spec"]["replicas"], 5);
+        set_pointer(&mut d, "/metadata/annotations/x~1y", json!("v"));
+        assert_eq!(d["metadata"]["annotations"]["x/y"], "v");
+        set_pointer(&mut d, "/list/1", json!(9));
+        assert_eq!(d["list"], json!([1, 9, 3]));
+        set_pointer(&mut d, "/list/7", json!(9)); // no such index: unchanged
+        assert_eq!(d["list"], json!([1, 9, 3]));
+        set_pointer(&mut d, "/spec/replicas/deeper", json!(1)); // scalar in the way
+        assert_eq!(d["spec"]["replicas"], 5);
+        remove_pointer(&mut d, "/spec/template/metadata/annotations/a~1b");
+        assert_eq!(d["spec"]["template"]["metadata"]["annotations"], json!({}));
+        remove_pointer(&mut d, "/list/0");
+        assert_eq!(d["list"], json!([9, 3]));
+        remove_pointer(&mut d, "/nothing/here");
+        set_pointer(&mut d, "", json!(1)); // the root is never replaced
+        assert!(d.is_object());
+    }
 }
