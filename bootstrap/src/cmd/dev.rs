@@ -162,8 +162,7 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
     };
 
     let progress = tokio::spawn(show_progress(client.clone()));
-    let code = if args.until_ready {
-        let target = target.expect("--until-ready requires --repo");
+    let code = if let Some(target) = target.filter(|_| args.until_ready) {
         tokio::select! {
             r = wait_ready(&client, &target, timeout) => r,
             _ = stop => ExitCode::from(130),
