@@ -1259,3 +1259,37 @@ async fn ignore_rules_leave_fields_to_other_controllers() {
         "other drift is corrected"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn watch_label_selector_shards_kustomizations() {
+    let Some((env, c1)) = Env::start_with(
+        &[("app/cm.yaml", &cm("sharded", "  a: \"1\"\n"))],
+        &["--watch-label-selector=sharding.fluxcd.io/key=shard1"],
+    )
+    .await
+    else {
+        return;
+    };
+    env.create_ks("mine", json!({"path": "./app", "namePrefix": "mine-"}))
+        .await;
+    env.create_ks("other", json!({"path": "./app", "namePrefix": "other-"}))
+        .await;
+    env.ks_api()
+        .patch(
+            "mine",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"sharding.fluxcd.io/key": "shard1"}}})),
+        )
+        .await
+        .unwrap();
+    env.wait_applied("mine", &c1).await;
+    assert!(env.configmap("default", "mine-sharded").await.is_some());
+    // The other shard's Kustomization is not this controller's.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let s = env.status("other").await;
+    assert!(
+        ready_of(&s).is_none(),
+        "reconciled outside the shard: {s:#}"
+    );
+    assert!(env.configmap("default", "other-sharded").await.is_none());
+}

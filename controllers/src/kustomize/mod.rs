@@ -98,10 +98,6 @@ pub struct KustomizeArgs {
     /// Feature gates, `Name=true,Other=false` (accepted; none change behaviour yet).
     #[arg(long, default_value = "")]
     pub feature_gates: String,
-    /// Only reconcile Kustomizations matching this label selector (accepted; not applied
-    /// yet: the shared reconcile loop watches all objects of the kind).
-    #[arg(long, default_value = "")]
-    pub watch_label_selector: String,
     /// Largest number of downloaded artifacts kept on disk for reuse.
     #[arg(long, default_value_t = 16)]
     pub artifact_cache_size: usize,
@@ -237,6 +233,7 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
         namespace: (!args.common.watch_all_namespaces).then_some(runtime_namespace),
         concurrency: args.common.concurrent.max(1),
         jitter_percent: args.interval_jitter_percentage,
+        label_selector: reconcile::label_selector(&args.common.watch_label_selector)?,
     };
     tracing::info!("starting kustomize-controller");
     let ns = opts.namespace.clone();

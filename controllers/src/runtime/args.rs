@@ -34,6 +34,10 @@ pub struct ControllerArgs {
     /// Reconciles running at once per kind.
     #[arg(long, default_value_t = 8)]
     pub concurrent: u16,
+    /// Only reconcile objects matching this label selector (sharding, as Flux's flag);
+    /// all objects when empty.
+    #[arg(long, default_value = "")]
+    pub watch_label_selector: String,
 }
 
 /// Parses `:8080`, `0.0.0.0:8080` or `host:port` into a socket address to bind; `None` for

@@ -70,12 +70,70 @@ pub struct RunOptions {
     pub concurrency: u16,
     /// Largest jitter added to `interval`, in percent.
     pub jitter_percent: u32,
+    /// Only objects matching this label selector (`--watch-label-selector`).
+    pub label_selector: Option<String>,
+}
+
+/// Checks a `--watch-label-selector` value (Kubernetes label selector syntax) and returns
+/// it, `None` when empty; the error says what is wrong.
+pub fn label_selector(s: &str) -> anyhow::Result<Option<String>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let key = |k: &str| {
+        let k = k.trim();
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    };
+    let mut depth = 0i32;
+    let mut parts = vec![String::new()];
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(p) = parts.last_mut() {
+            p.push(c);
+        }
+    }
+    for p in &parts {
+        let p = p.trim();
+        let ok = if let Some((k, v)) = p
+            .split_once("!=")
+            .or_else(|| p.split_once("=="))
+            .or_else(|| p.split_once('='))
+        {
+            key(k)
+                && v.trim()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        } else if let Some((k, set)) = p.split_once(" notin ").or_else(|| p.split_once(" in ")) {
+            let set = set.trim();
+            key(k) && set.starts_with('(') && set.ends_with(')')
+        } else if let Some(k) = p.strip_prefix('!') {
+            key(k)
+        } else {
+            key(p)
+        };
+        if !ok || depth != 0 {
+            anyhow::bail!("--watch-label-selector {s:?}: invalid requirement {p:?}");
+        }
+    }
+    Ok(Some(s.to_owned()))
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             namespace: None,
+            label_selector: None,
             concurrency: 8,
             jitter_percent: 5,
         }
@@ -251,7 +309,11 @@ pub async fn run_with<K, R>(
         None => Api::all(client.clone()),
     };
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
+    let mut config = watcher::Config::default();
+    if let Some(sel) = &opts.label_selector {
+        config = config.labels(sel);
+    }
+    let stream = watcher(api, config)
         .default_backoff()
         .reflect(writer)
         .applied_objects()
@@ -327,6 +389,24 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_selectors_are_checked() {
+        assert_eq!(label_selector("").unwrap(), None);
+        for ok in [
+            "shard=a",
+            "app.kubernetes.io/part-of==x,!legacy",
+            "tier in (front, back),env notin (dev)",
+            "sharding.fluxcd.io/key",
+            "a!=b",
+        ] {
+            assert_eq!(label_selector(ok).unwrap().as_deref(), Some(ok), "{ok}");
+        }
+        for bad in ["a=b=c", "tier in front", "=x", "a b", "a in (x"] {
+            let e = label_selector(bad).unwrap_err().to_string();
+            assert!(e.contains("--watch-label-selector"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

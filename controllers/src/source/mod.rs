@@ -189,6 +189,7 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
         },
         concurrency: args.common.concurrent.max(1),
         jitter_percent: 5,
+        label_selector: reconcile::label_selector(&args.common.watch_label_selector)?,
     };
     tracing::info!("starting source-controller");
     tokio::join!(
