@@ -224,3 +224,64 @@ fn until_ready_fails_on_a_broken_repository() {
     );
     assert!(err.contains("missing.yaml"), "{err}");
 }
+
+/// `--kubeconfig`: the controllers run against another cluster (here a separate
+/// `gitops apiserver` process) and no server is started.
+#[test]
+fn dev_against_an_existing_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write_app(&repo, "remote");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "one"]);
+    let cluster_state = dir.path().join("cluster");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args(["apiserver", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&cluster_state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let kubeconfig = cluster_state.join("kubeconfig");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !kubeconfig.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no kubeconfig from gitops apiserver"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dev_state = dir.path().join("dev");
+    let out = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args([
+            "dev",
+            "--until-ready",
+            "--timeout",
+            "120s",
+            "--path",
+            "./clusters/dev",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--state")
+        .arg(&dev_state)
+        .arg("--repo")
+        .arg(&repo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        !err.contains("API server https://"),
+        "no embedded server: {err}"
+    );
+    assert!(err.contains("Applied revision: main@sha1:"), "{err}");
+    assert!(
+        !dev_state.join("cluster").exists(),
+        "no embedded cluster state was created"
+    );
+}
