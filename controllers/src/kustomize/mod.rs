@@ -12,7 +12,7 @@
 mod artifact;
 mod build;
 
-use crate::runtime::args::{ControllerArgs, bind_addr};
+use crate::runtime::args::ControllerArgs;
 use crate::runtime::events::{EventRecorder, EventType};
 use crate::runtime::reconcile::{self, Outcome, Reconcilable, Reconciler, RunOptions};
 use crate::runtime::status::{ConditionSet, patch_status};
@@ -174,41 +174,15 @@ impl Context {
     }
 }
 
-/// The base client configuration: a kubeconfig file or the in-cluster environment.
-async fn base_config(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Config> {
-    gitops_source::ensure_crypto_provider();
-    Ok(match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| anyhow::anyhow!("reading kubeconfig {}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| anyhow::anyhow!("kubeconfig {}: {e}", path.display()))?
-        }
-        None => kube::Config::incluster().map_err(|e| {
-            anyhow::anyhow!("in-cluster configuration: {e} (pass --kubeconfig outside a cluster)")
-        })?,
-    })
-}
-
 /// Runs the kustomize controller until the process is stopped.
 pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
     telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
-    let config = base_config(args.common.kubeconfig.as_deref()).await?;
+    let config = crate::runtime::client::config(args.common.kubeconfig.as_deref()).await?;
     let client = kube::Client::try_from(config.clone())
         .map_err(|e| anyhow::anyhow!("Kubernetes client: {e}"))?;
     let metrics = Metrics::default();
     let ready = Readiness::default();
-    if let Some(a) = bind_addr(&args.common.metrics_addr) {
-        telemetry::serve(a, Some(metrics.clone()), ready.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("metrics server on {a}: {e}"))?;
-    }
-    if let Some(a) = bind_addr(&args.common.health_addr) {
-        telemetry::serve(a, None, ready.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("health server on {a}: {e}"))?;
-    }
+    telemetry::serve_from_args(&args.common, &metrics, &ready).await?;
     let runtime_namespace =
         std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into());
     let (tx, rx) = futures::channel::mpsc::unbounded();

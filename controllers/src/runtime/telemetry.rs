@@ -233,6 +233,27 @@ pub async fn serve(
     Ok(())
 }
 
+/// Serves metrics on `--metrics-addr` and probes on `--health-addr` (each unless empty or
+/// `0`), as every controller does at start-up.
+pub async fn serve_from_args(
+    args: &crate::runtime::args::ControllerArgs,
+    metrics: &Metrics,
+    ready: &Readiness,
+) -> anyhow::Result<()> {
+    use crate::runtime::args::bind_addr;
+    if let Some(a) = bind_addr(&args.metrics_addr) {
+        serve(a, Some(metrics.clone()), ready.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("metrics server on {a}: {e}"))?;
+    }
+    if let Some(a) = bind_addr(&args.health_addr) {
+        serve(a, None, ready.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("health server on {a}: {e}"))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,16 +155,7 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
     ));
     let metrics = Metrics::default();
     let ready = Readiness::default();
-    if let Some(a) = bind_addr(&args.common.metrics_addr) {
-        telemetry::serve(a, Some(metrics.clone()), ready.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("metrics server on {a}: {e}"))?;
-    }
-    if let Some(a) = bind_addr(&args.common.health_addr) {
-        telemetry::serve(a, None, ready.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("health server on {a}: {e}"))?;
-    }
+    telemetry::serve_from_args(&args.common, &metrics, &ready).await?;
     let ctx = Arc::new(Context {
         events: EventRecorder::new(
             client.clone(),
