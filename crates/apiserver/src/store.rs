@@ -666,8 +666,16 @@ fn append_wal(file: &mut std::fs::File, batches: &[Batch]) -> Result<(), String>
     record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     record.extend_from_slice(&payload);
-    file.write_all(&record)
-        .map_err(|e| format!("write-ahead log: {e}"))
+    // A failed append must not leave a torn record in front of later ones (replay stops
+    // at the first bad record): cut the file back to where it was.
+    let before = file
+        .metadata()
+        .map_err(|e| format!("write-ahead log: {e}"))?
+        .len();
+    file.write_all(&record).map_err(|e| {
+        let _ = file.set_len(before);
+        format!("write-ahead log: {e}")
+    })
 }
 
 /// One change read back from the log.
