@@ -9,23 +9,11 @@
 //! Run through `tests/bench/kustomize_1000.sh`, or:
 //! `cargo run -p gitops-tests --example bench_kustomize -- <path to gitops> [N] [concurrency]`.
 
-use futures::StreamExt;
 use gitops_api::Kustomization;
-use gitops_tests::{ChildGuard, GitHttpServer, free_port, git, wait_until};
+use gitops_tests::{ChildGuard, GitHttpServer, bench, free_port, git, wait_until};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 const APP: &str = r#"apiVersion: v1
 kind: ServiceAccount
@@ -107,40 +95,7 @@ async fn main() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
 
     // the API server
-    let state = tmp.path().join("api");
-    let api_port = free_port();
-    let _api = ChildGuard(
-        Command::new(&gitops)
-            .args([
-                "apiserver",
-                "--state",
-                &state.display().to_string(),
-                "--listen",
-                &format!("127.0.0.1:{api_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let kubeconfig = state.join("kubeconfig");
-    wait_until(Duration::from_secs(30), || {
-        let k = kubeconfig.clone();
-        async move {
-            let ok = k.exists()
-                && tokio::net::TcpStream::connect(("127.0.0.1", api_port))
-                    .await
-                    .is_ok();
-            ok.then_some(())
-        }
-    })
-    .await
-    .ok_or_else(|| anyhow::anyhow!("API server did not start"))?;
-    let client = gitops_controllers::runtime::client::client(Some(&kubeconfig)).await?;
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(client.clone());
-    for crd in gitops_api::all_crds() {
-        crds.create(&PostParams::default(), &crd).await?;
-    }
+    let (_api, kubeconfig, client) = bench::start_api_server(&gitops, tmp.path()).await?;
 
     // the Git repository
     let (root, work) = (tmp.path().join("srv"), tmp.path().join("work"));
@@ -166,23 +121,16 @@ async fn main() -> anyhow::Result<()> {
 
     // the source controller and its artifact
     let storage_port = free_port();
-    let _source = ChildGuard(
-        Command::new(&gitops)
-            .args([
-                "controller",
-                "source-controller",
-                &format!("--kubeconfig={}", kubeconfig.display()),
-                &format!("--storage-path={}", tmp.path().join("storage").display()),
-                &format!("--storage-addr=127.0.0.1:{storage_port}"),
-                &format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
-                "--metrics-addr=0",
-                "--health-addr=0",
-                "--log-level=error",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?,
-    );
+    let _source = ChildGuard(bench::spawn_controller(
+        &gitops,
+        "source-controller",
+        &kubeconfig,
+        &[
+            format!("--storage-path={}", tmp.path().join("storage").display()),
+            format!("--storage-addr=127.0.0.1:{storage_port}"),
+            format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
+        ],
+    )?);
     let repo: gitops_api::GitRepository = serde_json::from_value(json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "podinfo", "namespace": "default"},
@@ -202,48 +150,30 @@ async fn main() -> anyhow::Result<()> {
     .ok_or_else(|| anyhow::anyhow!("the GitRepository never got an artifact"))?;
 
     // the kustomize controller, measured
-    let mut controller = Command::new(&gitops)
-        .args([
-            "controller",
-            "kustomize-controller",
-            &format!("--kubeconfig={}", kubeconfig.display()),
-            "--metrics-addr=0",
-            "--health-addr=0",
-            "--log-level=error",
-            &format!("--concurrent={concurrency}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let mut controller = bench::spawn_controller(
+        &gitops,
+        "kustomize-controller",
+        &kubeconfig,
+        &[format!("--concurrent={concurrency}")],
+    )?;
     let pid = controller.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let api: Api<Kustomization> = Api::namespaced(client.clone(), "default");
     let started = Instant::now();
-    futures::stream::iter(0..n)
-        .map(|i| {
-            let api = api.clone();
-            async move {
-                let k: Kustomization = serde_json::from_value(json!({
-                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                    "metadata": {"name": format!("podinfo-{i}"), "namespace": "default"},
-                    "spec": {
-                        "interval": "1h", "prune": true, "path": "./app",
-                        "namePrefix": format!("p{i}-"), "timeout": "5m",
-                        "sourceRef": {"kind": "GitRepository", "name": "podinfo"},
-                    },
-                }))
-                .expect("object");
-                api.create(&PostParams::default(), &k).await.map(|_| ())
-            }
-        })
-        .buffer_unordered(16)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                eprintln!("create failed: {e}");
-            }
-        })
-        .await;
+    bench::create_all(&api, n, |i| {
+        serde_json::from_value(json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": format!("podinfo-{i}"), "namespace": "default"},
+            "spec": {
+                "interval": "1h", "prune": true, "path": "./app",
+                "namePrefix": format!("p{i}-"), "timeout": "5m",
+                "sourceRef": {"kind": "GitRepository", "name": "podinfo"},
+            },
+        }))
+        .expect("object")
+    })
+    .await;
     let created = started.elapsed();
     let mut ready = 0;
     while started.elapsed() < Duration::from_secs(900) {
@@ -266,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let wall = started.elapsed();
-    let rss = peak_rss_kib(pid);
+    let rss = bench::peak_rss_kib(pid);
     // the objects really are there
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(client.clone(), "default");
@@ -293,10 +223,7 @@ async fn main() -> anyhow::Result<()> {
         wall.as_secs_f64()
     );
     println!("applied:            {applied} Deployments, {applied_services} Services");
-    match rss {
-        Some(kib) => println!("controller peak RSS: {:.1} MiB", kib as f64 / 1024.0),
-        None => println!("controller peak RSS: unavailable"),
-    }
+    bench::print_rss(rss);
     anyhow::ensure!(
         ready == n,
         "only {ready} of {n} Kustomizations became ready"

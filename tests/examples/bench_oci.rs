@@ -6,23 +6,11 @@
 //! Run through `tests/bench/oci_1000.sh`, or:
 //! `cargo run -p gitops-tests --example bench_oci -- <path to gitops> [N] [concurrency]`.
 
-use futures::StreamExt;
 use gitops_api::OCIRepository;
-use gitops_tests::{ChildGuard, DockerRegistry, free_port, wait_until};
-use kube::api::{Api, ListParams, PostParams};
+use gitops_tests::{DockerRegistry, bench, free_port};
+use kube::api::{Api, ListParams};
 use serde_json::json;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -38,40 +26,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("docker-registry is not installed (apt-get install docker-registry)");
     };
     let tmp = tempfile::tempdir()?;
-    let state = tmp.path().join("api");
-    let api_port = free_port();
-    let _api = ChildGuard(
-        Command::new(&gitops)
-            .args([
-                "apiserver",
-                "--state",
-                &state.display().to_string(),
-                "--listen",
-                &format!("127.0.0.1:{api_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let kubeconfig = state.join("kubeconfig");
-    wait_until(Duration::from_secs(30), || {
-        let k = kubeconfig.clone();
-        async move {
-            let ok = k.exists()
-                && tokio::net::TcpStream::connect(("127.0.0.1", api_port))
-                    .await
-                    .is_ok();
-            ok.then_some(())
-        }
-    })
-    .await
-    .ok_or_else(|| anyhow::anyhow!("API server did not start"))?;
-    let client = gitops_controllers::runtime::client::client(Some(&kubeconfig)).await?;
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(client.clone());
-    for crd in gitops_api::all_crds() {
-        crds.create(&PostParams::default(), &crd).await?;
-    }
+    let (_api, kubeconfig, client) = bench::start_api_server(&gitops, tmp.path()).await?;
 
     // One artifact in the registry.
     let content = tmp.path().join("content");
@@ -96,48 +51,31 @@ async fn main() -> anyhow::Result<()> {
         .await?;
 
     let storage_port = free_port();
-    let mut controller = Command::new(&gitops)
-        .args([
-            "controller",
-            "source-controller",
-            &format!("--kubeconfig={}", kubeconfig.display()),
-            &format!("--storage-path={}", tmp.path().join("storage").display()),
-            &format!("--storage-addr=127.0.0.1:{storage_port}"),
-            &format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
-            "--metrics-addr=0",
-            "--health-addr=0",
-            "--log-level=error",
-            &format!("--concurrent={concurrency}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let mut controller = bench::spawn_controller(
+        &gitops,
+        "source-controller",
+        &kubeconfig,
+        &[
+            format!("--storage-path={}", tmp.path().join("storage").display()),
+            format!("--storage-addr=127.0.0.1:{storage_port}"),
+            format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
+            format!("--concurrent={concurrency}"),
+        ],
+    )?;
     let pid = controller.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let api: Api<OCIRepository> = Api::namespaced(client.clone(), "default");
     let started = Instant::now();
-    futures::stream::iter(0..n)
-        .map(|i| {
-            let api = api.clone();
-            let url = url.clone();
-            async move {
-                let o: OCIRepository = serde_json::from_value(json!({
-                    "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
-                    "metadata": {"name": format!("app-{i}"), "namespace": "default"},
-                    "spec": {"url": url, "interval": "10m", "insecure": true, "ref": {"tag": "1.0.0"}},
-                }))
-                .expect("object");
-                api.create(&PostParams::default(), &o).await.map(|_| ())
-            }
-        })
-        .buffer_unordered(16)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                eprintln!("create failed: {e}");
-            }
-        })
-        .await;
+    bench::create_all(&api, n, |i| {
+        serde_json::from_value(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+            "metadata": {"name": format!("app-{i}"), "namespace": "default"},
+            "spec": {"url": url, "interval": "10m", "insecure": true, "ref": {"tag": "1.0.0"}},
+        }))
+        .expect("object")
+    })
+    .await;
     let created = started.elapsed();
     let mut ready = 0;
     while started.elapsed() < Duration::from_secs(600) {
@@ -162,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let wall = started.elapsed();
-    let rss = peak_rss_kib(pid);
+    let rss = bench::peak_rss_kib(pid);
     let _ = controller.kill();
     let _ = controller.wait();
     println!("objects:            {n} (controller --concurrent={concurrency})");
@@ -171,10 +109,7 @@ async fn main() -> anyhow::Result<()> {
         "all Ready after:    {:.2} s ({ready}/{n} ready)",
         wall.as_secs_f64()
     );
-    match rss {
-        Some(kib) => println!("controller peak RSS: {:.1} MiB", kib as f64 / 1024.0),
-        None => println!("controller peak RSS: unavailable"),
-    }
+    bench::print_rss(rss);
     anyhow::ensure!(ready == n, "only {ready} of {n} objects became ready");
     Ok(())
 }

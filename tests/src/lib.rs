@@ -556,3 +556,116 @@ pub fn sops_encrypt_secret(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\nstringData:\n{body}type: Opaque\nsops:\n  age:\n    - recipient: {recipient}\n      enc: |\n{enc_block}  lastmodified: \"{lastmodified}\"\n  mac: {mac}\n  encrypted_regex: ^(data|stringData)$\n  version: 3.9.0\n"
     ))
 }
+
+/// Pieces the process-level benchmarks (`examples/bench_*.rs`) share: the API server and
+/// the measured controller run as their own `gitops` processes.
+pub mod bench {
+    use super::{ChildGuard, free_port, wait_until};
+    use kube::api::{Api, PostParams};
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    /// `gitops apiserver` under `dir/api`, up and with Flux's CRDs: the process, its
+    /// kubeconfig and a client.
+    pub async fn start_api_server(
+        gitops: &str,
+        dir: &Path,
+    ) -> anyhow::Result<(ChildGuard, PathBuf, kube::Client)> {
+        gitops_source::ensure_crypto_provider();
+        let state = dir.join("api");
+        let port = free_port();
+        let child = ChildGuard(
+            Command::new(gitops)
+                .arg("apiserver")
+                .arg("--state")
+                .arg(&state)
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
+        let kubeconfig = state.join("kubeconfig");
+        wait_until(Duration::from_secs(30), || {
+            let k = kubeconfig.clone();
+            async move {
+                let ok = k.exists()
+                    && tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .is_ok();
+                ok.then_some(())
+            }
+        })
+        .await
+        .ok_or_else(|| anyhow::anyhow!("API server did not start"))?;
+        let client = gitops_controllers::runtime::client::client(Some(&kubeconfig)).await?;
+        let crds: Api<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        > = Api::all(client.clone());
+        for crd in gitops_api::all_crds() {
+            crds.create(&PostParams::default(), &crd).await?;
+        }
+        Ok((child, kubeconfig, client))
+    }
+
+    /// `gitops controller <name> --kubeconfig … <flags>` without metrics or health ports,
+    /// logging errors only.
+    pub fn spawn_controller(
+        gitops: &str,
+        name: &str,
+        kubeconfig: &Path,
+        flags: &[String],
+    ) -> std::io::Result<std::process::Child> {
+        Command::new(gitops)
+            .args(["controller", name])
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .args(["--metrics-addr=0", "--health-addr=0", "--log-level=error"])
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+    }
+
+    /// Peak resident memory (VmHWM) of a live process, in KiB.
+    pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        s.lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// Creates `n` objects made by `make(i)`, 16 at a time; failures are printed.
+    pub async fn create_all<K>(api: &Api<K>, n: usize, make: impl Fn(usize) -> K)
+    where
+        K: kube::Resource
+            + Clone
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        use futures::StreamExt;
+        futures::stream::iter((0..n).map(make))
+            .map(|o| {
+                let api = api.clone();
+                async move { api.create(&PostParams::default(), &o).await.map(|_| ()) }
+            })
+            .buffer_unordered(16)
+            .for_each(|r| async move {
+                if let Err(e) = r {
+                    eprintln!("create failed: {e}");
+                }
+            })
+            .await;
+    }
+
+    /// Prints the controller's peak RSS line of a benchmark report.
+    pub fn print_rss(rss: Option<u64>) {
+        match rss {
+            Some(kib) => println!("controller peak RSS: {:.1} MiB", kib as f64 / 1024.0),
+            None => println!("controller peak RSS: unavailable"),
+        }
+    }
+}
