@@ -483,6 +483,22 @@ fn resource(kind: &str) -> anyhow::Result<ApiResource> {
     })
 }
 
+/// A condition of an object's status, by type.
+fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+/// The generation a Ready condition is about: Flux records it in the condition itself
+/// (the status-wide one stays at the last success, or -1 before the first).
+fn observed_generation(obj: &Value, ready: &Value) -> Option<i64> {
+    ready["observedGeneration"]
+        .as_i64()
+        .or_else(|| obj["status"]["observedGeneration"].as_i64())
+}
+
 /// One line of progress for an object, or None while nothing is known yet.
 fn progress_line(kind: &str, obj: &Value) -> Option<(String, String)> {
     let meta = &obj["metadata"];
@@ -491,16 +507,11 @@ fn progress_line(kind: &str, obj: &Value) -> Option<(String, String)> {
         meta["namespace"].as_str().unwrap_or(""),
         meta["name"].as_str().unwrap_or("")
     );
-    let conditions = obj["status"]["conditions"].as_array()?;
-    let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
+    let ready = condition(obj, "Ready")?;
     let message = ready["message"].as_str().unwrap_or("");
     let reason = ready["reason"].as_str().unwrap_or("");
     let generation = meta["generation"].as_i64();
-    // Flux records the generation a condition is about in the condition itself (the
-    // status-wide one stays at the last success, or -1 before the first).
-    let observed = ready["observedGeneration"]
-        .as_i64()
-        .or_else(|| obj["status"]["observedGeneration"].as_i64());
+    let observed = observed_generation(obj, ready);
     let line = match ready["status"].as_str() {
         Some("True") => {
             let mut line = format!("✔ {id}: {message}");
@@ -581,20 +592,14 @@ async fn wait_ready(client: &kube::Client, target: &Target, timeout: Duration) -
     loop {
         if let Ok(o) = api.get(&target.name).await {
             let v = serde_json::to_value(&o).unwrap_or_default();
-            let cond = |t: &str| {
-                v["status"]["conditions"]
-                    .as_array()
-                    .and_then(|cs| cs.iter().find(|c| c["type"] == t).cloned())
-            };
-            let observed = cond("Ready")
-                .and_then(|r| r["observedGeneration"].as_i64())
-                .or_else(|| v["status"]["observedGeneration"].as_i64());
+            let ready = condition(&v, "Ready");
+            let observed = ready.and_then(|r| observed_generation(&v, r));
             let current = v["metadata"]["generation"].as_i64() == observed;
-            if current && let Some(r) = cond("Ready") {
+            if current && let Some(r) = ready {
                 if r["status"] == "True" {
                     return ExitCode::SUCCESS;
                 }
-                let stalled = cond("Stalled").is_some_and(|s| s["status"] == "True");
+                let stalled = condition(&v, "Stalled").is_some_and(|s| s["status"] == "True");
                 // A build, apply or health failure at a revision the controller attempted
                 // stays until a new commit; waiting for a source or a dependency does not.
                 let attempted = v["status"]["lastAttemptedRevision"]
