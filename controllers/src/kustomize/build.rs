@@ -281,7 +281,8 @@ pub(crate) fn ignored_paths(
     let mut out = Vec::with_capacity(objects.len());
     for o in objects {
         let mut paths = Vec::new();
-        // JSON is YAML: the engine's own value for its selector.
+        // Rules match the objects as they are applied (with commonMetadata and the owner
+        // labels), so the engine's selector reads the final object (JSON is YAML).
         let resource = gitops_kustomize::yaml::parse_one(&o.to_string())
             .ok()
             .map(gitops_kustomize::Resource::new);
