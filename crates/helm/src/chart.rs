@@ -12,8 +12,8 @@ use crate::error::Error;
 pub struct File {
     /// Relative path, e.g. `templates/deployment.yaml`.
     pub name: String,
-    /// Contents.
-    pub data: Vec<u8>,
+    /// Contents (shared: cloning a chart does not copy its files).
+    pub data: std::sync::Arc<[u8]>,
 }
 
 /// One entry of `dependencies:` in `Chart.yaml`.
@@ -156,7 +156,7 @@ impl Chart {
                 .map_err(|e| Error::Archive(e.to_string()))?;
             files.push(File {
                 name: rel.to_string(),
-                data,
+                data: data.into(),
             });
         }
         // apply the archive's own .helmignore
@@ -187,9 +187,9 @@ impl Chart {
                     _ => return Err(Error::Chart("values.yaml: expected a map".into())),
                 };
             } else if n == "values.schema.json" {
-                c.schema = Some(f.data);
+                c.schema = Some(f.data.to_vec());
             } else if n == "requirements.yaml" {
-                requirements = Some(f.data.clone());
+                requirements = Some(f.data.to_vec());
                 c.files.push(f);
             } else if let Some(t) = n.strip_prefix("templates/") {
                 let _ = t;
@@ -385,7 +385,10 @@ fn walk(dir: &Path, rel: &str, rules: &Ignore, out: &mut Vec<File>) -> Result<()
             }
             let data =
                 std::fs::read(&path).map_err(|er| Error::Io(path.display().to_string(), er))?;
-            out.push(File { name: relp, data });
+            out.push(File {
+                name: relp,
+                data: data.into(),
+            });
         }
     }
     Ok(())

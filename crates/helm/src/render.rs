@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde_json::Value as J;
 
@@ -189,7 +190,7 @@ pub struct Hook {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     /// CRDs from `crds/` directories (name, content).
-    pub crds: Vec<(String, String)>,
+    pub crds: Vec<(String, Arc<[u8]>)>,
     /// Manifests in install order.
     pub manifests: Vec<Manifest>,
     /// Hooks in install order.
@@ -206,7 +207,7 @@ impl Rendered {
         let mut man = String::new();
         if opts.include_crds {
             for (n, c) in &self.crds {
-                man.push_str(&format!("---\n# Source: {n}\n{c}\n"));
+                man.push_str(&format!("---\n# Source: {n}\n{}\n", text_of(c)));
             }
         }
         for m in &self.manifests {
@@ -230,12 +231,20 @@ impl Rendered {
 // ---------------------------------------------------------------------------------------
 // objects
 
+/// Text of a file: UTF-8 as is, invalid sequences replaced (as Go's `string(bytes)` prints).
+pub(crate) fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 struct Files {
-    files: Rc<Vec<(String, Rc<[u8]>)>>,
+    files: Rc<Vec<(String, Arc<[u8]>)>>,
 }
 
 impl Files {
-    fn get(&self, name: &str) -> Option<Rc<[u8]>> {
+    fn get(&self, name: &str) -> Option<Arc<[u8]>> {
         self.files
             .iter()
             .find(|(n, _)| n == name)
@@ -284,23 +293,23 @@ impl Object for Files {
             Ok(match name {
                 "Get" => Value::from(
                     self.get(&arg(0)?)
-                        .map(|d| String::from_utf8_lossy(&d).into_owned())
+                        .map(|d| text_of(&d).into_owned())
                         .unwrap_or_default(),
                 ),
                 "GetBytes" => {
-                    Value::Bytes(self.get(&arg(0)?).unwrap_or_else(|| Rc::from(&b""[..])))
+                    Value::Bytes(Rc::from(self.get(&arg(0)?).as_deref().unwrap_or_default()))
                 }
                 "Lines" => {
                     let Some(d) = self.get(&arg(0)?) else {
                         return Ok(Value::from(Vec::new()));
                     };
-                    let s = String::from_utf8_lossy(&d).into_owned();
+                    let s = text_of(&d).into_owned();
                     let s = s.strip_suffix('\n').unwrap_or(&s);
                     Value::from(s.split('\n').map(Value::from).collect::<Vec<_>>())
                 }
                 "Glob" => {
                     let pat = arg(0)?;
-                    let files: Vec<(String, Rc<[u8]>)> = self
+                    let files: Vec<(String, Arc<[u8]>)> = self
                         .files
                         .iter()
                         .filter(|(n, _)| glob_match(&pat, n))
@@ -310,9 +319,7 @@ impl Object for Files {
                         files: Rc::new(files),
                     }))
                 }
-                "AsConfig" => {
-                    Value::from(self.to_yaml_map(|d| String::from_utf8_lossy(d).into_owned()))
-                }
+                "AsConfig" => Value::from(self.to_yaml_map(|d| text_of(d).into_owned())),
                 "AsSecrets" => Value::from(self.to_yaml_map(crate::funcs::b64)),
                 _ => return Err(format!("can't evaluate field {name}")),
             })
@@ -326,7 +333,7 @@ impl Object for Files {
             }
             s.push_str(n);
             s.push(':');
-            s.push_str(&Value::Bytes(d.clone()).to_go_string());
+            s.push_str(&Value::Bytes(Rc::from(&**d)).to_go_string());
         }
         s.push(']');
         s
@@ -335,7 +342,7 @@ impl Object for Files {
         let mut v: Vec<(String, Value)> = self
             .files
             .iter()
-            .map(|(n, d)| (n.clone(), Value::Bytes(d.clone())))
+            .map(|(n, d)| (n.clone(), Value::Bytes(Rc::from(&**d))))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         Some(v)
@@ -675,10 +682,10 @@ fn collect(
             _ => Value::new_map(),
         }
     };
-    let files: Vec<(String, Rc<[u8]>)> = c
+    let files: Vec<(String, Arc<[u8]>)> = c
         .files
         .iter()
-        .map(|f: &File| (f.name.clone(), Rc::from(f.data.as_slice())))
+        .map(|f: &File| (f.name.clone(), f.data.clone()))
         .collect();
     let subcharts = Value::new_map();
     let mut next = BTreeMap::new();
@@ -707,7 +714,7 @@ fn collect(
         out.insert(
             format!("{full}/{}", t.name),
             Renderable {
-                text: Rc::from(String::from_utf8_lossy(&t.data).as_ref()),
+                text: Rc::from(text_of(&t.data).as_ref()),
                 vals: next.clone(),
                 base_path: format!("{full}/templates"),
             },
@@ -822,58 +829,6 @@ pub fn split_manifests(s: &str) -> Vec<String> {
     })
 }
 
-struct Head {
-    kind: String,
-    name: String,
-    annotations: BTreeMap<String, String>,
-}
-
-fn head_of(doc: &str) -> Result<Head, String> {
-    let v = crate::yaml::parse(doc).map_err(|e| e.to_string())?;
-    let obj = match v {
-        J::Object(m) => m,
-        J::Null => serde_json::Map::new(),
-        _ => return Err("error unmarshaling JSON: json: cannot unmarshal into Go value of type releaseutil.SimpleHead".into()),
-    };
-    // sigs.k8s.io/yaml converts scalars to strings for string fields
-    let str_of = |v: Option<&J>, what: &str| -> Result<String, String> {
-        match v {
-            None | Some(J::Null) => Ok(String::new()),
-            Some(J::String(s)) => Ok(s.clone()),
-            Some(J::Bool(b)) => Ok(b.to_string()),
-            Some(J::Number(n)) => Ok(crate::value::format_float_g(n.as_f64().unwrap_or(0.0))),
-            Some(_) => Err(format!(
-                "error unmarshaling JSON: json: cannot unmarshal into Go struct field {what} of type string"
-            )),
-        }
-    };
-    let kind = str_of(obj.get("kind"), "SimpleHead.kind")?;
-    let _ = str_of(obj.get("apiVersion"), "SimpleHead.apiVersion")?;
-    let mut name = String::new();
-    let mut annotations = BTreeMap::new();
-    match obj.get("metadata") {
-        None | Some(J::Null) => {}
-        Some(J::Object(md)) => {
-            name = str_of(md.get("name"), "SimpleHead.metadata.name")?;
-            match md.get("annotations") {
-                None | Some(J::Null) => {}
-                Some(J::Object(a)) => {
-                    for (k, v) in a {
-                        annotations.insert(k.clone(), str_of(Some(v), "SimpleHead.metadata.annotations")?);
-                    }
-                }
-                Some(_) => return Err("error unmarshaling JSON: json: cannot unmarshal into Go struct field SimpleHead.metadata.annotations".into()),
-            }
-        }
-        Some(_) => return Err("error unmarshaling JSON: json: cannot unmarshal into Go struct field SimpleHead.metadata".into()),
-    }
-    Ok(Head {
-        kind,
-        name,
-        annotations,
-    })
-}
-
 const HOOK_EVENTS: &[&str] = &[
     "pre-install",
     "post-install",
@@ -912,7 +867,8 @@ pub fn sort_manifests(
             continue;
         }
         for doc in split_manifests(content) {
-            let head = head_of(&doc).map_err(|e| Error::Manifest(path.clone(), e))?;
+            let head =
+                crate::yaml::manifest_head(&doc).map_err(|e| Error::Manifest(path.clone(), e))?;
             let Some(ht) = head.annotations.get("helm.sh/hook") else {
                 generic.push(Manifest {
                     name: path.clone(),
@@ -975,7 +931,7 @@ fn valid_release_name(n: &str) -> bool {
     RE.with(|re| re.is_match(n))
 }
 
-fn collect_crds(c: &Chart, prefix: &str, out: &mut Vec<(String, String)>) {
+fn collect_crds(c: &Chart, prefix: &str, out: &mut Vec<(String, Arc<[u8]>)>) {
     let full = if prefix.is_empty() {
         c.name().to_string()
     } else {
@@ -984,10 +940,7 @@ fn collect_crds(c: &Chart, prefix: &str, out: &mut Vec<(String, String)>) {
     let mut crds: Vec<&File> = c.crd_files().collect();
     crds.sort_by(|a, b| a.name.cmp(&b.name));
     for f in crds {
-        out.push((
-            format!("{full}/{}", f.name),
-            String::from_utf8_lossy(&f.data).into_owned(),
-        ));
+        out.push((format!("{full}/{}", f.name), f.data.clone()));
     }
     for d in &c.dependencies {
         collect_crds(d, &full, out);

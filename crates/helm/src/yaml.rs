@@ -11,11 +11,11 @@ use granit_parser::{Event, Parser, ScalarStyle};
 
 use crate::value::{Value, format_float_g};
 
-/// A YAML syntax error with its position.
+/// A YAML error, with its position when go-yaml gives one.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("yaml: line {line}: {msg}")]
+#[error("yaml: {}{msg}", if *.line > 0 { format!("line {line}: ") } else { String::new() })]
 pub struct YamlError {
-    /// 1-based line.
+    /// 1-based line; 0 for errors go-yaml reports without one (unknown anchors, map keys).
     pub line: usize,
     /// What is wrong.
     pub msg: String,
@@ -323,6 +323,53 @@ enum Node {
 struct Builder<'a> {
     parser: Parser<'a, granit_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
+    /// Build every node; when false, only what [`manifest_head`] reads (see [`Builder::head_map`]).
+    keep_all: bool,
+    /// Stop after the first document (as go-yaml's `Unmarshal` does).
+    first_only: bool,
+    /// Seen a non-finite float or a collection used as a map key: something only a full
+    /// conversion can judge.
+    odd: bool,
+    /// go-yaml's `invalid map key` for the first collection used as a key.
+    bad_key: Option<String>,
+}
+
+/// Whether a scalar reads as an infinite or NaN float (which JSON cannot hold).
+fn non_finite(text: &str, plain: bool, tag: Option<&str>) -> bool {
+    let candidate = matches!(text.as_bytes().first(), Some(b'.' | b'+' | b'-'));
+    candidate
+        && match tag {
+            None => plain && matches!(resolve(text), Scalar::Float(f) if !f.is_finite()),
+            Some("float") | Some("int") => {
+                matches!(resolve(text), Scalar::Float(f) if !f.is_finite())
+            }
+            _ => false,
+        }
+}
+
+/// Go's `%#v` of a decoded YAML value (for `invalid map key` errors).
+fn go_sharp(n: &Node) -> String {
+    match n {
+        Node::Scalar(t, plain, tag) => match scalar_json(t, *plain, tag.as_deref()) {
+            serde_json::Value::Null => "interface {}(nil)".into(),
+            serde_json::Value::String(s) => format!("{s:?}"),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Number(x) => format_float_g(x.as_f64().unwrap_or(0.0)),
+            other => other.to_string(),
+        },
+        Node::Seq(items) => format!(
+            "[]interface {{}}{{{}}}",
+            items.iter().map(go_sharp).collect::<Vec<_>>().join(", ")
+        ),
+        Node::Map(items) => format!(
+            "map[interface {{}}]interface {{}}{{{}}}",
+            items
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_sharp(k), go_sharp(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn err_at(line: usize, msg: impl Into<String>) -> YamlError {
@@ -353,7 +400,12 @@ impl<'a> Builder<'a> {
         };
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                let n = Node::Scalar(text.into_owned(), style == ScalarStyle::Plain, tag_of(&tag));
+                let plain = style == ScalarStyle::Plain;
+                let tag = tag_of(&tag);
+                if non_finite(&text, plain, tag.as_deref()) {
+                    self.odd = true;
+                }
+                let n = Node::Scalar(text.into_owned(), plain, tag);
                 if anchor > 0 {
                     self.anchors.insert(anchor, n.clone());
                 }
@@ -388,6 +440,12 @@ impl<'a> Builder<'a> {
                         break;
                     }
                     let Some(k) = self.item(ev, l)? else { continue };
+                    if let Node::Seq(_) | Node::Map(_) = k {
+                        self.odd = true;
+                        if self.bad_key.is_none() {
+                            self.bad_key = Some(go_sharp(&k));
+                        }
+                    }
                     let v = loop {
                         let Some((ev, l)) = self.next()? else {
                             return Err(err_at(line, "unexpected end of stream"));
@@ -416,7 +474,7 @@ impl<'a> Builder<'a> {
     fn item(&mut self, ev: Event<'a>, line: usize) -> Result<Option<Node>, YamlError> {
         match ev {
             Event::UnresolvedAlias(name) => {
-                Err(err_at(line, format!("unknown anchor '{name}' referenced")))
+                Err(err_at(0, format!("unknown anchor '{name}' referenced")))
             }
             ev @ (Event::Scalar(..)
             | Event::SequenceStart(..)
@@ -424,6 +482,140 @@ impl<'a> Builder<'a> {
             | Event::Alias(_)) => self.node(ev, line).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// The next node event, read past anything else; an error at the end of the stream.
+    fn next_node(&mut self, line: usize) -> Result<(Event<'a>, usize), YamlError> {
+        loop {
+            let Some((ev, l)) = self.next()? else {
+                return Err(err_at(line, "unexpected end of stream"));
+            };
+            if matches!(
+                ev,
+                Event::Scalar(..)
+                    | Event::SequenceStart(..)
+                    | Event::MappingStart(..)
+                    | Event::Alias(_)
+                    | Event::UnresolvedAlias(_)
+            ) {
+                return Ok((ev, l));
+            }
+        }
+    }
+
+    /// Reads past the node `ev` starts without building it, checking it as [`Builder::node`]
+    /// would: anchored nodes are still built (an alias elsewhere may need them), unknown
+    /// anchors fail, non-finite floats and collection keys set `odd`. Events that are not
+    /// nodes are ignored.
+    fn skip(&mut self, ev: Event<'a>, line: usize) -> Result<(), YamlError> {
+        match ev {
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(_, anchor, _)
+            | Event::MappingStart(_, anchor, _)
+                if anchor > 0 =>
+            {
+                self.node(ev, line).map(drop)
+            }
+            Event::Scalar(text, style, _, tag) => {
+                let tag = tag.map(|t| {
+                    if t.is_yaml_core_schema() {
+                        t.suffix().to_string()
+                    } else {
+                        "!".into()
+                    }
+                });
+                if non_finite(&text, style == ScalarStyle::Plain, tag.as_deref()) {
+                    self.odd = true;
+                }
+                Ok(())
+            }
+            Event::SequenceStart(..) => loop {
+                let Some((ev, l)) = self.next()? else {
+                    return Err(err_at(line, "unexpected end of stream"));
+                };
+                if let Event::SequenceEnd = ev {
+                    return Ok(());
+                }
+                self.skip(ev, l)?;
+            },
+            Event::MappingStart(..) => loop {
+                let Some((ev, l)) = self.next()? else {
+                    return Err(err_at(line, "unexpected end of stream"));
+                };
+                match ev {
+                    Event::MappingEnd => return Ok(()),
+                    Event::SequenceStart(..) | Event::MappingStart(..) => self.odd = true,
+                    Event::Alias(id)
+                        if matches!(self.anchors.get(&id), Some(Node::Seq(_) | Node::Map(_))) =>
+                    {
+                        self.odd = true
+                    }
+                    _ => {}
+                }
+                let is_node = matches!(
+                    ev,
+                    Event::Scalar(..)
+                        | Event::SequenceStart(..)
+                        | Event::MappingStart(..)
+                        | Event::Alias(_)
+                        | Event::UnresolvedAlias(_)
+                );
+                self.skip(ev, l)?;
+                if is_node {
+                    let (ev, l) = self.next_node(l)?;
+                    self.skip(ev, l)?;
+                }
+            },
+            Event::UnresolvedAlias(_) => self.item(ev, line).map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// The root mapping of a manifest with only the entries `SimpleHead` can read (`kind`,
+    /// `apiVersion`, `metadata`, matched as Go's JSON decoder matches field names, and merge
+    /// keys); the other values are skipped.
+    fn head_map(&mut self, line: usize) -> Result<Node, YamlError> {
+        let mut items = Vec::new();
+        loop {
+            let Some((ev, l)) = self.next()? else {
+                return Err(err_at(line, "unexpected end of stream"));
+            };
+            if let Event::MappingEnd = ev {
+                return Ok(Node::Map(items));
+            }
+            let Some(k) = self.item(ev, l)? else { continue };
+            let wanted = match &k {
+                Node::Scalar(t, plain, tag) => {
+                    (*plain && tag.is_none() && t == "<<")
+                        || ["kind", "apiversion", "metadata"]
+                            .contains(&key_string(&k).to_lowercase().as_str())
+                }
+                _ => {
+                    self.odd = true;
+                    false
+                }
+            };
+            let (ev, l) = self.next_node(l)?;
+            if wanted {
+                let v = self.node(ev, l)?;
+                items.push((k, v));
+            } else {
+                self.skip(ev, l)?;
+            }
+        }
+    }
+
+    /// The root of a document when only its head is wanted: a mapping as
+    /// [`Builder::head_map`] reads it; of anything else only its type.
+    fn head_root(&mut self, ev: Event<'a>, line: usize) -> Result<Option<Node>, YamlError> {
+        Ok(Some(match ev {
+            Event::MappingStart(_, 0, _) => self.head_map(line)?,
+            Event::SequenceStart(_, 0, _) => {
+                self.skip(ev, line)?;
+                Node::Seq(Vec::new())
+            }
+            ev => return self.item(ev, line),
+        }))
     }
 
     /// Reads all documents of the stream.
@@ -438,12 +630,21 @@ impl<'a> Builder<'a> {
                         if let Event::DocumentEnd = ev {
                             break;
                         }
-                        if let Some(n) = self.item(ev, l)? {
-                            root = Some(n);
+                        if self.keep_all {
+                            if let Some(n) = self.item(ev, l)? {
+                                root = Some(n);
+                            }
+                        } else if root.is_none() {
+                            root = self.head_root(ev, l)?;
+                        } else {
+                            self.skip(ev, l)?;
                         }
                     }
                     self.anchors.clear();
                     docs.push(root);
+                    if self.first_only {
+                        break;
+                    }
                 }
                 _ => {
                     let _ = line;
@@ -454,12 +655,32 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn parse_nodes(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
+/// The documents of a YAML stream as nodes, and whether something odd was seen (see
+/// [`Builder::odd`]); with `keep_all` false, only the first document, as
+/// [`Builder::head_root`] reads it.
+fn parse_nodes(text: &str, keep_all: bool) -> Result<(Vec<Option<Node>>, bool), YamlError> {
+    parse_docs(text, keep_all, !keep_all)
+}
+
+fn parse_docs(
+    text: &str,
+    keep_all: bool,
+    first_only: bool,
+) -> Result<(Vec<Option<Node>>, bool), YamlError> {
+    let options = granit_parser::options! { emit_unresolved_aliases: true, emit_comments: false };
     let mut b = Builder {
-        parser: Parser::new_from_str(text),
+        parser: Parser::new_from_str_with_options(text, options),
         anchors: HashMap::new(),
+        keep_all,
+        first_only,
+        odd: false,
+        bad_key: None,
     };
-    b.documents()
+    let docs = b.documents()?;
+    if let Some(k) = b.bad_key {
+        return Err(err_at(0, format!("invalid map key: {k}")));
+    }
+    Ok((docs, b.odd))
 }
 
 fn scalar_json(text: &str, plain: bool, tag: Option<&str>) -> serde_json::Value {
@@ -561,7 +782,7 @@ fn node_json(n: &Node) -> serde_json::Value {
 /// Parses the first YAML document as Helm does (`sigs.k8s.io/yaml.Unmarshal`): numbers are
 /// float64, keys strings. An empty document gives `null`.
 pub fn parse(text: &str) -> Result<serde_json::Value, YamlError> {
-    let docs = parse_nodes(text)?;
+    let (docs, _) = parse_nodes(text, true)?;
     Ok(docs
         .into_iter()
         .next()
@@ -572,10 +793,270 @@ pub fn parse(text: &str) -> Result<serde_json::Value, YamlError> {
 
 /// Parses every document of a YAML stream.
 pub fn parse_all(text: &str) -> Result<Vec<serde_json::Value>, YamlError> {
-    Ok(parse_nodes(text)?
+    Ok(parse_nodes(text, true)?
+        .0
         .into_iter()
         .map(|d| d.map(|n| node_json(&n)).unwrap_or(serde_json::Value::Null))
         .collect())
+}
+
+// ---------------------------------------------------------------------------------------
+// Manifest heads
+
+/// What Helm reads of a rendered manifest to sort it (`SimpleHead`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Head {
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.annotations`.
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// A decoded YAML value on its way to JSON: maps keyed and ordered as `json.Marshal`
+/// writes them (bytewise), scalars still typed as YAML resolved them.
+enum Jv {
+    Sc(Scalar),
+    Arr(Vec<Jv>),
+    Obj(std::collections::BTreeMap<String, Jv>),
+}
+
+fn scalar_of(text: &str, plain: bool, tag: Option<&str>) -> Scalar {
+    match tag {
+        Some("str") => Scalar::Str(text.to_string()),
+        Some("int") | Some("float") => match resolve(text) {
+            s @ (Scalar::Int(_) | Scalar::Uint(_) | Scalar::Float(_)) => s,
+            _ => Scalar::Str(text.to_string()),
+        },
+        Some("bool") | Some("null") => resolve(text),
+        Some("binary") => match scalar_json(text, plain, tag) {
+            serde_json::Value::String(s) => Scalar::Str(s),
+            _ => Scalar::Str(text.to_string()),
+        },
+        _ if plain => match resolve(text) {
+            Scalar::Merge => Scalar::Str("<<".into()),
+            s => s,
+        },
+        _ => Scalar::Str(text.to_string()),
+    }
+}
+
+fn jv_of(n: &Node) -> Jv {
+    match n {
+        Node::Scalar(t, plain, tag) => Jv::Sc(scalar_of(t, *plain, tag.as_deref())),
+        Node::Seq(items) => Jv::Arr(items.iter().map(jv_of).collect()),
+        Node::Map(items) => {
+            let mut m = std::collections::BTreeMap::new();
+            let mut merges = Vec::new();
+            for (k, v) in items {
+                if let Node::Scalar(t, true, None) = k
+                    && t == "<<"
+                {
+                    merges.push(v);
+                    continue;
+                }
+                m.insert(key_string(k), jv_of(v));
+            }
+            fn merge(m: &mut std::collections::BTreeMap<String, Jv>, v: &Node) {
+                match v {
+                    Node::Map(items) => {
+                        for (k, v) in items {
+                            m.entry(key_string(k)).or_insert_with(|| jv_of(v));
+                        }
+                    }
+                    Node::Seq(items) => items.iter().for_each(|it| merge(m, it)),
+                    Node::Scalar(..) => {}
+                }
+            }
+            for v in merges {
+                merge(&mut m, v);
+            }
+            Jv::Obj(m)
+        }
+    }
+}
+
+/// The JSON type name Go's decoder reports for a value.
+fn json_type(v: &Jv) -> &'static str {
+    match v {
+        Jv::Sc(Scalar::Null) => "null",
+        Jv::Sc(Scalar::Bool(_)) => "bool",
+        Jv::Sc(Scalar::Int(_) | Scalar::Uint(_) | Scalar::Float(_)) => "number",
+        Jv::Sc(Scalar::Str(_) | Scalar::Merge) => "string",
+        Jv::Arr(_) => "array",
+        Jv::Obj(_) => "object",
+    }
+}
+
+/// A value bound for a Go `string`: `sigs.k8s.io/yaml` turns scalars into strings; `None`
+/// for null (the field is left alone); the JSON type for a collection.
+fn string_target(v: &Jv) -> Result<Option<String>, &'static str> {
+    Ok(Some(match v {
+        Jv::Sc(Scalar::Null) => return Ok(None),
+        Jv::Sc(Scalar::Bool(b)) => b.to_string(),
+        Jv::Sc(Scalar::Int(i)) => i.to_string(),
+        Jv::Sc(Scalar::Uint(u)) => u.to_string(),
+        Jv::Sc(Scalar::Float(f)) if f.is_nan() => ".nan".into(),
+        Jv::Sc(Scalar::Float(f)) if f.is_infinite() => {
+            if *f > 0.0 { ".inf" } else { "-.inf" }.into()
+        }
+        Jv::Sc(Scalar::Float(f)) => format_float_g(*f),
+        Jv::Sc(Scalar::Str(s)) => s.clone(),
+        Jv::Sc(Scalar::Merge) => "<<".into(),
+        other => return Err(json_type(other)),
+    }))
+}
+
+/// Go's JSON field matching: exact or case-insensitive.
+fn field_is(key: &str, field: &str) -> bool {
+    key == field || key.to_lowercase() == field.to_lowercase()
+}
+
+/// The first value `json.Marshal` cannot write (an infinite or NaN float), in the order it
+/// writes, leaving out the scalars bound for a `SimpleHead` string (already strings).
+fn first_non_finite(root: &Jv) -> Option<f64> {
+    fn any(v: &Jv) -> Option<f64> {
+        match v {
+            Jv::Sc(Scalar::Float(f)) if !f.is_finite() => Some(*f),
+            Jv::Sc(_) => None,
+            Jv::Arr(items) => items.iter().find_map(any),
+            Jv::Obj(m) => m.values().find_map(any),
+        }
+    }
+    let skip_scalar = |v: &Jv| matches!(v, Jv::Sc(_));
+    let Jv::Obj(m) = root else { return any(root) };
+    m.iter().find_map(|(k, v)| {
+        if field_is(k, "kind") || field_is(k, "apiVersion") {
+            return if skip_scalar(v) { None } else { any(v) };
+        }
+        if !field_is(k, "metadata") {
+            return any(v);
+        }
+        let Jv::Obj(md) = v else { return any(v) };
+        md.iter().find_map(|(k, v)| {
+            if field_is(k, "name") {
+                return if skip_scalar(v) { None } else { any(v) };
+            }
+            match v {
+                Jv::Obj(a) if field_is(k, "annotations") => a
+                    .values()
+                    .find_map(|v| if skip_scalar(v) { None } else { any(v) }),
+                _ => any(v),
+            }
+        })
+    })
+}
+
+/// Go's `json.Unmarshal` of the converted document into `SimpleHead`: fields matched
+/// case-insensitively, keys in sorted order, the first type error reported after decoding
+/// everything else.
+fn decode_head(root: &Jv) -> Result<Head, String> {
+    const META: &str = "struct { Name string \"json:\\\"name\\\"\"; Annotations map[string]string \"json:\\\"annotations\\\"\" }";
+    let mut head = Head::default();
+    let mut err: Option<String> = None;
+    let mut fail = |e: String| {
+        err.get_or_insert(e);
+    };
+    let field_err = |got: &str, field: &str, of: &str| {
+        format!("json: cannot unmarshal {got} into Go struct field {field} of type {of}")
+    };
+    match root {
+        Jv::Sc(Scalar::Null) => {}
+        Jv::Obj(m) => {
+            for (k, v) in m {
+                if field_is(k, "kind") || field_is(k, "apiVersion") {
+                    let field = if field_is(k, "kind") {
+                        "kind"
+                    } else {
+                        "apiVersion"
+                    };
+                    match string_target(v) {
+                        Ok(Some(s)) if field == "kind" => head.kind = s,
+                        Ok(_) => {}
+                        Err(t) => fail(field_err(t, &format!("SimpleHead.{field}"), "string")),
+                    }
+                    continue;
+                }
+                if !field_is(k, "metadata") {
+                    continue;
+                }
+                let md = match v {
+                    Jv::Sc(Scalar::Null) => continue,
+                    Jv::Obj(md) => md,
+                    other => {
+                        fail(field_err(json_type(other), "SimpleHead.metadata", META));
+                        continue;
+                    }
+                };
+                for (k, v) in md {
+                    if field_is(k, "name") {
+                        match string_target(v) {
+                            Ok(Some(s)) => head.name = s,
+                            Ok(None) => {}
+                            Err(t) => fail(field_err(t, ".metadata.name", "string")),
+                        }
+                    } else if field_is(k, "annotations") {
+                        match v {
+                            Jv::Sc(Scalar::Null) => head.annotations.clear(),
+                            Jv::Obj(a) => {
+                                for (k, v) in a {
+                                    match string_target(v) {
+                                        Ok(s) => {
+                                            head.annotations
+                                                .insert(k.clone(), s.unwrap_or_default());
+                                        }
+                                        Err(t) => {
+                                            fail(field_err(t, ".metadata.annotations", "string"))
+                                        }
+                                    }
+                                }
+                            }
+                            other => fail(field_err(
+                                json_type(other),
+                                ".metadata.annotations",
+                                "map[string]string",
+                            )),
+                        }
+                    }
+                }
+            }
+        }
+        other => fail(format!(
+            "json: cannot unmarshal {} into Go value of type util.SimpleHead",
+            json_type(other)
+        )),
+    }
+    match err {
+        Some(e) => Err(e),
+        None => Ok(head),
+    }
+}
+
+/// Reads the head of one rendered manifest as Helm does (`sigs.k8s.io/yaml.Unmarshal` into
+/// `SimpleHead`), failing with Helm's words. The whole stream is parsed and checked, but only
+/// the entries the head is made of are built, unless the document holds something only a
+/// full conversion can judge (a non-finite float, a collection as a key).
+pub fn manifest_head(text: &str) -> Result<Head, String> {
+    let converting = |e: String| format!("error converting YAML to JSON: {e}");
+    let first = |(docs, odd): (Vec<Option<Node>>, bool)| (docs.into_iter().next().flatten(), odd);
+    let (mut root, odd) = parse_nodes(text, false)
+        .map(first)
+        .map_err(|e| converting(e.to_string()))?;
+    if odd {
+        root = parse_docs(text, true, true)
+            .map(first)
+            .map_err(|e| converting(e.to_string()))?
+            .0;
+    }
+    let jv = root.as_ref().map(jv_of).unwrap_or(Jv::Sc(Scalar::Null));
+    if odd && let Some(f) = first_non_finite(&jv) {
+        return Err(converting(format!(
+            "json: unsupported value: {}",
+            format_float_g(f)
+        )));
+    }
+    decode_head(&jv).map_err(|e| format!("error unmarshaling JSON: while decoding JSON: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1263,5 +1744,152 @@ impl Emitter {
                 self.indention = false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every expectation below is what helm v4.1.4 prints after
+    // `YAML parse error on <file>: ` for the same document.
+    const CONV: &str = "error converting YAML to JSON: ";
+    const DEC: &str = "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal ";
+
+    #[test]
+    fn manifest_head_type_errors_are_helms() {
+        let meta = "struct { Name string \"json:\\\"name\\\"\"; Annotations map[string]string \"json:\\\"annotations\\\"\" }";
+        let cases: &[(&str, String)] = &[
+            (
+                "- a",
+                format!("{DEC}array into Go value of type util.SimpleHead"),
+            ),
+            (
+                "12",
+                format!("{DEC}number into Go value of type util.SimpleHead"),
+            ),
+            (
+                "true",
+                format!("{DEC}bool into Go value of type util.SimpleHead"),
+            ),
+            (
+                "kind: [1]",
+                format!("{DEC}array into Go struct field SimpleHead.kind of type string"),
+            ),
+            (
+                "kind: {a: 1}",
+                format!("{DEC}object into Go struct field SimpleHead.kind of type string"),
+            ),
+            (
+                "apiVersion: {}",
+                format!("{DEC}object into Go struct field SimpleHead.apiVersion of type string"),
+            ),
+            (
+                "metadata: 3",
+                format!("{DEC}number into Go struct field SimpleHead.metadata of type {meta}"),
+            ),
+            (
+                "metadata: [1]",
+                format!("{DEC}array into Go struct field SimpleHead.metadata of type {meta}"),
+            ),
+            (
+                "metadata: {name: [1]}",
+                format!("{DEC}array into Go struct field .metadata.name of type string"),
+            ),
+            (
+                "metadata: {annotations: [1]}",
+                format!(
+                    "{DEC}array into Go struct field .metadata.annotations of type map[string]string"
+                ),
+            ),
+            (
+                "metadata: {annotations: 5}",
+                format!(
+                    "{DEC}number into Go struct field .metadata.annotations of type map[string]string"
+                ),
+            ),
+            (
+                "metadata: {annotations: {a: [1]}}",
+                format!("{DEC}array into Go struct field .metadata.annotations of type string"),
+            ),
+            // the first error in JSON key order wins: apiVersion before kind
+            (
+                "kind: [1]\napiVersion: {}",
+                format!("{DEC}object into Go struct field SimpleHead.apiVersion of type string"),
+            ),
+        ];
+        for (doc, want) in cases {
+            assert_eq!(manifest_head(doc).unwrap_err(), *want, "{doc}");
+        }
+    }
+
+    #[test]
+    fn manifest_head_conversion_errors_are_helms() {
+        let cases: &[(&str, String)] = &[
+            (
+                "kind: A\nspec: {x: .inf}",
+                format!("{CONV}json: unsupported value: +Inf"),
+            ),
+            (
+                "kind: A\nspec: {x: .nan}",
+                format!("{CONV}json: unsupported value: NaN"),
+            ),
+            (
+                "kind: A\nspec:\n  - {x: -.inf}",
+                format!("{CONV}json: unsupported value: -Inf"),
+            ),
+            ("[.nan]", format!("{CONV}json: unsupported value: NaN")),
+            (
+                "a: !!float .inf",
+                format!("{CONV}json: unsupported value: +Inf"),
+            ),
+            (
+                "kind: A\nspec: {? [a]: 1}",
+                format!("{CONV}yaml: invalid map key: []interface {{}}{{\"a\"}}"),
+            ),
+            (
+                "kind: A\nspec: *zz",
+                format!("{CONV}yaml: unknown anchor 'zz' referenced"),
+            ),
+            (
+                "a: &x 1\nb: *x\nc: *y",
+                format!("{CONV}yaml: unknown anchor 'y' referenced"),
+            ),
+            (
+                "kind: A\nb: c: d",
+                format!("{CONV}yaml: line 2: mapping values are not allowed in this context"),
+            ),
+        ];
+        for (doc, want) in cases {
+            assert_eq!(manifest_head(doc).unwrap_err(), *want, "{doc}");
+        }
+    }
+
+    #[test]
+    fn manifest_head_reads_fields_as_go_json_does() {
+        // quoted infinities and strings are fine; kind numbers become strings
+        assert!(manifest_head("a: \".inf\"").is_ok());
+        assert_eq!(manifest_head("kind: 12").unwrap().kind, "12");
+        assert_eq!(manifest_head("kind: true").unwrap().kind, "true");
+        // field names match case-insensitively; null leaves the field alone
+        let h = manifest_head("Kind: ServiceAccount\nkind: null\nMetadata:\n  Name: c").unwrap();
+        assert_eq!((h.kind.as_str(), h.name.as_str()), ("ServiceAccount", "c"));
+        assert_eq!(manifest_head("KIND: Namespace").unwrap().kind, "Namespace");
+        // merge keys and aliases feed the head; skipped parts keep their anchors
+        let h = manifest_head("x: &base\n  kind: Secret\n<<: *base\nmetadata: {name: d}").unwrap();
+        assert_eq!((h.kind.as_str(), h.name.as_str()), ("Secret", "d"));
+        let h = manifest_head("spec: {m: &m {name: nm}}\nkind: A\nmetadata: *m").unwrap();
+        assert_eq!(h.name, "nm");
+        // annotation values become strings, null ones empty
+        let h = manifest_head(
+            "metadata:\n  annotations:\n    helm.sh/hook-weight: 5\n    b: ~\n    c: yes",
+        )
+        .unwrap();
+        assert_eq!(h.annotations["helm.sh/hook-weight"], "5");
+        assert_eq!(h.annotations["b"], "");
+        assert_eq!(h.annotations["c"], "true");
+        // an empty document is an empty head; only the first document is read
+        assert_eq!(manifest_head("").unwrap(), Head::default());
+        assert_eq!(manifest_head("kind: A\n...\nb: c: d").unwrap().kind, "A");
     }
 }

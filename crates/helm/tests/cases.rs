@@ -1,6 +1,7 @@
 //! Cases rendered by the real helm v4.1.4 (expected outputs committed next to the charts):
 //! each `tests/cases/<name>/` has `chart/`, `args` (one argument per line, paths relative
-//! to the case) and `expected.yaml` (helm's stdout).
+//! to the case) and `expected.yaml` (helm's stdout) or, for a failing render,
+//! `expected-error.txt` (helm's error line without its `Error: ` prefix).
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,18 @@ fn cases_match_helm() {
     assert!(!dirs.is_empty());
     let mut failures = Vec::new();
     for d in &dirs {
+        if let Ok(want) = std::fs::read_to_string(d.join("expected-error.txt")) {
+            match run_case(d) {
+                Err(e) if e.lines().next() == Some(want.trim_end()) => {}
+                Err(e) => failures.push(format!(
+                    "{}: error differs:\n  got:  {e:?}\n  want: {:?}",
+                    d.display(),
+                    want.trim_end()
+                )),
+                Ok(_) => failures.push(format!("{}: rendered, helm fails", d.display())),
+            }
+            continue;
+        }
         let expected = std::fs::read_to_string(d.join("expected.yaml")).expect("expected.yaml");
         match run_case(d) {
             Ok(out) if out == expected => {}

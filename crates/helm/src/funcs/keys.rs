@@ -14,6 +14,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::sign::Signer;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 type Res<T> = Result<T, String>;
 
@@ -425,8 +426,9 @@ impl Mr {
     }
 }
 
-/// A random prime of exactly `bits` bits with the top two bits set and `p-1` prime to e.
-fn gen_prime(bits: u32) -> Res<BigNum> {
+/// A random prime of exactly `bits` bits with the top two bits set and `p-1` prime to e;
+/// `None` once `stop` is set.
+fn gen_prime(bits: u32, stop: &AtomicBool) -> Res<Option<BigNum>> {
     const WINDOW: usize = 1 << 12; // odd candidates per random start
     let primes = sieve_primes();
     let mut ctx = BigNumContext::new().map_err(ossl)?;
@@ -435,6 +437,9 @@ fn gen_prime(bits: u32) -> Res<BigNum> {
     let mut cand = BigNum::new().map_err(ossl)?;
     let mut sieve = vec![false; WINDOW];
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         start
             .rand(bits as i32, MsbOption::TWO_ONES, true)
             .map_err(ossl)?;
@@ -464,6 +469,9 @@ fn gen_prime(bits: u32) -> Res<BigNum> {
             if *composite {
                 continue;
             }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             let off = BigNum::from_u32(2 * j as u32).map_err(ossl)?;
             cand.checked_add(&start, &off).map_err(ossl)?;
             if cand.num_bits() != bits as i32 {
@@ -478,27 +486,67 @@ fn gen_prime(bits: u32) -> Res<BigNum> {
                 continue;
             }
             if mr.random_rounds(mr_rounds(bits), &mut ctx)? {
-                return Ok(cand);
+                return Ok(Some(cand));
             }
         }
     }
 }
 
-/// An RSA key with e = 65537 and a modulus of exactly `bits` bits; the two primes are
-/// searched on two threads. d = e^-1 mod lcm(p-1, q-1), as FIPS 186-5 and Go do.
+/// Two primes of `bits - bits / 2` and `bits / 2` bits, searched on two threads. When both
+/// have the same size, both threads search for either and the first two found are taken:
+/// the expected time is that of one search per thread, not of the slower of two searches.
+fn prime_pair(bits: u32) -> Res<(BigNum, BigNum)> {
+    let (hi, lo) = (bits - bits / 2, bits / 2);
+    let stop = AtomicBool::new(false);
+    let found = std::sync::Mutex::new(Vec::with_capacity(2));
+    let worker = |size: u32, shared: bool| -> Res<()> {
+        loop {
+            let Some(p) = gen_prime(size, &stop)? else {
+                return Ok(());
+            };
+            let mut found = found
+                .lock()
+                .map_err(|_| "rsa: prime search failed".to_string())?;
+            found.push(p);
+            if !shared || found.len() >= 2 {
+                if found.len() >= 2 {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                return Ok(());
+            }
+        }
+    };
+    let shared = hi == lo;
+    let (a, b) = std::thread::scope(|s| {
+        let h = s.spawn(|| worker(lo, shared));
+        let mine = worker(hi, shared);
+        if mine.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        (h.join(), mine)
+    });
+    a.map_err(|_| "rsa: prime search failed".to_string())??;
+    b?;
+    let mut found = found
+        .into_inner()
+        .map_err(|_| "rsa: prime search failed".to_string())?;
+    // with different sizes, the larger prime first
+    found.sort_by_key(|p| std::cmp::Reverse(p.num_bits()));
+    match (found.pop(), found.pop()) {
+        (Some(q), Some(p)) => Ok((p, q)),
+        _ => Err("rsa: prime search failed".into()),
+    }
+}
+
+/// An RSA key with e = 65537 and a modulus of exactly `bits` bits (primes from
+/// [`prime_pair`]). d = e^-1 mod lcm(p-1, q-1), as FIPS 186-5 and Go do.
 fn gen_rsa(bits: u32) -> Res<Rsa<Private>> {
     if bits < 64 {
         return Err("crypto/rsa: too few primes of given length to generate an RSA key".into());
     }
     let mut ctx = BigNumContext::new().map_err(ossl)?;
     for _ in 0..16 {
-        let (p, q) = std::thread::scope(|s| {
-            let h = s.spawn(|| gen_prime(bits / 2));
-            let q = gen_prime(bits - bits / 2);
-            (h.join(), q)
-        });
-        let p = p.map_err(|_| "rsa: prime search failed".to_string())??;
-        let q = q?;
+        let (p, q) = prime_pair(bits)?;
         // |p - q| must be large (FIPS 186-5 A.1.3): more than 2^(bits/2 - 100)
         let mut diff = BigNum::new().map_err(ossl)?;
         diff.checked_sub(&p, &q).map_err(ossl)?;
@@ -565,7 +613,7 @@ mod tests {
     fn primes_are_prime_and_sized() {
         let mut ctx = BigNumContext::new().unwrap();
         for bits in [256u32, 512, 1024] {
-            let p = gen_prime(bits).unwrap();
+            let p = gen_prime(bits, &AtomicBool::new(false)).unwrap().unwrap();
             assert_eq!(p.num_bits(), bits as i32);
             assert!(p.is_bit_set(bits as i32 - 2), "top two bits set");
             assert!(p.is_prime(64, &mut ctx).unwrap());
@@ -631,7 +679,7 @@ mod timing {
     #[ignore]
     fn time_rsa() {
         let t = std::time::Instant::now();
-        let p = gen_prime(2048).unwrap();
+        let p = gen_prime(2048, &AtomicBool::new(false)).unwrap().unwrap();
         eprintln!("prime 2048: {:?}", t.elapsed());
         let mut ctx = BigNumContext::new().unwrap();
         let mr = Mr::new(&p).unwrap();
@@ -650,7 +698,7 @@ mod timing {
         eprintln!("rsa 4096 avg: {:?}", t.elapsed() / 10);
         let t = std::time::Instant::now();
         for _ in 0..10 {
-            gen_prime(2048).unwrap();
+            gen_prime(2048, &AtomicBool::new(false)).unwrap().unwrap();
         }
         eprintln!("prime 2048 avg: {:?}", t.elapsed() / 10);
         let t = std::time::Instant::now();
