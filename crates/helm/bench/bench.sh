@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: render the whole visible helm conformance corpus with `gitops helm template`
 # and with the real `helm template` in the same run (whole-process wall time), and compare;
-# the same leaving out charts that call genPrivateKey (RSA-4096 key generation, where both
-# tools spend most of their time in prime search); a few single charts (best of 5 runs
+# the same split into the renders that generate keys (RSA prime search dominates both tools
+# there) and the others; a few single charts (best of 5 runs
 # each); peak RSS on the largest chart. Prints figures; asserts nothing.
 #
 #   crates/helm/bench/bench.sh [GITOPS_BIN] [HELM_BIN]
@@ -55,12 +55,30 @@ compare() { # TITLE
 compare "whole corpus"
 
 all=("${cases[@]}")
-cases=()
-for c in "${all[@]}"; do
-  IFS='|' read -r _ _ chart _ <<< "$c"
-  grep -rqs genPrivateKey "$chart" || cases+=("$c")
+# renders that generate keys or certificates (genPrivateKey, genCA, genSignedCert ...):
+# those with a key/certificate line among the lines the corpus marks as random
+keygen=()
+for c in "$corpus"/*/; do
+  for v in "$c"variants/*/; do
+    [ -s "$v/random-lines" ] || continue
+    if awk 'NR==FNR { r[$1] = 1; next } (FNR in r) && /(key|crt|pem|cert)["]?:/ { f = 1 } END { exit !f }' \
+        "$v/random-lines" "$v/expected.yaml"; then
+      keygen+=("${c}chart|$(cat "$v/args")")
+    fi
+  done
 done
-compare "without genPrivateKey charts"
+is_keygen() { # CASE
+  local rel ns chart k
+  IFS='|' read -r rel ns chart _ <<< "$1"
+  for k in "${keygen[@]}"; do [ "$k" = "$chart|$rel $ns" ] && return 0; done
+  return 1
+}
+cases=()
+for c in "${all[@]}"; do is_keygen "$c" && cases+=("$c"); done
+compare "renders that generate keys"
+cases=()
+for c in "${all[@]}"; do is_keygen "$c" || cases+=("$c"); done
+compare "renders that generate no keys"
 
 # single charts: best of 5 whole-process runs each
 best() { # CASE COMMAND...

@@ -178,14 +178,8 @@ impl Chart {
             if n == "Chart.yaml" {
                 chart_yaml = Some(f);
             } else if n == "values.yaml" {
-                let text = String::from_utf8_lossy(&f.data);
-                let v =
-                    crate::yaml::parse(&text).map_err(|e| Error::Yaml("values.yaml".into(), e))?;
-                c.values = match v {
-                    J::Object(m) => m,
-                    J::Null => Map::new(),
-                    _ => return Err(Error::Chart("values.yaml: expected a map".into())),
-                };
+                c.values = crate::values::read_values(&String::from_utf8_lossy(&f.data))
+                    .map_err(|e| Error::Chart(format!("cannot load values.yaml: {e}")))?;
             } else if n == "values.schema.json" {
                 c.schema = Some(f.data.to_vec());
             } else if n == "requirements.yaml" {
@@ -223,8 +217,11 @@ impl Chart {
         if c.metadata.api_version != "v2"
             && let Some(r) = requirements
         {
-            let v = crate::yaml::parse(&String::from_utf8_lossy(&r))
-                .map_err(|e| Error::Yaml("requirements.yaml".into(), e))?;
+            let v = crate::yaml::parse(&String::from_utf8_lossy(&r)).map_err(|e| {
+                Error::Chart(format!(
+                    "cannot load requirements.yaml: error converting YAML to JSON: {e}"
+                ))
+            })?;
             if let Some(J::Array(deps)) = v.get("dependencies") {
                 c.metadata.dependencies = deps.iter().map(parse_dep).collect();
             }
@@ -306,9 +303,20 @@ fn parse_dep(d: &J) -> Dependency {
 /// Parses and validates `Chart.yaml`.
 pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
     let text = String::from_utf8_lossy(data);
-    let v = crate::yaml::parse(&text).map_err(|e| Error::Yaml("Chart.yaml".into(), e))?;
-    let J::Object(m) = v else {
-        return Err(Error::Chart("Chart.yaml: expected a map".into()));
+    let v = crate::yaml::parse(&text).map_err(|e| {
+        Error::Chart(format!(
+            "cannot load Chart.yaml: error converting YAML to JSON: {e}"
+        ))
+    })?;
+    let m = match v {
+        J::Object(m) => m,
+        J::Null => Map::new(),
+        other => {
+            return Err(Error::Chart(format!(
+                "cannot load Chart.yaml: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type loader.chartBase",
+                crate::yaml::json_type_name(&other)
+            )));
+        }
     };
     let md = Metadata {
         name: s_field(&m, "name"),

@@ -6,9 +6,6 @@ pub enum Error {
     /// Reading a file failed.
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
-    /// A YAML document is invalid.
-    #[error("{0}: {1}")]
-    Yaml(String, #[source] crate::yaml::YamlError),
     /// An archive is unreadable or unsafe.
     #[error("archive: {0}")]
     Archive(String),

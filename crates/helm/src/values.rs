@@ -652,17 +652,38 @@ pub fn parse_set_file(
 }
 
 /// Reads a values file (YAML) the way Helm does.
+/// Errors read as Helm's: `cannot unmarshal yaml document: ...`.
 pub fn read_values(text: &str) -> Result<Values, Error> {
-    match crate::yaml::parse(text).map_err(|e| Error::Values(format!("failed to parse values: {e}")))? {
+    let fail = |e: String| Error::Values(format!("cannot unmarshal yaml document: {e}"));
+    match crate::yaml::parse(text)
+        .map_err(|e| fail(format!("error converting YAML to JSON: {e}")))?
+    {
         J::Object(m) => Ok(m),
         J::Null => Ok(Values::new()),
-        _ => Err(Error::Values("error unmarshaling JSON: json: cannot unmarshal into Go value of type map[string]interface {}".into())),
+        other => Err(fail(format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            crate::yaml::json_type_name(&other)
+        ))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_values_errors_are_helms() {
+        // helm v4.1.4's words after `failed to parse FILE: `
+        assert_eq!(
+            read_values("x: 1\na: [b, c").unwrap_err().to_string(),
+            "cannot unmarshal yaml document: error converting YAML to JSON: yaml: line 2: did not find expected ',' or ']'"
+        );
+        assert_eq!(
+            read_values("- a").unwrap_err().to_string(),
+            "cannot unmarshal yaml document: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+        assert!(read_values("").unwrap().is_empty());
+    }
     use crate::chart::Chart;
 
     fn obj(y: &str) -> Values {

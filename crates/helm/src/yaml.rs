@@ -322,6 +322,8 @@ enum Node {
 
 struct Builder<'a> {
     parser: Parser<'a, granit_parser::StrInput<'a>>,
+    /// The source (for the positions go-yaml gives end-of-stream errors).
+    text: &'a str,
     anchors: HashMap<usize, Node>,
     /// Build every node; when false, only what [`manifest_head`] reads (see [`Builder::head_map`]).
     keep_all: bool,
@@ -332,6 +334,52 @@ struct Builder<'a> {
     odd: bool,
     /// go-yaml's `invalid map key` for the first collection used as a key.
     bad_key: Option<String>,
+}
+
+/// A syntax error in go-yaml's words and at the line it names. go-yaml (a port of libyaml)
+/// prints only the problem, not its context (`while parsing a block mapping, ...`), and the
+/// line as it keeps it: for scanner errors the problem's line, for parser errors the line
+/// before it (libyaml's 0-based mark), no line at all when that number is 0.
+fn go_yaml_error(e: &granit_parser::ScanError, text: &str) -> YamlError {
+    use granit_parser::ErrorKind as K;
+    let line = e.marker().line();
+    let scanner = if line > 1 { line } else { 0 };
+    let parser = line.saturating_sub(1);
+    let newlines = text.bytes().filter(|&b| b == b'\n').count();
+    let close = |open: char| if open == '{' { '}' } else { ']' };
+    match e.kind() {
+        K::UnexpectedCharacter { .. }
+        | K::TabInBlockIndentation
+        | K::TabNotAllowed
+        | K::TabInIndentation => err_at(scanner, "found character that cannot start any token"),
+        // libyaml's stream end moves to a new line when the last one has content
+        K::UnclosedFlowCollection { open } => err_at(
+            newlines + usize::from(!text.is_empty() && !text.ends_with('\n')),
+            format!("did not find expected ',' or '{}'", close(*open)),
+        ),
+        K::MismatchedFlowCollectionEnd { open, .. } => err_at(
+            parser,
+            format!("did not find expected ',' or '{}'", close(*open)),
+        ),
+        K::MappingValueNotAllowed => err_at(scanner, e.info()),
+        K::MisplacedFlowCollectionEnd => err_at(parser, "did not find expected key"),
+        K::UnclosedQuotedScalar => err_at(
+            if newlines > 0 { newlines + 1 } else { 0 },
+            "found unexpected end of stream",
+        ),
+        _ => {
+            let info = e.info();
+            match info.split_once(", ") {
+                Some((context, problem)) if context.starts_with("while scanning") => {
+                    err_at(scanner, problem)
+                }
+                Some((context, problem)) if context.starts_with("while ") => {
+                    err_at(parser, problem)
+                }
+                _ => err_at(line, info),
+            }
+        }
+    }
 }
 
 /// Whether a scalar reads as an infinite or NaN float (which JSON cannot hold).
@@ -384,7 +432,7 @@ impl<'a> Builder<'a> {
         match self.parser.next_event() {
             None => Ok(None),
             Some(Ok((ev, span))) => Ok(Some((ev, span.start.line()))),
-            Some(Err(e)) => Err(err_at(e.marker().line(), e.info())),
+            Some(Err(e)) => Err(go_yaml_error(&e, self.text)),
         }
     }
 
@@ -670,6 +718,7 @@ fn parse_docs(
     let options = granit_parser::options! { emit_unresolved_aliases: true, emit_comments: false };
     let mut b = Builder {
         parser: Parser::new_from_str_with_options(text, options),
+        text,
         anchors: HashMap::new(),
         keep_all,
         first_only,
@@ -874,6 +923,18 @@ fn jv_of(n: &Node) -> Jv {
             }
             Jv::Obj(m)
         }
+    }
+}
+
+/// The JSON type name Go's decoder reports for a value (`object`, `array`, `string` ...).
+pub fn json_type_name(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
     }
 }
 
@@ -1858,6 +1919,60 @@ mod tests {
             (
                 "kind: A\nb: c: d",
                 format!("{CONV}yaml: line 2: mapping values are not allowed in this context"),
+            ),
+            (
+                "a: b: c",
+                format!("{CONV}yaml: mapping values are not allowed in this context"),
+            ),
+            (
+                "a:\n  b: 1\n c: 2",
+                format!("{CONV}yaml: line 2: did not find expected key"),
+            ),
+            (
+                "x: 1\na:\n  - b\n  c: d",
+                format!("{CONV}yaml: line 3: did not find expected '-' indicator"),
+            ),
+            (
+                "a: {b: c}}",
+                format!("{CONV}yaml: did not find expected key"),
+            ),
+            (
+                "x: 1\ny: [a}",
+                format!("{CONV}yaml: line 1: did not find expected ',' or ']'"),
+            ),
+            (
+                "x: 1\ny: 2\na: [b, c",
+                format!("{CONV}yaml: line 3: did not find expected ',' or ']'"),
+            ),
+            (
+                "a: {b: c",
+                format!("{CONV}yaml: line 1: did not find expected ',' or '}}'"),
+            ),
+            (
+                "a: \"b",
+                format!("{CONV}yaml: found unexpected end of stream"),
+            ),
+            (
+                "x: 1\ny: 2\na: \"b\nc: d\ne: f",
+                format!("{CONV}yaml: line 5: found unexpected end of stream"),
+            ),
+            (
+                "a: @b",
+                format!("{CONV}yaml: found character that cannot start any token"),
+            ),
+            (
+                "x: 1\ny:\n\tb: 1",
+                format!("{CONV}yaml: line 3: found character that cannot start any token"),
+            ),
+            (
+                "x: 1\ny: 2\na: *",
+                format!(
+                    "{CONV}yaml: line 3: did not find expected alphabetic or numeric character"
+                ),
+            ),
+            (
+                "a: !<x",
+                format!("{CONV}yaml: did not find the expected '>'"),
             ),
         ];
         for (doc, want) in cases {
