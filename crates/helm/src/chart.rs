@@ -16,6 +16,14 @@ pub struct File {
     pub data: std::sync::Arc<[u8]>,
 }
 
+/// Text of a file: UTF-8 as is (checked on the fast path), invalid sequences replaced.
+pub(crate) fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 /// One entry of `dependencies:` in `Chart.yaml`.
 #[derive(Debug, Clone, Default)]
 pub struct Dependency {
@@ -161,7 +169,7 @@ impl Chart {
         }
         // apply the archive's own .helmignore
         if let Some(h) = files.iter().find(|f| f.name == ".helmignore") {
-            let rules = Ignore::parse(&String::from_utf8_lossy(&h.data));
+            let rules = Ignore::parse(&text_of(&h.data));
             files.retain(|f| !rules.ignored_path(&f.name));
         }
         Self::from_files(files)
@@ -178,7 +186,7 @@ impl Chart {
             if n == "Chart.yaml" {
                 chart_yaml = Some(f);
             } else if n == "values.yaml" {
-                c.values = crate::values::read_values(&String::from_utf8_lossy(&f.data))
+                c.values = crate::values::read_values(&text_of(&f.data))
                     .map_err(|e| Error::Chart(format!("cannot load values.yaml: {e}")))?;
             } else if n == "values.schema.json" {
                 c.schema = Some(f.data.to_vec());
@@ -217,7 +225,7 @@ impl Chart {
         if c.metadata.api_version != "v2"
             && let Some(r) = requirements
         {
-            let v = crate::yaml::parse(&String::from_utf8_lossy(&r)).map_err(|e| {
+            let v = crate::yaml::parse(&text_of(&r)).map_err(|e| {
                 Error::Chart(format!(
                     "cannot load requirements.yaml: error converting YAML to JSON: {e}"
                 ))
@@ -302,7 +310,7 @@ fn parse_dep(d: &J) -> Dependency {
 
 /// Parses and validates `Chart.yaml`.
 pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
-    let text = String::from_utf8_lossy(data);
+    let text = text_of(data);
     let v = crate::yaml::parse(&text).map_err(|e| {
         Error::Chart(format!(
             "cannot load Chart.yaml: error converting YAML to JSON: {e}"

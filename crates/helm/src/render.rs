@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value as J;
 
-use crate::chart::{Chart, File};
+use crate::chart::{Chart, File, text_of};
 use crate::error::Error;
 use crate::template::{Exec, Tree};
 use crate::value::{Object, Value};
@@ -230,14 +230,6 @@ impl Rendered {
 
 // ---------------------------------------------------------------------------------------
 // objects
-
-/// Text of a file: UTF-8 as is, invalid sequences replaced (as Go's `string(bytes)` prints).
-pub(crate) fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
-    }
-}
 
 struct Files {
     files: Rc<Vec<(String, Arc<[u8]>)>>,

@@ -382,17 +382,36 @@ fn go_yaml_error(e: &granit_parser::ScanError, text: &str) -> YamlError {
     }
 }
 
-/// Whether a scalar reads as an infinite or NaN float (which JSON cannot hold).
+/// Whether a scalar reads as an infinite or NaN float (which JSON cannot hold). Only
+/// untagged and `!!int`/`!!float` scalars starting with `.`, `+` or `-` can.
 fn non_finite(text: &str, plain: bool, tag: Option<&str>) -> bool {
-    let candidate = matches!(text.as_bytes().first(), Some(b'.' | b'+' | b'-'));
-    candidate
-        && match tag {
-            None => plain && matches!(resolve(text), Scalar::Float(f) if !f.is_finite()),
-            Some("float") | Some("int") => {
-                matches!(resolve(text), Scalar::Float(f) if !f.is_finite())
-            }
-            _ => false,
+    matches!(text.as_bytes().first(), Some(b'.' | b'+' | b'-'))
+        && matches!(tag, None | Some("float") | Some("int"))
+        && matches!(scalar_of(text, plain, tag), Scalar::Float(f) if !f.is_finite())
+}
+
+/// A node's tag as [`Node::Scalar`] keeps it: the suffix of a core-schema tag (`str`,
+/// `int` ...), `!name` for another.
+fn tag_name(t: &Option<std::borrow::Cow<'_, granit_parser::Tag>>) -> Option<String> {
+    t.as_ref().map(|t| {
+        if t.is_yaml_core_schema() {
+            t.suffix().to_string()
+        } else {
+            format!("!{}", t.suffix())
         }
+    })
+}
+
+/// Whether an event starts a node (rather than ending a collection, a document ...).
+fn is_node_event(ev: &Event<'_>) -> bool {
+    matches!(
+        ev,
+        Event::Scalar(..)
+            | Event::SequenceStart(..)
+            | Event::MappingStart(..)
+            | Event::Alias(_)
+            | Event::UnresolvedAlias(_)
+    )
 }
 
 /// Go's `%#v` of a decoded YAML value (for `invalid map key` errors).
@@ -437,19 +456,10 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, ev: Event<'a>, line: usize) -> Result<Node, YamlError> {
-        let tag_of = |t: &Option<std::borrow::Cow<'_, granit_parser::Tag>>| {
-            t.as_ref().map(|t| {
-                if t.is_yaml_core_schema() {
-                    t.suffix().to_string()
-                } else {
-                    format!("!{}", t.suffix())
-                }
-            })
-        };
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == ScalarStyle::Plain;
-                let tag = tag_of(&tag);
+                let tag = tag_name(&tag);
                 if non_finite(&text, plain, tag.as_deref()) {
                     self.odd = true;
                 }
@@ -538,14 +548,7 @@ impl<'a> Builder<'a> {
             let Some((ev, l)) = self.next()? else {
                 return Err(err_at(line, "unexpected end of stream"));
             };
-            if matches!(
-                ev,
-                Event::Scalar(..)
-                    | Event::SequenceStart(..)
-                    | Event::MappingStart(..)
-                    | Event::Alias(_)
-                    | Event::UnresolvedAlias(_)
-            ) {
+            if is_node_event(&ev) {
                 return Ok((ev, l));
             }
         }
@@ -565,14 +568,11 @@ impl<'a> Builder<'a> {
                 self.node(ev, line).map(drop)
             }
             Event::Scalar(text, style, _, tag) => {
-                let tag = tag.map(|t| {
-                    if t.is_yaml_core_schema() {
-                        t.suffix().to_string()
-                    } else {
-                        "!".into()
-                    }
-                });
-                if non_finite(&text, style == ScalarStyle::Plain, tag.as_deref()) {
+                if non_finite(
+                    &text,
+                    style == ScalarStyle::Plain,
+                    tag_name(&tag).as_deref(),
+                ) {
                     self.odd = true;
                 }
                 Ok(())
@@ -600,14 +600,7 @@ impl<'a> Builder<'a> {
                     }
                     _ => {}
                 }
-                let is_node = matches!(
-                    ev,
-                    Event::Scalar(..)
-                        | Event::SequenceStart(..)
-                        | Event::MappingStart(..)
-                        | Event::Alias(_)
-                        | Event::UnresolvedAlias(_)
-                );
+                let is_node = is_node_event(&ev);
                 self.skip(ev, l)?;
                 if is_node {
                     let (ev, l) = self.next_node(l)?;
@@ -732,9 +725,10 @@ fn parse_docs(
     Ok((docs, b.odd))
 }
 
-fn scalar_json(text: &str, plain: bool, tag: Option<&str>) -> serde_json::Value {
-    use serde_json::Value as J;
-    let sc = match tag {
+/// A scalar as go-yaml v2 decodes it into an `interface{}`: by its core-schema tag, else
+/// resolved when plain, else a string (`!!binary` decoded).
+fn scalar_of(text: &str, plain: bool, tag: Option<&str>) -> Scalar {
+    match tag {
         Some("str") => Scalar::Str(text.to_string()),
         Some("int") | Some("float") => match resolve(text) {
             s @ (Scalar::Int(_) | Scalar::Uint(_) | Scalar::Float(_)) => s,
@@ -751,8 +745,12 @@ fn scalar_json(text: &str, plain: bool, tag: Option<&str>) -> serde_json::Value 
         }
         _ if plain => resolve(text),
         _ => Scalar::Str(text.to_string()),
-    };
-    match sc {
+    }
+}
+
+fn scalar_json(text: &str, plain: bool, tag: Option<&str>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match scalar_of(text, plain, tag) {
         Scalar::Null => J::Null,
         Scalar::Bool(b) => J::Bool(b),
         Scalar::Int(i) => J::from(i as f64),
@@ -869,26 +867,6 @@ enum Jv {
     Sc(Scalar),
     Arr(Vec<Jv>),
     Obj(std::collections::BTreeMap<String, Jv>),
-}
-
-fn scalar_of(text: &str, plain: bool, tag: Option<&str>) -> Scalar {
-    match tag {
-        Some("str") => Scalar::Str(text.to_string()),
-        Some("int") | Some("float") => match resolve(text) {
-            s @ (Scalar::Int(_) | Scalar::Uint(_) | Scalar::Float(_)) => s,
-            _ => Scalar::Str(text.to_string()),
-        },
-        Some("bool") | Some("null") => resolve(text),
-        Some("binary") => match scalar_json(text, plain, tag) {
-            serde_json::Value::String(s) => Scalar::Str(s),
-            _ => Scalar::Str(text.to_string()),
-        },
-        _ if plain => match resolve(text) {
-            Scalar::Merge => Scalar::Str("<<".into()),
-            s => s,
-        },
-        _ => Scalar::Str(text.to_string()),
-    }
 }
 
 fn jv_of(n: &Node) -> Jv {

@@ -496,6 +496,7 @@ fn gen_prime(bits: u32, stop: &AtomicBool) -> Res<Option<BigNum>> {
 /// have the same size, both threads search for either and the first two found are taken:
 /// the expected time is that of one search per thread, not of the slower of two searches.
 fn prime_pair(bits: u32) -> Res<(BigNum, BigNum)> {
+    let failed = || "rsa: prime search failed".to_string();
     let (hi, lo) = (bits - bits / 2, bits / 2);
     let stop = AtomicBool::new(false);
     let found = std::sync::Mutex::new(Vec::with_capacity(2));
@@ -504,14 +505,13 @@ fn prime_pair(bits: u32) -> Res<(BigNum, BigNum)> {
             let Some(p) = gen_prime(size, &stop)? else {
                 return Ok(());
             };
-            let mut found = found
-                .lock()
-                .map_err(|_| "rsa: prime search failed".to_string())?;
+            let mut found = found.lock().map_err(|_| failed())?;
             found.push(p);
-            if !shared || found.len() >= 2 {
-                if found.len() >= 2 {
-                    stop.store(true, Ordering::Relaxed);
-                }
+            if found.len() >= 2 {
+                stop.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+            if !shared {
                 return Ok(());
             }
         }
@@ -525,16 +525,14 @@ fn prime_pair(bits: u32) -> Res<(BigNum, BigNum)> {
         }
         (h.join(), mine)
     });
-    a.map_err(|_| "rsa: prime search failed".to_string())??;
+    a.map_err(|_| failed())??;
     b?;
-    let mut found = found
-        .into_inner()
-        .map_err(|_| "rsa: prime search failed".to_string())?;
+    let mut found = found.into_inner().map_err(|_| failed())?;
     // with different sizes, the larger prime first
     found.sort_by_key(|p| std::cmp::Reverse(p.num_bits()));
     match (found.pop(), found.pop()) {
         (Some(q), Some(p)) => Ok((p, q)),
-        _ => Err("rsa: prime search failed".into()),
+        _ => Err(failed()),
     }
 }
 
