@@ -10,7 +10,10 @@
 //! - [`Cluster`]: the embedded API server with Flux's CRDs and a client, plus the source
 //!   and kustomize controllers running against it;
 //! - [`sops_encrypt_secret`]: SOPS (age) encryption of a Secret for fixtures;
-//! - [`git`], [`wait_until`]: small helpers.
+//! - [`git`], [`wait_until`]: small helpers;
+//! - [`alloc::PeakAlloc`]: a peak-measuring global allocator for memory-bounded tests.
+
+pub mod alloc;
 
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;

@@ -1293,3 +1293,52 @@ async fn watch_label_selector_shards_kustomizations() {
     );
     assert!(env.configmap("default", "other-sharded").await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_namespaces_name_the_field() {
+    let Some((env, c1)) = Env::start(&[
+        ("deploy/app.yaml", &cm("app", "  a: \"1\"\n")),
+        (
+            "bad/app.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: Bad_NS\n",
+        ),
+    ])
+    .await
+    else {
+        return;
+    };
+    env.create_ks(
+        "target",
+        json!({"path": "./deploy", "targetNamespace": "Bad_NS"}),
+    )
+    .await;
+    let (s, msg) = env.wait_failed("target", "BuildFailed").await;
+    assert_eq!(
+        msg,
+        format!(
+            "spec.targetNamespace: Invalid value: \"Bad_NS\": {}",
+            gitops_api::meta::DNS1123_LABEL_MESSAGE
+        )
+    );
+    assert_eq!(s["lastAttemptedRevision"], format!("main@sha1:{c1}"));
+    // a manifest with such a namespace is named with its field
+    env.create_ks("manifest", json!({"path": "./bad"})).await;
+    let last = std::sync::Mutex::new(Value::Null);
+    let env = &env;
+    let msg = wait_until(WAIT, || {
+        let last = &last;
+        async move {
+            let s = env.status("manifest").await;
+            *last.lock().unwrap() = s.clone();
+            let c = ready_of(&s)?;
+            (c.0 == "False").then_some(c.2)
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("never failed: {:#}", last.lock().unwrap()));
+    assert!(
+        msg.contains("ConfigMap/app: metadata.namespace: Invalid value: \"Bad_NS\""),
+        "{msg}"
+    );
+    assert!(!msg.contains("uri"), "{msg}");
+}

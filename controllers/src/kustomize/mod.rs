@@ -896,6 +896,11 @@ async fn apply_revision(
 ) -> Result<(), Failure> {
     let ns = k.namespace().unwrap_or_default();
     let name = k.name_any();
+    // fields that end up in request paths, checked where the user wrote them
+    if let Some(target) = &k.spec.target_namespace {
+        gitops_api::meta::validate_dns1123_label("spec.targetNamespace", target)
+            .map_err(|m| Failure::new(reasons::BUILD_FAILED, m))?;
+    }
     // custom health checks compile before anything is applied
     let custom_checks = k
         .spec

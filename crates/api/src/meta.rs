@@ -375,3 +375,75 @@ mod tests {
         );
     }
 }
+
+/// Kubernetes' explanation of a value that is not a DNS-1123 label (namespace names,
+/// among others).
+pub const DNS1123_LABEL_MESSAGE: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/// Checks that `value` of `field` is a DNS-1123 label, as Kubernetes requires of namespace
+/// names; the error is worded as the API server's (`<field>: Invalid value: "<value>": …`).
+pub fn validate_dns1123_label(field: &str, value: &str) -> Result<(), String> {
+    let invalid = |why: &str| Err(format!("{field}: Invalid value: {value:?}: {why}"));
+    if value.len() > 63 {
+        return invalid("must be no more than 63 characters");
+    }
+    let ok = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        invalid(DNS1123_LABEL_MESSAGE)
+    }
+}
+
+/// Checks that `value` of `field` can be an object name in a request path, as every
+/// Kubernetes name must (not `.` or `..`, no `/` or `%`), worded as the API server's.
+pub fn validate_path_segment(field: &str, value: &str) -> Result<(), String> {
+    let invalid = |why: String| Err(format!("{field}: Invalid value: {value:?}: {why}"));
+    if value == "." || value == ".." {
+        return invalid(format!("may not be '{value}'"));
+    }
+    for bad in ["/", "%"] {
+        if value.contains(bad) {
+            return invalid(format!("may not contain '{bad}'"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn dns1123_labels() {
+        assert!(validate_dns1123_label("f", "apps-1").is_ok());
+        for bad in ["", "Bad_NS", "-a", "a-", "a.b", &"a".repeat(64)] {
+            let e = validate_dns1123_label("spec.targetNamespace", bad).unwrap_err();
+            assert!(
+                e.starts_with("spec.targetNamespace: Invalid value: \""),
+                "{e}"
+            );
+        }
+        assert!(
+            validate_dns1123_label("f", &"a".repeat(64))
+                .unwrap_err()
+                .ends_with("must be no more than 63 characters")
+        );
+    }
+
+    #[test]
+    fn path_segments() {
+        assert!(validate_path_segment("metadata.name", "system:admin").is_ok());
+        for bad in [".", "..", "a/b", "a%2f"] {
+            assert!(
+                validate_path_segment("metadata.name", bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

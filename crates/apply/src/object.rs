@@ -104,6 +104,14 @@ impl ObjectRef {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        // what goes into request paths must be a valid path segment: say so by field
+        // rather than failing later on the URL
+        gitops_api::meta::validate_path_segment("metadata.name", &name)
+            .and_then(|()| match namespace.as_str() {
+                "" => Ok(()),
+                ns => gitops_api::meta::validate_dns1123_label("metadata.namespace", ns),
+            })
+            .map_err(|e| invalid(format!("{kind}/{name}: {e}")))?;
         Ok(ObjectRef {
             group: group.to_owned(),
             version: version.to_owned(),

@@ -240,13 +240,22 @@ fn is_remote(s: &str) -> bool {
     s.contains("://") || s.starts_with("github.com/") || s.starts_with("git@")
 }
 
+/// Reads a file that the kustomization's `field` names; a failure says which field and
+/// entry (as `resources` errors do), the kustomization file is added by the caller.
+fn read_field(ldr: &Loader, field: &str, rel: &str) -> Result<(PathBuf, String)> {
+    ldr.read_to_string(rel)
+        .map_err(|e| e.context(format!("{field}: '{rel}'")))
+}
+
 /// Parses a YAML stream of objects into resources (expanding `*List` kinds).
 pub fn parse_resources(text: &str, path: &Path) -> Result<Vec<Resource>> {
-    let docs = yaml::parse_documents(text).map_err(|e| Error::Yaml {
-        path: path.to_path_buf(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
+    let docs = yaml::parse_documents_with(text, yaml::ParseOptions::RESOURCES).map_err(|e| {
+        Error::Yaml {
+            path: path.to_path_buf(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }
     })?;
     let mut queue: std::collections::VecDeque<(Value, usize)> =
         docs.into_iter().map(|d| (d.value, d.line)).collect();
@@ -352,18 +361,28 @@ impl Builder<'_> {
     }
 
     /// Loads patch documents from a path or inline text.
-    fn load_patch_docs(&self, ldr: &Loader, path: &str, inline: &str) -> Result<Vec<Value>> {
+    /// A patch's documents, from its file (`path`, read as the kustomization's `field`
+    /// names it) or inline text.
+    fn load_patch_docs(
+        &self,
+        ldr: &Loader,
+        field: &str,
+        path: &str,
+        inline: &str,
+    ) -> Result<Vec<Value>> {
         let (text, name) = if !inline.is_empty() {
             (inline.to_string(), PathBuf::from("<inline patch>"))
         } else {
-            let (p, t) = ldr.read_to_string(path)?;
+            let (p, t) = read_field(ldr, field, path)?;
             (t, p)
         };
-        let docs = yaml::parse_documents(&text).map_err(|e| Error::Yaml {
-            path: name.clone(),
-            line: e.line,
-            column: e.column,
-            message: e.message,
+        let docs = yaml::parse_documents_with(&text, yaml::ParseOptions::PATCHES).map_err(|e| {
+            Error::Yaml {
+                path: name.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            }
         })?;
         Ok(docs
             .into_iter()
@@ -399,6 +418,7 @@ impl Builder<'_> {
         self.stack.pop();
         r.map_err(|e| match e {
             Error::Build(m) => Error::Build(format!("{}: {m}", k.path.display())),
+            e @ Error::Restricted { .. } => e.context(k.path.display()),
             other => other,
         })
     }
@@ -427,7 +447,7 @@ impl Builder<'_> {
             .and_then(|o| o.get("path"))
             .and_then(Value::as_str)
         {
-            let (pp, text) = ldr.read_to_string(p)?;
+            let (pp, text) = read_field(ldr, "openapi.path", p)?;
             let doc = yaml::parse_one(&text).map_err(|e| Error::Yaml {
                 path: pp,
                 line: e.line,
@@ -474,7 +494,7 @@ impl Builder<'_> {
         // configurations
         let mut tc = TransformerConfig::defaults();
         for c in &k.configurations {
-            let (p, text) = ldr.read_to_string(c)?;
+            let (p, text) = read_field(ldr, "configurations", c)?;
             let v = yaml::parse_one(&text).map_err(|e| Error::Yaml {
                 path: p.clone(),
                 line: e.line,
@@ -487,7 +507,7 @@ impl Builder<'_> {
         }
         acc.config.merge(&tc)?;
         for c in &k.crds {
-            let (p, text) = ldr.read_to_string(c)?;
+            let (p, text) = read_field(ldr, "crds", c)?;
             let v = yaml::parse_one(&text).map_err(|e| Error::Yaml {
                 path: p.clone(),
                 line: e.line,
@@ -535,13 +555,15 @@ impl Builder<'_> {
     fn run_generators(&mut self, ldr: &Loader, k: &Kustomization, acc: &mut Acc) -> Result<()> {
         for g in &k.config_map_generator {
             let opts = generators::merge_options(g.options.as_ref(), k.generator_options.as_ref());
-            let r = generators::config_map(g, &opts, ldr)?;
+            let r = generators::config_map(g, &opts, ldr)
+                .map_err(|e| e.context(format!("configMapGenerator '{}'", g.name)))?;
             let r = self.generated(k, r, "ConfigMapGenerator", None);
             acc.absorb(r)?;
         }
         for g in &k.secret_generator {
             let opts = generators::merge_options(g.options.as_ref(), k.generator_options.as_ref());
-            let r = generators::secret(g, &opts, ldr)?;
+            let r = generators::secret(g, &opts, ldr)
+                .map_err(|e| e.context(format!("secretGenerator '{}'", g.name)))?;
             let r = self.generated(k, r, "SecretGenerator", None);
             acc.absorb(r)?;
         }
@@ -549,7 +571,7 @@ impl Builder<'_> {
             self.inflate_chart(ldr, k, h, acc)?;
         }
         for entry in &k.generators {
-            let configs = self.load_plugin_configs(ldr, entry)?;
+            let configs = self.load_plugin_configs(ldr, "generators", entry)?;
             for (cfg, configured_in) in configs {
                 let kind = cfg.get_str(&["kind"]).unwrap_or("").to_string();
                 let cname = cfg.get_str(&["metadata", "name"]).map(str::to_string);
@@ -583,15 +605,19 @@ impl Builder<'_> {
     fn load_plugin_configs(
         &mut self,
         ldr: &Loader,
+        field: &str,
         entry: &str,
     ) -> Result<Vec<(Value, Option<String>)>> {
         if looks_inline(entry) {
-            let docs = yaml::parse_documents(entry).map_err(|e| Error::Yaml {
-                path: PathBuf::from("<inline plugin config>"),
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            })?;
+            let docs =
+                yaml::parse_documents_with(entry, yaml::ParseOptions::RESOURCES).map_err(|e| {
+                    Error::Yaml {
+                        path: PathBuf::from("<inline plugin config>"),
+                        line: e.line,
+                        column: e.column,
+                        message: e.message,
+                    }
+                })?;
             return Ok(docs
                 .into_iter()
                 .filter(|d| !d.value.is_null())
@@ -604,13 +630,16 @@ impl Builder<'_> {
             self.accumulate(&child, &mut sub, false)?;
             return Ok(sub.res.into_iter().map(|r| (r.obj, None)).collect());
         }
-        let (p, text) = ldr.read_to_string(entry)?;
-        let docs = yaml::parse_documents(&text).map_err(|e| Error::Yaml {
-            path: p.clone(),
-            line: e.line,
-            column: e.column,
-            message: e.message,
-        })?;
+        let (p, text) = read_field(ldr, field, entry)?;
+        let docs =
+            yaml::parse_documents_with(&text, yaml::ParseOptions::RESOURCES).map_err(|e| {
+                Error::Yaml {
+                    path: p.clone(),
+                    line: e.line,
+                    column: e.column,
+                    message: e.message,
+                }
+            })?;
         let ci = rel_path(&self.top_root, &p);
         Ok(docs
             .into_iter()
@@ -646,7 +675,7 @@ impl Builder<'_> {
         }
         files.extend(h.additional_values_files.iter().cloned());
         for f in &files {
-            let (p, text) = ldr.read_to_string(f)?;
+            let (p, text) = read_field(ldr, "helmCharts.valuesFile", f)?;
             let v = yaml::parse_one(&text).map_err(|e| Error::Yaml {
                 path: p,
                 line: e.line,
@@ -701,7 +730,7 @@ impl Builder<'_> {
     }
 
     fn run_patch(&self, ldr: &Loader, acc: &mut Acc, p: &Patch) -> Result<()> {
-        let docs = self.load_patch_docs(ldr, &p.path, &p.patch)?;
+        let docs = self.load_patch_docs(ldr, "patches", &p.path, &p.patch)?;
         if docs.is_empty() {
             return Err(Error::msg("patch is empty"));
         }
@@ -744,9 +773,9 @@ impl Builder<'_> {
         if !k.patches_strategic_merge.is_empty() {
             for entry in &k.patches_strategic_merge {
                 let docs = if looks_inline(entry) {
-                    self.load_patch_docs(ldr, "", entry)?
+                    self.load_patch_docs(ldr, "patchesStrategicMerge", "", entry)?
                 } else {
-                    self.load_patch_docs(ldr, entry, "")?
+                    self.load_patch_docs(ldr, "patchesStrategicMerge", entry, "")?
                 };
                 if docs.is_empty() {
                     return Err(Error::msg(format!(
@@ -813,7 +842,7 @@ impl Builder<'_> {
             self.after_transformer(acc, k, "AnnotationsTransformer");
         }
         for p in &k.patches_json6902 {
-            let docs = self.load_patch_docs(ldr, &p.path, &p.patch)?;
+            let docs = self.load_patch_docs(ldr, "patchesJson6902", &p.path, &p.patch)?;
             let Some(doc) = docs.into_iter().next() else {
                 return Err(Error::msg("patchesJson6902: empty patch"));
             };
@@ -837,7 +866,7 @@ impl Builder<'_> {
             let mut reps = Vec::new();
             for r in &k.replacements {
                 if let Some(p) = r.get("path").and_then(Value::as_str) {
-                    let (pp, text) = ldr.read_to_string(p)?;
+                    let (pp, text) = read_field(ldr, "replacements.path", p)?;
                     let docs = yaml::parse_documents(&text).map_err(|e| Error::Yaml {
                         path: pp,
                         line: e.line,
@@ -859,7 +888,7 @@ impl Builder<'_> {
             self.after_transformer(acc, k, "ReplacementTransformer");
         }
         for entry in &k.transformers {
-            let configs = self.load_plugin_configs(ldr, entry)?;
+            let configs = self.load_plugin_configs(ldr, "transformers", entry)?;
             for (cfg, _) in configs {
                 self.run_plugin_transformer(ldr, acc, &cfg)?;
                 let kind = cfg.get_str(&["kind"]).unwrap_or("").to_string();

@@ -87,7 +87,9 @@ pub fn collect_pairs(
         Ok(())
     };
     for env in &args.envs {
-        let bytes = files.read_bytes(env)?;
+        let bytes = files
+            .read_bytes(env)
+            .map_err(|e| e.context(format!("envs: '{env}'")))?;
         let text = String::from_utf8_lossy(&bytes);
         for (k, v) in parse_env_file(&text, env)? {
             push(k, v.into_bytes(), env)?;
@@ -126,7 +128,9 @@ pub fn collect_pairs(
                 (base, f.clone())
             }
         };
-        let bytes = files.read_bytes(&path)?;
+        let bytes = files
+            .read_bytes(&path)
+            .map_err(|e| e.context(format!("files: '{path}'")))?;
         push(key, bytes, &path)?;
     }
     Ok(pairs)

@@ -21,12 +21,14 @@ fn is_manifest(path: &Path) -> Result<bool> {
         path: path.to_path_buf(),
         source: e,
     })?;
-    crate::yaml::parse_documents(&text).map_err(|e| Error::Yaml {
-        path: path.to_path_buf(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })?;
+    crate::yaml::parse_documents_with(&text, crate::yaml::ParseOptions::RESOURCES).map_err(
+        |e| Error::Yaml {
+            path: path.to_path_buf(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        },
+    )?;
     // Valid YAML that is not objects (a list, values for something else) is no manifest.
     Ok(match parse_resources(&text, path) {
         Ok(rs) => !rs.is_empty() && rs.iter().all(|r| !r.api_version().is_empty()),

@@ -8,5 +8,8 @@ pub mod scalar;
 pub mod value;
 
 pub use emit::{emit_into, key_cmp, to_go_json, to_yaml};
-pub use parse::{Document, YamlError, parse_documents, parse_one};
+pub use parse::{
+    Document, DuplicateKeys, ParseOptions, YamlError, parse_documents, parse_documents_with,
+    parse_one,
+};
 pub use value::{Mapping, Value};
