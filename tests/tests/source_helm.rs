@@ -38,7 +38,7 @@ async fn helmrepository_and_helmchart() {
     let repo_dir = t.path().join("repo");
     std::fs::create_dir_all(&repo_dir).unwrap();
     let (bytes, meta) =
-        gitops_source::helm::package_chart(&chart, &chart, &[], false, None).unwrap();
+        gitops_source::helm::package_chart(&chart, &chart, &[], false, None, u64::MAX).unwrap();
     let file = format!("{}-{}.tgz", meta.name, meta.version);
     std::fs::write(repo_dir.join(&file), &bytes).unwrap();
     let digest = sha256(&bytes).trim_start_matches("sha256:").to_owned();
@@ -154,7 +154,7 @@ async fn helmchart_from_oci_repository_and_from_git() {
         return;
     }
     let (bytes, meta) =
-        gitops_source::helm::package_chart(&chart, &chart, &[], false, None).unwrap();
+        gitops_source::helm::package_chart(&chart, &chart, &[], false, None, u64::MAX).unwrap();
     let registry = gitops_source::oci::Registry::new(true);
     let base = format!("oci://{}/charts", reg.host);
     let chart_url = format!("{base}/{}", meta.name);

@@ -40,6 +40,7 @@ fn git_failure(e: GitError) -> Failure {
         GitError::BadRange(_) => Failure::stalled(reasons::GIT_OPERATION_FAILED, msg),
         GitError::Authentication { .. } => Failure::fetch(reasons::AUTHENTICATION_FAILED, msg),
         GitError::Archive(_) | GitError::Io { .. } => Failure::storage(msg),
+        GitError::TooLarge { .. } => Failure::storage(format!("failed to archive repository: {e}")),
         _ => Failure::fetch(reasons::GIT_OPERATION_FAILED, msg),
     }
 }
@@ -160,6 +161,7 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
         ignore: spec.ignore.clone(),
         sparse_checkout: spec.sparse_checkout.clone(),
         recurse_submodules: spec.recurse_submodules,
+        max_size: Some(ctx.max_size),
     };
     let storage = ctx.storage.clone();
     let key = key_of(obj);
@@ -199,15 +201,26 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
             } else {
                 // Materialise the tree, copy the includes in, archive the result.
                 let tree = work_path.join("tree");
-                let (bytes, _) = repo
-                    .archive(&archive_opts, Vec::new())
+                let staged = work_path.join("tree.tar.gz");
+                let out = std::fs::File::create(&staged)
+                    .map_err(|e| Failure::storage(format!("failed to stage repository: {e}")))?;
+                let (out, _) = repo
+                    .archive(&archive_opts, std::io::BufWriter::new(out))
                     .map_err(git_failure)?;
+                out.into_inner()
+                    .map_err(|e| Failure::storage(format!("failed to stage repository: {e}")))?;
                 let limits = gitops_source::ExtractLimits {
                     max_bytes: max,
                     ..Default::default()
                 };
-                gitops_source::archive::extract_tar_gz(&bytes[..], &tree, limits)
+                let input = std::fs::File::open(&staged)
                     .map_err(|e| Failure::storage(format!("failed to stage repository: {e}")))?;
+                gitops_source::archive::extract_tar_gz(
+                    std::io::BufReader::new(input),
+                    &tree,
+                    limits,
+                )
+                .map_err(|e| Failure::storage(format!("failed to stage repository: {e}")))?;
                 for (path, from, to) in &inc_files {
                     let staged = work_path.join(format!("inc-{}", to.replace('/', "_")));
                     let f = std::fs::File::open(path).map_err(|e| {

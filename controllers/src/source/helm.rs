@@ -115,7 +115,7 @@ async fn reconcile_repo(ctx: &Context, obj: &HelmRepository) -> Result<Success, 
     let work = tempfile::tempdir().map_err(|e| Failure::storage(e.to_string()))?;
     let file = work.path().join("index.yaml");
     let url = helm::index_url(&spec.url);
-    let (digest, _) = helm::download(&url, auth.as_ref(), tls.as_ref(), ctx.max_size, &file)
+    let (digest, _) = helm::download(&url, auth.as_ref(), tls.as_ref(), ctx.helm.index, &file)
         .await
         .map_err(|e| helm_failure(e, "failed to fetch Helm repository index"))?;
     let status = status_json(obj);
@@ -329,14 +329,15 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
             let same_host = |u: &str| u.split('/').nth(2) == repo.spec.url.split('/').nth(2);
             let auth = auth.filter(|_| repo.spec.pass_credentials || same_host(&url));
             let tgz = work.path().join("chart.tgz");
-            let (digest, _) = helm::download(&url, auth.as_ref(), tls.as_ref(), ctx.max_size, &tgz)
-                .await
-                .map_err(|e| Failure {
-                    condition: Some(gitops_api::condition::types::FETCH_FAILED),
-                    reason: reasons::CHART_PULL_FAILED,
-                    message: format!("chart pull error: {e}"),
-                    stalled: false,
-                })?;
+            let (digest, _) =
+                helm::download(&url, auth.as_ref(), tls.as_ref(), ctx.helm.chart, &tgz)
+                    .await
+                    .map_err(|e| Failure {
+                        condition: Some(gitops_api::condition::types::FETCH_FAILED),
+                        reason: reasons::CHART_PULL_FAILED,
+                        message: format!("chart pull error: {e}"),
+                        stalled: false,
+                    })?;
             if let Some(want) = cv.digest.as_deref().filter(|d| !d.is_empty())
                 && digest.trim_start_matches("sha256:") != want
             {
@@ -418,6 +419,7 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
                 &spec.values_files,
                 spec.ignore_missing_values_files,
                 version_override.as_deref(),
+                ctx.helm.chart_file,
             )
             .map_err(|e| {
                 Failure::build(
@@ -465,22 +467,27 @@ fn store_pulled_chart(
     extra: Map<String, serde_json::Value>,
 ) -> Result<Success, Failure> {
     let file = format!("{}-{}.tgz", spec.chart, version);
+    // a chart's files are bounded as Helm bounds them, whether or not it is repackaged
+    let limits = gitops_source::ExtractLimits {
+        max_bytes: ctx.max_size,
+        max_file_bytes: ctx.helm.chart_file,
+        ..Default::default()
+    };
+    let invalid = |e: gitops_source::ArchiveError| {
+        Failure::build(reasons::CHART_PACKAGE_FAILED, format!("chart {url}: {e}"))
+    };
     let stored = if spec.values_files.is_empty() {
+        let f = std::fs::File::open(tgz).map_err(|e| Failure::storage(e.to_string()))?;
+        gitops_source::archive::check_tar_gz(std::io::BufReader::new(f), limits)
+            .map_err(invalid)?;
         ctx.storage
             .store_file(key, &file, tgz)
             .map_err(|e| Failure::storage(e.to_string()))?
     } else {
         let dir = work.join("x");
         let f = std::fs::File::open(tgz).map_err(|e| Failure::storage(e.to_string()))?;
-        gitops_source::archive::extract_tar_gz(
-            std::io::BufReader::new(f),
-            &dir,
-            gitops_source::ExtractLimits {
-                max_bytes: ctx.max_size,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| Failure::build(reasons::CHART_PACKAGE_FAILED, format!("chart {url}: {e}")))?;
+        gitops_source::archive::extract_tar_gz(std::io::BufReader::new(f), &dir, limits)
+            .map_err(invalid)?;
         let chart_dir = dir.join(&spec.chart);
         let (bytes, _) = helm::package_chart(
             &chart_dir,
@@ -488,6 +495,7 @@ fn store_pulled_chart(
             &spec.values_files,
             spec.ignore_missing_values_files,
             None,
+            ctx.helm.chart_file,
         )
         .map_err(|e| Failure::build(reasons::CHART_PACKAGE_FAILED, e.to_string()))?;
         ctx.storage
@@ -567,7 +575,7 @@ async fn pull_oci_chart(
             &resolved,
             auth.as_ref(),
             Some(gitops_source::oci::HELM_CHART_CONTENT_MEDIA_TYPE),
-            ctx.max_size,
+            ctx.helm.chart,
             &tgz,
         )
         .await

@@ -52,9 +52,29 @@ pub struct SourceArgs {
     /// Artifacts kept per object by garbage collection.
     #[arg(long, default_value_t = 2)]
     pub artifact_retention_records: usize,
-    /// Largest artifact (and OCI layer, chart, index) in bytes.
+    /// Largest artifact (and OCI layer, bucket object) in bytes.
     #[arg(long, default_value_t = 512 << 20)]
     pub max_artifact_size: u64,
+    /// The max allowed size in bytes of a Helm repository index file.
+    #[arg(long, default_value_t = 50 << 20)]
+    pub helm_index_max_size: u64,
+    /// The max allowed size in bytes of a Helm chart file.
+    #[arg(long, default_value_t = 10 << 20)]
+    pub helm_chart_max_size: u64,
+    /// The max allowed size in bytes of a file in a Helm chart.
+    #[arg(long, default_value_t = 5 << 20)]
+    pub helm_chart_file_max_size: u64,
+}
+
+/// Size limits of Helm repository indexes and charts (Flux's `--helm-*-max-size` flags).
+#[derive(Debug, Clone, Copy)]
+pub struct HelmLimits {
+    /// Largest repository index in bytes.
+    pub index: u64,
+    /// Largest chart archive in bytes.
+    pub chart: u64,
+    /// Largest file in a chart in bytes.
+    pub chart_file: u64,
 }
 
 /// Shared state of the reconcilers.
@@ -69,6 +89,8 @@ pub struct Context {
     pub retention: usize,
     /// Size limit of artifacts and downloads.
     pub max_size: u64,
+    /// Size limits of Helm indexes and charts.
+    pub helm: HelmLimits,
     /// Registry clients (plain HTTP and HTTPS).
     pub registries: (gitops_source::oci::Registry, gitops_source::oci::Registry),
     /// Parsed Helm repository indexes by artifact digest.
@@ -166,6 +188,11 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
         storage,
         retention: args.artifact_retention_records.max(1),
         max_size: args.max_artifact_size,
+        helm: HelmLimits {
+            index: args.helm_index_max_size,
+            chart: args.helm_chart_max_size,
+            chart_file: args.helm_chart_file_max_size,
+        },
         registries: (
             gitops_source::oci::Registry::new(true),
             gitops_source::oci::Registry::new(false),

@@ -45,6 +45,14 @@ pub enum ArchiveError {
         /// The limit.
         limit: u64,
     },
+    /// One file of the archive is larger than allowed.
+    #[error("archive entry {entry:?} is larger than the maximum file size {limit}")]
+    FileTooLarge {
+        /// The entry name.
+        entry: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The archive is not a valid gzip tar stream.
     #[error("corrupt archive: {0}")]
     Corrupt(String),
@@ -283,14 +291,17 @@ pub struct ExtractLimits {
     pub max_bytes: u64,
     /// Maximum number of entries.
     pub max_entries: u64,
+    /// Maximum size of one extracted file in bytes.
+    pub max_file_bytes: u64,
 }
 
 impl Default for ExtractLimits {
-    /// 1 GiB and 1,000,000 entries.
+    /// 1 GiB and 1,000,000 entries in all, no limit per file but the total.
     fn default() -> Self {
         ExtractLimits {
             max_bytes: 1 << 30,
             max_entries: 1_000_000,
+            max_file_bytes: u64::MAX,
         }
     }
 }
@@ -336,6 +347,22 @@ pub fn extract_tar(
     limits: ExtractLimits,
 ) -> Result<u64, ArchiveError> {
     fs::create_dir_all(dest).map_err(io_err(dest))?;
+    walk_tar(input, Some(dest), limits)
+}
+
+/// Checks a gzip-compressed tar stream as [`extract_tar_gz`] would extract it (entry names,
+/// types and `limits`) without writing anything; returns the bytes of its regular files.
+pub fn check_tar_gz(input: impl Read, limits: ExtractLimits) -> Result<u64, ArchiveError> {
+    walk_tar(GzDecoder::new(input), None, limits)
+}
+
+/// Walks a tar stream's entries, refusing unsafe ones and stopping at `limits`; writes them
+/// under `dest` when given.
+fn walk_tar(
+    input: impl Read,
+    dest: Option<&Path>,
+    limits: ExtractLimits,
+) -> Result<u64, ArchiveError> {
     let mut ar = tar::Archive::new(input);
     let corrupt = |e: io::Error| ArchiveError::Corrupt(e.to_string());
     let mut total = 0u64;
@@ -358,8 +385,10 @@ pub fn extract_tar(
                 if rel.as_os_str().is_empty() {
                     continue;
                 }
-                let p = dest.join(&rel);
-                fs::create_dir_all(&p).map_err(io_err(&p))?;
+                if let Some(dest) = dest {
+                    let p = dest.join(&rel);
+                    fs::create_dir_all(&p).map_err(io_err(&p))?;
+                }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if rel.as_os_str().is_empty() {
@@ -369,12 +398,29 @@ pub fn extract_tar(
                     });
                 }
                 let size = entry.header().size().map_err(corrupt)?;
+                if size > limits.max_file_bytes {
+                    return Err(ArchiveError::FileTooLarge {
+                        entry: name,
+                        limit: limits.max_file_bytes,
+                    });
+                }
                 if total.saturating_add(size) > limits.max_bytes {
                     return Err(ArchiveError::TooLarge {
                         what: "bytes",
                         limit: limits.max_bytes,
                     });
                 }
+                let Some(dest) = dest else {
+                    let read =
+                        io::copy(&mut (&mut entry).take(size), &mut io::sink()).map_err(corrupt)?;
+                    if read != size {
+                        return Err(ArchiveError::Corrupt(format!(
+                            "{name}: expected {size} bytes, got {read}"
+                        )));
+                    }
+                    total += size;
+                    continue;
+                };
                 let p = dest.join(&rel);
                 if let Some(parent) = p.parent() {
                     fs::create_dir_all(parent).map_err(io_err(parent))?;
@@ -558,6 +604,7 @@ mod tests {
             ExtractLimits {
                 max_bytes: 1000,
                 max_entries: 10,
+                ..Default::default()
             },
         )
         .unwrap_err();
@@ -565,6 +612,20 @@ mod tests {
             matches!(err, ArchiveError::TooLarge { what: "bytes", .. }),
             "{err}"
         );
+        let err = extract_tar_gz(
+            &ar[..],
+            &t.path().join("f"),
+            ExtractLimits {
+                max_file_bytes: 4095,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "archive entry \"big\" is larger than the maximum file size 4095"
+        );
+        assert!(!t.path().join("f/big").exists());
         let err = extract_tar_gz(&b"not gzip at all"[..], t.path(), ExtractLimits::default())
             .unwrap_err();
         assert!(matches!(err, ArchiveError::Corrupt(_)), "{err}");

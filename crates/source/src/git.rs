@@ -90,6 +90,18 @@ pub enum GitError {
         /// Details.
         message: String,
     },
+    /// The commit's files are larger than the artifact may be.
+    #[error(
+        "the files of the commit exceed the artifact size limit of {limit} bytes (at {path}, {size} bytes)"
+    )]
+    TooLarge {
+        /// The file at which the total passed the limit.
+        path: String,
+        /// That file's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// Writing the archive failed.
     #[error(transparent)]
     Archive(#[from] crate::archive::ArchiveError),
@@ -767,6 +779,9 @@ pub struct ArchiveOptions {
     pub sparse_checkout: Vec<String>,
     /// `spec.recurseSubmodules`: fetch and include submodules.
     pub recurse_submodules: bool,
+    /// Largest total size of the archived files in bytes (checked from the object headers,
+    /// before any blob is read); no limit when `None`.
+    pub max_size: Option<u64>,
 }
 
 /// A file of the tree to archive: its path and where its content lives.
@@ -822,6 +837,29 @@ impl FetchedRepo {
                 && !rules.is_ignored(&f.path, false)
         });
         sort_paths(&mut files, |f| &f.path);
+        if let Some(limit) = opts.max_size {
+            // A blob compresses well in a pack (a push of a few KB can hold a GiB of
+            // zeros): sizes come from headers, so nothing that large is ever inflated.
+            let mut total = 0u64;
+            for f in &files {
+                let repo = &repos[f.repo];
+                let size = repo
+                    .find_header(f.oid)
+                    .map_err(|e| GitError::Repository {
+                        path: repo.path().display().to_string(),
+                        message: format!("object {}: {e}", f.oid),
+                    })?
+                    .size();
+                total = total.saturating_add(size);
+                if total > limit {
+                    return Err(GitError::TooLarge {
+                        path: f.path.clone(),
+                        size,
+                        limit,
+                    });
+                }
+            }
+        }
 
         let mut w = ArtifactWriter::new(out);
         let io = |path: &str| {

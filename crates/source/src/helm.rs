@@ -391,6 +391,7 @@ pub fn package_chart(
     values_files: &[String],
     ignore_missing: bool,
     version_override: Option<&str>,
+    max_file_size: u64,
 ) -> Result<(Vec<u8>, ChartMetadata), HelmError> {
     let chart_yaml = dir.join("Chart.yaml");
     let invalid = |m: String| HelmError::InvalidChart {
@@ -471,7 +472,13 @@ pub fn package_chart(
         } else if rel == "values.yaml" && merged.is_some() {
             merged.clone().unwrap_or_default().into_bytes()
         } else {
-            std::fs::read(dir.join(rel)).map_err(io(rel))?
+            read_limited(&dir.join(rel), max_file_size)
+                .map_err(io(rel))?
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "chart file \"{entry}\" is larger than the maximum file size {max_file_size}"
+                    ))
+                })?
         };
         w.add_file(&entry, false, &data).map_err(io(&entry))?;
     }
@@ -485,6 +492,15 @@ pub fn package_chart(
     }
     let (bytes, _) = w.finish().map_err(io("chart"))?;
     Ok((bytes, meta))
+}
+
+/// A file's bytes, or `None` when it holds more than `limit` bytes (never reading past it).
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut data = Vec::new();
+    f.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+    Ok((data.len() as u64 <= limit).then_some(data))
 }
 
 fn collect(
@@ -593,7 +609,7 @@ mod tests {
         std::fs::write(d.join("prod.yaml"), "b:\n  d: 3\n").unwrap();
         std::fs::write(d.join("templates/cm.yaml"), "kind: ConfigMap\n").unwrap();
         let files = vec!["values.yaml".to_string(), "prod.yaml".to_string()];
-        let (bytes, meta) = package_chart(&d, t.path(), &files, false, None).unwrap();
+        let (bytes, meta) = package_chart(&d, t.path(), &files, false, None, u64::MAX).unwrap();
         assert_eq!(meta.name, "demo");
         let out = t.path().join("out");
         crate::archive::extract_tar_gz(&bytes[..], &out, Default::default()).unwrap();
@@ -602,9 +618,26 @@ mod tests {
                 .unwrap();
         assert_eq!(v, serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}}));
         assert!(out.join("demo/templates/cm.yaml").exists());
-        let err =
-            package_chart(&d, t.path(), &["missing.yaml".to_string()], false, None).unwrap_err();
+        let err = package_chart(
+            &d,
+            t.path(),
+            &["missing.yaml".to_string()],
+            false,
+            None,
+            u64::MAX,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("missing.yaml"));
-        assert!(package_chart(&d, t.path(), &["missing.yaml".to_string()], true, None).is_ok());
+        assert!(
+            package_chart(
+                &d,
+                t.path(),
+                &["missing.yaml".to_string()],
+                true,
+                None,
+                u64::MAX
+            )
+            .is_ok()
+        );
     }
 }

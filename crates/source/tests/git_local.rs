@@ -94,6 +94,7 @@ fn branch_tag_semver_commit_and_errors() {
         ignore: Some("secret/\n".into()),
         sparse_checkout: vec!["deploy".into()],
         recurse_submodules: false,
+        max_size: None,
     };
     let (bytes, _) = r.archive(&opts, Vec::new()).unwrap();
     assert_eq!(files(&bytes), vec!["deploy/", "deploy/app.yaml"]);
