@@ -35,6 +35,23 @@ fn git_blob_bomb_is_refused_before_it_is_read() {
     let up = t.path().join("up");
     zeros_repo(&up, 64);
     let url = format!("file://{}", up.display());
+    // with a limit on objects, the fetch itself refuses to inflate the blob
+    let (r, fpeak) = ALLOC.measure(CAP, || {
+        let mut opts = FetchOptions::new(&url, GitReference::Branch("main".into()));
+        opts.max_object_size = Some(8 << 20);
+        fetch(&opts, &t.path().join("limited"), None).map(|_| ())
+    });
+    let e = r.expect_err("refused").to_string();
+    assert_eq!(
+        e,
+        format!(
+            "fetching branch 'main' from {url}: the remote sent an object larger than the artifact size limit of {} bytes",
+            8 << 20
+        )
+    );
+    eprintln!("limited fetch peak heap: {fpeak} bytes");
+    assert!(fpeak < 16 << 20, "peak heap {fpeak} bytes");
+    // without, the archive still refuses the commit from object headers
     let (repo, fpeak) = ALLOC.measure(CAP, || {
         let FetchOutcome::Fetched(repo) = fetch(
             &FetchOptions::new(&url, GitReference::Branch("main".into())),
@@ -46,9 +63,8 @@ fn git_blob_bomb_is_refused_before_it_is_read() {
         };
         repo
     });
-    // gix inflates each object whole while it indexes the fetched pack, so fetching costs
-    // about the largest blob; what the artifact is built from is bounded below.
-    eprintln!("fetch peak heap: {fpeak} bytes (gix's pack indexing)");
+    // (gix inflates each object whole while it indexes the pack: about the blob's size)
+    eprintln!("unlimited fetch peak heap: {fpeak} bytes");
     let (r, peak) = ALLOC.measure(CAP, || {
         let opts = ArchiveOptions {
             max_size: Some(8 << 20),

@@ -157,6 +157,8 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
         tempfile::tempdir().map_err(|e| Failure::storage(format!("temporary directory: {e}")))?;
     let interrupt = Arc::new(AtomicBool::new(false));
     opts.interrupt = interrupt.clone();
+    // a pack can hold a huge blob in a few bytes: never inflate more than an artifact may hold
+    opts.max_object_size = Some(ctx.max_size);
     let archive_opts = ArchiveOptions {
         ignore: spec.ignore.clone(),
         sparse_checkout: spec.sparse_checkout.clone(),

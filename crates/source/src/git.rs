@@ -244,6 +244,9 @@ pub struct FetchOptions {
     pub interrupt: Arc<AtomicBool>,
     /// Connection timeout for HTTP.
     pub connect_timeout: std::time::Duration,
+    /// Largest object the fetch may inflate, in bytes: a pack compresses a huge blob to a
+    /// few bytes, and indexing it would otherwise allocate all of it (`None`: no limit).
+    pub max_object_size: Option<u64>,
 }
 
 impl FetchOptions {
@@ -255,6 +258,7 @@ impl FetchOptions {
             auth: GitAuth::default(),
             interrupt: Arc::new(AtomicBool::new(false)),
             connect_timeout: std::time::Duration::from_secs(20),
+            max_object_size: None,
         }
     }
 }
@@ -416,6 +420,13 @@ fn open_session(opts: &FetchOptions, dir: &Path) -> Result<Session, GitError> {
             cfg.set_value(&gix::config::tree::Core::SSH_COMMAND, cmd.as_str())
                 .map_err(repo_err(dir))?;
         }
+        if let Some(max) = opts.max_object_size {
+            cfg.set_value(
+                &gix::config::tree::gitoxide::Objects::ALLOC_LIMIT,
+                max.to_string().as_str(),
+            )
+            .map_err(repo_err(dir))?;
+        }
         cfg.commit().map_err(repo_err(dir))?;
     }
     repo.object_cache_size_if_unset(16 * 1024 * 1024);
@@ -434,6 +445,17 @@ fn classify(opts: &FetchOptions, reference: &str, auth_requested: bool, e: gix::
         };
     }
     let lower = message.to_ascii_lowercase();
+    if let Some(limit) = opts.max_object_size
+        && lower.contains("too large to fit in memory")
+    {
+        return GitError::Transport {
+            url: opts.url.clone(),
+            reference: reference.to_owned(),
+            message: format!(
+                "the remote sent an object larger than the artifact size limit of {limit} bytes"
+            ),
+        };
+    }
     if opts.url.starts_with("ssh://") && lower.contains("handshake failed") && !auth_requested {
         // ssh's own diagnostics go to its stderr; say what the usual causes are.
         return GitError::Transport {
