@@ -1,4 +1,10 @@
 //! Charts: loading from directories and `.tgz` archives, `.helmignore`, `Chart.yaml`.
+//!
+//! Loading keeps to Helm's size limits ([`Limits`]): an archive decompresses to less than
+//! [`MAX_CHART_SIZE`] (each subchart archive on its own), no file is larger than
+//! [`MAX_FILE_SIZE`], and, beyond Helm, an archive with everything nested in it
+//! decompresses to at most [`MAX_TREE_SIZE`]. Archives are read as streams and every entry
+//! is checked before it is read; the errors are Helm's.
 
 use std::io::Read;
 use std::path::Path;
@@ -101,82 +107,67 @@ impl Chart {
         self.files.iter().filter(|f| f.name.starts_with("crds/"))
     }
 
-    /// Loads a chart from a directory or a `.tgz` archive.
+    /// Loads a chart from a directory or a `.tgz` archive, within Helm's size limits.
     pub fn load(path: &Path) -> Result<Chart, Error> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
-        if meta.is_dir() {
-            Self::load_dir(path)
-        } else {
-            let data = std::fs::read(path).map_err(|e| Error::Io(path.display().to_string(), e))?;
-            Self::load_archive(&data)
-        }
+        Self::load_with(path, &Limits::default())
     }
 
-    /// Loads a chart directory, honouring `.helmignore`.
+    /// Loads a chart from a directory or a `.tgz` archive within `limits`. The archive is
+    /// read as a stream, never whole. Like Helm, a chart archive that cannot be read fails
+    /// with only `unable to load chart archive` ([`Error::ChartArchive`], whose source says
+    /// why); errors in what it holds (`Chart.yaml`, subcharts) read as they do in a directory.
+    pub fn load_with(path: &Path, limits: &Limits) -> Result<Chart, Error> {
+        let io = |e| Error::Io(path.display().to_string(), e);
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Self::load_dir_with(path, limits);
+        }
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut budget = Budget::new(limits);
+        let files = archive_files_in(std::io::BufReader::new(file), &mut budget)
+            .map_err(|e| Error::ChartArchive(Box::new(e)))?;
+        Self::from_files_in(files, &mut budget)
+    }
+
+    /// Loads a chart directory, honouring `.helmignore`, within Helm's size limits.
     pub fn load_dir(dir: &Path) -> Result<Chart, Error> {
+        Self::load_dir_with(dir, &Limits::default())
+    }
+
+    /// Loads a chart directory, honouring `.helmignore`: no file may be larger than
+    /// `limits.max_file_size` (Helm's `chart file "NAME" is larger than the maximum file
+    /// size N`); subchart archives in `charts/` are read within `limits`.
+    pub fn load_dir_with(dir: &Path, limits: &Limits) -> Result<Chart, Error> {
         let rules = match std::fs::read_to_string(dir.join(".helmignore")) {
             Ok(t) => Ignore::parse(&t),
             Err(_) => Ignore::parse(""),
         };
         let mut files = Vec::new();
-        walk(dir, "", &rules, &mut files)?;
-        Self::from_files(files)
+        walk(dir, "", &rules, limits, &mut files)?;
+        Self::from_files_in(files, &mut Budget::new(limits))
     }
 
-    /// Loads a gzipped tar archive; entries escaping the root or links are refused.
+    /// Loads a gzipped tar archive held in memory, within Helm's size limits; entries
+    /// escaping the root or links are refused.
     pub fn load_archive(data: &[u8]) -> Result<Chart, Error> {
-        let gz = flate2::read::GzDecoder::new(data);
-        let mut ar = tar::Archive::new(gz);
-        let mut files = Vec::new();
-        let entries = ar.entries().map_err(|e| Error::Archive(e.to_string()))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| Error::Archive(e.to_string()))?;
-            let kind = entry.header().entry_type();
-            let path = entry
-                .path()
-                .map_err(|e| Error::Archive(e.to_string()))?
-                .to_string_lossy()
-                .replace('\\', "/");
-            if kind.is_symlink() || kind.is_hard_link() {
-                return Err(Error::Archive(format!("chart contains a link: {path}")));
-            }
-            if kind.is_dir() || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
-                continue;
-            }
-            if !kind.is_file() {
-                continue;
-            }
-            if path.starts_with('/') || path.split('/').any(|p| p == "..") {
-                return Err(Error::Archive(format!(
-                    "chart illegally contains content outside the base directory: {path:?}"
-                )));
-            }
-            // strip the top directory
-            let Some((_, rel)) = path.split_once('/') else {
-                continue;
-            };
-            if rel.is_empty() {
-                continue;
-            }
-            let mut data = Vec::new();
-            entry
-                .read_to_end(&mut data)
-                .map_err(|e| Error::Archive(e.to_string()))?;
-            files.push(File {
-                name: rel.to_string(),
-                data: data.into(),
-            });
-        }
-        // apply the archive's own .helmignore
-        if let Some(h) = files.iter().find(|f| f.name == ".helmignore") {
-            let rules = Ignore::parse(&text_of(&h.data));
-            files.retain(|f| !rules.ignored_path(&f.name));
-        }
-        Self::from_files(files)
+        Self::read_archive(data, &Limits::default())
     }
 
-    /// Builds a chart from its files (paths relative to the chart root).
+    /// Loads a gzipped tar archive from a reader, as a stream, within `limits` (see
+    /// [`archive_files`]).
+    pub fn read_archive(r: impl Read, limits: &Limits) -> Result<Chart, Error> {
+        let mut budget = Budget::new(limits);
+        let files = archive_files_in(r, &mut budget)?;
+        Self::from_files_in(files, &mut budget)
+    }
+
+    /// Builds a chart from its files (paths relative to the chart root); subchart archives
+    /// among them are read within Helm's size limits.
     pub fn from_files(files: Vec<File>) -> Result<Chart, Error> {
+        Self::from_files_in(files, &mut Budget::new(&Limits::default()))
+    }
+
+    fn from_files_in(files: Vec<File>, budget: &mut Budget) -> Result<Chart, Error> {
         let mut c = Chart::default();
         let mut chart_yaml = None;
         let mut requirements = None;
@@ -225,7 +216,7 @@ impl Chart {
         if c.metadata.api_version != "v2"
             && let Some(r) = requirements
         {
-            let v = crate::yaml::parse(&text_of(&r)).map_err(|e| {
+            let v = crate::yaml::parse_first(&text_of(&r)).map_err(|e| {
                 Error::Chart(format!(
                     "cannot load requirements.yaml: error converting YAML to JSON: {e}"
                 ))
@@ -243,19 +234,21 @@ impl Chart {
                 let Some(f) = files.into_iter().find(|f| f.name.is_empty()) else {
                     continue;
                 };
-                let sc = Chart::load_archive(&f.data).map_err(|e| {
-                    Error::Chart(format!(
-                        "error unpacking subchart {name} in {}: {e}",
-                        c.metadata.name
-                    ))
-                })?;
+                let sc = archive_files_in(&f.data[..], budget)
+                    .and_then(|files| Chart::from_files_in(files, budget))
+                    .map_err(|e| {
+                        Error::Chart(format!(
+                            "error unpacking subchart {name} in {}: {e}",
+                            c.metadata.name
+                        ))
+                    })?;
                 c.dependencies.push(sc);
             } else {
                 let files: Vec<File> = files.into_iter().filter(|f| !f.name.is_empty()).collect();
                 if files.is_empty() {
                     continue;
                 }
-                let sc = Chart::from_files(files).map_err(|e| {
+                let sc = Chart::from_files_in(files, budget).map_err(|e| {
                     Error::Chart(format!(
                         "error unpacking subchart {name} in {}: {e}",
                         c.metadata.name
@@ -266,6 +259,291 @@ impl Chart {
         }
         Ok(c)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Size limits and archive reading
+
+/// Helm's cap on the decompressed size of one chart archive, all its files together
+/// (`MaxDecompressedChartSize`, 100 MiB). A chart's archive and each subchart archive in
+/// its `charts/` are capped on their own, as Helm caps them.
+pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Helm's cap on one file of a chart (`MaxDecompressedFileSize`, 5 MiB): decompressed from
+/// an archive, or read from a chart directory.
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+/// Not Helm's: a cap on all the bytes decompressed to load one chart, from its archive and
+/// every subchart archive nested in it (256 MiB). Helm caps each archive on its own, so
+/// archives nested in archives multiply what it holds in memory; this keeps that bounded.
+pub const MAX_TREE_SIZE: u64 = 256 * 1024 * 1024;
+
+/// Go's `archive/tar` cap on an extended header's data (GNU long names, PAX records):
+/// `maxSpecialFileSize`, 1 MiB.
+const MAX_SPECIAL_FILE_SIZE: u64 = 1024 * 1024;
+
+/// What reading the headers of one tar entry may decompress: the padding of the entry
+/// before, its header, a GNU long name, a long link name and PAX records (each capped as
+/// Go caps them), GNU sparse maps.
+const HEADER_ALLOWANCE: u64 = 3 * (MAX_SPECIAL_FILE_SIZE + 1024) + 64 * 1024;
+
+/// Size limits for loading charts; the default is Helm's ([`MAX_CHART_SIZE`],
+/// [`MAX_FILE_SIZE`]) and [`MAX_TREE_SIZE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Decompressed bytes of the files of one archive. Reaching it fails with Helm's
+    /// `decompressed chart is larger than the maximum size N`.
+    pub max_chart_size: u64,
+    /// Bytes of one file, in an archive (`decompressed chart file "PATH" is larger than the
+    /// maximum file size N`) or in a directory (`chart file "NAME" is larger ...`).
+    pub max_file_size: u64,
+    /// Decompressed bytes of the files of a chart archive and of all the archives nested in
+    /// it (`decompressed chart and its subcharts are larger than the maximum size N`).
+    pub max_tree_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_chart_size: MAX_CHART_SIZE,
+            max_file_size: MAX_FILE_SIZE,
+            max_tree_size: MAX_TREE_SIZE,
+        }
+    }
+}
+
+/// The limits of one load and what is left of its tree-wide allowance.
+struct Budget {
+    limits: Limits,
+    tree_left: u64,
+}
+
+impl Budget {
+    fn new(limits: &Limits) -> Budget {
+        Budget {
+            limits: *limits,
+            tree_left: limits.max_tree_size,
+        }
+    }
+}
+
+/// How many decompressed bytes the tar reader has taken and may take.
+#[derive(Default)]
+struct Meter {
+    read: std::cell::Cell<u64>,
+    limit: std::cell::Cell<u64>,
+    tripped: std::cell::Cell<bool>,
+}
+
+impl Meter {
+    /// Lets the reader take `n` more bytes from here.
+    fn allow(&self, n: u64) {
+        self.limit.set(self.read.get().saturating_add(n));
+    }
+}
+
+/// The decompressed stream under the tar reader, failing once it takes more than its
+/// [`Meter`] allows: the tar reader reads extended headers whole, before the entry they
+/// describe can be checked.
+struct Metered<R> {
+    inner: R,
+    meter: std::rc::Rc<Meter>,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let m = &self.meter;
+        let room = m.limit.get().saturating_sub(m.read.get());
+        if room == 0 && !buf.is_empty() {
+            m.tripped.set(true);
+            return Err(std::io::Error::other("tar header too long"));
+        }
+        let n = usize::try_from(room).unwrap_or(usize::MAX).min(buf.len());
+        let got = self.inner.read(&mut buf[..n])?;
+        m.read.set(m.read.get() + got as u64);
+        Ok(got)
+    }
+}
+
+/// A read error of an archive in the words of Go's readers.
+fn archive_error(e: &std::io::Error, meter: &Meter) -> Error {
+    Error::Archive(if meter.tripped.get() {
+        // archive/tar's ErrFieldTooLong
+        "archive/tar: header field too long".to_string()
+    } else if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        "unexpected EOF".to_string()
+    } else {
+        e.to_string()
+    })
+}
+
+/// Go's `path.Clean`.
+fn clean_path(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match out.last() {
+                Some(&last) if last != ".." => {
+                    out.pop();
+                }
+                _ if rooted => {}
+                _ => out.push(".."),
+            },
+            x => out.push(x),
+        }
+    }
+    let s = out.join("/");
+    match (rooted, s.is_empty()) {
+        (true, _) => format!("/{s}"),
+        (false, true) => ".".to_string(),
+        (false, false) => s,
+    }
+}
+
+/// The name of an archive entry relative to the chart (the first path element dropped), or
+/// Helm's error for an entry it refuses.
+fn entry_name(raw: &str) -> Result<String, Error> {
+    let delimiter = if raw.contains('\\') { '\\' } else { '/' };
+    let parts: Vec<&str> = raw.split(delimiter).collect();
+    let n = parts[1..]
+        .join(&delimiter.to_string())
+        .replace(delimiter, "/");
+    if n.starts_with('/') {
+        return Err(Error::Archive(
+            "chart illegally contains absolute paths".into(),
+        ));
+    }
+    let n = clean_path(&n);
+    if n == "." {
+        return Err(Error::Archive(format!(
+            "chart illegally contains content outside the base directory: {}",
+            crate::template::fmt::go_quote(raw)
+        )));
+    }
+    if n.starts_with("..") {
+        return Err(Error::Archive(
+            "chart illegally references parent directory".into(),
+        ));
+    }
+    let b = n.as_bytes();
+    if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
+        return Err(Error::Archive(
+            "chart contains illegally named files".into(),
+        ));
+    }
+    if parts[0] == "Chart.yaml" {
+        return Err(Error::Archive("chart yaml not in base directory".into()));
+    }
+    Ok(n)
+}
+
+/// The files of a gzipped tar chart archive, read as a stream within Helm's size limits:
+/// every entry's size is checked before any of it is read (Helm's messages: `decompressed
+/// chart is larger than the maximum size N`, `decompressed chart file "PATH" is larger than
+/// the maximum file size N`), and no entry yields more bytes than its header declares.
+/// Entry paths are checked as Helm checks them; links are refused.
+pub fn archive_files(r: impl Read, limits: &Limits) -> Result<Vec<File>, Error> {
+    archive_files_in(r, &mut Budget::new(limits))
+}
+
+fn archive_files_in(r: impl Read, budget: &mut Budget) -> Result<Vec<File>, Error> {
+    let limits = budget.limits;
+    let too_big = || {
+        Error::Archive(format!(
+            "decompressed chart is larger than the maximum size {}",
+            limits.max_chart_size
+        ))
+    };
+    let meter = std::rc::Rc::new(Meter::default());
+    let mut ar = tar::Archive::new(Metered {
+        inner: flate2::read::MultiGzDecoder::new(r),
+        meter: meter.clone(),
+    });
+    let mut remaining = limits.max_chart_size;
+    let mut files = Vec::new();
+    // data of the entry before that the tar reader skips
+    let mut unread = 0u64;
+    meter.allow(HEADER_ALLOWANCE);
+    let mut entries = ar.entries().map_err(|e| archive_error(&e, &meter))?;
+    loop {
+        meter.allow(HEADER_ALLOWANCE.saturating_add(unread));
+        unread = 0;
+        let Some(entry) = entries.next() else { break };
+        let mut entry = entry.map_err(|e| archive_error(&e, &meter))?;
+        let kind = entry.header().entry_type();
+        let size = entry.size();
+        if kind.is_dir() || kind.is_pax_global_extensions() {
+            // skipped, as Helm skips them; their data is read past, not kept
+            if kind.is_pax_global_extensions() && size > MAX_SPECIAL_FILE_SIZE {
+                meter.tripped.set(true);
+                return Err(archive_error(&std::io::Error::other(""), &meter));
+            }
+            if size > limits.max_chart_size {
+                return Err(too_big());
+            }
+            unread = size;
+            continue;
+        }
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(Error::Archive(format!(
+                "chart contains a link: {}",
+                raw.replace('\\', "/")
+            )));
+        }
+        let name = entry_name(&raw)?;
+        if size > remaining {
+            return Err(too_big());
+        }
+        if size > limits.max_file_size {
+            return Err(Error::Archive(format!(
+                "decompressed chart file {} is larger than the maximum file size {}",
+                crate::template::fmt::go_quote(&raw),
+                limits.max_file_size
+            )));
+        }
+        meter.allow(size);
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        (&mut entry)
+            .take(size)
+            .read_to_end(&mut data)
+            .map_err(|e| archive_error(&e, &meter))?;
+        let n = data.len() as u64;
+        if n < size {
+            // the archive ends inside the entry (Go's tar: io.ErrUnexpectedEOF)
+            return Err(Error::Archive("unexpected EOF".into()));
+        }
+        remaining -= n;
+        if remaining == 0 {
+            return Err(too_big());
+        }
+        if n > budget.tree_left {
+            return Err(Error::Archive(format!(
+                "decompressed chart and its subcharts are larger than the maximum size {}",
+                limits.max_tree_size
+            )));
+        }
+        budget.tree_left -= n;
+        if !kind.is_file() {
+            // devices, FIFOs ...: read and counted as Helm does, but not chart files
+            continue;
+        }
+        files.push(File {
+            name,
+            data: data.into(),
+        });
+    }
+    if files.is_empty() {
+        return Err(Error::Archive("no files in chart archive".into()));
+    }
+    // apply the archive's own .helmignore
+    if let Some(h) = files.iter().find(|f| f.name == ".helmignore") {
+        let rules = Ignore::parse(&text_of(&h.data));
+        files.retain(|f| !rules.ignored_path(&f.name));
+    }
+    Ok(files)
 }
 
 fn s_field(m: &Map<String, J>, k: &str) -> String {
@@ -311,7 +589,7 @@ fn parse_dep(d: &J) -> Dependency {
 /// Parses and validates `Chart.yaml`.
 pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
     let text = text_of(data);
-    let v = crate::yaml::parse(&text).map_err(|e| {
+    let v = crate::yaml::parse_first(&text).map_err(|e| {
         Error::Chart(format!(
             "cannot load Chart.yaml: error converting YAML to JSON: {e}"
         ))
@@ -376,7 +654,13 @@ pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
     Ok(md)
 }
 
-fn walk(dir: &Path, rel: &str, rules: &Ignore, out: &mut Vec<File>) -> Result<(), Error> {
+fn walk(
+    dir: &Path,
+    rel: &str,
+    rules: &Ignore,
+    limits: &Limits,
+    out: &mut Vec<File>,
+) -> Result<(), Error> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::Io(dir.display().to_string(), e))?;
     let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).collect();
     entries.sort_by_key(|e| e.file_name());
@@ -394,13 +678,32 @@ fn walk(dir: &Path, rel: &str, rules: &Ignore, out: &mut Vec<File>) -> Result<()
             if rules.ignored(&relp, true) {
                 continue;
             }
-            walk(&path, &relp, rules, out)?;
+            walk(&path, &relp, rules, limits, out)?;
         } else {
             if rules.ignored(&relp, false) {
                 continue;
             }
-            let data =
-                std::fs::read(&path).map_err(|er| Error::Io(path.display().to_string(), er))?;
+            let too_big = || {
+                Error::Chart(format!(
+                    "chart file {} is larger than the maximum file size {}",
+                    crate::template::fmt::go_quote(&name),
+                    limits.max_file_size
+                ))
+            };
+            if md.len() > limits.max_file_size {
+                return Err(too_big());
+            }
+            // read no more than the limit allows, even from a file that grows meanwhile
+            let io = |er| Error::Io(path.display().to_string(), er);
+            let mut data = Vec::with_capacity(usize::try_from(md.len()).unwrap_or(0));
+            std::fs::File::open(&path)
+                .map_err(io)?
+                .take(limits.max_file_size.saturating_add(1))
+                .read_to_end(&mut data)
+                .map_err(io)?;
+            if data.len() as u64 > limits.max_file_size {
+                return Err(too_big());
+            }
             out.push(File {
                 name: relp,
                 data: data.into(),
@@ -626,7 +929,221 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("outside the base directory"), "{err}");
+        assert_eq!(err, "chart illegally references parent directory");
+    }
+
+    fn archive_err(entries: &[(&str, &[u8], tar::EntryType)], limits: &Limits) -> String {
+        Chart::read_archive(&tgz(entries)[..], limits)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    const R: tar::EntryType = tar::EntryType::Regular;
+
+    #[test]
+    fn archive_paths_are_checked_as_helm_checks_them() {
+        // helm v4.1.4's words after `error unpacking subchart s.tgz in c: `
+        let l = Limits::default();
+        let cases: &[(&str, &str)] = &[
+            (
+                "rootfile",
+                "chart illegally contains content outside the base directory: \"rootfile\"",
+            ),
+            (
+                "Chart.yaml",
+                "chart illegally contains content outside the base directory: \"Chart.yaml\"",
+            ),
+            ("c/c:/x", "chart contains illegally named files"),
+            (
+                "c/a/../../../x",
+                "chart illegally references parent directory",
+            ),
+        ];
+        for (path, want) in cases {
+            let got = archive_err(&[("c/Chart.yaml", CHART, R), (path, b"x", R)], &l);
+            assert_eq!(got, *want, "{path}");
+        }
+        assert_eq!(archive_err(&[], &l), "no files in chart archive");
+        // a leading slash goes with the first element; `.` and `..` inside are cleaned
+        let c = Chart::load_archive(&tgz(&[
+            ("c/Chart.yaml", CHART, R),
+            ("/abs.txt", b"a", R),
+            ("c/x/../templates/./t.yaml", b"k: v", R),
+        ]))
+        .unwrap();
+        assert!(c.files.iter().any(|f| f.name == "abs.txt"));
+        assert_eq!(c.templates[0].name, "templates/t.yaml");
+        assert_eq!(clean_path("a//b/./../c/"), "a/c");
+        assert_eq!(clean_path("../a/../../b"), "../../b");
+        assert_eq!(clean_path(""), ".");
+    }
+
+    #[test]
+    fn archive_sizes_are_capped_as_helm_caps_them() {
+        let l = Limits {
+            max_chart_size: 100,
+            max_file_size: 40,
+            max_tree_size: 1000,
+        };
+        let chart = b"apiVersion: v2\nname: c\nversion: 1\n"; // 34 bytes
+        let ok = Chart::read_archive(&tgz(&[("c/Chart.yaml", chart, R)])[..], &l);
+        assert!(ok.is_ok());
+        let big = [b'x'; 41];
+        assert_eq!(
+            archive_err(&[("c/Chart.yaml", chart, R), ("c/big", &big, R)], &l),
+            "decompressed chart file \"c/big\" is larger than the maximum file size 40"
+        );
+        // the total: 34 + 40 + 26 reaches 100, which already fails (Helm's `<= 0`)
+        let (f40, f25, f24) = ([b'y'; 40], [b'z'; 26], [b'z'; 25]);
+        let too_big = "decompressed chart is larger than the maximum size 100";
+        let entries = [("c/Chart.yaml", &chart[..], R), ("c/a", &f40[..], R)];
+        assert_eq!(
+            archive_err(&[entries[0], entries[1], ("c/b", &f25, R)], &l),
+            too_big
+        );
+        assert!(
+            Chart::read_archive(&tgz(&[entries[0], entries[1], ("c/b", &f24, R)])[..], &l).is_ok()
+        );
+        // the whole size is checked before the file size
+        let big = [b'x'; 50];
+        assert_eq!(
+            archive_err(&[entries[0], entries[1], ("c/b", &big, R)], &l),
+            too_big
+        );
+        // directories take nothing
+        let with_dir = [
+            entries[0],
+            ("c/d/", b"", tar::EntryType::Directory),
+            entries[1],
+        ];
+        assert!(Chart::read_archive(&tgz(&with_dir)[..], &l).is_ok());
+    }
+
+    #[test]
+    fn archive_sizes_count_the_actual_bytes() {
+        let l = Limits::default();
+        // an entry declaring more than the stream holds
+        let mut data = tgz(&[("c/Chart.yaml", CHART, R), ("c/f", &[b'a'; 3000], R)]);
+        let mut raw = Vec::new();
+        let _ = flate2::read::GzDecoder::new(&data[..]).read_to_end(&mut raw);
+        raw.truncate(512 * 3 + 100);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = std::io::Write::write_all(&mut gz, &raw);
+        data = gz.finish().unwrap_or_default();
+        let err = Chart::read_archive(&data[..], &l)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("unexpected EOF"));
+        // a GNU long name larger than Go's archive/tar takes is refused before it is read
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(8 << 20);
+        if let Some(g) = h.as_gnu_mut() {
+            g.name[..13].copy_from_slice(b"././@LongLink");
+        }
+        h.set_cksum();
+        let _ = b.append(&h, std::io::repeat(b'n').take(8 << 20));
+        let raw = b.into_inner().unwrap_or_default();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = std::io::Write::write_all(&mut gz, &raw);
+        let data = gz.finish().unwrap_or_default();
+        let err = Chart::read_archive(&data[..], &l)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("archive/tar: header field too long"));
+    }
+
+    #[test]
+    fn subchart_archives_have_their_own_caps_and_share_the_tree_cap() {
+        let l = Limits {
+            max_chart_size: 400,
+            max_file_size: 300,
+            max_tree_size: 700,
+        };
+        let sub = |fill: usize| {
+            tgz(&[
+                ("s/Chart.yaml", b"apiVersion: v2\nname: s\nversion: 1\n", R),
+                ("s/f", &vec![b'f'; fill], R),
+            ])
+        };
+        let (s1, s2) = (sub(250), sub(250));
+        let parent = |subs: &[(&str, &[u8])]| {
+            let mut e = vec![("c/Chart.yaml", CHART, R)];
+            e.extend(subs.iter().map(|(n, d)| (*n, *d, R)));
+            tgz(&e)
+        };
+        // each archive within its own 400, together more than 700
+        let one = parent(&[("c/charts/s1.tgz", &s1)]);
+        let r = Chart::read_archive(&one[..], &l)
+            .map(drop)
+            .map_err(|e| e.to_string());
+        assert_eq!(r, Ok(()));
+        let two = parent(&[("c/charts/s1.tgz", &s1), ("c/charts/s2.tgz", &s2)]);
+        let err = Chart::read_archive(&two[..], &l)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "error unpacking subchart s2.tgz in c: decompressed chart and its subcharts \
+                 are larger than the maximum size 700"
+            )
+        );
+        let s3 = sub(310);
+        let three = parent(&[("c/charts/s3.tgz", &s3)]);
+        let err = Chart::read_archive(&three[..], &l)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "error unpacking subchart s3.tgz in c: decompressed chart file \"s/f\" is \
+                 larger than the maximum file size 300"
+            )
+        );
+    }
+
+    #[test]
+    fn directory_files_are_capped() {
+        let dir = std::env::temp_dir().join(format!("gitops-helm-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(dir.join("files"));
+        let _ = std::fs::write(dir.join("Chart.yaml"), CHART);
+        let _ = std::fs::write(dir.join("files/big.bin"), [0u8; 41]);
+        let l = Limits {
+            max_file_size: 40,
+            ..Limits::default()
+        };
+        let err = Chart::load_with(&dir, &l).err().map(|e| e.to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            err.as_deref(),
+            Some("chart file \"big.bin\" is larger than the maximum file size 40")
+        );
+    }
+
+    #[test]
+    fn a_chart_archive_file_fails_in_helms_words() {
+        let path = std::env::temp_dir().join(format!("gitops-helm-bad-{}.tgz", std::process::id()));
+        let _ = std::fs::write(&path, tgz(&[("c/Chart.yaml", CHART, R), ("x", b"", R)]));
+        let err = Chart::load(&path).err();
+        let _ = std::fs::remove_file(&path);
+        let err = err.map(|e| {
+            let cause = std::error::Error::source(&e).map(|c| c.to_string());
+            (e.to_string(), cause)
+        });
+        assert_eq!(
+            err,
+            Some((
+                "unable to load chart archive".to_string(),
+                Some(
+                    "chart illegally contains content outside the base directory: \"x\""
+                        .to_string()
+                )
+            ))
+        );
     }
 
     #[test]

@@ -6,9 +6,14 @@ pub enum Error {
     /// Reading a file failed.
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
-    /// An archive is unreadable or unsafe.
-    #[error("archive: {0}")]
+    /// An archive is unreadable, unsafe or too large (in Helm's words, e.g.
+    /// `decompressed chart is larger than the maximum size 104857600`).
+    #[error("{0}")]
     Archive(String),
+    /// The archive given as the chart could not be read: Helm says no more than this; the
+    /// source says why.
+    #[error("unable to load chart archive")]
+    ChartArchive(#[source] Box<Error>),
     /// The chart is invalid.
     #[error("{0}")]
     Chart(String),

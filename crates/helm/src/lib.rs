@@ -4,7 +4,8 @@
 //! a helm binary.
 //!
 //! - [`chart`]: load charts from directories or `.tgz` archives (`.helmignore`, `Chart.yaml`
-//!   v1/v2, `requirements.yaml`, subcharts in `charts/`, `crds/`).
+//!   v1/v2, `requirements.yaml`, subcharts in `charts/`, `crds/`), within Helm's size
+//!   limits ([`chart::MAX_CHART_SIZE`], [`chart::MAX_FILE_SIZE`], [`chart::Limits`]).
 //! - [`values`]: Helm's values coalescing, dependency conditions/tags/aliases/import-values,
 //!   `--set` parsing.
 //! - [`template`]: a Go `text/template` engine with Go's semantics; [`funcs`] has Sprig's and

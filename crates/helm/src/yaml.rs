@@ -4,6 +4,11 @@
 //! JSON: every number becomes a float64, keys become strings), built on `granit-parser`'s
 //! event parser. Writing follows go-yaml v2's emitter exactly (sorted keys, indentless
 //! sequences, quoting rules, 80-column folding of long scalars).
+//!
+//! Every reading (values files, `Chart.yaml`, `requirements.yaml`, `fromYaml`,
+//! `fromYamlArray`, the heads of rendered manifests) applies go-yaml's guard against alias
+//! bombs: a document whose aliases expand beyond go-yaml's ratio fails with `document
+//! contains excessive aliasing` before anything is expanded (see `AliasBudget`).
 
 use std::collections::HashMap;
 
@@ -320,11 +325,108 @@ enum Node {
     Map(Vec<(Node, Node)>),
 }
 
+/// go-yaml's guard against alias bombs ("billion laughs"), as its decoder (v2.2.8+, v3)
+/// applies it to every document: `decoded` counts the nodes it decodes (the document node,
+/// every scalar, sequence, mapping and alias, and again every node of an alias's expansion;
+/// not a merge key, nor a sequence given as a merge value), `aliased` those decoded inside
+/// an alias expansion. Decoding fails with `document contains excessive aliasing` as soon as
+/// `aliased > 100 && decoded > 1000 && aliased / decoded > allowed_alias_ratio(decoded)`.
+///
+/// The reader builds an alias by cloning its anchor's node; every anchor keeps its expanded
+/// size beside it, so an alias is counted in O(1), before the clone.
+#[derive(Debug, Default, Clone, Copy)]
+struct AliasBudget {
+    decoded: u64,
+    aliased: u64,
+    /// go-yaml would have stopped decoding here (excessive aliasing or an invalid map key):
+    /// nothing more is counted, and aliases are no longer expanded.
+    stopped: bool,
+    /// The document fails with `document contains excessive aliasing`.
+    excessive: bool,
+}
+
+/// go-yaml's `allowedAliasRatio`: 99 % of the decoded nodes may come from alias expansion
+/// up to 400,000 nodes, 10 % from 4,000,000, linearly in between.
+fn allowed_alias_ratio(decoded: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
+/// go-yaml's excessive-aliasing condition.
+fn excessive_aliasing(aliased: u64, decoded: u64) -> bool {
+    aliased > 100
+        && decoded > 1000
+        && aliased as f64 / decoded as f64 > allowed_alias_ratio(decoded)
+}
+
+impl AliasBudget {
+    /// A new document: go-yaml counts the document node itself.
+    fn document() -> AliasBudget {
+        AliasBudget {
+            decoded: 1,
+            ..AliasBudget::default()
+        }
+    }
+
+    /// Counts one node decoded outside any alias (once decoding has stopped the count no
+    /// longer matters: the document fails).
+    #[inline]
+    fn node(&mut self) {
+        self.decoded += 1;
+        self.check();
+    }
+
+    /// Counts an alias: its own node, then the `size` nodes of its expansion. go-yaml checks
+    /// after every node; within the expansion both counters grow by one per node, and then the
+    /// condition, once true, stays true, so checking after the last node is the same.
+    #[inline]
+    fn alias(&mut self, size: u64) {
+        if !self.stopped {
+            self.decoded += 1;
+            self.check();
+        }
+        if !self.stopped {
+            self.decoded = self.decoded.saturating_add(size);
+            self.aliased = self.aliased.saturating_add(size);
+            self.check();
+        }
+    }
+
+    #[inline]
+    fn check(&mut self) {
+        if self.aliased > 100 && !self.stopped && excessive_aliasing(self.aliased, self.decoded) {
+            self.excessive = true;
+            self.stopped = true;
+        }
+    }
+}
+
+/// Whether an event is a merge key as the reader treats one (`<<`, plain, untagged).
+fn is_merge_key(ev: &Event<'_>) -> bool {
+    matches!(ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<")
+}
+
+const EXCESSIVE_ALIASING: &str = "document contains excessive aliasing";
+
 struct Builder<'a> {
     parser: Parser<'a, granit_parser::StrInput<'a>>,
     /// The source (for the positions go-yaml gives end-of-stream errors).
     text: &'a str,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes of the current document, with their expanded sizes (see
+    /// [`AliasBudget`]).
+    anchors: HashMap<usize, (Node, u64)>,
+    /// go-yaml's alias counters for the current document.
+    budget: AliasBudget,
+    /// The next node is not counted: a merge key, or a sequence given as a merge value
+    /// (go-yaml's decoder walks that sequence's items without decoding the sequence).
+    uncounted: bool,
     /// Build every node; when false, only what [`manifest_head`] reads (see [`Builder::head_map`]).
     keep_all: bool,
     /// Stop after the first document (as go-yaml's `Unmarshal` does).
@@ -455,21 +557,70 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Takes the [`Builder::uncounted`] mark for the node starting now, counting the node
+    /// unless it was set; returns whether it was.
+    #[inline]
+    fn count_node(&mut self) -> bool {
+        if self.uncounted {
+            self.uncounted = false;
+            return true;
+        }
+        self.budget.node();
+        false
+    }
+
+    /// Keeps an anchored node with its expanded size: the nodes counted since `start`, plus
+    /// the node itself when it went uncounted here (an alias elsewhere decodes it in full).
+    #[inline]
+    fn keep_anchor(&mut self, anchor: usize, n: &Node, start: u64, uncounted: bool) {
+        if anchor > 0 {
+            let size = self.budget.decoded - start + u64::from(uncounted);
+            self.anchors.insert(anchor, (n.clone(), size));
+        }
+    }
+
+    /// Counts an alias; the anchor's expanded size if it is known.
+    fn count_alias(&mut self, id: usize) -> Option<u64> {
+        self.uncounted = false;
+        let size = self.anchors.get(&id).map(|(_, size)| *size)?;
+        self.budget.alias(size);
+        Some(size)
+    }
+
+    /// Notes a collection used as a map key (go-yaml's `invalid map key`, where its decoder
+    /// stops).
+    fn collection_key(&mut self, k: &Node) {
+        self.odd = true;
+        if self.bad_key.is_none() && !self.budget.stopped {
+            self.bad_key = Some(go_sharp(k));
+            self.budget.stopped = true;
+        }
+    }
+
+    /// A collection used as a key where only the head is read: the full conversion that
+    /// `odd` calls for judges it; go-yaml's decoder stops there, so the head reading stops
+    /// counting (it must not report excessive aliasing that comes after).
+    fn odd_key(&mut self) {
+        self.odd = true;
+        self.budget.stopped = true;
+    }
+
     fn node(&mut self, ev: Event<'a>, line: usize) -> Result<Node, YamlError> {
+        let start = self.budget.decoded;
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
+                let uncounted = self.count_node();
                 let plain = style == ScalarStyle::Plain;
                 let tag = tag_name(&tag);
                 if non_finite(&text, plain, tag.as_deref()) {
                     self.odd = true;
                 }
                 let n = Node::Scalar(text.into_owned(), plain, tag);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, n.clone());
-                }
+                self.keep_anchor(anchor, &n, start, uncounted);
                 Ok(n)
             }
             Event::SequenceStart(_, anchor, _) => {
+                let uncounted = self.count_node();
                 let mut items = Vec::new();
                 loop {
                     let Some((ev, l)) = self.next()? else {
@@ -483,12 +634,11 @@ impl<'a> Builder<'a> {
                     }
                 }
                 let n = Node::Seq(items);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, n.clone());
-                }
+                self.keep_anchor(anchor, &n, start, uncounted);
                 Ok(n)
             }
             Event::MappingStart(_, anchor, _) => {
+                let uncounted = self.count_node();
                 let mut items = Vec::new();
                 loop {
                     let Some((ev, l)) = self.next()? else {
@@ -497,17 +647,20 @@ impl<'a> Builder<'a> {
                     if let Event::MappingEnd = ev {
                         break;
                     }
-                    let Some(k) = self.item(ev, l)? else { continue };
+                    let merge = is_merge_key(&ev);
+                    self.uncounted = merge;
+                    let Some(k) = self.item(ev, l)? else {
+                        self.uncounted = false;
+                        continue;
+                    };
                     if let Node::Seq(_) | Node::Map(_) = k {
-                        self.odd = true;
-                        if self.bad_key.is_none() {
-                            self.bad_key = Some(go_sharp(&k));
-                        }
+                        self.collection_key(&k);
                     }
                     let v = loop {
                         let Some((ev, l)) = self.next()? else {
                             return Err(err_at(line, "unexpected end of stream"));
                         };
+                        self.uncounted = merge && matches!(ev, Event::SequenceStart(..));
                         if let Some(v) = self.item(ev, l)? {
                             break v;
                         }
@@ -515,16 +668,22 @@ impl<'a> Builder<'a> {
                     items.push((k, v));
                 }
                 let n = Node::Map(items);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, n.clone());
-                }
+                self.keep_anchor(anchor, &n, start, uncounted);
                 Ok(n)
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| err_at(line, "unknown anchor referenced")),
+            Event::Alias(id) => {
+                if self.count_alias(id).is_none() {
+                    return Err(err_at(line, "unknown anchor referenced"));
+                }
+                if self.budget.stopped {
+                    // the document fails: expanding would only cost memory
+                    return Ok(Node::Scalar(String::new(), false, None));
+                }
+                self.anchors
+                    .get(&id)
+                    .map(|(n, _)| n.clone())
+                    .ok_or_else(|| err_at(line, "unknown anchor referenced"))
+            }
             _ => Err(err_at(line, "unexpected event")),
         }
     }
@@ -556,8 +715,8 @@ impl<'a> Builder<'a> {
 
     /// Reads past the node `ev` starts without building it, checking it as [`Builder::node`]
     /// would: anchored nodes are still built (an alias elsewhere may need them), unknown
-    /// anchors fail, non-finite floats and collection keys set `odd`. Events that are not
-    /// nodes are ignored.
+    /// anchors fail, non-finite floats and collection keys set `odd`, and every node is
+    /// counted as go-yaml's decoder counts it. Events that are not nodes are ignored.
     fn skip(&mut self, ev: Event<'a>, line: usize) -> Result<(), YamlError> {
         match ev {
             Event::Scalar(_, _, anchor, _)
@@ -568,6 +727,7 @@ impl<'a> Builder<'a> {
                 self.node(ev, line).map(drop)
             }
             Event::Scalar(text, style, _, tag) => {
+                self.count_node();
                 if non_finite(
                     &text,
                     style == ScalarStyle::Plain,
@@ -577,36 +737,54 @@ impl<'a> Builder<'a> {
                 }
                 Ok(())
             }
-            Event::SequenceStart(..) => loop {
-                let Some((ev, l)) = self.next()? else {
-                    return Err(err_at(line, "unexpected end of stream"));
-                };
-                if let Event::SequenceEnd = ev {
-                    return Ok(());
-                }
-                self.skip(ev, l)?;
-            },
-            Event::MappingStart(..) => loop {
-                let Some((ev, l)) = self.next()? else {
-                    return Err(err_at(line, "unexpected end of stream"));
-                };
-                match ev {
-                    Event::MappingEnd => return Ok(()),
-                    Event::SequenceStart(..) | Event::MappingStart(..) => self.odd = true,
-                    Event::Alias(id)
-                        if matches!(self.anchors.get(&id), Some(Node::Seq(_) | Node::Map(_))) =>
-                    {
-                        self.odd = true
+            Event::SequenceStart(..) => {
+                self.count_node();
+                loop {
+                    let Some((ev, l)) = self.next()? else {
+                        return Err(err_at(line, "unexpected end of stream"));
+                    };
+                    if let Event::SequenceEnd = ev {
+                        return Ok(());
                     }
-                    _ => {}
-                }
-                let is_node = is_node_event(&ev);
-                self.skip(ev, l)?;
-                if is_node {
-                    let (ev, l) = self.next_node(l)?;
                     self.skip(ev, l)?;
                 }
-            },
+            }
+            Event::MappingStart(..) => {
+                self.count_node();
+                loop {
+                    let Some((ev, l)) = self.next()? else {
+                        return Err(err_at(line, "unexpected end of stream"));
+                    };
+                    match ev {
+                        Event::MappingEnd => return Ok(()),
+                        Event::SequenceStart(..) | Event::MappingStart(..) => self.odd_key(),
+                        Event::Alias(id)
+                            if matches!(
+                                self.anchors.get(&id),
+                                Some((Node::Seq(_) | Node::Map(_), _))
+                            ) =>
+                        {
+                            self.odd_key()
+                        }
+                        _ => {}
+                    }
+                    let is_node = is_node_event(&ev);
+                    let merge = is_merge_key(&ev);
+                    self.uncounted = merge;
+                    self.skip(ev, l)?;
+                    self.uncounted = false;
+                    if is_node {
+                        let (ev, l) = self.next_node(l)?;
+                        self.uncounted = merge && matches!(ev, Event::SequenceStart(..));
+                        self.skip(ev, l)?;
+                    }
+                }
+            }
+            Event::Alias(id) => {
+                // an anchor still being read (`&a [*a]`) is not known yet: nothing to count
+                let _ = self.count_alias(id);
+                Ok(())
+            }
             Event::UnresolvedAlias(_) => self.item(ev, line).map(drop),
             _ => Ok(()),
         }
@@ -616,6 +794,7 @@ impl<'a> Builder<'a> {
     /// `apiVersion`, `metadata`, matched as Go's JSON decoder matches field names, and merge
     /// keys); the other values are skipped.
     fn head_map(&mut self, line: usize) -> Result<Node, YamlError> {
+        self.count_node();
         let mut items = Vec::new();
         loop {
             let Some((ev, l)) = self.next()? else {
@@ -624,7 +803,12 @@ impl<'a> Builder<'a> {
             if let Event::MappingEnd = ev {
                 return Ok(Node::Map(items));
             }
-            let Some(k) = self.item(ev, l)? else { continue };
+            let merge = is_merge_key(&ev);
+            self.uncounted = merge;
+            let Some(k) = self.item(ev, l)? else {
+                self.uncounted = false;
+                continue;
+            };
             let wanted = match &k {
                 Node::Scalar(t, plain, tag) => {
                     (*plain && tag.is_none() && t == "<<")
@@ -632,11 +816,12 @@ impl<'a> Builder<'a> {
                             .contains(&key_string(&k).to_lowercase().as_str())
                 }
                 _ => {
-                    self.odd = true;
+                    self.odd_key();
                     false
                 }
             };
             let (ev, l) = self.next_node(l)?;
+            self.uncounted = merge && matches!(ev, Event::SequenceStart(..));
             if wanted {
                 let v = self.node(ev, l)?;
                 items.push((k, v));
@@ -659,37 +844,39 @@ impl<'a> Builder<'a> {
         }))
     }
 
-    /// Reads all documents of the stream.
+    /// Reads all documents of the stream (only the first with `first_only`). Like go-yaml,
+    /// which parses a whole document before decoding it, a syntax error anywhere in a
+    /// document wins over its decoding errors (excessive aliasing, invalid map keys); those
+    /// end the stream at the end of their document.
     fn documents(&mut self) -> Result<Vec<Option<Node>>, YamlError> {
         let mut docs = Vec::new();
-        while let Some((ev, line)) = self.next()? {
-            match ev {
-                Event::StreamStart | Event::StreamEnd => {}
-                Event::DocumentStart(..) => {
-                    let mut root = None;
-                    while let Some((ev, l)) = self.next()? {
-                        if let Event::DocumentEnd = ev {
-                            break;
-                        }
-                        if self.keep_all {
-                            if let Some(n) = self.item(ev, l)? {
-                                root = Some(n);
-                            }
-                        } else if root.is_none() {
-                            root = self.head_root(ev, l)?;
-                        } else {
-                            self.skip(ev, l)?;
-                        }
-                    }
-                    self.anchors.clear();
-                    docs.push(root);
-                    if self.first_only {
-                        break;
-                    }
+        while let Some((ev, _)) = self.next()? {
+            let Event::DocumentStart(..) = ev else {
+                continue;
+            };
+            self.budget = AliasBudget::document();
+            let mut root = None;
+            while let Some((ev, l)) = self.next()? {
+                if let Event::DocumentEnd = ev {
+                    break;
                 }
-                _ => {
-                    let _ = line;
+                if self.keep_all {
+                    if let Some(n) = self.item(ev, l)? {
+                        root = Some(n);
+                    }
+                } else if root.is_none() {
+                    root = self.head_root(ev, l)?;
+                } else {
+                    self.skip(ev, l)?;
                 }
+            }
+            self.anchors.clear();
+            if self.budget.excessive {
+                return Err(err_at(0, EXCESSIVE_ALIASING));
+            }
+            docs.push(root);
+            if self.first_only || self.bad_key.is_some() {
+                break;
             }
         }
         Ok(docs)
@@ -713,6 +900,8 @@ fn parse_docs(
         parser: Parser::new_from_str_with_options(text, options),
         text,
         anchors: HashMap::new(),
+        budget: AliasBudget::document(),
+        uncounted: false,
         keep_all,
         first_only,
         odd: false,
@@ -826,10 +1015,26 @@ fn node_json(n: &Node) -> serde_json::Value {
     }
 }
 
-/// Parses the first YAML document as Helm does (`sigs.k8s.io/yaml.Unmarshal`): numbers are
-/// float64, keys strings. An empty document gives `null`.
+/// Parses a YAML stream as Helm reads values files and returns its first document
+/// (`sigs.k8s.io/yaml` semantics: numbers are float64, keys strings; an empty document gives
+/// `null`). Every document is read and checked, each decoded on its own (its own alias
+/// budget), as Helm v4 decodes each document of a values file; see [`parse_first`] for
+/// what Helm reads with a single `Unmarshal`.
 pub fn parse(text: &str) -> Result<serde_json::Value, YamlError> {
     let (docs, _) = parse_nodes(text, true)?;
+    Ok(docs
+        .into_iter()
+        .next()
+        .flatten()
+        .map(|n| node_json(&n))
+        .unwrap_or(serde_json::Value::Null))
+}
+
+/// Parses the first YAML document only, as `sigs.k8s.io/yaml.Unmarshal` reads `Chart.yaml`,
+/// `requirements.yaml` and `fromYaml`'s argument: later documents are not read at all. An
+/// empty document gives `null`.
+pub fn parse_first(text: &str) -> Result<serde_json::Value, YamlError> {
+    let (docs, _) = parse_docs(text, true, true)?;
     Ok(docs
         .into_iter()
         .next()
@@ -1794,6 +1999,167 @@ mod tests {
     // `YAML parse error on <file>: ` for the same document.
     const CONV: &str = "error converting YAML to JSON: ";
     const DEC: &str = "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal ";
+
+    fn list(n: usize, item: &str) -> String {
+        format!("[{}]", vec![item; n].join(", "))
+    }
+
+    /// `a: &a [1 × n]`, `b: [*a × k]`.
+    fn seq_doc(n: usize, k: usize) -> String {
+        format!("a: &a {}\nb: {}\n", list(n, "1"), list(k, "*a"))
+    }
+
+    /// `a: &a {n keys}`, `b: [{<<: *a} × k]` (or `{<<: [*a, *a]}` with `twice`).
+    fn merge_doc(n: usize, k: usize, twice: bool) -> String {
+        let keys: Vec<String> = (0..n).map(|i| format!("k{i}: 1")).collect();
+        let item = if twice { "{<<: [*a, *a]}" } else { "{<<: *a}" };
+        format!("a: &a {{{}}}\nb: {}\n", keys.join(", "), list(k, item))
+    }
+
+    fn nested_doc(levels: usize) -> String {
+        let mut d = format!("a0: &a0 {}\n", list(9, "x"));
+        for i in 1..levels {
+            d += &format!("a{i}: &a{i} {}\n", list(9, &format!("*a{}", i - 1)));
+        }
+        d
+    }
+
+    const EXCESSIVE: &str = "yaml: document contains excessive aliasing";
+
+    fn verdict(doc: &str) -> Result<(), String> {
+        parse(doc).map(drop).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn alias_limit_matches_go_yaml_at_its_edges() {
+        // each pair is the last document helm v4.1.4 reads (`fromYaml`) and the first it
+        // refuses; one node more or less in the count would move these edges
+        let cases = [
+            (seq_doc(200, 199), seq_doc(200, 200)),
+            // merge keys are not decoded nodes
+            (merge_doc(1000, 110, false), merge_doc(1000, 111, false)),
+            // nor is a sequence given as a merge value
+            (merge_doc(1000, 53, true), merge_doc(1000, 54, true)),
+            (nested_doc(3), nested_doc(4)),
+        ];
+        for (ok, bad) in &cases {
+            assert_eq!(verdict(ok), Ok(()), "{ok}");
+            assert_eq!(verdict(bad), Err(EXCESSIVE.to_string()), "{bad}");
+            // a manifest head counts what it skips as the full reading does
+            let head = |d: &str| manifest_head(d).map(drop);
+            assert_eq!(head(ok), Ok(()));
+            assert_eq!(
+                head(bad),
+                Err(format!("error converting YAML to JSON: {EXCESSIVE}"))
+            );
+        }
+    }
+
+    #[test]
+    fn alias_bomb_fails_before_expanding() {
+        let bomb = nested_doc(9);
+        assert_eq!(verdict(&bomb), Err(EXCESSIVE.to_string()));
+        assert_eq!(
+            parse_first(&bomb).map_err(|e| e.to_string()),
+            Err(EXCESSIVE.to_string())
+        );
+        assert_eq!(
+            manifest_head(&bomb),
+            Err(format!("error converting YAML to JSON: {EXCESSIVE}"))
+        );
+        // as a key, inside a merge, behind another document
+        let keyed = format!("{bomb}? *a8\n: 1\n");
+        assert_eq!(verdict(&keyed), Err(EXCESSIVE.to_string()));
+        let merged = format!("{bomb}m:\n  <<: *a8\n");
+        assert_eq!(verdict(&merged), Err(EXCESSIVE.to_string()));
+        // values files: every document is decoded on its own; Unmarshal reads the first
+        let second = format!("a: 1\n---\n{bomb}");
+        assert_eq!(verdict(&second), Err(EXCESSIVE.to_string()));
+        assert_eq!(parse_first(&second).unwrap()["a"], serde_json::json!(1.0));
+        // each document has its own budget
+        let ok = nested_doc(3);
+        assert_eq!(verdict(&format!("{ok}---\n{ok}---\n{ok}")), Ok(()));
+    }
+
+    #[test]
+    fn alias_limit_loses_to_earlier_failures() {
+        let bomb = nested_doc(9);
+        // go-yaml parses the whole document before decoding it: a syntax error wins
+        let syntax = format!("{bomb}z: [1, 2\n");
+        assert_eq!(
+            verdict(&syntax),
+            Err("yaml: line 10: did not find expected ',' or ']'".to_string())
+        );
+        let unknown = format!("{bomb}z: *nope\n");
+        assert_eq!(
+            verdict(&unknown),
+            Err("yaml: unknown anchor 'nope' referenced".to_string())
+        );
+        // the decoder stops at the first failure: an invalid key before the bomb wins,
+        // excessive aliasing before an invalid key wins
+        let key_first = format!("? [k]\n: 1\n{bomb}");
+        assert_eq!(
+            verdict(&key_first),
+            Err("yaml: invalid map key: []interface {}{\"k\"}".to_string())
+        );
+        assert_eq!(
+            manifest_head(&key_first),
+            Err(
+                "error converting YAML to JSON: yaml: invalid map key: []interface {}{\"k\"}"
+                    .to_string()
+            )
+        );
+        let bomb_first = format!("{bomb}? [k]\n: 1\n");
+        assert_eq!(verdict(&bomb_first), Err(EXCESSIVE.to_string()));
+        assert_eq!(
+            manifest_head(&bomb_first),
+            Err(format!("error converting YAML to JSON: {EXCESSIVE}"))
+        );
+        // and a failed document ends the stream
+        let then_syntax = format!("{bomb}---\nz: [1, 2\n");
+        assert_eq!(verdict(&then_syntax), Err(EXCESSIVE.to_string()));
+    }
+
+    #[test]
+    fn alias_ratio_is_go_yamls() {
+        assert_eq!(allowed_alias_ratio(1), 0.99);
+        assert_eq!(allowed_alias_ratio(400_000), 0.99);
+        assert_eq!(allowed_alias_ratio(4_000_000), 0.10);
+        assert_eq!(allowed_alias_ratio(40_000_000), 0.10);
+        assert!((allowed_alias_ratio(2_200_000) - 0.545).abs() < 1e-12);
+        // both floors hold regardless of the ratio
+        assert!(!excessive_aliasing(100, 100_000));
+        assert!(!excessive_aliasing(1000, 1000));
+        assert!(excessive_aliasing(1000, 1001));
+        assert!(!excessive_aliasing(396_000, 400_000));
+        assert!(excessive_aliasing(396_001, 400_000));
+    }
+
+    #[test]
+    fn plain_nodes_after_aliases_can_exceed_the_ratio() {
+        // between 2.2 and 4 million nodes the allowed share of alias-driven nodes falls
+        // faster than their share does, so go-yaml can fail on a plain node: every node is
+        // checked, not only aliases
+        let mut b = AliasBudget {
+            decoded: 2_500_000,
+            aliased: 500_000,
+            ..AliasBudget::default()
+        };
+        b.check();
+        assert!(!b.excessive);
+        let mut plain = 0u64;
+        while !b.stopped && plain < 2_000_000 {
+            b.node();
+            plain += 1;
+        }
+        assert!(b.excessive);
+        assert!(
+            b.decoded > 3_800_000 && b.decoded < 4_000_000,
+            "{}",
+            b.decoded
+        );
+        assert_eq!(b.aliased, 500_000);
+    }
 
     #[test]
     fn manifest_head_type_errors_are_helms() {

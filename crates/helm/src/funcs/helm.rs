@@ -190,7 +190,7 @@ fn toml_table(m: &crate::value::Map, path: &mut Vec<String>, out: &mut String) {
 }
 
 fn yaml_to_value(text: &str) -> Result<Value, String> {
-    crate::yaml::parse(text)
+    crate::yaml::parse_first(text)
         .map(|j| Value::from_json(&j))
         .map_err(|e| format!("error converting YAML to JSON: {e}"))
 }
