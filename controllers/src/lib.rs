@@ -16,8 +16,10 @@
 #![warn(missing_docs)]
 
 pub mod kustomize;
-pub mod runtime;
 pub mod source;
+
+/// The controller runtime ([`gitops_runtime`]), under the name the controllers use.
+pub use gitops_runtime as runtime;
 
 /// The controllers of a full installation, in the order Flux lists its components.
 pub const CONTROLLERS: &[&str] = &[
