@@ -63,8 +63,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.state)
-        .with_context(|| format!("creating state directory {}", args.state.display()))?;
+    // The state (the cluster's database with its Secrets, the kubeconfig, the controllers'
+    // log) is the user's alone.
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&args.state)
+            .with_context(|| format!("creating state directory {}", args.state.display()))?;
+        std::fs::set_permissions(&args.state, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("securing state directory {}", args.state.display()))?;
+    }
     let state = args
         .state
         .canonicalize()
@@ -78,11 +88,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Controllers log JSON to a file; the terminal shows progress lines only.
 fn init_file_logging(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(path)
         .with_context(|| format!("opening log file {}", path.display()))?;
+    // A log created by an earlier version may be readable by others.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("securing log file {}", path.display()))?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

@@ -3,6 +3,7 @@
 
 use crate::builtin;
 use crate::error::{ApiError, ApiResult, Cause};
+use crate::limits;
 use crate::patch;
 use crate::registry::{Registry, ResourceType};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -357,7 +358,7 @@ impl Api {
             self.check_namespace(tx, &rt, ns, &name)?;
             let mut new = self.admit(tx, &rt, ns, None, body, Sub::Main, ctx)?;
             ssa::track_update(&rt, None, &mut new, &mgr);
-            Ok(self.store_object(tx, &rt, &key, new, ctx.dry_run))
+            self.store_object(tx, &rt, &key, new, ctx.dry_run)
         })?;
         commit.wait().await?;
         Ok(out)
@@ -397,7 +398,7 @@ impl Api {
             check_rv(&rt, name, &body, &old)?;
             let mut new = self.admit(tx, &rt, ns, Some(&old.value), body, sub, ctx)?;
             ssa::track_update(&rt, Some(&old.value), &mut new, &mgr);
-            Ok(self.store_object(tx, &rt, &key, new, ctx.dry_run))
+            self.store_object(tx, &rt, &key, new, ctx.dry_run)
         })?;
         commit.wait().await?;
         Ok(out)
@@ -466,19 +467,28 @@ impl Api {
                 let merged = ssa::apply(&rt, old.as_ref().map(|o| &o.value), &config, &mgr, ctx.force, name)?;
                 let new = self.admit(tx, &rt, ns, old.as_ref().map(|o| &o.value), merged, sub, ctx)?;
                 let created = old.is_none();
-                return Ok((self.store_object(tx, &rt, &key, new, ctx.dry_run), created));
+                return Ok((self.store_object(tx, &rt, &key, new, ctx.dry_run)?, created));
             }
             let old = old.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             let mut patched = old.value.clone();
             match ptype {
                 PatchType::Merge => patch::merge_patch(&mut patched, body),
-                PatchType::Json => patch::json_patch(&mut patched, body).map_err(|e| {
-                    ApiError::invalid(&rt.group, &rt.kind, name, vec![Cause::invalid("", body, e)])
-                })?,
+                PatchType::Json => {
+                    patch::json_patch(
+                        &mut patched,
+                        body,
+                        old.json.len(),
+                        &patch::JsonPatchLimits::default(),
+                    )
+                    .map_err(|e| json_patch_error(&rt, name, e))?;
+                }
                 PatchType::Strategic => patch::strategic_merge(&rt, &mut patched, body)
                     .map_err(ApiError::bad_request)?,
                 PatchType::Apply => unreachable!("handled above"),
             }
+            // Merge patches grow the object by at most the body, JSON patches are bounded
+            // while they apply; either way the result must fit in an object.
+            check_patch_result(&patched)?;
             if !patched.is_object() {
                 return Err(ApiError::bad_request("the patch made the object something other than an object"));
             }
@@ -496,7 +506,7 @@ impl Api {
             meta_mut(&mut patched).remove("resourceVersion");
             let mut new = self.admit(tx, &rt, ns, Some(&old.value), patched, sub, ctx)?;
             ssa::track_update(&rt, Some(&old.value), &mut new, &mgr);
-            Ok((self.store_object(tx, &rt, &key, new, ctx.dry_run), false))
+            Ok((self.store_object(tx, &rt, &key, new, ctx.dry_run)?, false))
         })?;
         commit.wait().await?;
         Ok(out)
@@ -633,6 +643,9 @@ impl Api {
 
     /// Stores a new version of an object, deleting it instead when it was waiting for
     /// deletion and has no finalizers left.
+    ///
+    /// Refuses (413) an object larger than [`limits::MAX_OBJECT_BYTES`] of JSON, and (400)
+    /// one nesting deeper than [`limits::MAX_NESTING`], whichever way it was built.
     fn store_object(
         &self,
         tx: &mut Tx,
@@ -640,29 +653,30 @@ impl Api {
         key: &str,
         new: Value,
         dry_run: bool,
-    ) -> Value {
+    ) -> ApiResult<Value> {
         if deletion_complete(rt, &new) {
             if dry_run {
-                return new;
+                return Ok(new);
             }
             let out = tx.delete(key).map(|o| for_version(rt, &o)).unwrap_or(new);
             self.sync_kinds(rt, &out, true);
-            return out;
+            return Ok(out);
         }
         // Writing what is already stored is a no-op: same resource version, no event.
         if let Some(old) = tx.get(key)
             && unchanged(&old.value, &new)
         {
-            return for_version(rt, &old);
+            return Ok(for_version(rt, &old));
         }
+        check_object_limits(&new)?;
         if dry_run {
             let mut v = new;
             meta_mut(&mut v).insert("resourceVersion".into(), json!(tx.peek_rv().to_string()));
-            return v;
+            return Ok(v);
         }
         let obj = tx.put(key, new);
         self.sync_kinds(rt, &obj.value, false);
-        for_version(rt, &obj)
+        Ok(for_version(rt, &obj))
     }
 
     /// Serves (or stops serving) the kinds of a CRD as it is stored or removed. Runs in
@@ -919,7 +933,7 @@ impl Api {
             }
             let mut new = self.admit(tx, &rt, ns, Some(&old.value), v, sub, &ctx)?;
             ssa::track_update(&rt, Some(&old.value), &mut new, &mgr);
-            Ok(Some(self.store_object(tx, &rt, &key, new, false)))
+            Ok(Some(self.store_object(tx, &rt, &key, new, false)?))
         })?;
         commit.wait().await?;
         Ok(out)
@@ -982,6 +996,131 @@ fn find_removed(before: &Value, after: &Value, path: &str, out: &mut Vec<String>
     }
 }
 
+/// The error of a JSON patch that cannot be applied: 413 for the size limits (as the
+/// real server answers too many operations), 400 for a body that is not a patch, 422
+/// otherwise.
+fn json_patch_error(rt: &ResourceType, name: &str, e: patch::PatchError) -> ApiError {
+    use patch::{OpError, PatchError};
+    match &e {
+        PatchError::NotAList => ApiError::bad_request(e.to_string()),
+        PatchError::TooManyOperations { .. }
+        | PatchError::Op {
+            error: OpError::TooLarge { .. },
+            ..
+        } => ApiError::entity_too_large(e),
+        PatchError::Op { .. } => ApiError::invalid(
+            &rt.group,
+            &rt.kind,
+            name,
+            vec![Cause {
+                reason: "FieldValueInvalid",
+                field: String::new(),
+                message: e.to_string(),
+            }],
+        ),
+    }
+}
+
+/// Refuses a patched object that could not be stored (checked before the object is
+/// completed, so nothing more is spent on it).
+fn check_patch_result(v: &Value) -> ApiResult<()> {
+    match limits::measure(v, limits::MAX_OBJECT_BYTES, limits::MAX_NESTING) {
+        Ok(_) => Ok(()),
+        Err(limits::Over::Bytes) => Err(ApiError::entity_too_large(format!(
+            "the patch result is too large: limit is {}",
+            limits::MAX_OBJECT_BYTES
+        ))),
+        Err(limits::Over::Depth) => Err(ApiError::unprocessable(format!(
+            "the patch result would nest deeper than {} levels",
+            limits::MAX_NESTING
+        ))),
+    }
+}
+
+/// Refuses an object that could not be stored: larger than [`limits::MAX_OBJECT_BYTES`]
+/// (where etcd would refuse the real server's write) or deeper than
+/// [`limits::MAX_NESTING`].
+fn check_object_limits(v: &Value) -> ApiResult<()> {
+    match limits::measure(v, limits::MAX_OBJECT_BYTES, limits::MAX_NESTING) {
+        Ok(_) => Ok(()),
+        Err(limits::Over::Bytes) => Err(ApiError::entity_too_large(format!(
+            "etcdserver: request is too large (the object would be more than {} bytes)",
+            limits::MAX_OBJECT_BYTES
+        ))),
+        Err(limits::Over::Depth) => Err(ApiError::bad_request(format!(
+            "the object nests deeper than {} levels",
+            limits::MAX_NESTING
+        ))),
+    }
+}
+
+/// Go's name of a JSON value's type, as in its decoding errors.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Built-in kinds decode into typed objects, so metadata fields that must be strings but
+/// are not (`name: y` in YAML is a boolean, as for the real server's YAML reader) are a
+/// decoding error, worded as the real server's: `ConfigMap in version "v1" cannot be
+/// handled as a ConfigMap: json: cannot unmarshal bool into Go struct field
+/// ObjectMeta.metadata.name of type string`.
+fn check_metadata_types(rt: &ResourceType, body: &Value) -> ApiResult<()> {
+    if rt.is_custom() {
+        return Ok(());
+    }
+    let Some(meta) = body.get("metadata").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let refuse = |field: &str, v: &Value| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {t} into Go struct field ObjectMeta.metadata.{field} of type string",
+            kind = rt.kind,
+            version = rt.version,
+            t = json_type(v),
+        ))
+    };
+    for field in [
+        "name",
+        "generateName",
+        "namespace",
+        "uid",
+        "resourceVersion",
+    ] {
+        if let Some(v) = meta.get(field)
+            && !v.is_string()
+            && !v.is_null()
+        {
+            return Err(refuse(field, v));
+        }
+    }
+    for field in ["labels", "annotations"] {
+        match meta.get(field) {
+            Some(Value::Object(m)) => {
+                if let Some(v) = m.values().find(|v| !v.is_string() && !v.is_null()) {
+                    return Err(refuse(field, v));
+                }
+            }
+            Some(Value::Null) | None => {}
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {t} into Go struct field ObjectMeta.metadata.{field} of type map[string]string",
+                    kind = rt.kind,
+                    version = rt.version,
+                    t = json_type(other),
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_type(rt: &ResourceType, body: &Value) -> ApiResult<()> {
     if !body.is_object() {
         return Err(ApiError::bad_request(
@@ -1011,7 +1150,7 @@ fn check_type(rt: &ResourceType, body: &Value) -> ApiResult<()> {
             )));
         }
     }
-    Ok(())
+    check_metadata_types(rt, body)
 }
 
 fn check_rv(rt: &ResourceType, name: &str, body: &Value, old: &Obj) -> ApiResult<()> {

@@ -83,7 +83,8 @@ impl Cause {
     }
 }
 
-fn short_json(v: &Value) -> String {
+/// A value as JSON, cut after 256 bytes.
+pub(crate) fn short_json(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 256 {
         let mut end = 256;
@@ -272,13 +273,39 @@ impl ApiError {
         ApiError::new(410, "Expired", message)
     }
 
-    /// 413.
+    /// 413 for a request body over the limit, worded as the real server:
+    /// `Request entity too large: limit is 3145728`.
     pub fn too_large(limit: usize) -> Self {
+        ApiError::entity_too_large(format!("limit is {limit}"))
+    }
+
+    /// 413 with a reason: `Request entity too large: <why>`.
+    pub fn entity_too_large(why: impl std::fmt::Display) -> Self {
         ApiError::new(
             413,
             "RequestEntityTooLarge",
-            format!("request entity too large: limit is {limit}"),
+            format!("Request entity too large: {why}"),
         )
+    }
+
+    /// 422 without field causes (a patch that cannot be applied).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        ApiError::new(422, "Invalid", message)
+    }
+
+    /// 504 for a read or watch from a resource version the server has not reached, as the
+    /// real server words it (`storage.NewTooLargeResourceVersionError`).
+    pub fn too_large_resource_version(requested: u64, current: u64) -> Self {
+        let mut e = ApiError::new(
+            504,
+            "Timeout",
+            format!("Timeout: Too large resource version: {requested}, current: {current}"),
+        );
+        e.details = Some(json!({
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        }));
+        e
     }
 
     /// 415.

@@ -5,7 +5,7 @@
 use crate::registry::ResourceType;
 use crate::types::{ListKind, list_kind, map_is_atomic};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -335,6 +335,7 @@ pub fn item_key(item: &Value, keys: &[String]) -> Option<String> {
     }
 }
 
+#[cfg(test)]
 fn find_item(items: &[Value], elem: &PathElem) -> Option<usize> {
     match elem {
         PathElem::Key(k) => {
@@ -350,7 +351,8 @@ fn find_item(items: &[Value], elem: &PathElem) -> Option<usize> {
     }
 }
 
-/// The value at a path.
+/// The value at a path (one lookup from the root; the reference for the walks).
+#[cfg(test)]
 pub fn get_at<'a>(v: &'a Value, path: &[PathElem]) -> Option<&'a Value> {
     let mut cur = v;
     for p in path {
@@ -364,6 +366,7 @@ pub fn get_at<'a>(v: &'a Value, path: &[PathElem]) -> Option<&'a Value> {
 }
 
 /// Removes the value at a path; returns whether something was removed.
+#[cfg(test)]
 pub fn remove_at(v: &mut Value, path: &[PathElem]) -> bool {
     let Some((last, parent_path)) = path.split_last() else {
         return false;
@@ -396,28 +399,221 @@ pub fn remove_at(v: &mut Value, path: &[PathElem]) -> bool {
 }
 
 /// The members of `new` whose value differs from `old` (or is absent there).
+///
+/// One walk of the field set over both values, finding list items through an index per
+/// list, so the cost is proportional to the sizes of the objects (not to their product,
+/// as looking every member path up from the root would be).
 pub fn changed(new_fs: &FieldSet, old: Option<&Value>, new: &Value) -> FieldSet {
     let mut out = FieldSet::default();
-    for path in new_fs.members() {
-        let differs = match old {
-            None => true,
-            Some(o) => {
-                let (a, b) = (get_at(o, &path), get_at(new, &path));
-                if new_fs.has(&path) && !path.is_empty() && is_item(&path) {
-                    // A list item as a whole changes only when it appears.
-                    a.is_none()
-                } else {
-                    a != b
-                }
+    match old {
+        None => {
+            for path in new_fs.members() {
+                out.insert(&path);
             }
-        };
-        if differs {
-            out.insert(&path);
         }
+        Some(o) => changed_in(new_fs, None, Some(o), Some(new), &mut out),
     }
     out
 }
 
+fn changed_in(
+    fs: &FieldSet,
+    elem: Option<&PathElem>,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    out: &mut FieldSet,
+) {
+    if fs.member {
+        let differs = if matches!(elem, Some(PathElem::Key(_))) {
+            // A list item as a whole changes only when it appears.
+            old.is_none()
+        } else {
+            old != new
+        };
+        if differs {
+            out.member = true;
+        }
+    }
+    if fs.children.is_empty() {
+        return;
+    }
+    let mut old_items = ListIndex::default();
+    let mut new_items = ListIndex::default();
+    for (e, child) in &fs.children {
+        let mut sub = FieldSet::default();
+        let o = old_items.child(old, e);
+        let n = new_items.child(new, e);
+        changed_in(child, Some(e), o, n, &mut sub);
+        if !sub.is_empty() {
+            out.children.insert(e.clone(), sub);
+        }
+    }
+}
+
+/// What [`for_each_member`] calls: a member path and the values at it.
+pub type MemberVisitor<'f, 'a> = dyn FnMut(&[PathElem], Option<&'a Value>, Option<&'a Value>) + 'f;
+
+/// Calls `f` for every member path of `fs` with the values at it in `a` and `b`, in one
+/// walk that finds list items through an index per list.
+pub fn for_each_member<'a>(
+    fs: &FieldSet,
+    a: Option<&'a Value>,
+    b: Option<&'a Value>,
+    f: &mut MemberVisitor<'_, 'a>,
+) {
+    fn go<'a>(
+        fs: &FieldSet,
+        prefix: &mut Path,
+        a: Option<&'a Value>,
+        b: Option<&'a Value>,
+        f: &mut MemberVisitor<'_, 'a>,
+    ) {
+        if fs.member {
+            f(prefix, a, b);
+        }
+        if fs.children.is_empty() {
+            return;
+        }
+        let (mut ia, mut ib) = (ListIndex::default(), ListIndex::default());
+        for (e, child) in &fs.children {
+            let (ca, cb) = (ia.child(a, e), ib.child(b, e));
+            prefix.push(e.clone());
+            go(child, prefix, ca, cb, f);
+            prefix.pop();
+        }
+    }
+    go(fs, &mut Vec::new(), a, b, f);
+}
+
+/// Removes the values at `paths`. All paths are found first (through list indexes), then
+/// removed deepest and last first, so positions found stay right: the cost is
+/// proportional to the object and the paths, not to their product. A path under another
+/// removed path goes with it.
+pub fn remove_all(v: &mut Value, paths: &[Path]) {
+    #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+    enum Step {
+        Field(String),
+        Index(usize),
+    }
+    fn walk<'v>(mut cur: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
+        for step in steps {
+            cur = match (step, cur) {
+                (Step::Field(f), Value::Object(m)) => m.get_mut(f)?,
+                (Step::Index(i), Value::Array(items)) => items.get_mut(*i)?,
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+    let mut found: Vec<Vec<Step>> = Vec::new();
+    {
+        let mut indexes: HashMap<*const Value, ListIndex> = HashMap::new();
+        for path in paths {
+            let mut steps = Vec::with_capacity(path.len());
+            let mut cur: &Value = v;
+            let mut ok = !path.is_empty();
+            for elem in path {
+                let next = match (elem, cur) {
+                    (PathElem::Field(f), Value::Object(m)) => m.get_key_value(f).map(|(k, c)| {
+                        steps.push(Step::Field(k.clone()));
+                        c
+                    }),
+                    (_, Value::Array(items)) => {
+                        let index = indexes.entry(cur as *const Value).or_default();
+                        index.position(items, elem).map(|i| {
+                            steps.push(Step::Index(i));
+                            &items[i]
+                        })
+                    }
+                    _ => None,
+                };
+                match next {
+                    Some(n) => cur = n,
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                found.push(steps);
+            }
+        }
+    }
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    found.dedup();
+    for steps in found {
+        let Some((last, parents)) = steps.split_last() else {
+            continue;
+        };
+        let Some(cur) = walk(v, parents) else {
+            continue;
+        };
+        match (last, cur) {
+            (Step::Field(f), Value::Object(m)) => {
+                m.remove(f);
+            }
+            (Step::Index(i), Value::Array(items)) if *i < items.len() => {
+                items.remove(*i);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Positions of a list's items by key (for each set of key fields asked for) and by value,
+/// built on first use; the first matching item counts.
+#[derive(Default)]
+struct ListIndex {
+    by_key: HashMap<Vec<String>, HashMap<String, usize>>,
+    by_value: Option<HashMap<String, usize>>,
+}
+
+impl ListIndex {
+    fn child<'a>(&mut self, v: Option<&'a Value>, elem: &PathElem) -> Option<&'a Value> {
+        match (elem, v?) {
+            (PathElem::Field(f), Value::Object(m)) => m.get(f),
+            (_, Value::Array(items)) => self.position(items, elem).and_then(|i| items.get(i)),
+            _ => None,
+        }
+    }
+
+    fn position(&mut self, items: &[Value], elem: &PathElem) -> Option<usize> {
+        match elem {
+            PathElem::Index(i) => (*i < items.len()).then_some(*i),
+            PathElem::Key(k) => {
+                let names: Vec<String> = serde_json::from_str::<Map<String, Value>>(k)
+                    .ok()?
+                    .keys()
+                    .cloned()
+                    .collect();
+                let index = self.by_key.entry(names).or_insert_with_key(|names| {
+                    let mut index = HashMap::new();
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(key) = item_key(item, names) {
+                            index.entry(key).or_insert(i);
+                        }
+                    }
+                    index
+                });
+                index.get(k).copied()
+            }
+            PathElem::Value(want) => {
+                let index = self.by_value.get_or_insert_with(|| {
+                    let mut index = HashMap::new();
+                    for (i, item) in items.iter().enumerate() {
+                        index.entry(canonical_json(item)).or_insert(i);
+                    }
+                    index
+                });
+                index.get(want).copied()
+            }
+            PathElem::Field(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
 fn is_item(path: &[PathElem]) -> bool {
     matches!(path.last(), Some(PathElem::Key(_)))
 }
@@ -481,6 +677,124 @@ mod tests {
         ];
         assert!(remove_at(&mut v2, &f));
         assert_eq!(v2["metadata"]["finalizers"], json!(["f2"]));
+    }
+
+    /// `changed` as defined: every member path looked up from the root.
+    fn changed_by_paths(new_fs: &FieldSet, old: &Value, new: &Value) -> FieldSet {
+        let mut out = FieldSet::default();
+        for path in new_fs.members() {
+            let (a, b) = (get_at(old, &path), get_at(new, &path));
+            let differs = if !path.is_empty() && is_item(&path) {
+                a.is_none()
+            } else {
+                a != b
+            };
+            if differs {
+                out.insert(&path);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn changed_fields_of_updates() {
+        let r = Registry::new();
+        let dep = r.lookup("apps", "v1", "deployments").unwrap();
+        let old = json!({
+            "metadata": {"name": "web", "labels": {"app": "web"}, "finalizers": ["a", "b"]},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                {"name": "app", "image": "nginx", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                 "ports": [{"containerPort": 80}]},
+                {"name": "side", "image": "busybox"}
+            ]}}}
+        });
+        let new = json!({
+            "metadata": {"name": "web", "labels": {"app": "web", "tier": "x"}, "finalizers": ["b", "c"]},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [
+                {"name": "side", "image": "busybox:2"},
+                {"name": "app", "image": "nginx", "env": [{"name": "B", "value": "2"}, {"name": "C", "value": "3"}],
+                 "ports": [{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 81}]}
+            ]}}}
+        });
+        let fs = fields_of(&dep, &new, Scope::Main);
+        let got = changed(&fs, Some(&old), &new);
+        assert_eq!(got, changed_by_paths(&fs, &old, &new));
+        assert!(got.has(&[
+            PathElem::Field("spec".into()),
+            PathElem::Field("replicas".into())
+        ]));
+        assert!(!got.has(&[
+            PathElem::Field("metadata".into()),
+            PathElem::Field("labels".into()),
+            PathElem::Field("app".into())
+        ]));
+        assert_eq!(changed(&fs, Some(&new), &new), FieldSet::default());
+        assert_eq!(
+            changed(&fs, None, &new),
+            changed_by_paths(&fs, &json!({}), &new)
+        );
+    }
+
+    #[test]
+    fn changed_fields_of_long_lists_are_found_through_indexes() {
+        let r = Registry::new();
+        let dep = r.lookup("apps", "v1", "deployments").unwrap();
+        let n = 20_000;
+        let env = |v: &str| -> Value {
+            (0..n)
+                .map(|i| json!({"name": format!("E{i}"), "value": v}))
+                .collect()
+        };
+        let obj = |v: &str| json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "env": env(v)}]}}}});
+        let (old, new) = (obj("1"), obj("2"));
+        let fs = fields_of(&dep, &new, Scope::Main);
+        let got = changed(&fs, Some(&old), &new);
+        assert_eq!(got.members().len(), n);
+    }
+
+    #[test]
+    fn remove_all_is_remove_at_for_each() {
+        let v = json!({"spec": {"containers": [
+            {"name": "a", "image": "x", "env": [{"name": "E"}, {"name": "F"}]},
+            {"name": "b", "image": "y"},
+            {"name": "c"}
+        ]}, "metadata": {"finalizers": ["f1", "f2", "f3"], "labels": {"l": "1", "m": "2"}}});
+        let key = |n: &str| PathElem::Key(canonical_json(&json!({"name": n})));
+        let f = |n: &str| PathElem::Field(n.into());
+        let paths = vec![
+            vec![f("spec"), f("containers"), key("a"), f("env"), key("F")],
+            vec![f("spec"), f("containers"), key("b")],
+            vec![f("spec"), f("containers"), key("b"), f("image")],
+            vec![f("spec"), f("containers"), key("c"), f("missing")],
+            vec![f("spec"), f("containers"), key("zz")],
+            vec![
+                f("metadata"),
+                f("finalizers"),
+                PathElem::Value("\"f1\"".into()),
+            ],
+            vec![
+                f("metadata"),
+                f("finalizers"),
+                PathElem::Value("\"f3\"".into()),
+            ],
+            vec![f("metadata"), f("labels"), f("l")],
+        ];
+        let mut one_by_one = v.clone();
+        let mut sorted = paths.clone();
+        sorted.sort_by_key(Vec::len);
+        for p in &sorted {
+            remove_at(&mut one_by_one, p);
+        }
+        let mut all = v.clone();
+        remove_all(&mut all, &paths);
+        assert_eq!(all, one_by_one);
+        assert_eq!(
+            all,
+            json!({"spec": {"containers": [
+                {"name": "a", "image": "x", "env": [{"name": "E"}]},
+                {"name": "c"}
+            ]}, "metadata": {"finalizers": ["f2"], "labels": {"m": "2"}}})
+        );
     }
 
     #[test]

@@ -130,11 +130,21 @@ pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Bo
     Ok(resp)
 }
 
+/// The token of an `Authorization: Bearer <token>` header value. The scheme is
+/// case-insensitive (RFC 7235); as on the real server, surrounding space is ignored and
+/// the token is the word after the scheme.
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let mut parts = value.trim().splitn(3, ' ');
+    let scheme = parts.next()?;
+    let token = parts.next()?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 fn authorized(token: &str, headers: &hyper::HeaderMap) -> bool {
     let Some(got) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
     else {
         return false;
     };
@@ -170,8 +180,44 @@ async fn read_body(body: Incoming, headers: &hyper::HeaderMap) -> ApiResult<Byte
     }
 }
 
+/// The media type of a `Content-Type` value: lower case, without parameters.
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type is YAML (`application/yaml`, `text/yaml`, `…+yaml`).
+fn is_yaml(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml"
+    ) || media_type.ends_with("+yaml")
+}
+
+/// Most nodes YAML aliases may replay in one request body: an alias bomb fails early
+/// instead of building a huge value.
+const MAX_YAML_ALIAS_EVENTS: usize = 100_000;
+
+/// Decodes a YAML request body like the real server's reader (go-yaml v2 through
+/// sigs.k8s.io/yaml): YAML 1.1 scalars (`yes`, `y`, `on` are booleans), the first document
+/// of a stream.
+fn parse_yaml(text: &str) -> ApiResult<Value> {
+    let mut options = serde_saphyr::Options::default();
+    options.alias_limits.max_total_replayed_events = MAX_YAML_ALIAS_EVENTS;
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, options)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    docs.into_iter()
+        .next()
+        .ok_or_else(|| ApiError::bad_request("the request body is empty"))
+}
+
 fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
-    let ct = content_type.split(';').next().unwrap_or("").trim();
+    let ct = media_type(content_type);
+    let ct = ct.as_str();
     if crate::proto::is_protobuf(ct) {
         return crate::proto::decode(bytes).map_err(ApiError::unsupported_media_type);
     }
@@ -183,17 +229,16 @@ fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty"));
     }
-    if ct.ends_with("yaml") {
+    if is_yaml(ct) {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
-        return serde_saphyr::from_str::<Value>(text)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+        return parse_yaml(text);
     }
     serde_json::from_slice(bytes).map_err(|e| {
         // YAML is a superset of JSON; clients sometimes send YAML as JSON.
         match std::str::from_utf8(bytes)
             .ok()
-            .and_then(|t| serde_saphyr::from_str::<Value>(t).ok())
+            .and_then(|t| parse_yaml(t).ok())
         {
             Some(_) if !ct.contains("json") => ApiError::bad_request("unsupported content type"),
             _ => ApiError::bad_request(format!("error decoding JSON: {e}")),
@@ -346,7 +391,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
             if legacy_watch || r.q("watch").is_some_and(|w| w == "true" || w == "1") {
                 return watch(ctx, &r, &rt, ns, None);
             }
-            list(ctx, &r, &rt, ns)
+            list(ctx, &r, &rt, ns).await
         }
         (&Method::GET, Some(name)) => {
             if legacy_watch || r.q("watch").is_some_and(|w| w == "true" || w == "1") {
@@ -438,7 +483,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
 }
 
 fn patch_type(ct: &str) -> ApiResult<PatchType> {
-    Ok(match ct.split(';').next().unwrap_or("").trim() {
+    Ok(match media_type(ct).as_str() {
         "application/json-patch+json" => PatchType::Json,
         "application/merge-patch+json" => PatchType::Merge,
         "application/strategic-merge-patch+json" => PatchType::Strategic,
@@ -590,13 +635,93 @@ fn object_response(r: &Req, rt: &ResourceType, code: u16, obj: Value) -> Respons
     json_response(code, &obj)
 }
 
-fn list(
+/// How long a read from a resource version the server has not reached waits for it, as
+/// the real server's watch cache does.
+const FUTURE_RV_WAIT: Duration = Duration::from_secs(3);
+
+/// The resource version a list must be at least at: `resourceVersion` with
+/// `resourceVersionMatch` `NotOlderThan` (the default) or `Exact`; `0` or none mean any.
+/// Refuses the combinations the real server refuses.
+fn list_min_rv(r: &Req) -> ApiResult<Option<u64>> {
+    let rv = r.q("resourceVersion").filter(|v| !v.is_empty());
+    let rv_match = r.q("resourceVersionMatch").filter(|v| !v.is_empty());
+    let invalid = |detail: String| {
+        ApiError::invalid(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            vec![crate::error::Cause::forbidden(
+                "resourceVersionMatch",
+                detail,
+            )],
+        )
+    };
+    match rv_match {
+        None | Some("NotOlderThan") | Some("Exact") => {}
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                vec![crate::error::Cause::not_supported(
+                    "resourceVersionMatch",
+                    &json!(other),
+                    &[json!("Exact"), json!("NotOlderThan"), json!("")],
+                )],
+            ));
+        }
+    }
+    let Some(rv) = rv else {
+        if rv_match.is_some() {
+            return Err(invalid(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let n: u64 = rv.parse().map_err(|_| {
+        ApiError::bad_request(format!("invalid resource version: {rv:?} is not a number"))
+    })?;
+    if n == 0 && rv_match == Some("Exact") {
+        return Err(invalid(
+            "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"".into(),
+        ));
+    }
+    Ok((n > 0).then_some(n))
+}
+
+/// Waits (at most [`FUTURE_RV_WAIT`]) until the store reaches `rv`; false if it did not.
+async fn wait_for_rv(ctx: &Ctx, rv: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + FUTURE_RV_WAIT;
+    let mut shutdown = ctx.shutdown.clone();
+    while ctx.api.store.rv() < rv {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(25)) => {}
+            _ = shutdown.changed() => return false,
+        }
+    }
+    true
+}
+
+async fn list(
     ctx: &Arc<Ctx>,
     r: &Req,
     rt: &Arc<ResourceType>,
     ns: Option<&str>,
 ) -> ApiResult<Response<Body>> {
     let q = list_query(r, rt)?;
+    if let Some(min) = list_min_rv(r)?
+        && q.continue_token.is_none()
+        && !wait_for_rv(ctx, min).await
+    {
+        return Err(ApiError::too_large_resource_version(
+            min,
+            ctx.api.store.rv(),
+        ));
+    }
     let page = ctx.api.list(rt, ns, &q)?;
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
     if let Some(c) = &page.continue_token {
@@ -738,6 +863,10 @@ fn watch(
             }
         };
 
+    // A watch from a version the server has not reached waits for it a little, then ends
+    // with the real server's "Too large resource version" error.
+    let future_floor = floor > api.store.published_rv();
+
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut shutdown = ctx.shutdown.clone();
     let rt = rt.clone();
@@ -816,6 +945,9 @@ fn watch(
         }
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
+        let too_large = tokio::time::sleep(FUTURE_RV_WAIT);
+        tokio::pin!(too_large);
+        let mut waiting_for_floor = future_floor;
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         tick.tick().await;
         loop {
@@ -859,6 +991,16 @@ fn watch(
                     if tx.send(bookmark(rv, false)).await.is_err() {
                         return;
                     }
+                }
+                _ = &mut too_large, if waiting_for_floor => {
+                    let current = api.store.published_rv();
+                    if current < floor {
+                        let e = ApiError::too_large_resource_version(floor, current);
+                        let line = format!("{}\n", json!({"type": "ERROR", "object": e.to_status()}));
+                        let _ = tx.send(Bytes::from(line)).await;
+                        return;
+                    }
+                    waiting_for_floor = false;
                 }
                 _ = &mut deadline => return,
                 _ = shutdown.changed() => return,
@@ -942,9 +1084,18 @@ async fn scale(
                 },
             )?;
             let mut s = current.clone();
+            let start_bytes = crate::limits::measure(&s, usize::MAX, usize::MAX)
+                .map(|size| size.bytes)
+                .unwrap_or(0);
             match ptype {
                 PatchType::Json => {
-                    crate::patch::json_patch(&mut s, &p).map_err(ApiError::bad_request)?
+                    crate::patch::json_patch(
+                        &mut s,
+                        &p,
+                        start_bytes,
+                        &crate::patch::JsonPatchLimits::default(),
+                    )
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 }
                 _ => crate::patch::merge_patch(&mut s, &p),
             }
@@ -984,4 +1135,76 @@ async fn scale(
         })
         .await?;
     Ok(json_response(200, &to_scale(&updated.unwrap_or(obj))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("  Bearer abc  "), Some("abc"));
+        // As the real server: the token is the word after the scheme.
+        assert_eq!(bearer_token("Bearer abc def"), Some("abc"));
+        assert_eq!(bearer_token("Bearer  abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token(""), None);
+        let mut h = hyper::HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "bEaReR secret".parse().unwrap());
+        assert!(authorized("secret", &h));
+        assert!(!authorized("other!", &h));
+    }
+
+    #[test]
+    fn yaml_bodies() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: b\n";
+        for ct in [
+            "application/yaml",
+            "application/yaml; charset=utf-8",
+            "Application/YAML",
+            "text/yaml",
+            "application/x-yaml",
+            "application/apply-patch+yaml",
+        ] {
+            let v = parse_body(cm.as_bytes(), ct).unwrap();
+            assert_eq!(v["metadata"]["name"], "demo", "{ct}");
+        }
+        // The first document of a stream, as the real server's reader.
+        let v = parse_body(
+            format!("{cm}---\nkind: Other\n").as_bytes(),
+            "application/yaml",
+        )
+        .unwrap();
+        assert_eq!(v["kind"], "ConfigMap");
+        // YAML 1.1 scalars, as go-yaml v2.
+        let v = parse_body(b"metadata: {name: y, labels: {a: 'y'}}", "application/yaml").unwrap();
+        assert_eq!(v["metadata"]["name"], true);
+        assert_eq!(v["metadata"]["labels"]["a"], "y");
+        // JSON is YAML.
+        let v = parse_body(br#"{"kind": "ConfigMap"}"#, "application/yaml").unwrap();
+        assert_eq!(v["kind"], "ConfigMap");
+    }
+
+    #[test]
+    fn yaml_alias_bombs_fail_early() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let prev = format!("*a{}", i - 1);
+            let items = [prev.as_str(); 10].join(", ");
+            doc.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        let e = parse_body(doc.as_bytes(), "application/yaml").unwrap_err();
+        assert_eq!(e.code, 400);
+        assert!(
+            e.message.starts_with("error decoding YAML"),
+            "{}",
+            e.message
+        );
+    }
 }

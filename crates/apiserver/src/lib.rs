@@ -15,7 +15,13 @@
 //! - finalizers, owner-reference garbage collection, namespace deletion;
 //! - simulated readiness of workloads, so health checks resolve without a kubelet;
 //! - persistence in one redb file plus a write-ahead log: every acknowledged write survives
-//!   the server's crash (and, with [`Durability::Fsync`], power loss); TLS and a bearer token.
+//!   the server's crash (and, with [`Durability::Fsync`], power loss); TLS and a bearer token;
+//!   a private state directory (0700, its files 0600: it holds Secrets as they are);
+//! - limits on what one request may cost, with the real server's errors: bodies and
+//!   stored objects at most 3 MiB of JSON (and 100 levels deep), checked on every write
+//!   whatever built the object; JSON patches at most 10,000 operations and 3 MiB of copies,
+//!   bounded while they apply (memory and CPU stay proportional to the limits); YAML
+//!   aliases bounded; list and apply merges linear in the length of lists.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,6 +37,7 @@ mod controllers;
 mod error;
 mod fieldset;
 mod http;
+mod limits;
 mod openapi;
 mod patch;
 mod proto;
@@ -202,6 +209,79 @@ fn load_or_create_token(path: &Path) -> Result<String, StartError> {
     Ok(token)
 }
 
+/// Creates a directory (and its parents) with mode 0700, and tightens an existing one to it.
+fn private_dir(dir: &Path) -> Result<(), StartError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| state_err(dir, e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| state_err(dir, e))
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))
+}
+
+/// Creates a file with mode 0600 when it is missing (so the database and the log never
+/// exist readable by others), and tightens an existing one to it.
+fn private_file(path: &Path) -> Result<(), StartError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| state_err(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| state_err(path, e))?;
+    }
+    Ok(())
+}
+
+/// The files the server keeps in its state directory.
+const STATE_FILES: [&str; 6] = [
+    "state.redb",
+    "state.wal",
+    "token",
+    "kubeconfig",
+    "pki/ca.crt",
+    "pki/ca.key",
+];
+
+/// The server's files mode 0600 and `pki/` 0700, also when an earlier version created
+/// them more open. Only the server's own files: the directory may be shared.
+fn tighten(dir: &Path) -> Result<(), StartError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |path: &Path, mode: u32| -> Result<(), StartError> {
+            // Symbolic links are left alone (setting a mode would follow them).
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if !m.file_type().is_symlink() => {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                        .map_err(|e| state_err(path, e))
+                }
+                _ => Ok(()),
+            }
+        };
+        set(&dir.join("pki"), 0o700)?;
+        for name in STATE_FILES {
+            set(&dir.join(name), 0o600)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, STATE_FILES);
+    Ok(())
+}
+
 fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
@@ -231,8 +311,11 @@ impl Server {
     /// controllers, and writes `<state_dir>/kubeconfig` once it accepts connections.
     pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         let dir = &config.state_dir;
-        std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))?;
+        // The state holds Secrets as they are: only the server's user may read it.
+        private_dir(dir)?;
         let db_path = dir.join("state.redb");
+        private_file(&db_path)?;
+        private_file(&db_path.with_extension("wal"))?;
         let store =
             store::Store::open(&db_path, config.durability).map_err(|e| state_err(&db_path, e))?;
         let token = load_or_create_token(&dir.join("token"))?;
@@ -271,6 +354,7 @@ impl Server {
         let kc = kubeconfig(&server, &tls.ca_pem, &token);
         let kubeconfig_path = dir.join("kubeconfig");
         write_private(&kubeconfig_path, &kc)?;
+        tighten(dir)?;
         tracing::info!(%server, kubeconfig = %kubeconfig_path.display(), "API server ready");
         Ok(ServerHandle {
             addr: host,

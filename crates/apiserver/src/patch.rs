@@ -2,9 +2,11 @@
 //! merge patch with list merge keys and `$patch`, `$retainKeys`,
 //! `$deleteFromPrimitiveList` and `$setElementOrder` directives.
 
+use crate::fieldset::canonical_json;
 use crate::registry::ResourceType;
 use crate::types::{ListKind, list_kind};
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// RFC 7386: objects merge recursively, `null` deletes, everything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
@@ -27,59 +29,387 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// RFC 6902. Errors name the failing operation.
-pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
-    let Value::Array(ops) = patch else {
-        return Err("a JSON patch must be a list of operations".into());
-    };
-    for (i, op) in ops.iter().enumerate() {
-        apply_op(target, op).map_err(|e| format!("operation {i}: {e}"))?;
-    }
-    Ok(())
+/// Why a JSON patch was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    /// The body is not a list.
+    #[error("a JSON patch must be a list of operations")]
+    NotAList,
+    /// More operations than allowed (the real server's wording).
+    #[error("The allowed maximum operations in a JSON patch is {max}, got {got}")]
+    TooManyOperations {
+        /// The limit.
+        max: usize,
+        /// Operations in the patch.
+        got: usize,
+    },
+    /// An operation failed.
+    #[error("operation {index}: {error}")]
+    Op {
+        /// Position of the operation in the patch.
+        index: usize,
+        /// What went wrong.
+        error: OpError,
+    },
 }
 
-fn apply_op(target: &mut Value, op: &Value) -> Result<(), String> {
-    let name = op["op"].as_str().ok_or("missing \"op\"")?;
-    let path = op["path"].as_str().ok_or("missing \"path\"")?;
-    let value = || {
-        op.get("value")
-            .cloned()
-            .ok_or_else(|| format!("{name} needs a \"value\""))
+/// Why one JSON patch operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    /// The operation is malformed or does not apply (missing path, failed test …).
+    #[error("{0}")]
+    Invalid(String),
+    /// `copy` operations together copied more than allowed (worded as the real server's
+    /// JSON patch library).
+    #[error(
+        "Unable to complete the copy, the accumulated size increase of copy is {accumulated}, exceeding the limit {limit}"
+    )]
+    CopyTooLarge {
+        /// Bytes copied so far, this operation included.
+        accumulated: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The patched document would be larger than an object may be.
+    #[error("the patch result is too large: limit is {limit}")]
+    TooLarge {
+        /// The limit in bytes of JSON.
+        limit: usize,
+    },
+    /// The patched document would nest deeper than an object may.
+    #[error("the patch result would nest deeper than {limit} levels")]
+    TooDeep {
+        /// The nesting limit.
+        limit: usize,
+    },
+    /// The patch walks more data than one patch may.
+    #[error("the patch is too expensive to apply: it would process more than {limit} bytes")]
+    TooExpensive {
+        /// The work limit.
+        limit: usize,
+    },
+}
+
+impl OpError {
+    fn invalid(message: impl Into<String>) -> Self {
+        OpError::Invalid(message.into())
+    }
+}
+
+/// What one JSON patch may do.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonPatchLimits {
+    /// Most operations.
+    pub max_ops: usize,
+    /// Most bytes all `copy` operations may copy together.
+    pub max_copy_bytes: usize,
+    /// Largest document (compact JSON) at any point while the operations apply.
+    pub max_bytes: usize,
+    /// Deepest nesting of the document.
+    pub max_depth: usize,
+    /// Most bytes of values the operations may walk together.
+    pub max_work: usize,
+}
+
+impl Default for JsonPatchLimits {
+    /// The server's limits (see [`crate::limits`]).
+    fn default() -> Self {
+        JsonPatchLimits {
+            max_ops: crate::limits::MAX_JSON_PATCH_OPERATIONS,
+            max_copy_bytes: crate::limits::MAX_JSON_PATCH_COPY_BYTES,
+            max_bytes: crate::limits::MAX_OBJECT_BYTES,
+            max_depth: crate::limits::MAX_NESTING,
+            max_work: crate::limits::MAX_JSON_PATCH_WORK,
+        }
+    }
+}
+
+/// RFC 6902, within `limits`. `start_bytes` is the length of the target's compact JSON
+/// encoding (the stored object's, which is known without measuring).
+///
+/// The size of the document is tracked as the operations apply, from the measured size of
+/// every value added, copied, moved, replaced or removed, so an operation that would take
+/// the document past `limits.max_bytes` fails before anything is built: memory and CPU
+/// stay proportional to the limits, however the operations combine (a `copy` of a value
+/// into itself doubles the document each time). Returns the length of the result's
+/// encoding; errors name the failing operation.
+pub fn json_patch(
+    target: &mut Value,
+    patch: &Value,
+    start_bytes: usize,
+    limits: &JsonPatchLimits,
+) -> Result<usize, PatchError> {
+    let Value::Array(ops) = patch else {
+        return Err(PatchError::NotAList);
     };
-    match name {
-        "add" => add(target, path, value()?),
-        "remove" => remove(target, path).map(|_| ()),
-        "replace" => {
-            let v = value()?;
-            let slot = pointer_mut(target, path)?;
-            *slot = v;
-            Ok(())
+    if ops.len() > limits.max_ops {
+        return Err(PatchError::TooManyOperations {
+            max: limits.max_ops,
+            got: ops.len(),
+        });
+    }
+    let mut run = Run {
+        limits,
+        size: start_bytes,
+        copied: 0,
+        work: 0,
+    };
+    for (index, op) in ops.iter().enumerate() {
+        run.apply(target, op)
+            .map_err(|error| PatchError::Op { index, error })?;
+    }
+    Ok(run.size)
+}
+
+/// The running totals of one JSON patch.
+struct Run<'a> {
+    limits: &'a JsonPatchLimits,
+    /// Current size of the document's encoding.
+    size: usize,
+    /// Bytes copied so far.
+    copied: usize,
+    /// Bytes walked so far.
+    work: usize,
+}
+
+/// How many containers hold the value at a JSON pointer (its number of tokens).
+fn pointer_depth(path: &str) -> usize {
+    path.bytes().filter(|b| *b == b'/').count()
+}
+
+impl Run<'_> {
+    /// Measures a value that goes to `path` (charging the walk), checking its nesting there.
+    fn measure_at(&mut self, v: &Value, path: &str) -> Result<usize, OpError> {
+        let depth = pointer_depth(path);
+        if depth > self.limits.max_depth {
+            return Err(OpError::TooDeep {
+                limit: self.limits.max_depth,
+            });
         }
-        "move" => {
-            let from = op["from"].as_str().ok_or("move needs \"from\"")?;
-            if path.starts_with(&format!("{from}/")) {
-                return Err(format!("cannot move {from} into its own child {path}"));
+        self.measure(v, self.limits.max_depth - depth)
+    }
+
+    fn measure(&mut self, v: &Value, max_depth: usize) -> Result<usize, OpError> {
+        let left = self.limits.max_work.saturating_sub(self.work);
+        match crate::limits::measure(v, left, max_depth) {
+            Ok(size) => {
+                self.work += size.bytes;
+                Ok(size.bytes)
             }
-            let v = remove(target, from)?;
-            add(target, path, v)
+            Err(crate::limits::Over::Bytes) => Err(OpError::TooExpensive {
+                limit: self.limits.max_work,
+            }),
+            Err(crate::limits::Over::Depth) => Err(OpError::TooDeep {
+                limit: self.limits.max_depth,
+            }),
         }
-        "copy" => {
-            let from = op["from"].as_str().ok_or("copy needs \"from\"")?;
-            let v = target
-                .pointer(from)
-                .cloned()
-                .ok_or_else(|| format!("{from}: no such path"))?;
-            add(target, path, v)
+    }
+
+    /// Charges moving `n` list items (inserting or removing in the middle of a list; one
+    /// item moved costs about as much as one byte measured).
+    fn shift(&mut self, n: usize) -> Result<(), OpError> {
+        self.work = self.work.saturating_add(n);
+        if self.work > self.limits.max_work {
+            return Err(OpError::TooExpensive {
+                limit: self.limits.max_work,
+            });
         }
-        "test" => {
-            let want = value()?;
-            match target.pointer(path) {
-                Some(v) if *v == want => Ok(()),
-                Some(v) => Err(format!("test failed: {path} is {v}, not {want}")),
-                None => Err(format!("test failed: {path}: no such path")),
+        Ok(())
+    }
+
+    /// Accounts for `added` bytes replacing `removed` bytes of the document.
+    fn resize(&mut self, added: usize, removed: usize) -> Result<(), OpError> {
+        let size = self.size.saturating_sub(removed).saturating_add(added);
+        if size > self.limits.max_bytes {
+            return Err(OpError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
+        }
+        self.size = size;
+        Ok(())
+    }
+
+    fn apply(&mut self, doc: &mut Value, op: &Value) -> Result<(), OpError> {
+        let name = op["op"]
+            .as_str()
+            .ok_or_else(|| OpError::invalid("missing \"op\""))?;
+        let path = op["path"]
+            .as_str()
+            .ok_or_else(|| OpError::invalid("missing \"path\""))?;
+        let value = || {
+            op.get("value")
+                .ok_or_else(|| OpError::invalid(format!("{name} needs a \"value\"")))
+        };
+        match name {
+            "add" => {
+                let v = value()?;
+                let bytes = self.measure_at(v, path)?;
+                self.insert(doc, path, v.clone(), bytes)
             }
+            "remove" => self.take(doc, path, None).map(|_| ()),
+            "replace" => {
+                let v = value()?;
+                let bytes = self.measure_at(v, path)?;
+                let old = doc
+                    .pointer(path)
+                    .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))?;
+                let old_bytes = self.measure(old, usize::MAX)?;
+                self.resize(bytes, old_bytes)?;
+                let slot = pointer_mut(doc, path)?;
+                *slot = v.clone();
+                Ok(())
+            }
+            "move" => {
+                let from = op["from"]
+                    .as_str()
+                    .ok_or_else(|| OpError::invalid("move needs \"from\""))?;
+                if path.starts_with(&format!("{from}/")) {
+                    return Err(OpError::invalid(format!(
+                        "cannot move {from} into its own child {path}"
+                    )));
+                }
+                let moved = doc
+                    .pointer(from)
+                    .ok_or_else(|| OpError::invalid(format!("{from}: no such path")))?;
+                let bytes = self.measure_at(moved, path)?;
+                let v = self.take(doc, from, Some(bytes))?;
+                self.insert(doc, path, v, bytes)
+            }
+            "copy" => {
+                let from = op["from"]
+                    .as_str()
+                    .ok_or_else(|| OpError::invalid("copy needs \"from\""))?;
+                let source = doc
+                    .pointer(from)
+                    .ok_or_else(|| OpError::invalid(format!("{from}: no such path")))?;
+                // Measured before anything is cloned: the budget stops a doubling copy
+                // while it is still small.
+                let bytes = self.measure_at(source, path)?;
+                self.copied = self.copied.saturating_add(bytes);
+                if self.copied > self.limits.max_copy_bytes {
+                    return Err(OpError::CopyTooLarge {
+                        accumulated: self.copied,
+                        limit: self.limits.max_copy_bytes,
+                    });
+                }
+                if self.size.saturating_add(bytes) > self.limits.max_bytes {
+                    return Err(OpError::TooLarge {
+                        limit: self.limits.max_bytes,
+                    });
+                }
+                let v = source.clone();
+                self.insert(doc, path, v, bytes)
+            }
+            "test" => {
+                let want = value()?;
+                match doc.pointer(path) {
+                    Some(v) if *v == *want => Ok(()),
+                    Some(v) => Err(OpError::invalid(format!(
+                        "test failed: {path} is {}, not {}",
+                        crate::error::short_json(v),
+                        crate::error::short_json(want)
+                    ))),
+                    None => Err(OpError::invalid(format!(
+                        "test failed: {path}: no such path"
+                    ))),
+                }
+            }
+            other => Err(OpError::invalid(format!("unknown operation {other:?}"))),
         }
-        other => Err(format!("unknown operation {other:?}")),
+    }
+
+    /// `add`: puts `v` (whose encoding is `bytes` long) at `path`.
+    fn insert(
+        &mut self,
+        doc: &mut Value,
+        path: &str,
+        v: Value,
+        bytes: usize,
+    ) -> Result<(), OpError> {
+        if path.is_empty() {
+            self.size = 0;
+            self.resize(bytes, 0)?;
+            *doc = v;
+            return Ok(());
+        }
+        let (parent, last) = split_pointer(path)?;
+        match pointer_mut(doc, &parent)? {
+            Value::Object(m) => {
+                let (added, removed) = match m.get(&last) {
+                    Some(old) => (bytes, self.measure(old, usize::MAX)?),
+                    None => (
+                        bytes + crate::limits::string_len(&last) + 1 + usize::from(!m.is_empty()),
+                        0,
+                    ),
+                };
+                self.resize(added, removed)?;
+                m.insert(last, v);
+                Ok(())
+            }
+            Value::Array(a) => {
+                let i = if last == "-" {
+                    a.len()
+                } else {
+                    let i: usize = last.parse().map_err(|_| {
+                        OpError::invalid(format!("{path}: {last:?} is not an index"))
+                    })?;
+                    if i > a.len() {
+                        return Err(OpError::invalid(format!(
+                            "{path}: index {i} is out of bounds"
+                        )));
+                    }
+                    i
+                };
+                self.shift(a.len() - i)?;
+                self.resize(bytes + usize::from(!a.is_empty()), 0)?;
+                a.insert(i, v);
+                Ok(())
+            }
+            _ => Err(OpError::invalid(format!("{parent}: not an object or list"))),
+        }
+    }
+
+    /// `remove`: takes the value at `path` out (`bytes`: its encoding's length, when known).
+    fn take(
+        &mut self,
+        doc: &mut Value,
+        path: &str,
+        bytes: Option<usize>,
+    ) -> Result<Value, OpError> {
+        let (parent, last) = split_pointer(path)?;
+        match pointer_mut(doc, &parent)? {
+            Value::Object(m) => {
+                let old = m
+                    .get(&last)
+                    .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))?;
+                let bytes = match bytes {
+                    Some(b) => b,
+                    None => self.measure(old, usize::MAX)?,
+                };
+                let overhead = crate::limits::string_len(&last) + 1 + usize::from(m.len() > 1);
+                self.resize(0, bytes + overhead)?;
+                m.remove(&last)
+                    .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))
+            }
+            Value::Array(a) => {
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| OpError::invalid(format!("{path}: {last:?} is not an index")))?;
+                if i >= a.len() {
+                    return Err(OpError::invalid(format!(
+                        "{path}: index {i} is out of bounds"
+                    )));
+                }
+                let bytes = match bytes {
+                    Some(b) => b,
+                    None => self.measure(&a[i], usize::MAX)?,
+                };
+                self.resize(0, bytes + usize::from(a.len() > 1))?;
+                self.shift(a.len() - i)?;
+                Ok(a.remove(i))
+            }
+            _ => Err(OpError::invalid(format!("{parent}: not an object or list"))),
+        }
     }
 }
 
@@ -87,72 +417,24 @@ fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
 }
 
-fn split_pointer(path: &str) -> Result<(String, String), String> {
+fn split_pointer(path: &str) -> Result<(String, String), OpError> {
     if path.is_empty() {
-        return Err("the root cannot be the target here".into());
+        return Err(OpError::invalid("the root cannot be the target here"));
     }
     if !path.starts_with('/') {
-        return Err(format!("{path:?} is not a JSON pointer"));
+        return Err(OpError::invalid(format!("{path:?} is not a JSON pointer")));
     }
     let idx = path.rfind('/').unwrap_or(0);
     Ok((path[..idx].to_owned(), unescape(&path[idx + 1..])))
 }
 
-fn pointer_mut<'a>(target: &'a mut Value, path: &str) -> Result<&'a mut Value, String> {
+fn pointer_mut<'a>(target: &'a mut Value, path: &str) -> Result<&'a mut Value, OpError> {
     if path.is_empty() {
         return Ok(target);
     }
     target
         .pointer_mut(path)
-        .ok_or_else(|| format!("{path}: no such path"))
-}
-
-fn add(target: &mut Value, path: &str, v: Value) -> Result<(), String> {
-    if path.is_empty() {
-        *target = v;
-        return Ok(());
-    }
-    let (parent, last) = split_pointer(path)?;
-    match pointer_mut(target, &parent)? {
-        Value::Object(m) => {
-            m.insert(last, v);
-            Ok(())
-        }
-        Value::Array(a) => {
-            if last == "-" {
-                a.push(v);
-                return Ok(());
-            }
-            let i: usize = last
-                .parse()
-                .map_err(|_| format!("{path}: {last:?} is not an index"))?;
-            if i > a.len() {
-                return Err(format!("{path}: index {i} is out of bounds"));
-            }
-            a.insert(i, v);
-            Ok(())
-        }
-        _ => Err(format!("{parent}: not an object or list")),
-    }
-}
-
-fn remove(target: &mut Value, path: &str) -> Result<Value, String> {
-    let (parent, last) = split_pointer(path)?;
-    match pointer_mut(target, &parent)? {
-        Value::Object(m) => m
-            .remove(&last)
-            .ok_or_else(|| format!("{path}: no such path")),
-        Value::Array(a) => {
-            let i: usize = last
-                .parse()
-                .map_err(|_| format!("{path}: {last:?} is not an index"))?;
-            if i >= a.len() {
-                return Err(format!("{path}: index {i} is out of bounds"));
-            }
-            Ok(a.remove(i))
-        }
-        _ => Err(format!("{parent}: not an object or list")),
-    }
+        .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))
 }
 
 /// Strategic merge patch of a built-in kind.
@@ -191,24 +473,27 @@ fn smp(
         return Ok(());
     };
     if let Some(retain) = p.get("$retainKeys") {
-        let keep: Vec<&str> = retain
+        let keep: HashSet<&str> = retain
             .as_array()
             .ok_or("$retainKeys must be a list")?
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        t.retain(|k, _| keep.contains(&k.as_str()));
+        t.retain(|k, _| keep.contains(k.as_str()));
     }
     for (k, pv) in p {
         if k == "$patch" || k == "$retainKeys" || k.starts_with("$setElementOrder/") {
             continue;
         }
         if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-            let drop = pv
+            let drop: HashSet<String> = pv
                 .as_array()
-                .ok_or("$deleteFromPrimitiveList needs a list")?;
+                .ok_or("$deleteFromPrimitiveList needs a list")?
+                .iter()
+                .map(canonical_json)
+                .collect();
             if let Some(Value::Array(items)) = t.get_mut(field) {
-                items.retain(|i| !drop.contains(i));
+                items.retain(|i| !drop.contains(&canonical_json(i)));
             }
             continue;
         }
@@ -280,32 +565,53 @@ fn merge_list(
                 .collect(),
         ));
     }
+    // Items are found through hash indexes (by merge key, or by value for sets), so a
+    // patch costs time in proportion to the sizes of the list and the patch.
     match kind {
         ListKind::Map { smp_key, .. } => {
+            let mut slots: Vec<Option<Value>> = items.into_iter().map(Some).collect();
+            let mut by_key: HashMap<String, VecDeque<usize>> = HashMap::new();
+            for (i, item) in slots.iter().enumerate() {
+                if let Some(k) = item.as_ref().and_then(|v| v.get(smp_key)) {
+                    by_key.entry(canonical_json(k)).or_default().push_back(i);
+                }
+            }
             for pi in patch {
                 let Some(kv) = pi.get(smp_key) else {
                     return Err(format!(
-                        "{}: item without merge key {smp_key:?}: {pi}",
-                        path.join(".")
+                        "{}: item without merge key {smp_key:?}: {}",
+                        path.join("."),
+                        crate::error::short_json(pi)
                     ));
                 };
-                let pos = items.iter().position(|i| i.get(smp_key) == Some(kv));
+                let key = canonical_json(kv);
+                let found = by_key.get(&key).and_then(|q| q.front().copied());
                 if pi.get("$patch").and_then(Value::as_str) == Some("delete") {
-                    if let Some(i) = pos {
-                        items.remove(i);
+                    if let Some(i) = found {
+                        slots[i] = None;
+                        if let Some(q) = by_key.get_mut(&key) {
+                            q.pop_front();
+                        }
                     }
                     continue;
                 }
-                match pos {
-                    Some(i) => smp(rt, &mut items[i], pi, path)?,
-                    None => items.push(strip_directives(pi)),
+                match found
+                    .and_then(|i| slots.get_mut(i))
+                    .and_then(Option::as_mut)
+                {
+                    Some(item) => smp(rt, item, pi, path)?,
+                    None => {
+                        by_key.entry(key).or_default().push_back(slots.len());
+                        slots.push(Some(strip_directives(pi)));
+                    }
                 }
             }
-            Ok(Value::Array(items))
+            Ok(Value::Array(slots.into_iter().flatten().collect()))
         }
         ListKind::Set => {
+            let mut seen: HashSet<String> = items.iter().map(canonical_json).collect();
             for pi in patch {
-                if !items.contains(pi) {
+                if seen.insert(canonical_json(pi)) {
                     items.push(pi.clone());
                 }
             }
@@ -315,21 +621,32 @@ fn merge_list(
     }
 }
 
-fn reorder(items: &mut [Value], order: &[Value], key: Option<&str>) {
-    let rank = |v: &Value| -> usize {
-        let id = match key {
-            Some(k) => v.get(k),
-            None => Some(v),
-        };
-        order
-            .iter()
-            .position(|o| match key {
-                Some(k) => o.get(k) == id,
-                None => Some(o) == id,
-            })
-            .unwrap_or(usize::MAX)
+/// Sorts items into the order of `$setElementOrder` (items it does not name go last, in
+/// their order), identifying items by `key` (or by value).
+fn reorder(items: &mut Vec<Value>, order: &[Value], key: Option<&str>) {
+    let id = |v: &Value| -> Option<String> {
+        match key {
+            Some(k) => v.get(k).map(canonical_json),
+            None => Some(canonical_json(v)),
+        }
     };
-    items.sort_by_key(rank);
+    let mut rank: HashMap<String, usize> = HashMap::new();
+    for (i, o) in order.iter().enumerate() {
+        if let Some(k) = id(o) {
+            rank.entry(k).or_insert(i);
+        }
+    }
+    let mut ranked: Vec<(usize, Value)> = items
+        .drain(..)
+        .map(|v| {
+            let r = id(&v)
+                .and_then(|k| rank.get(&k).copied())
+                .unwrap_or(usize::MAX);
+            (r, v)
+        })
+        .collect();
+    ranked.sort_by_key(|(r, _)| *r);
+    items.extend(ranked.into_iter().map(|(_, v)| v));
 }
 
 fn strip_directives(v: &Value) -> Value {
@@ -361,10 +678,26 @@ mod tests {
         assert_eq!(t["list"], json!([3]));
     }
 
+    fn encoded(v: &Value) -> usize {
+        serde_json::to_vec(v).unwrap().len()
+    }
+
+    /// Applies a JSON patch with the server's limits (or `limits`), checking the size it
+    /// tracked against the real encoding.
+    fn jp_with(t: &mut Value, p: &Value, limits: &JsonPatchLimits) -> Result<(), PatchError> {
+        let size = json_patch(t, p, encoded(t), limits)?;
+        assert_eq!(size, encoded(t), "tracked size of {t}");
+        Ok(())
+    }
+
+    fn jp(t: &mut Value, p: &Value) -> Result<(), PatchError> {
+        jp_with(t, p, &JsonPatchLimits::default())
+    }
+
     #[test]
     fn json_patch_rfc6902() {
         let mut t = json!({"a": {"b": [1, 2]}, "x": 1});
-        json_patch(
+        jp(
             &mut t,
             &json!([
                 {"op": "add", "path": "/a/b/-", "value": 3},
@@ -378,7 +711,7 @@ mod tests {
         )
         .unwrap_err(); // replace of a missing path fails
         let mut t = json!({"a": {"b": [1, 2]}, "x": 1});
-        json_patch(
+        jp(
             &mut t,
             &json!([
                 {"op": "add", "path": "/a/b/-", "value": 3},
@@ -395,12 +728,221 @@ mod tests {
             t,
             json!({"a": {"b": [0, 1, 2, 3], "c/d": 5}, "moved": [0, 1, 2, 3]})
         );
-        let err = json_patch(
+        let err = jp(
             &mut t,
             &json!([{"op": "test", "path": "/a/c~1d", "value": 6}]),
         )
         .unwrap_err();
-        assert!(err.starts_with("operation 0: test failed"), "{err}");
+        assert!(
+            err.to_string().starts_with("operation 0: test failed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn json_patch_tracks_the_size_exactly() {
+        let mut t =
+            json!({"metadata": {"name": "x"}, "spec": {"list": ["a", "b"], "s": "é\n\"q\""}});
+        for p in [
+            json!([{"op": "add", "path": "/spec/new", "value": {"k": [1, 2.5, null, true]}}]),
+            json!([{"op": "add", "path": "/spec/list/0", "value": "z"}, {"op": "add", "path": "/spec/list/-", "value": "y"}]),
+            json!([{"op": "remove", "path": "/spec/list/1"}, {"op": "remove", "path": "/spec/s"}]),
+            json!([{"op": "replace", "path": "/spec/new", "value": "short"}]),
+            json!([{"op": "add", "path": "/spec/new", "value": {"replaced": "by add"}}]),
+            json!([{"op": "move", "from": "/spec/new", "path": "/moved"}, {"op": "copy", "from": "/spec", "path": "/metadata/copy"}]),
+            json!([{"op": "remove", "path": "/spec/list/0"}, {"op": "remove", "path": "/spec/list/0"}, {"op": "remove", "path": "/spec/list/0"}]),
+            json!([{"op": "add", "path": "/spec/list/-", "value": 1}]),
+            json!([{"op": "replace", "path": "", "value": {"whole": "document"}}]),
+            json!([{"op": "add", "path": "", "value": []}, {"op": "add", "path": "/-", "value": {}}]),
+        ] {
+            jp(&mut t, &p).unwrap();
+        }
+        assert_eq!(t, json!([{}]));
+    }
+
+    /// One `add` of a 1,000-byte value and 40 `copy` operations of the value into itself
+    /// would double it 40 times (a terabyte). The copy budget stops it at the operation
+    /// that first goes past it, long before anything large is built.
+    #[test]
+    fn doubling_copies_stop_at_the_copy_budget() {
+        let mut ops = vec![json!({"op": "add", "path": "/spec", "value": {"v": "x".repeat(1000)}})];
+        for n in 0..40 {
+            ops.push(json!({"op": "copy", "from": "/spec", "path": format!("/spec/c{n}")}));
+        }
+        let mut t = json!({"metadata": {"name": "x"}});
+        let err = jp(&mut t, &Value::Array(ops.clone())).unwrap_err();
+        match err {
+            PatchError::Op {
+                index,
+                error: OpError::CopyTooLarge { accumulated, limit },
+            } => {
+                assert!(index <= 13, "stopped at operation {index}");
+                assert_eq!(limit, 3 * 1024 * 1024);
+                assert!(
+                    accumulated > limit && accumulated < 2 * limit,
+                    "{accumulated}"
+                );
+            }
+            other => panic!("{other}"),
+        }
+        assert!(
+            err.to_string()
+                .contains("Unable to complete the copy, the accumulated size increase of copy is")
+        );
+        // The size limit stops the same growth when copies are allowed more.
+        let lenient = JsonPatchLimits {
+            max_copy_bytes: usize::MAX,
+            ..JsonPatchLimits::default()
+        };
+        let mut t = json!({"metadata": {"name": "x"}});
+        let err = jp_with(&mut t, &Value::Array(ops), &lenient).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PatchError::Op {
+                    error: OpError::TooLarge { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(encoded(&t) <= 3 * 1024 * 1024);
+    }
+
+    #[test]
+    fn json_patch_limits() {
+        let many: Vec<Value> = (0..10_001)
+            .map(|_| json!({"op": "test", "path": "/a", "value": 1}))
+            .collect();
+        let err = jp(&mut json!({"a": 1}), &Value::Array(many)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "The allowed maximum operations in a JSON patch is 10000, got 10001"
+        );
+        // Adds grow the document too, up to the object size limit.
+        let small = JsonPatchLimits {
+            max_bytes: 100,
+            ..JsonPatchLimits::default()
+        };
+        let big = json!([{"op": "add", "path": "/a", "value": "x".repeat(200)}]);
+        let err = jp_with(&mut json!({}), &big, &small).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "operation 0: the patch result is too large: limit is 100"
+        );
+        // Replacing a large value by another is no growth.
+        let mut t = json!({"a": "x".repeat(80)});
+        jp_with(
+            &mut t,
+            &json!([{"op": "replace", "path": "/a", "value": "y".repeat(80)}]),
+            &small,
+        )
+        .unwrap();
+        // Nesting: a deep path, or a value that is deep where it goes.
+        let mut deep = json!({});
+        let mut path = String::new();
+        for _ in 0..99 {
+            path.push_str("/a");
+            jp(
+                &mut deep,
+                &json!([{"op": "add", "path": path, "value": {}}]),
+            )
+            .unwrap();
+        }
+        path.push_str("/a");
+        let err = jp(
+            &mut deep,
+            &json!([{"op": "add", "path": path, "value": {}}]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "operation 0: the patch result would nest deeper than 100 levels"
+        );
+        jp(&mut deep, &json!([{"op": "add", "path": path, "value": 1}])).unwrap();
+        let err = jp(
+            &mut json!({"x": {}}),
+            &json!([{"op": "copy", "from": "", "path": "/x/y"}]),
+        );
+        assert!(err.is_ok(), "{err:?}");
+        // Work: moving a large value back and forth is measured every time.
+        let cheap = JsonPatchLimits {
+            max_work: 10_000,
+            ..JsonPatchLimits::default()
+        };
+        let mut t = json!({"a": "x".repeat(1000)});
+        let moves: Vec<Value> = (0..20)
+            .flat_map(|_| {
+                [
+                    json!({"op": "move", "from": "/a", "path": "/b"}),
+                    json!({"op": "move", "from": "/b", "path": "/a"}),
+                ]
+            })
+            .collect();
+        let err = jp_with(&mut t, &Value::Array(moves), &cheap).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PatchError::Op {
+                    error: OpError::TooExpensive { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Malformed operations.
+        let err = jp(&mut json!({}), &json!({"op": "add"})).unwrap_err();
+        assert_eq!(err, PatchError::NotAList);
+        for (p, want) in [
+            (json!([{"path": "/a"}]), "operation 0: missing \"op\""),
+            (
+                json!([{"op": "add", "path": "/a"}]),
+                "operation 0: add needs a \"value\"",
+            ),
+            (
+                json!([{"op": "copy", "from": "/nope", "path": "/a"}]),
+                "operation 0: /nope: no such path",
+            ),
+            (
+                json!([{"op": "remove", "path": "/a/5"}]),
+                "operation 0: /a: no such path",
+            ),
+            (
+                json!([{"op": "frobnicate", "path": "/a"}]),
+                "operation 0: unknown operation \"frobnicate\"",
+            ),
+        ] {
+            assert_eq!(jp(&mut json!({}), &p).unwrap_err().to_string(), want);
+        }
+    }
+
+    #[test]
+    fn strategic_merge_of_long_lists_is_linear() {
+        let rt = Registry::new().lookup("apps", "v1", "deployments").unwrap();
+        let n = 20_000;
+        let env: Vec<Value> = (0..n)
+            .map(|i| json!({"name": format!("E{i}"), "value": "1"}))
+            .collect();
+        let mut d =
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "env": env}]}}}});
+        let patch_env: Vec<Value> = (0..n)
+            .map(|i| json!({"name": format!("E{i}"), "value": "2"}))
+            .chain((0..n).map(|i| json!({"name": format!("N{i}"), "value": "3"})))
+            .collect();
+        let order: Vec<Value> = (0..n)
+            .rev()
+            .map(|i| json!({"name": format!("E{i}")}))
+            .collect();
+        let patch = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "a", "env": patch_env, "$setElementOrder/env": order}
+        ]}}}});
+        strategic_merge(&rt, &mut d, &patch).unwrap();
+        let env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap();
+        assert_eq!(env.len(), 2 * n);
+        assert_eq!(env[0], json!({"name": format!("E{}", n - 1), "value": "2"}));
+        assert_eq!(env[n], json!({"name": "N0", "value": "3"}));
     }
 
     #[test]

@@ -9,11 +9,13 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::fieldset::{
-    FieldSet, PathElem, Scope, changed, display_path, fields_of, get_at, remove_at,
+    FieldSet, PathElem, Scope, canonical_json, changed, display_path, fields_of, for_each_member,
+    remove_all,
 };
 use crate::registry::ResourceType;
 use crate::types::{ListKind, list_kind, map_is_atomic};
 use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Who is writing.
 #[derive(Debug, Clone)]
@@ -201,20 +203,17 @@ pub fn apply(
     let mut merged = match live {
         Some(l) => {
             let mut conflicts: Vec<(String, Vec<PathElem>)> = Vec::new();
-            for path in config_fs.members() {
-                if matches!(path.last(), Some(PathElem::Key(_))) {
-                    continue;
-                }
-                let lv = get_at(l, &path);
-                if lv.is_none() || lv == get_at(&config, &path) {
-                    continue;
+            // One walk over both values (list items found through indexes).
+            for_each_member(&config_fs, Some(l), Some(&config), &mut |path, lv, cv| {
+                if matches!(path.last(), Some(PathElem::Key(_))) || lv.is_none() || lv == cv {
+                    return;
                 }
                 for e in &entries {
-                    if !e.is(mgr.name, "Apply", mgr.subresource) && e.set.has(&path) {
-                        conflicts.push((e.manager.clone(), path.clone()));
+                    if !e.is(mgr.name, "Apply", mgr.subresource) && e.set.has(path) {
+                        conflicts.push((e.manager.clone(), path.to_vec()));
                     }
                 }
-            }
+            });
             if !conflicts.is_empty() {
                 if !force {
                     let list: Vec<(String, String)> = conflicts
@@ -244,16 +243,16 @@ pub fn apply(
     let mut stale = old_fs;
     stale.subtract(&config_fs);
     // Parents (list items) before their fields: an item nobody else touches goes whole.
-    let mut stale_paths = stale.members();
-    stale_paths.sort_by_key(Vec::len);
-    for path in stale_paths {
-        let owned_elsewhere = entries
-            .iter()
-            .any(|e| !e.is(mgr.name, "Apply", mgr.subresource) && e.set.touches(&path));
-        if !owned_elsewhere {
-            remove_at(&mut merged, &path);
-        }
-    }
+    let gone: Vec<Vec<PathElem>> = stale
+        .members()
+        .into_iter()
+        .filter(|path| {
+            !entries
+                .iter()
+                .any(|e| !e.is(mgr.name, "Apply", mgr.subresource) && e.set.touches(path))
+        })
+        .collect();
+    remove_all(&mut merged, &gone);
 
     let mine = Entry {
         manager: mgr.name.to_owned(),
@@ -311,10 +310,13 @@ fn merge(rt: &ResourceType, live: &Value, config: &Value, path: &mut Vec<String>
         }
         (Value::Array(l), Value::Array(c)) => match list_kind(rt, &names) {
             ListKind::Atomic => config.clone(),
+            // Items are matched through hash indexes, so a merge costs time in proportion
+            // to the sizes of the lists.
             ListKind::Set => {
                 let mut out = l.clone();
+                let mut seen: HashSet<String> = l.iter().map(canonical_json).collect();
                 for item in c {
-                    if !out.contains(item) {
+                    if seen.insert(canonical_json(item)) {
                         out.push(item.clone());
                     }
                 }
@@ -322,15 +324,19 @@ fn merge(rt: &ResourceType, live: &Value, config: &Value, path: &mut Vec<String>
             }
             ListKind::Map { keys, .. } => {
                 let key_of = |v: &Value| crate::fieldset::item_key(v, &keys);
+                let mut by_key: HashMap<String, VecDeque<usize>> = HashMap::new();
+                for (i, li) in l.iter().enumerate() {
+                    if let Some(k) = key_of(li) {
+                        by_key.entry(k).or_default().push_back(i);
+                    }
+                }
                 let mut used = vec![false; l.len()];
                 let mut out = Vec::with_capacity(l.len().max(c.len()));
                 for ci in c {
-                    let ck = key_of(ci);
-                    match l
-                        .iter()
-                        .enumerate()
-                        .find(|(i, li)| !used[*i] && ck.is_some() && key_of(li) == ck)
-                    {
+                    let found = key_of(ci)
+                        .and_then(|ck| by_key.get_mut(&ck))
+                        .and_then(VecDeque::pop_front);
+                    match found.and_then(|i| l.get(i).map(|li| (i, li))) {
                         Some((i, li)) => {
                             used[i] = true;
                             out.push(merge(rt, li, ci, path));

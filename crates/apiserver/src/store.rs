@@ -45,6 +45,11 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// How many events are kept for watches that resume from a resource version.
 const HISTORY: usize = 100_000;
 
+/// At most this much JSON of objects is kept in those events: every version of a large
+/// object written over and over would otherwise stay in memory (a watch that falls
+/// further behind gets 410 and lists again, as from the real server's watch cache).
+const HISTORY_BYTES: usize = 32 * 1024 * 1024;
+
 /// A stored object: its JSON value and serialized bytes.
 #[derive(Debug)]
 pub struct Obj {
@@ -235,6 +240,8 @@ struct History {
     events: VecDeque<Arc<Event>>,
     /// Events after this resource version are all in `events`.
     compacted: u64,
+    /// Bytes of JSON of the objects of `events`.
+    bytes: usize,
     /// The last published (durable) resource version.
     published: u64,
 }
@@ -336,6 +343,7 @@ impl Store {
         let history = Arc::new(Mutex::new(History {
             events: VecDeque::new(),
             compacted: inner.rv,
+            bytes: 0,
             published: inner.rv,
         }));
         let (events, _) = broadcast::channel(1 << 16);
@@ -359,7 +367,6 @@ impl Store {
     }
 
     /// The current resource version.
-    #[cfg(test)]
     pub fn rv(&self) -> u64 {
         self.inner.read().rv
     }
@@ -558,14 +565,22 @@ fn commit_loop(
                 }
                 for b in &batches {
                     for e in &b.events {
+                        h.bytes += e.obj.json.len();
                         h.events.push_back(e.clone());
                         // No receivers is fine: nobody watches.
                         let _ = events.send(e.clone());
                     }
                 }
-                while h.events.len() > HISTORY {
-                    if let Some(e) = h.events.pop_front() {
-                        h.compacted = e.rv;
+                while h.events.len() > HISTORY || h.bytes > HISTORY_BYTES {
+                    match h.events.pop_front() {
+                        Some(e) => {
+                            h.bytes = h.bytes.saturating_sub(e.obj.json.len());
+                            h.compacted = e.rv;
+                        }
+                        None => {
+                            h.bytes = 0;
+                            break;
+                        }
                     }
                 }
             } else if let Err(e) = &result {

@@ -73,6 +73,16 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
 /// Loads the CA from `dir` (creating it the first time) and issues a serving certificate
 /// for loopback and `ips`.
 pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<Tls, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    #[cfg(not(unix))]
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let (crt_path, key_path) = (dir.join("ca.crt"), dir.join("ca.key"));
     let (ca_pem, ca_key) = if crt_path.exists() && key_path.exists() {
@@ -87,8 +97,7 @@ pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<Tls, String> {
         let key = KeyPair::generate().map_err(|e| e.to_string())?;
         let cert = ca_params().self_signed(&key).map_err(|e| e.to_string())?;
         write_private(&key_path, &key.serialize_pem())?;
-        std::fs::write(&crt_path, cert.pem())
-            .map_err(|e| format!("writing {}: {e}", crt_path.display()))?;
+        write_private(&crt_path, &cert.pem())?;
         (cert.pem(), key)
     };
     let issuer = Issuer::new(ca_params(), ca_key);
