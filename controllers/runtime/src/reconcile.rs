@@ -274,7 +274,6 @@ struct Ctx<R> {
     opts: RunOptions,
 }
 
-
 async fn reconcile_one<K, R>(obj: Arc<K>, ctx: Arc<Ctx<R>>) -> Result<Action, RuntimeError>
 where
     K: Reconcilable,
@@ -499,7 +498,10 @@ mod tests {
         let (mut below, mut above) = (false, false);
         for _ in 0..200 {
             let j = with_jitter(i, 5);
-            assert!(j >= i - Duration::from_secs(30) && j <= i + Duration::from_secs(30), "{j:?}");
+            assert!(
+                j >= i - Duration::from_secs(30) && j <= i + Duration::from_secs(30),
+                "{j:?}"
+            );
             below |= j < i;
             above |= j > i;
         }
@@ -512,20 +514,38 @@ mod tests {
         let interval = Duration::from_secs(600);
         let near = |d: Duration| d >= Duration::from_secs(570) && d <= Duration::from_secs(630);
         // done: the interval, jittered
-        assert!(near(next_reconcile(&Ok(Requeue::Interval), interval, None, 0, 5)));
+        assert!(near(next_reconcile(
+            &Ok(Requeue::Interval),
+            interval,
+            None,
+            0,
+            5
+        )));
         // waiting: exactly the delay asked for
         let wait = Ok(Requeue::After(Duration::from_secs(30)));
-        assert_eq!(next_reconcile(&wait, interval, None, 0, 5), Duration::from_secs(30));
+        assert_eq!(
+            next_reconcile(&wait, interval, None, 0, 5),
+            Duration::from_secs(30)
+        );
         // terminal: back at the interval, never a tight loop
         let stalled = Err(ReconcileError::terminal("InvalidURL", "bad"));
-        assert!(near(next_reconcile(&stalled, interval, Some(Duration::from_secs(1)), 9, 5)));
+        assert!(near(next_reconcile(
+            &stalled,
+            interval,
+            Some(Duration::from_secs(1)),
+            9,
+            5
+        )));
         // retriable: spec.retryInterval when the kind has one, else backoff
         let retry = Err(ReconcileError::retriable("BuildFailed", "x"));
         assert_eq!(
             next_reconcile(&retry, interval, Some(Duration::from_secs(7)), 3, 5),
             Duration::from_secs(7)
         );
-        assert_eq!(next_reconcile(&retry, interval, None, 3, 5), Duration::from_secs(4));
+        assert_eq!(
+            next_reconcile(&retry, interval, None, 3, 5),
+            Duration::from_secs(4)
+        );
         // an explicit delay wins over both
         let after = Err(ReconcileError::retriable("DependencyNotReady", "x")
             .retry_after(Duration::from_secs(2)));
@@ -534,7 +554,10 @@ mod tests {
             Duration::from_secs(2)
         );
         // a zero interval is never a busy loop
-        assert!(next_reconcile(&Ok(Requeue::Interval), Duration::ZERO, None, 0, 0) >= Duration::from_secs(1));
+        assert!(
+            next_reconcile(&Ok(Requeue::Interval), Duration::ZERO, None, 0, 0)
+                >= Duration::from_secs(1)
+        );
     }
 
     #[test]

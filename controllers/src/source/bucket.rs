@@ -49,7 +49,10 @@ fn bucket_failure(e: BucketError) -> Failure {
     }
 }
 
-async fn reconcile(ctx: &Context, obj: &Bucket) -> Result<Success<gitops_api::source::BucketStatus>, Failure> {
+async fn reconcile(
+    ctx: &Context,
+    obj: &Bucket,
+) -> Result<Success<gitops_api::source::BucketStatus>, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
     let provider = spec.provider.unwrap_or_default();

@@ -86,7 +86,10 @@ async fn includes(ctx: &Context, obj: &GitRepository) -> Result<Vec<Include>, Fa
     Ok(out)
 }
 
-async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success<GitRepositoryStatus>, Failure> {
+async fn reconcile(
+    ctx: &Context,
+    obj: &GitRepository,
+) -> Result<Success<GitRepositoryStatus>, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
     if !(spec.url.starts_with("http://")

@@ -6,8 +6,8 @@ use super::{
 use crate::runtime::reconcile::{ReconcileResult, Reconciler, Requeue};
 use gitops_api::condition::reasons;
 use gitops_api::meta::SourceKind;
-use gitops_api::source::{HelmRepositoryType, ReconcileStrategy};
 use gitops_api::source::HelmChartStatus;
+use gitops_api::source::{HelmRepositoryType, ReconcileStrategy};
 use gitops_api::{Artifact, HelmChart, HelmRepository};
 use gitops_source::helm::{self, HelmAuth, HelmError, Index};
 use kube::api::Api;

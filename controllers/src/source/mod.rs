@@ -300,7 +300,10 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
 
 /// Status fields a reconcile observed (`observedIgnore`, …), set on the typed status when
 /// the reconcile succeeds.
-pub(crate) struct Observed<S>(Vec<Box<dyn FnOnce(&mut S) + Send>>);
+pub(crate) struct Observed<S>(Vec<Change<S>>);
+
+/// One change to a status.
+type Change<S> = Box<dyn FnOnce(&mut S) + Send>;
 
 impl<S> Default for Observed<S> {
     fn default() -> Self {
@@ -538,7 +541,10 @@ where
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     if let Err(e) = write_status(&api, obj, &status).await {
         tracing::warn!(namespace = ns, name, error = %e, "status update failed");
-        return Err(ReconcileError::retriable("StatusUpdateFailed", e.to_string()));
+        return Err(ReconcileError::retriable(
+            "StatusUpdateFailed",
+            e.to_string(),
+        ));
     }
     outcome
 }

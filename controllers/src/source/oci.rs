@@ -54,7 +54,10 @@ pub(crate) fn oci_failure(e: OciError, what: &str) -> Failure {
     }
 }
 
-async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success<gitops_api::source::OCIRepositoryStatus>, Failure> {
+async fn reconcile(
+    ctx: &Context,
+    obj: &OCIRepository,
+) -> Result<Success<gitops_api::source::OCIRepositoryStatus>, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
     if spec.verify.is_some() {
