@@ -19,17 +19,22 @@
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-/// The controllers a default installation runs.
-pub const DEFAULT_COMPONENTS: &[&str] = &[
-    "source-controller",
-    "kustomize-controller",
-    "helm-controller",
-    "notification-controller",
-];
+/// The controllers a default installation runs (from the controller registry).
+pub fn default_components() -> Vec<&'static str> {
+    gitops_controllers::CONTROLLERS
+        .iter()
+        .filter(|c| c.default)
+        .map(|c| c.name)
+        .collect()
+}
 
-/// Controllers installed only when asked for (`--components-extra`).
-pub const EXTRA_COMPONENTS: &[&str] =
-    &["image-reflector-controller", "image-automation-controller"];
+/// Every installable controller, defaults first (`--components-extra` adds the others).
+fn known_components() -> Vec<&'static str> {
+    gitops_controllers::CONTROLLERS
+        .iter()
+        .map(|c| c.name)
+        .collect()
+}
 
 /// The default image registry.
 pub const DEFAULT_REGISTRY: &str = "ghcr.io/gitops-rs";
@@ -39,7 +44,7 @@ pub const DEFAULT_REGISTRY: &str = "ghcr.io/gitops-rs";
 pub struct InstallOptions {
     /// Namespace of the controllers.
     pub namespace: String,
-    /// Controllers to install, from [`DEFAULT_COMPONENTS`] and [`EXTRA_COMPONENTS`].
+    /// Controllers to install, by name from the controller registry.
     pub components: Vec<String>,
     /// Image registry, e.g. `ghcr.io/gitops-rs`.
     pub registry: String,
@@ -59,7 +64,10 @@ impl Default for InstallOptions {
     fn default() -> Self {
         InstallOptions {
             namespace: "flux-system".into(),
-            components: DEFAULT_COMPONENTS.iter().map(|s| s.to_string()).collect(),
+            components: default_components()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             registry: DEFAULT_REGISTRY.into(),
             version: format!("v{}", env!("CARGO_PKG_VERSION")),
             network_policy: true,
@@ -72,23 +80,7 @@ impl Default for InstallOptions {
 
 /// The CRD kinds each controller owns.
 fn crd_kinds(component: &str) -> &'static [&'static gitops_api::KindInfo] {
-    use gitops_api::*;
-    match component {
-        "source-controller" => &[
-            &GitRepository::INFO,
-            &OCIRepository::INFO,
-            &HelmRepository::INFO,
-            &HelmChart::INFO,
-            &Bucket::INFO,
-            &ExternalArtifact::INFO,
-        ],
-        "kustomize-controller" => &[&Kustomization::INFO],
-        "helm-controller" => &[&HelmRelease::INFO],
-        "notification-controller" => &[&Provider::INFO, &Alert::INFO, &Receiver::INFO],
-        "image-reflector-controller" => &[&ImageRepository::INFO, &ImagePolicy::INFO],
-        "image-automation-controller" => &[&ImageUpdateAutomation::INFO],
-        _ => &[],
-    }
+    gitops_controllers::controller(component).map_or(&[], |c| c.kinds)
 }
 
 /// Order of kinds in the output, so that `kubectl apply` creates dependencies first.
@@ -109,10 +101,8 @@ const KIND_ORDER: &[&str] = &[
 pub fn manifests(opts: &InstallOptions) -> anyhow::Result<Vec<Value>> {
     validate(opts)?;
     let ns = opts.namespace.as_str();
-    let mut components: Vec<&str> = DEFAULT_COMPONENTS
-        .iter()
-        .chain(EXTRA_COMPONENTS)
-        .copied()
+    let mut components: Vec<&str> = known_components()
+        .into_iter()
         .filter(|c| opts.components.iter().any(|o| o == c))
         .collect();
     components.dedup();
@@ -207,15 +197,10 @@ fn validate(opts: &InstallOptions) -> anyhow::Result<()> {
         bail!("--components: at least one controller is needed");
     }
     for c in &opts.components {
-        if !DEFAULT_COMPONENTS.contains(&c.as_str()) && !EXTRA_COMPONENTS.contains(&c.as_str()) {
+        if !known_components().contains(&c.as_str()) {
             bail!(
                 "unknown component {c:?}; known: {}",
-                DEFAULT_COMPONENTS
-                    .iter()
-                    .chain(EXTRA_COMPONENTS)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                known_components().join(", ")
             );
         }
     }

@@ -348,7 +348,6 @@ struct Controllers {
 /// Runs every controller that exists as its own task with its own client, the way the
 /// installation runs them as Deployments (loopback addresses, no metrics/health ports).
 fn start_controllers(kubeconfig: &Path, state: &Path) -> anyhow::Result<Controllers> {
-    use clap::Parser;
     let common = [
         format!("--kubeconfig={}", kubeconfig.display()),
         "--metrics-addr=0".to_string(),
@@ -357,39 +356,33 @@ fn start_controllers(kubeconfig: &Path, state: &Path) -> anyhow::Result<Controll
     ];
     let mut names = Vec::new();
     let mut tasks = Vec::new();
-
-    let storage = state.join("artifacts");
-    // The artifact server keeps its port across restarts so the URLs stored in status stay
-    // valid (a new port would leave consumers with dead links until sources re-reconcile).
-    let storage_addr = artifact_addr(state)?;
-    let source = gitops_controllers::source::SourceArgs::try_parse_from(
-        ["source-controller".to_string()]
-            .into_iter()
+    for info in gitops_controllers::CONTROLLERS {
+        let Some(start) = info.start else {
+            continue;
+        };
+        let mut argv: Vec<String> = std::iter::once(info.name.to_string())
             .chain(common.iter().cloned())
-            .chain([
+            .collect();
+        if info.name == "source-controller" {
+            // The artifact server keeps its port across restarts so the URLs stored in
+            // status stay valid (a new port would leave consumers with dead links until
+            // sources re-reconcile).
+            let storage = state.join("artifacts");
+            argv.extend([
                 format!("--storage-path={}", storage.display()),
-                format!("--storage-addr={storage_addr}"),
+                format!("--storage-addr={}", artifact_addr(state)?),
                 "--storage-adv-addr=".to_string(),
-            ]),
-    )?;
-    names.push("source-controller");
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = gitops_controllers::source::run(source).await {
-            say(&format!("source-controller stopped: {e:#}"));
+            ]);
         }
-    }));
-
-    let kustomize = gitops_controllers::kustomize::KustomizeArgs::try_parse_from(
-        ["kustomize-controller".to_string()]
-            .into_iter()
-            .chain(common.iter().cloned()),
-    )?;
-    names.push("kustomize-controller");
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = gitops_controllers::kustomize::run(kustomize).await {
-            say(&format!("kustomize-controller stopped: {e:#}"));
-        }
-    }));
+        let controller = start(argv)?;
+        let name = info.name;
+        names.push(name);
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = controller.await {
+                say(&format!("{name} stopped: {e:#}"));
+            }
+        }));
+    }
     Ok(Controllers { names, tasks })
 }
 

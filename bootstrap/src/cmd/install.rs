@@ -1,6 +1,6 @@
 //! `gitops install`: the installation manifests.
 
-use crate::install::{DEFAULT_COMPONENTS, DEFAULT_REGISTRY, InstallOptions};
+use crate::install::{DEFAULT_REGISTRY, InstallOptions, default_components};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ pub struct Args {
     #[arg(long, short = 'n', default_value = "flux-system")]
     namespace: String,
     /// Controllers to install (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_COMPONENTS.iter().map(|s| s.to_string()))]
+    #[arg(long, value_delimiter = ',', default_values_t = default_components().into_iter().map(str::to_owned))]
     components: Vec<String>,
     /// Extra controllers: image-reflector-controller, image-automation-controller.
     #[arg(long, value_delimiter = ',')]

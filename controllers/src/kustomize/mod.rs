@@ -14,13 +14,15 @@ mod build;
 
 use crate::runtime::args::ControllerArgs;
 use crate::runtime::events::{EventRecorder, EventType};
-use crate::runtime::reconcile::{self, Outcome, Reconcilable, Reconciler, RunOptions};
-use crate::runtime::status::{ConditionSet, patch_status};
+use crate::runtime::object::object_ref;
+use crate::runtime::reconcile::{
+    self, ReconcileError, ReconcileResult, Reconciler, Requeue, RunOptions,
+};
+use crate::runtime::status::{ConditionSet, StatusWriter, record_reconcile};
 use crate::runtime::telemetry::{self, Metrics, Readiness};
-use crate::source::{object_ref, status_json};
 use gitops_api::condition::{Conditions, reasons, types};
 use gitops_api::duration::format_go_duration;
-use gitops_api::kustomize::{DeletionPolicy, ValuesKind};
+use gitops_api::kustomize::{DeletionPolicy, KustomizationStatus, ValuesKind};
 use gitops_api::meta::SourceKind;
 use gitops_api::source::Source;
 use gitops_api::{Artifact, Kustomization};
@@ -34,7 +36,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -103,15 +105,6 @@ pub struct KustomizeArgs {
     pub artifact_cache_size: usize,
 }
 
-impl Reconcilable for Kustomization {
-    fn interval(&self) -> Duration {
-        self.spec.interval.get()
-    }
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-}
-
 /// Shared state of the reconciler.
 struct Context {
     client: kube::Client,
@@ -121,57 +114,8 @@ struct Context {
     artifacts: artifact::ArtifactCache,
     args: KustomizeArgs,
     runtime_namespace: String,
-    /// Reconcile requests sent after a delay (retry interval, dependency requeue).
-    requeue:
-        futures::channel::mpsc::UnboundedSender<kube::runtime::reflector::ObjectRef<Kustomization>>,
     /// Impersonating clients by user name.
     impersonated: Mutex<HashMap<String, kube::Client>>,
-    /// The one pending delayed request per object (`namespace/name`): its token and when
-    /// it fires. Keeps failures from piling up chains of retries.
-    pending: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
-    next_token: std::sync::atomic::AtomicU64,
-}
-
-impl Context {
-    /// Reconciles `k` again after `after`, unless a request already comes sooner.
-    fn requeue_after(&self, k: &Kustomization, after: Duration) {
-        let key = format!("{}/{}", k.namespace().unwrap_or_default(), k.name_any());
-        let due = Instant::now() + after;
-        let token = self
-            .next_token
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        {
-            let mut p = self.pending.lock();
-            if let Some((_, d)) = p.get(&key)
-                && *d <= due
-            {
-                return;
-            }
-            p.insert(key.clone(), (token, due));
-        }
-        let (tx, pending) = (self.requeue.clone(), self.pending.clone());
-        let oref = kube::runtime::reflector::ObjectRef::from(k);
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let current = {
-                let mut p = pending.lock();
-                let current = p.get(&key).is_some_and(|(t, _)| *t == token);
-                if current {
-                    p.remove(&key);
-                }
-                current
-            };
-            if current {
-                let _ = tx.unbounded_send(oref);
-            }
-        });
-    }
-
-    /// Drops the pending request of `k` (it is reconciled and ready).
-    fn clear_requeue(&self, k: &Kustomization) {
-        let key = format!("{}/{}", k.namespace().unwrap_or_default(), k.name_any());
-        self.pending.lock().remove(&key);
-    }
 }
 
 /// Runs the kustomize controller until the process is stopped.
@@ -185,7 +129,6 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
     telemetry::serve_from_args(&args.common, &metrics, &ready).await?;
     let runtime_namespace =
         std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into());
-    let (tx, rx) = futures::channel::mpsc::unbounded();
     let ctx = Arc::new(Context {
         events: EventRecorder::new(
             client.clone(),
@@ -197,10 +140,7 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
         config,
         artifacts: artifact::ArtifactCache::new(args.artifact_cache_size)?,
         runtime_namespace: runtime_namespace.clone(),
-        requeue: tx,
         impersonated: Mutex::new(HashMap::new()),
-        pending: Arc::new(Mutex::new(HashMap::new())),
-        next_token: std::sync::atomic::AtomicU64::new(0),
         args: args.clone(),
     });
     let opts = RunOptions {
@@ -238,8 +178,7 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
                 ns,
                 SourceKind::ExternalArtifact,
             );
-            let c = watch_dependencies(c, client.clone(), ns);
-            c.reconcile_on(rx)
+            watch_dependencies(c, client.clone(), ns)
         },
     )
     .await;
@@ -338,9 +277,13 @@ impl Reconciler<Kustomization> for KustomizeReconciler {
         FINALIZER
     }
 
-    async fn reconcile(&self, obj: Arc<Kustomization>) -> Outcome {
+    async fn reconcile(&self, obj: Arc<Kustomization>) -> ReconcileResult {
         let started = Instant::now();
-        let mut run = Run::default();
+        let api = Api::namespaced(self.0.client.clone(), &obj.namespace().unwrap_or_default());
+        let mut run = Run {
+            writer: Some(StatusWriter::new(api, obj.as_ref())),
+            ..Run::default()
+        };
         let result = reconcile(&self.0, &obj, &mut run).await;
         finish(&self.0, &obj, run, result, started).await
     }
@@ -369,6 +312,30 @@ struct Run {
     checksum: Option<String>,
     /// The conditions as last written during this reconcile.
     conditions: Option<ConditionSet>,
+    /// Writes the status (only what changed since it was read or last written).
+    writer: Option<StatusWriter<Kustomization>>,
+    /// The status as last written during this reconcile.
+    status: Option<KustomizationStatus>,
+}
+
+impl Run {
+    /// The status to build on: as last written in this reconcile, else as read.
+    fn status_of(&mut self, k: &Kustomization) -> KustomizationStatus {
+        self.status
+            .take()
+            .unwrap_or_else(|| k.status.clone().unwrap_or_default())
+    }
+
+    /// Writes an intermediate status (progress conditions); failures are only logged, the
+    /// final write of the reconcile says how it ended.
+    async fn write_progress(&mut self, status: KustomizationStatus) {
+        if let Some(w) = self.writer.as_mut()
+            && let Err(e) = w.write(&status).await
+        {
+            tracing::debug!(error = %e, "status update failed");
+        }
+        self.status = Some(status);
+    }
 }
 
 /// A failed reconcile.
@@ -784,11 +751,11 @@ fn upsert_history(
 
 /// Writes the in-progress conditions when there is new work (a new generation, revision
 /// or reconcile request): `Ready=Unknown` and `Reconciling=True`, as Flux does.
-async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run: &mut Run) {
-    let status = status_json(k);
-    let last_applied = status.get("lastAppliedRevision").and_then(Value::as_str);
-    let observed = status.get("observedGeneration").and_then(Value::as_i64);
-    let last_handled = status.get("lastHandledReconcileAt").and_then(Value::as_str);
+async fn mark_progressing(k: &Kustomization, revision: &str, run: &mut Run) {
+    let old = k.status.as_ref();
+    let last_applied = old.and_then(|s| s.last_applied_revision.as_deref());
+    let observed = old.and_then(|s| s.observed_generation);
+    let last_handled = old.and_then(|s| s.last_handled_reconcile_at.as_deref());
     let requested =
         gitops_api::annotations::pending_reconcile_request(k.meta(), last_handled).is_some();
     let ready_true = k
@@ -806,7 +773,7 @@ async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run:
         "Fetching manifests for revision {revision} with a timeout of {}",
         format_go_duration(k.spec.timeout())
     );
-    let mut conds = ConditionSet::from_status(Some(&status), k.metadata.generation);
+    let mut conds = ConditionSet::of(k.status.as_ref(), k.metadata.generation);
     // Ready is Unknown while in progress
     conds.conditions.set_condition(
         types::READY,
@@ -818,24 +785,19 @@ async fn mark_progressing(ctx: &Context, k: &Kustomization, revision: &str, run:
     );
     conds.set(types::RECONCILING, true, reasons::PROGRESSING, &msg);
     run.progressing = Some(msg);
-    let api: Api<Kustomization> =
-        Api::namespaced(ctx.client.clone(), &k.namespace().unwrap_or_default());
-    let patch = serde_json::json!({
-        "conditions": conds.conditions,
-        "lastAttemptedRevision": revision,
-    });
-    if let Err(e) = patch_status(&api, &k.name_any(), patch).await {
-        tracing::debug!(error = %e, "status update failed");
-    }
+    let mut status = run.status_of(k);
+    status.conditions = conds.conditions.clone();
+    status.last_attempted_revision = Some(revision.to_owned());
+    run.write_progress(status).await;
     run.conditions = Some(conds);
 }
 
 /// `Healthy=Unknown` while health checks run, as Flux writes it.
-async fn mark_health_progressing(ctx: &Context, k: &Kustomization, revision: &str, run: &mut Run) {
+async fn mark_health_progressing(k: &Kustomization, revision: &str, run: &mut Run) {
     let mut conds = run
         .conditions
         .take()
-        .unwrap_or_else(|| ConditionSet::from_status(Some(&status_json(k)), k.metadata.generation));
+        .unwrap_or_else(|| ConditionSet::of(k.status.as_ref(), k.metadata.generation));
     conds.conditions.set_condition(
         types::HEALTHY,
         gitops_api::ConditionStatus::Unknown,
@@ -847,12 +809,9 @@ async fn mark_health_progressing(ctx: &Context, k: &Kustomization, revision: &st
         k.metadata.generation,
         crate::runtime::status::now(),
     );
-    let api: Api<Kustomization> =
-        Api::namespaced(ctx.client.clone(), &k.namespace().unwrap_or_default());
-    let patch = serde_json::json!({"conditions": conds.conditions});
-    if let Err(e) = patch_status(&api, &k.name_any(), patch).await {
-        tracing::debug!(error = %e, "status update failed");
-    }
+    let mut status = run.status_of(k);
+    status.conditions = conds.conditions.clone();
+    run.write_progress(status).await;
     run.conditions = Some(conds);
 }
 
@@ -872,7 +831,7 @@ async fn reconcile(ctx: &Context, k: &Kustomization, run: &mut Run) -> Result<()
             warning: false,
         });
     }
-    mark_progressing(ctx, k, &revision, run).await;
+    mark_progressing(k, &revision, run).await;
     // apply and health checks each have `timeout`; this guards the whole attempt
     let timeout = k.spec.timeout();
     let guard = timeout * 2 + Duration::from_secs(10);
@@ -1006,7 +965,7 @@ async fn apply_revision(
         run.healthy = None;
         return Ok(());
     }
-    mark_health_progressing(ctx, k, &artifact.revision, run).await;
+    mark_health_progressing(k, &artifact.revision, run).await;
     let started = Instant::now();
     match applier
         .wait(
@@ -1049,33 +1008,38 @@ async fn finish(
     run: Run,
     result: Result<(), Failure>,
     started: Instant,
-) -> Outcome {
+) -> ReconcileResult {
     let ns = k.namespace().unwrap_or_default();
     let name = k.name_any();
     let generation = k.metadata.generation;
     let mut run = run;
-    let old = status_json(k);
     let mut conds = run
         .conditions
         .take()
-        .unwrap_or_else(|| ConditionSet::from_status(Some(&old), generation));
+        .unwrap_or_else(|| ConditionSet::of(k.status.as_ref(), generation));
+    let old_applied = k
+        .status
+        .as_ref()
+        .and_then(|s| s.last_applied_revision.clone());
+    let mut status = run.status_of(k);
     let old_ready = k
         .status
         .as_ref()
         .and_then(|s| s.conditions.get_condition(types::READY).cloned());
-    let mut status = Map::new();
-    let last_handled = old.get("lastHandledReconcileAt").and_then(|v| v.as_str());
-    if let Some(req) = gitops_api::annotations::pending_reconcile_request(k.meta(), last_handled) {
-        status.insert("lastHandledReconcileAt".into(), req.into());
-    }
     if let Some(rev) = &run.revision {
-        status.insert("lastAttemptedRevision".into(), rev.clone().into());
+        status.last_attempted_revision = Some(rev.clone());
     }
     if let Some(inv) = &run.inventory {
-        status.insert(
-            "inventory".into(),
-            serde_json::to_value(inv).unwrap_or(Value::Null),
-        );
+        status.inventory = Some(gitops_api::meta::ResourceInventory {
+            entries: inv
+                .entries
+                .iter()
+                .map(|e| gitops_api::meta::ResourceRef {
+                    id: e.id.clone(),
+                    v: e.version.clone(),
+                })
+                .collect(),
+        });
     }
     match &run.healthy {
         Some((ok, reason, msg)) => conds.set(types::HEALTHY, *ok, reason, msg),
@@ -1083,7 +1047,7 @@ async fn finish(
     }
     let oref = object_ref(k);
     let revision = run.revision.as_deref();
-    let new_revision = old.get("lastAppliedRevision").and_then(Value::as_str) != revision;
+    let new_revision = old_applied.as_deref() != revision;
     if !run.changes.is_empty() {
         ctx.events
             .publish(
@@ -1100,12 +1064,10 @@ async fn finish(
             let rev = revision.unwrap_or_default();
             let msg = format!("Applied revision: {rev}");
             conds.mark_ready(reasons::RECONCILIATION_SUCCEEDED, &msg);
-            status.insert("lastAppliedRevision".into(), rev.into());
+            status.last_applied_revision = Some(rev.to_owned());
             if let Some(o) = &run.origin_revision {
-                status.insert("lastAppliedOriginRevision".into(), o.clone().into());
+                status.last_applied_origin_revision = Some(o.clone());
             }
-            status.insert("observedGeneration".into(), generation.into());
-            ctx.clear_requeue(k);
             tracing::info!(
                 namespace = ns,
                 name,
@@ -1133,7 +1095,7 @@ async fn finish(
                     )
                     .await;
             }
-            Outcome::Ready
+            Ok(Requeue::Interval)
         }
         Err(f) => {
             conds.set(types::READY, false, f.reason, &f.message);
@@ -1172,9 +1134,13 @@ async fn finish(
                     .publish(&oref, type_, f.reason, &f.message, revision)
                     .await;
             }
-            ctx.requeue_after(k, f.requeue.unwrap_or_else(|| k.spec.retry_interval()));
-            // the runtime requeues at `interval`; the request above comes first
-            Outcome::Stalled
+            // retried after `requeue` when the failure names one (dependencies, source
+            // artifacts), else after spec.retryInterval (the runtime asks the object)
+            let e = ReconcileError::retriable(f.reason, f.message);
+            Err(match f.requeue {
+                Some(d) => e.retry_after(d),
+                None => e,
+            })
         }
     };
     if let Some(sum) = &run.checksum {
@@ -1195,19 +1161,25 @@ async fn finish(
             &ready_reason,
             run.revision.as_deref(),
         );
-        status.insert(
-            "history".into(),
-            serde_json::to_value(history).unwrap_or(Value::Null),
-        );
+        status.history = history;
     }
-    status.insert(
-        "conditions".into(),
-        serde_json::to_value(&conds.conditions).unwrap_or(Value::Null),
-    );
-    let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Err(e) = patch_status(&api, &name, Value::Object(status)).await {
+    status.conditions = conds.conditions;
+    record_reconcile(k, &mut status, outcome.is_ok());
+    let writer = match run.writer.as_mut() {
+        Some(w) => w,
+        None => {
+            return Err(ReconcileError::retriable(
+                "StatusUpdateFailed",
+                "no status writer",
+            ));
+        }
+    };
+    if let Err(e) = writer.write(&status).await {
         tracing::warn!(namespace = ns, name, error = %e, "status update failed");
-        return Outcome::Retry;
+        return Err(ReconcileError::retriable(
+            "StatusUpdateFailed",
+            e.to_string(),
+        ));
     }
     outcome
 }

@@ -1,15 +1,15 @@
 //! Bucket reconciler (`generic` S3-compatible provider).
 
 use super::{
-    Context, Failure, Success, current_artifact, finish, key_of, secret_data, status_json,
+    Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data, status_json,
 };
-use crate::runtime::reconcile::{Outcome, Reconciler};
+use crate::runtime::reconcile::{ReconcileResult, Reconciler};
 use gitops_api::Bucket;
 use gitops_api::condition::reasons;
 use gitops_api::source::BucketProvider;
 use gitops_source::bucket::{self, BucketError, BucketOptions};
 use kube::ResourceExt;
-use serde_json::{Map, json};
+
 use std::sync::Arc;
 
 pub(crate) struct BucketReconciler(pub Arc<Context>);
@@ -19,7 +19,7 @@ impl Reconciler<Bucket> for BucketReconciler {
         super::FINALIZER
     }
 
-    async fn reconcile(&self, obj: Arc<Bucket>) -> Outcome {
+    async fn reconcile(&self, obj: Arc<Bucket>) -> ReconcileResult {
         let timeout = obj.spec.timeout();
         let result = match tokio::time::timeout(timeout, reconcile(&self.0, &obj)).await {
             Ok(r) => r,
@@ -31,7 +31,7 @@ impl Reconciler<Bucket> for BucketReconciler {
                 ),
             )),
         };
-        finish(&self.0, obj.as_ref(), result, true).await
+        finish(&self.0, obj.as_ref(), result).await
     }
 
     async fn finalize(&self, obj: Arc<Bucket>) -> anyhow::Result<()> {
@@ -49,7 +49,10 @@ fn bucket_failure(e: BucketError) -> Failure {
     }
 }
 
-async fn reconcile(ctx: &Context, obj: &Bucket) -> Result<Success, Failure> {
+async fn reconcile(
+    ctx: &Context,
+    obj: &Bucket,
+) -> Result<Success<gitops_api::source::BucketStatus>, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
     let provider = spec.provider.unwrap_or_default();
@@ -97,8 +100,9 @@ async fn reconcile(ctx: &Context, obj: &Bucket) -> Result<Success, Failure> {
         .map_err(bucket_failure)?;
     let revision = index.revision();
     let status = status_json(obj);
-    let mut extra = Map::new();
-    extra.insert("observedIgnore".into(), json!(spec.ignore));
+    let mut extra = Observed::default();
+    let ignore = spec.ignore.clone();
+    extra.set(move |s: &mut gitops_api::source::BucketStatus| s.observed_ignore = ignore);
     if let Some(a) = current_artifact(ctx, &status).filter(|a| a.revision == revision) {
         return Ok(Success {
             ready_message: format!("stored artifact: revision '{revision}'"),

@@ -1,18 +1,19 @@
 //! GitRepository reconciler.
 
 use super::{
-    Context, Failure, Success, blocking_with_timeout, current_artifact, finish, key_of,
+    Context, Failure, Observed, Success, blocking_with_timeout, current_artifact, finish, key_of,
     secret_data, status_json,
 };
-use crate::runtime::reconcile::{Outcome, Reconciler};
+use crate::runtime::reconcile::{ReconcileResult, Reconciler};
 use gitops_api::condition::reasons;
+use gitops_api::source::GitRepositoryStatus;
 use gitops_api::{Artifact, GitRepository};
 use gitops_source::git::{
     self, ArchiveOptions, FetchOptions, FetchOutcome, GitAuth, GitError, GitReference,
 };
 use kube::ResourceExt;
 use kube::api::Api;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -23,9 +24,9 @@ impl Reconciler<GitRepository> for GitReconciler {
         super::FINALIZER
     }
 
-    async fn reconcile(&self, obj: Arc<GitRepository>) -> Outcome {
+    async fn reconcile(&self, obj: Arc<GitRepository>) -> ReconcileResult {
         let result = reconcile(&self.0, &obj).await;
-        finish(&self.0, obj.as_ref(), result, false).await
+        finish(&self.0, obj.as_ref(), result).await
     }
 
     async fn finalize(&self, obj: Arc<GitRepository>) -> anyhow::Result<()> {
@@ -85,7 +86,10 @@ async fn includes(ctx: &Context, obj: &GitRepository) -> Result<Vec<Include>, Fa
     Ok(out)
 }
 
-async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failure> {
+async fn reconcile(
+    ctx: &Context,
+    obj: &GitRepository,
+) -> Result<Success<GitRepositoryStatus>, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
     if !(spec.url.starts_with("http://")
@@ -265,18 +269,21 @@ async fn reconcile(ctx: &Context, obj: &GitRepository) -> Result<Success, Failur
             format!("failed to checkout and determine revision: timeout after {timeout:?} fetching {}", spec.url),
         )
     })??;
-    let mut extra = Map::new();
-    extra.insert("observedIgnore".into(), json!(spec.ignore));
-    extra.insert(
-        "observedRecurseSubmodules".into(),
-        json!(spec.recurse_submodules),
+    let mut extra = Observed::default();
+    let (ignore, recurse, sparse, include) = (
+        spec.ignore.clone(),
+        spec.recurse_submodules,
+        spec.sparse_checkout.clone(),
+        spec.include.clone(),
     );
-    extra.insert("observedSparseCheckout".into(), json!(spec.sparse_checkout));
-    extra.insert("observedInclude".into(), json!(spec.include));
-    extra.insert(
-        "includedArtifacts".into(),
-        json!(incs.iter().map(|i| &i.artifact).collect::<Vec<_>>()),
-    );
+    let included: Vec<Artifact> = incs.iter().map(|i| i.artifact.clone()).collect();
+    extra.set(move |s: &mut GitRepositoryStatus| {
+        s.observed_ignore = ignore;
+        s.observed_recurse_submodules = recurse;
+        s.observed_sparse_checkout = sparse;
+        s.observed_include = include;
+        s.included_artifacts = included;
+    });
     match out {
         None => {
             let a = current.ok_or_else(|| Failure::storage("artifact disappeared from storage"))?;

@@ -1,17 +1,18 @@
 //! HelmRepository and HelmChart reconcilers.
 
 use super::{
-    Context, Failure, Success, current_artifact, finish, key_of, secret_data, status_json,
+    Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data, status_json,
 };
-use crate::runtime::reconcile::{Outcome, Reconciler};
+use crate::runtime::reconcile::{ReconcileResult, Reconciler, Requeue};
 use gitops_api::condition::reasons;
 use gitops_api::meta::SourceKind;
+use gitops_api::source::HelmChartStatus;
 use gitops_api::source::{HelmRepositoryType, ReconcileStrategy};
 use gitops_api::{Artifact, HelmChart, HelmRepository};
 use gitops_source::helm::{self, HelmAuth, HelmError, Index};
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
-use serde_json::{Map, json};
+use serde_json::json;
 use std::sync::Arc;
 
 pub(crate) struct HelmRepositoryReconciler(pub Arc<Context>);
@@ -58,24 +59,24 @@ impl Reconciler<HelmRepository> for HelmRepositoryReconciler {
         super::FINALIZER
     }
 
-    async fn reconcile(&self, obj: Arc<HelmRepository>) -> Outcome {
+    async fn reconcile(&self, obj: Arc<HelmRepository>) -> ReconcileResult {
         let ctx = &self.0;
         if obj.spec.type_ == Some(HelmRepositoryType::Oci) {
             // OCI repositories have no index: charts are pulled by HelmCharts directly.
+            use crate::runtime::object::HasStatus;
             let ns = obj.namespace().unwrap_or_default();
-            let mut conds = crate::runtime::status::ConditionSet::from_status(
-                Some(&status_json(obj.as_ref())),
-                obj.meta().generation,
-            );
+            let mut status = obj.status().cloned().unwrap_or_default();
+            let mut conds =
+                crate::runtime::status::ConditionSet::of(obj.status(), obj.meta().generation);
             conds.mark_ready(reasons::SUCCEEDED, "Helm repository is ready");
+            status.conditions = conds.conditions;
+            crate::runtime::status::record_reconcile(obj.as_ref(), &mut status, true);
             let api: Api<HelmRepository> = Api::namespaced(ctx.client.clone(), &ns);
-            let _ = crate::runtime::status::patch_status(
-                &api,
-                &obj.name_any(),
-                json!({"conditions": conds.conditions, "observedGeneration": obj.meta().generation}),
-            )
-            .await;
-            return Outcome::Ready;
+            if let Err(e) = crate::runtime::status::write_status(&api, obj.as_ref(), &status).await
+            {
+                tracing::warn!(namespace = ns, name = obj.name_any(), error = %e, "status update failed");
+            }
+            return Ok(Requeue::Interval);
         }
         let timeout = obj.spec.timeout();
         let result = match tokio::time::timeout(timeout, reconcile_repo(ctx, &obj)).await {
@@ -88,7 +89,7 @@ impl Reconciler<HelmRepository> for HelmRepositoryReconciler {
                 ),
             )),
         };
-        finish(ctx, obj.as_ref(), result, true).await
+        finish(ctx, obj.as_ref(), result).await
     }
 
     async fn finalize(&self, obj: Arc<HelmRepository>) -> anyhow::Result<()> {
@@ -96,7 +97,10 @@ impl Reconciler<HelmRepository> for HelmRepositoryReconciler {
     }
 }
 
-async fn reconcile_repo(ctx: &Context, obj: &HelmRepository) -> Result<Success, Failure> {
+async fn reconcile_repo(
+    ctx: &Context,
+    obj: &HelmRepository,
+) -> Result<Success<gitops_api::source::HelmRepositoryStatus>, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
     if !(spec.url.starts_with("http://") || spec.url.starts_with("https://")) {
@@ -119,8 +123,7 @@ async fn reconcile_repo(ctx: &Context, obj: &HelmRepository) -> Result<Success, 
         .await
         .map_err(|e| helm_failure(e, "failed to fetch Helm repository index"))?;
     let status = status_json(obj);
-    let mut extra = Map::new();
-    extra.insert("observedGeneration".into(), json!(obj.meta().generation));
+    let extra = Observed::default();
     if let Some(a) = current_artifact(ctx, &status).filter(|a| a.revision == digest) {
         return Ok(Success {
             ready_message: format!("stored artifact: revision '{digest}'"),
@@ -167,7 +170,7 @@ impl Reconciler<HelmChart> for HelmChartReconciler {
         super::FINALIZER
     }
 
-    async fn reconcile(&self, obj: Arc<HelmChart>) -> Outcome {
+    async fn reconcile(&self, obj: Arc<HelmChart>) -> ReconcileResult {
         let result = match tokio::time::timeout(
             std::time::Duration::from_secs(120),
             reconcile_chart(&self.0, &obj),
@@ -180,7 +183,7 @@ impl Reconciler<HelmChart> for HelmChartReconciler {
                 "timeout building the chart",
             )),
         };
-        finish(&self.0, obj.as_ref(), result, true).await
+        finish(&self.0, obj.as_ref(), result).await
     }
 
     async fn finalize(&self, obj: Arc<HelmChart>) -> anyhow::Result<()> {
@@ -223,7 +226,10 @@ where
         })
 }
 
-async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Failure> {
+async fn reconcile_chart(
+    ctx: &Context,
+    obj: &HelmChart,
+) -> Result<Success<HelmChartStatus>, Failure> {
     let spec = &obj.spec;
     if spec.verify.is_some() {
         return Err(super::unsupported(
@@ -240,9 +246,12 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
         .unwrap_or(json!([]))
         == json!(spec.values_files)
         && status.get("observedChartName").and_then(|v| v.as_str()) == Some(spec.chart.as_str());
-    let mut extra = Map::new();
-    extra.insert("observedChartName".into(), json!(spec.chart));
-    extra.insert("observedValuesFiles".into(), json!(spec.values_files));
+    let mut extra = Observed::default();
+    let (chart, values) = (spec.chart.clone(), spec.values_files.clone());
+    extra.set(move |s: &mut HelmChartStatus| {
+        s.observed_chart_name = Some(chart);
+        s.observed_values_files = values;
+    });
     let key = key_of(obj);
     let work = tempfile::tempdir().map_err(|e| Failure::storage(e.to_string()))?;
     match spec.source_ref.kind {
@@ -355,7 +364,10 @@ async fn reconcile_chart(ctx: &Context, obj: &HelmChart) -> Result<Success, Fail
             } else {
                 source_artifact::<gitops_api::Bucket>(ctx, &ns, &spec.source_ref.name).await?
             };
-            extra.insert("observedSourceArtifactRevision".into(), json!(src.revision));
+            let rev = src.revision.clone();
+            extra.set(move |s: &mut HelmChartStatus| {
+                s.observed_source_artifact_revision = Some(rev)
+            });
             if let Some(a) = current.clone().filter(|_| {
                 same_values
                     && status
@@ -464,8 +476,8 @@ fn store_pulled_chart(
     tgz: &std::path::Path,
     version: &str,
     url: &str,
-    extra: Map<String, serde_json::Value>,
-) -> Result<Success, Failure> {
+    extra: Observed<HelmChartStatus>,
+) -> Result<Success<HelmChartStatus>, Failure> {
     let file = format!("{}-{}.tgz", spec.chart, version);
     // a chart's files are bounded as Helm bounds them, whether or not it is repackaged
     let limits = gitops_source::ExtractLimits {
@@ -522,8 +534,8 @@ async fn pull_oci_chart(
     same_values: bool,
     key: &gitops_source::ObjectKey,
     work: &std::path::Path,
-    extra: Map<String, serde_json::Value>,
-) -> Result<Success, Failure> {
+    extra: Observed<HelmChartStatus>,
+) -> Result<Success<HelmChartStatus>, Failure> {
     use gitops_source::oci::{OciAuth, OciReference, parse_url};
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();

@@ -13,16 +13,19 @@ mod oci;
 
 use crate::runtime::args::{ControllerArgs, bind_addr};
 use crate::runtime::events::{EventRecorder, EventType};
-use crate::runtime::reconcile::{self, Outcome, Reconcilable, RunOptions};
-use crate::runtime::status::{ConditionSet, patch_status};
+use crate::runtime::object::{FluxStatus, HasStatus, SourceStatus, object_ref};
+use crate::runtime::reconcile::{
+    self, Reconcilable, ReconcileError, ReconcileResult, Requeue, RunOptions,
+};
+use crate::runtime::status::{ConditionSet, record_reconcile, write_status};
 use crate::runtime::telemetry::{self, Metrics, Readiness};
 use gitops_api::Artifact;
-use gitops_api::condition::{reasons, types};
+use gitops_api::condition::{Conditions, reasons, types};
 use gitops_source::{ObjectKey, Storage};
-use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -295,34 +298,34 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-macro_rules! reconcilable {
-    ($($kind:ty => $interval:expr),* $(,)?) => {$(
-        impl Reconcilable for $kind {
-            fn interval(&self) -> Duration {
-                #[allow(clippy::redundant_closure_call)]
-                ($interval)(self)
-            }
-            fn suspended(&self) -> bool {
-                self.spec.suspend
-            }
-        }
-    )*};
+/// Status fields a reconcile observed (`observedIgnore`, …), set on the typed status when
+/// the reconcile succeeds.
+pub(crate) struct Observed<S>(Vec<Change<S>>);
+
+/// One change to a status.
+type Change<S> = Box<dyn FnOnce(&mut S) + Send>;
+
+impl<S> Default for Observed<S> {
+    fn default() -> Self {
+        Observed(Vec::new())
+    }
 }
 
-reconcilable!(
-    gitops_api::GitRepository => |o: &gitops_api::GitRepository| o.spec.interval.get(),
-    gitops_api::OCIRepository => |o: &gitops_api::OCIRepository| o.spec.interval.get(),
-    gitops_api::HelmRepository => |o: &gitops_api::HelmRepository| o
-        .spec
-        .interval
-        .as_ref()
-        .map_or(Duration::from_secs(600), |i| i.get()),
-    gitops_api::HelmChart => |o: &gitops_api::HelmChart| o.spec.interval.get(),
-    gitops_api::Bucket => |o: &gitops_api::Bucket| o.spec.interval.get(),
-);
+impl<S> Observed<S> {
+    /// Adds a change to make.
+    pub fn set(&mut self, f: impl FnOnce(&mut S) + Send + 'static) {
+        self.0.push(Box::new(f));
+    }
+
+    fn apply(self, status: &mut S) {
+        for f in self.0 {
+            f(status);
+        }
+    }
+}
 
 /// A reconcile that produced (or kept) an artifact.
-pub(crate) struct Success {
+pub(crate) struct Success<S> {
     pub artifact: Artifact,
     /// Whether the artifact is new (an event is emitted).
     pub new: bool,
@@ -331,7 +334,7 @@ pub(crate) struct Success {
     /// `Ready`'s message.
     pub ready_message: String,
     /// Further status fields (`observedIgnore`, …).
-    pub extra: Map<String, Value>,
+    pub extra: Observed<S>,
 }
 
 /// A failed reconcile.
@@ -345,6 +348,20 @@ pub(crate) struct Failure {
     pub message: String,
     /// Needs a change to the object to pass.
     pub stalled: bool,
+}
+
+impl From<Failure> for ReconcileError {
+    fn from(f: Failure) -> Self {
+        let e = if f.stalled {
+            ReconcileError::terminal(f.reason, f.message)
+        } else {
+            ReconcileError::retriable(f.reason, f.message)
+        };
+        match f.condition {
+            Some(c) => e.in_condition(c),
+            None => e,
+        }
+    }
 }
 
 impl Failure {
@@ -402,18 +419,6 @@ pub(crate) fn key_of<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectKey {
     )
 }
 
-pub(crate) fn object_ref<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
-    ObjectReference {
-        api_version: Some(K::api_version(&()).to_string()),
-        kind: Some(K::kind(&()).to_string()),
-        name: obj.meta().name.clone(),
-        namespace: obj.meta().namespace.clone(),
-        uid: obj.meta().uid.clone(),
-        resource_version: obj.meta().resource_version.clone(),
-        field_path: None,
-    }
-}
-
 /// The object's current status as JSON (an empty object when absent).
 pub(crate) fn status_json<K: serde::Serialize>(obj: &K) -> Value {
     serde_json::to_value(obj)
@@ -449,35 +454,29 @@ pub(crate) async fn secret_data(
         .collect())
 }
 
-/// Writes the status for a reconcile result, emits events, garbage-collects old artifacts,
-/// and tells the runtime when to come back.
+/// Writes the status for a reconcile result (through the runtime's status writer, which
+/// writes only what changed), emits events, garbage-collects old artifacts, and returns the
+/// typed result that tells the runtime when to come back.
 pub(crate) async fn finish<K>(
     ctx: &Context,
     obj: &K,
-    result: Result<Success, Failure>,
-    has_url: bool,
-) -> Outcome
+    result: Result<Success<K::Status>, Failure>,
+) -> ReconcileResult
 where
-    K: Reconcilable,
+    K: Reconcilable + HasStatus,
+    K::Status: SourceStatus,
 {
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let generation = obj.meta().generation;
-    let old = status_json(obj);
-    let mut conds = ConditionSet::from_status(Some(&old), generation);
-    let old_ready_msg = old
-        .get("conditions")
-        .and_then(|c| c.as_array())
-        .and_then(|a| a.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["message"].as_str().map(str::to_owned));
-    let mut status = Map::new();
-    let last_handled = old.get("lastHandledReconcileAt").and_then(|v| v.as_str());
-    if let Some(req) = gitops_api::annotations::pending_reconcile_request(obj.meta(), last_handled)
-    {
-        status.insert("lastHandledReconcileAt".into(), req.into());
-    }
+    let mut status = obj.status().cloned().unwrap_or_default();
+    let mut conds = ConditionSet::of(obj.status(), generation);
+    let old_ready_msg = conds
+        .conditions
+        .get_condition(types::READY)
+        .map(|c| c.message.clone());
     let oref = object_ref(obj);
-    let outcome = match result {
+    let outcome: ReconcileResult = match result {
         Ok(s) => {
             conds.set(
                 types::ARTIFACT_IN_STORAGE,
@@ -494,17 +493,8 @@ where
                 conds.remove(t);
             }
             conds.mark_ready(reasons::SUCCEEDED, &s.ready_message);
-            if has_url {
-                status.insert("url".into(), s.artifact.url.clone().into());
-            }
-            status.insert(
-                "artifact".into(),
-                serde_json::to_value(&s.artifact).unwrap_or(Value::Null),
-            );
-            status.insert("observedGeneration".into(), generation.into());
-            for (k, v) in s.extra {
-                status.insert(k, v);
-            }
+            status.set_artifact(s.artifact.clone());
+            s.extra.apply(&mut status);
             if s.new {
                 tracing::info!(kind = %K::kind(&()), namespace = ns, name, revision = s.artifact.revision, "{}", s.event_message);
                 ctx.events
@@ -527,13 +517,10 @@ where
                     tracing::warn!(namespace = ns, name, error = %e, "garbage collection failed");
                 }
             }
-            Outcome::Ready
+            Ok(Requeue::Interval)
         }
         Err(f) => {
             conds.mark_failure(f.condition, f.reason, &f.message, f.stalled);
-            if f.stalled {
-                status.insert("observedGeneration".into(), generation.into());
-            }
             // The previous artifact stays: its file is still served and the status keeps
             // it (and its ArtifactInStorage condition) untouched.
             tracing::error!(kind = %K::kind(&()), namespace = ns, name, reason = f.reason, "{}", f.message);
@@ -542,21 +529,22 @@ where
                     .publish(&oref, EventType::Warning, f.reason, &f.message, None)
                     .await;
             }
-            if f.stalled {
-                Outcome::Stalled
-            } else {
-                Outcome::Retry
-            }
+            Err(f.into())
         }
     };
-    status.insert(
-        "conditions".into(),
-        serde_json::to_value(&conds.conditions).unwrap_or(Value::Null),
-    );
+    let final_for_generation = match &outcome {
+        Ok(_) => true,
+        Err(e) => e.is_terminal(),
+    };
+    *status.conditions_mut() = conds.conditions;
+    record_reconcile(obj, &mut status, final_for_generation);
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Err(e) = patch_status(&api, &name, Value::Object(status)).await {
+    if let Err(e) = write_status(&api, obj, &status).await {
         tracing::warn!(namespace = ns, name, error = %e, "status update failed");
-        return Outcome::Retry;
+        return Err(ReconcileError::retriable(
+            "StatusUpdateFailed",
+            e.to_string(),
+        ));
     }
     outcome
 }

@@ -1,15 +1,15 @@
 //! OCIRepository reconciler.
 
 use super::{
-    Context, Failure, Success, current_artifact, finish, key_of, secret_data, status_json,
+    Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data, status_json,
 };
-use crate::runtime::reconcile::{Outcome, Reconciler};
+use crate::runtime::reconcile::{ReconcileResult, Reconciler};
 use gitops_api::OCIRepository;
 use gitops_api::condition::reasons;
 use gitops_api::source::LayerOperation;
 use gitops_source::oci::{OciAuth, OciError, OciReference, parse_url};
 use kube::ResourceExt;
-use serde_json::{Map, json};
+use serde_json::json;
 use std::sync::Arc;
 
 pub(crate) struct OciReconciler(pub Arc<Context>);
@@ -19,7 +19,7 @@ impl Reconciler<OCIRepository> for OciReconciler {
         super::FINALIZER
     }
 
-    async fn reconcile(&self, obj: Arc<OCIRepository>) -> Outcome {
+    async fn reconcile(&self, obj: Arc<OCIRepository>) -> ReconcileResult {
         let timeout = obj.spec.timeout();
         let result = match tokio::time::timeout(timeout, reconcile(&self.0, &obj)).await {
             Ok(r) => r,
@@ -31,7 +31,7 @@ impl Reconciler<OCIRepository> for OciReconciler {
                 ),
             )),
         };
-        finish(&self.0, obj.as_ref(), result, true).await
+        finish(&self.0, obj.as_ref(), result).await
     }
 
     async fn finalize(&self, obj: Arc<OCIRepository>) -> anyhow::Result<()> {
@@ -54,7 +54,10 @@ pub(crate) fn oci_failure(e: OciError, what: &str) -> Failure {
     }
 }
 
-async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success, Failure> {
+async fn reconcile(
+    ctx: &Context,
+    obj: &OCIRepository,
+) -> Result<Success<gitops_api::source::OCIRepositoryStatus>, Failure> {
     let spec = &obj.spec;
     let ns = obj.namespace().unwrap_or_default();
     if spec.verify.is_some() {
@@ -120,9 +123,12 @@ async fn reconcile(ctx: &Context, obj: &OCIRepository) -> Result<Success, Failur
             .cloned()
             .unwrap_or(json!(null))
             == json!(selector);
-    let mut extra = Map::new();
-    extra.insert("observedIgnore".into(), json!(spec.ignore));
-    extra.insert("observedLayerSelector".into(), json!(selector));
+    let mut extra = Observed::default();
+    let (ignore, observed_selector) = (spec.ignore.clone(), selector.clone());
+    extra.set(move |s: &mut gitops_api::source::OCIRepositoryStatus| {
+        s.observed_ignore = ignore;
+        s.observed_layer_selector = observed_selector;
+    });
     if let Some(a) =
         current_artifact(ctx, &status).filter(|a| same_shape && a.revision == resolved.revision)
     {

@@ -1,4 +1,8 @@
-//! Flux's condition bookkeeping and status patches.
+//! Flux's condition bookkeeping and the status writer.
+//!
+//! [`write_status`] takes the typed status a reconcile computed, compares it with the one
+//! the object was read with, and patches only the difference (nothing when they are
+//! equal), so a quiet reconcile costs no write and no watch event.
 //!
 //! The summary rules (kstatus-compatible, as Flux's controllers apply them):
 //! - success: `Ready=True` with the success reason and message; `Reconciling` and `Stalled`
@@ -9,6 +13,7 @@
 //! - failure that needs a change to the object: `Stalled=True` and `Ready=False` with the
 //!   same reason and message, `Reconciling` removed.
 
+use crate::object::{FluxStatus, HasStatus};
 use gitops_api::Condition;
 use gitops_api::condition::{ConditionStatus, Conditions, reasons, types};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -32,6 +37,14 @@ pub struct ConditionSet {
 }
 
 impl ConditionSet {
+    /// Starts from the conditions of a typed status (none when absent).
+    pub fn of<S: FluxStatus>(status: Option<&S>, generation: Option<i64>) -> Self {
+        ConditionSet {
+            conditions: status.map(|s| s.conditions().clone()).unwrap_or_default(),
+            generation,
+        }
+    }
+
     /// Starts from the conditions of a status (a JSON object with `conditions`).
     pub fn from_status(status: Option<&Value>, generation: Option<i64>) -> Self {
         let conditions = status
@@ -118,17 +131,135 @@ impl ConditionSet {
     }
 }
 
-/// Patches `.status` of an object with a JSON merge patch of `status` (a JSON object).
-pub async fn patch_status<K>(api: &Api<K>, name: &str, status: Value) -> kube::Result<K>
-where
-    K: Clone + DeserializeOwned + std::fmt::Debug,
-{
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": status })),
+/// The JSON merge patch (RFC 7386) that turns `old` into `new`: changed members, `null`
+/// for removed ones; `None` when they are equal.
+pub fn merge_patch(old: &Value, new: &Value) -> Option<Value> {
+    if old == new {
+        return None;
+    }
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut patch = serde_json::Map::new();
+            for (k, nv) in n {
+                match o.get(k) {
+                    Some(ov) => {
+                        if let Some(p) = merge_patch(ov, nv) {
+                            patch.insert(k.clone(), p);
+                        }
+                    }
+                    None => {
+                        patch.insert(k.clone(), nv.clone());
+                    }
+                }
+            }
+            for k in o.keys() {
+                if !n.contains_key(k) {
+                    patch.insert(k.clone(), Value::Null);
+                }
+            }
+            Some(Value::Object(patch))
+        }
+        // a `null` in a merge patch means removal: an object replaces a scalar whole
+        _ => Some(new.clone()),
+    }
+}
+
+/// Why a status could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// The status does not serialize (a bug in its type, never written half-done).
+    #[error("status of {name} does not serialize: {source}")]
+    Serialize {
+        /// The object.
+        name: String,
+        /// The error.
+        source: serde_json::Error,
+    },
+    /// The API server refused the patch.
+    #[error("status update of {name} failed: {source}")]
+    Api {
+        /// The object.
+        name: String,
+        /// The error.
+        source: kube::Error,
+    },
+}
+
+/// Records what every reconcile records in a status: the reconcile request it handled
+/// (`lastHandledReconcileAt`), and `observedGeneration` when the result is final for the
+/// object's generation (success, or a failure that needs a change to the object).
+pub fn record_reconcile<K: HasStatus>(obj: &K, status: &mut K::Status, final_for_generation: bool) {
+    let pending = gitops_api::annotations::pending_reconcile_request(
+        obj.meta(),
+        status.last_handled_reconcile_at(),
     )
-    .await
+    .map(str::to_owned);
+    if let Some(req) = pending {
+        *status.last_handled_reconcile_at_mut() = Some(req);
+    }
+    if final_for_generation {
+        *status.observed_generation_mut() = obj.meta().generation;
+    }
+}
+
+/// Writes the status of one object during one reconcile: each [`StatusWriter::write`]
+/// patches only the difference from what the object had when it was read or from the last
+/// status written, and nothing at all when there is none.
+pub struct StatusWriter<K: HasStatus> {
+    api: Api<K>,
+    name: String,
+    /// The status as the server has it (as far as this writer knows).
+    last: Value,
+}
+
+impl<K> StatusWriter<K>
+where
+    K: HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    /// A writer for `obj` (as read) through `api`.
+    pub fn new(api: Api<K>, obj: &K) -> Self {
+        StatusWriter {
+            api,
+            name: obj.meta().name.clone().unwrap_or_default(),
+            last: obj
+                .status()
+                .and_then(|s| serde_json::to_value(s).ok())
+                .unwrap_or(Value::Null),
+        }
+    }
+
+    /// Writes `new` when it differs from the last known status; returns whether it wrote.
+    pub async fn write(&mut self, new: &K::Status) -> Result<bool, StatusError> {
+        let new_v = serde_json::to_value(new).map_err(|source| StatusError::Serialize {
+            name: self.name.clone(),
+            source,
+        })?;
+        let Some(diff) = merge_patch(&self.last, &new_v) else {
+            return Ok(false);
+        };
+        self.api
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": diff })),
+            )
+            .await
+            .map_err(|source| StatusError::Api {
+                name: self.name.clone(),
+                source,
+            })?;
+        self.last = new_v;
+        Ok(true)
+    }
+}
+
+/// Writes `new` as the status of `obj` when it differs from the status `obj` was read
+/// with (see [`StatusWriter`]). Returns whether anything was written.
+pub async fn write_status<K>(api: &Api<K>, obj: &K, new: &K::Status) -> Result<bool, StatusError>
+where
+    K: HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    StatusWriter::new(api.clone(), obj).write(new).await
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ pub async fn client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
 /// The client configuration [`client`] uses (for controllers that derive other clients
 /// from it, e.g. impersonating ones).
 pub async fn config(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Config> {
-    gitops_source::ensure_crypto_provider();
+    crate::ensure_crypto_provider();
     Ok(match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)

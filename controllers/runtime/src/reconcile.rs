@@ -2,15 +2,17 @@
 //!
 //! [`run`] watches the kind (all namespaces or one), and calls a [`Reconciler`] when an
 //! object's generation changes, when a reconcile is requested with
-//! `reconcile.fluxcd.io/requestedAt`, on deletion, and when its requeue time comes:
-//! `interval` plus up to 5% jitter after success, exponential backoff (1 s doubling to
-//! 15 min) after a failure that may pass on retry. It adds the finalizer before the first
-//! reconcile, calls [`Reconciler::finalize`] and removes the finalizer on deletion, skips
-//! suspended objects, and records metrics.
+//! `reconcile.fluxcd.io/requestedAt`, on deletion, and when its requeue time comes, which
+//! the reconcile's [`ReconcileResult`] decides ([`next_reconcile`]): `interval` with Flux's
+//! jitter when done or stalled, the delay it asks for, `spec.retryInterval` or exponential
+//! backoff (1 s doubling to 15 min) after a failure that may pass. It adds the finalizer
+//! before the first reconcile, calls [`Reconciler::finalize`] and removes the finalizer on
+//! deletion (both with guarded JSON patches, see [`crate::finalizer`]), skips suspended
+//! objects, and records metrics.
 
-use crate::runtime::telemetry::{Metrics, Readiness};
+use crate::telemetry::{Metrics, Readiness};
 use futures::StreamExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
@@ -38,27 +40,120 @@ pub trait Reconcilable:
     fn interval(&self) -> Duration;
     /// Whether reconciliation is suspended.
     fn suspended(&self) -> bool;
+    /// How long to wait after a failure that may pass (`spec.retryInterval`); `None` for
+    /// kinds without one (they back off exponentially).
+    fn retry_interval(&self) -> Option<Duration> {
+        None
+    }
 }
 
-/// How a reconcile ended, which decides when the next one happens.
+/// Where a successful reconcile leaves the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Ready: next time at `interval` (with jitter).
-    Ready,
-    /// Failed, may pass on retry: exponential backoff.
-    Retry,
-    /// Failed until the object changes: next time at `interval`.
-    Stalled,
+pub enum Requeue {
+    /// Done: next time at `interval` (with jitter).
+    Interval,
+    /// Not done yet (waiting for something): again after this delay.
+    After(Duration),
 }
+
+/// How a failed reconcile is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Needs a change to the object (`Stalled`): next time at `interval`.
+    Terminal,
+    /// May pass on retry: after the object's retry interval when it has one
+    /// ([`Reconcilable::retry_interval`]), else exponential backoff.
+    Backoff,
+    /// May pass on retry: after this delay.
+    After(Duration),
+}
+
+/// A failed reconcile: the condition that records it, Flux's reason, what failed, and how
+/// to retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct ReconcileError {
+    /// The condition that records the failure besides `Ready` (`FetchFailed` …), if any.
+    pub condition: Option<&'static str>,
+    /// The reason of the `Ready=False` condition.
+    pub reason: &'static str,
+    /// What failed and where.
+    pub message: String,
+    /// When to try again.
+    pub retry: Retry,
+}
+
+impl ReconcileError {
+    /// A failure that may pass on retry.
+    pub fn retriable(reason: &'static str, message: impl Into<String>) -> Self {
+        ReconcileError {
+            condition: None,
+            reason,
+            message: message.into(),
+            retry: Retry::Backoff,
+        }
+    }
+
+    /// A failure that needs a change to the object.
+    pub fn terminal(reason: &'static str, message: impl Into<String>) -> Self {
+        ReconcileError {
+            retry: Retry::Terminal,
+            ..Self::retriable(reason, message)
+        }
+    }
+
+    /// The same failure, recorded in `condition` too.
+    pub fn in_condition(mut self, condition: &'static str) -> Self {
+        self.condition = Some(condition);
+        self
+    }
+
+    /// The same failure, retried after `delay`.
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry = Retry::After(delay);
+        self
+    }
+
+    /// Whether it needs a change to the object (`Stalled`).
+    pub fn is_terminal(&self) -> bool {
+        self.retry == Retry::Terminal
+    }
+}
+
+/// What a reconcile returns.
+pub type ReconcileResult = Result<Requeue, ReconcileError>;
 
 /// A reconciler of one kind.
 pub trait Reconciler<K: Reconcilable>: Send + Sync + 'static {
     /// The finalizer this controller owns, e.g. `finalizers.fluxcd.io`.
     fn finalizer(&self) -> &str;
     /// Brings the object towards its desired state and writes its status.
-    fn reconcile(&self, obj: Arc<K>) -> impl Future<Output = Outcome> + Send;
+    fn reconcile(&self, obj: Arc<K>) -> impl Future<Output = ReconcileResult> + Send;
     /// Cleans up after a deleted object (e.g. removes stored artifacts).
     fn finalize(&self, obj: Arc<K>) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// When to reconcile again after `result`: `interval` with up to `jitter_percent` of
+/// jitter either way when done or stalled, the asked-for delay, or for failures that may
+/// pass the object's `retry_interval`, else exponential backoff after `failures`
+/// consecutive failures (this one included).
+pub fn next_reconcile(
+    result: &ReconcileResult,
+    interval: Duration,
+    retry_interval: Option<Duration>,
+    failures: u32,
+    jitter_percent: u32,
+) -> Duration {
+    let interval = interval.max(Duration::from_secs(1));
+    match result {
+        Ok(Requeue::Interval) => with_jitter(interval, jitter_percent),
+        Ok(Requeue::After(d)) => *d,
+        Err(e) => match e.retry {
+            Retry::Terminal => with_jitter(interval, jitter_percent),
+            Retry::After(d) => d,
+            Retry::Backoff => retry_interval.unwrap_or_else(|| backoff(failures)),
+        },
+    }
 }
 
 /// Options of [`run`].
@@ -151,14 +246,15 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(secs.min(900))
 }
 
-/// `interval` plus a pseudo-random jitter of up to `percent`.
+/// `interval` with a random jitter of up to `percent` of it either way, as Flux's
+/// `--interval-jitter-percentage` (`percent` is capped at 99).
 pub fn with_jitter(interval: Duration, percent: u32) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let frac = f64::from(nanos % 1000) / 1000.0;
-    interval + interval.mul_f64(frac * f64::from(percent) / 100.0)
+    let p = f64::from(percent.min(99)) / 100.0;
+    if p == 0.0 {
+        return interval;
+    }
+    let f: f64 = rand::random_range(-p..=p);
+    interval.mul_f64(1.0 + f)
 }
 
 /// The predicate that wakes the reconciler: generation, reconcile request, deletion.
@@ -176,21 +272,6 @@ struct Ctx<R> {
     failures: Mutex<HashMap<(String, String), u32>>,
     metrics: Metrics,
     opts: RunOptions,
-}
-
-async fn set_finalizers<K: Reconcilable>(
-    api: &Api<K>,
-    name: &str,
-    finalizers: Vec<String>,
-) -> Result<(), RuntimeError> {
-    api.patch(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({"metadata": {"finalizers": finalizers}})),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| RuntimeError(format!("updating finalizers of {name}: {e}")))
 }
 
 async fn reconcile_one<K, R>(obj: Arc<K>, ctx: Arc<Ctx<R>>) -> Result<Action, RuntimeError>
@@ -211,22 +292,20 @@ where
                 tracing::error!(kind, namespace = ns, name, error = %e, "finalizing failed");
                 return Ok(Action::requeue(backoff(2)));
             }
-            let rest: Vec<String> = obj
-                .finalizers()
-                .iter()
-                .filter(|f| **f != fin)
-                .cloned()
-                .collect();
-            set_finalizers(&api, &name, rest).await?;
+            // a concurrent change to the list fails the patch; the watch brings the new
+            // object and the removal is tried again
+            crate::finalizer::remove(&api, obj.as_ref(), &fin)
+                .await
+                .map_err(|e| RuntimeError(e.to_string()))?;
         }
         ctx.metrics.forget(&kind, &ns, &name);
         ctx.failures.lock().remove(&key);
         return Ok(Action::await_change());
     }
     if !obj.finalizers().contains(&fin) {
-        let mut all = obj.finalizers().to_vec();
-        all.push(fin);
-        set_finalizers(&api, &name, all).await?;
+        crate::finalizer::add(&api, obj.as_ref(), &fin)
+            .await
+            .map_err(|e| RuntimeError(e.to_string()))?;
     }
     if obj.suspended() {
         tracing::info!(
@@ -239,42 +318,39 @@ where
         return Ok(Action::await_change());
     }
     let started = Instant::now();
-    let outcome = ctx.reconciler.reconcile(obj.clone()).await;
+    let result = ctx.reconciler.reconcile(obj.clone()).await;
     let elapsed = started.elapsed();
-    ctx.metrics.record(
-        &kind,
-        &ns,
-        &name,
-        elapsed.as_secs_f64(),
-        outcome == Outcome::Ready,
-    );
-    let ready_status = if outcome == Outcome::Ready {
-        "True"
-    } else {
-        "False"
+    let ok = matches!(result, Ok(Requeue::Interval));
+    ctx.metrics
+        .record(&kind, &ns, &name, elapsed.as_secs_f64(), ok);
+    let ready_status = match &result {
+        Ok(Requeue::Interval) => "True",
+        Ok(Requeue::After(_)) => "Unknown",
+        Err(_) => "False",
     };
     ctx.metrics
         .record_ready(&kind, &ns, &name, ready_status, false);
-    let interval = obj.interval().max(Duration::from_secs(1));
-    Ok(match outcome {
-        Outcome::Ready => {
-            ctx.failures.lock().remove(&key);
-            Action::requeue(with_jitter(interval, ctx.opts.jitter_percent))
-        }
-        Outcome::Stalled => {
-            ctx.failures.lock().remove(&key);
-            Action::requeue(with_jitter(interval, ctx.opts.jitter_percent))
-        }
-        Outcome::Retry => {
-            let n = {
-                let mut f = ctx.failures.lock();
+    let failures = {
+        let mut f = ctx.failures.lock();
+        match &result {
+            Err(e) if !e.is_terminal() => {
                 let n = f.entry(key).or_default();
                 *n = n.saturating_add(1);
                 *n
-            };
-            Action::requeue(backoff(n))
+            }
+            _ => {
+                f.remove(&key);
+                0
+            }
         }
-    })
+    };
+    Ok(Action::requeue(next_reconcile(
+        &result,
+        obj.interval(),
+        obj.retry_interval(),
+        failures,
+        ctx.opts.jitter_percent,
+    )))
 }
 
 /// Runs the reconcile loop of kind `K` until the watch ends (it does not, normally).
@@ -417,12 +493,71 @@ mod tests {
     }
 
     #[test]
-    fn jitter_stays_within_bounds() {
+    fn jitter_stays_within_bounds_either_way() {
         let i = Duration::from_secs(600);
-        for _ in 0..100 {
+        let (mut below, mut above) = (false, false);
+        for _ in 0..200 {
             let j = with_jitter(i, 5);
-            assert!(j >= i && j <= i + Duration::from_secs(30), "{j:?}");
+            assert!(
+                j >= i - Duration::from_secs(30) && j <= i + Duration::from_secs(30),
+                "{j:?}"
+            );
+            below |= j < i;
+            above |= j > i;
         }
+        assert!(below && above, "jitter goes both ways");
+        assert_eq!(with_jitter(i, 0), i);
+    }
+
+    #[test]
+    fn requeue_decisions() {
+        let interval = Duration::from_secs(600);
+        let near = |d: Duration| d >= Duration::from_secs(570) && d <= Duration::from_secs(630);
+        // done: the interval, jittered
+        assert!(near(next_reconcile(
+            &Ok(Requeue::Interval),
+            interval,
+            None,
+            0,
+            5
+        )));
+        // waiting: exactly the delay asked for
+        let wait = Ok(Requeue::After(Duration::from_secs(30)));
+        assert_eq!(
+            next_reconcile(&wait, interval, None, 0, 5),
+            Duration::from_secs(30)
+        );
+        // terminal: back at the interval, never a tight loop
+        let stalled = Err(ReconcileError::terminal("InvalidURL", "bad"));
+        assert!(near(next_reconcile(
+            &stalled,
+            interval,
+            Some(Duration::from_secs(1)),
+            9,
+            5
+        )));
+        // retriable: spec.retryInterval when the kind has one, else backoff
+        let retry = Err(ReconcileError::retriable("BuildFailed", "x"));
+        assert_eq!(
+            next_reconcile(&retry, interval, Some(Duration::from_secs(7)), 3, 5),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            next_reconcile(&retry, interval, None, 3, 5),
+            Duration::from_secs(4)
+        );
+        // an explicit delay wins over both
+        let after = Err(ReconcileError::retriable("DependencyNotReady", "x")
+            .retry_after(Duration::from_secs(2)));
+        assert_eq!(
+            next_reconcile(&after, interval, Some(Duration::from_secs(7)), 1, 5),
+            Duration::from_secs(2)
+        );
+        // a zero interval is never a busy loop
+        assert!(
+            next_reconcile(&Ok(Requeue::Interval), Duration::ZERO, None, 0, 0)
+                >= Duration::from_secs(1)
+        );
     }
 
     #[test]

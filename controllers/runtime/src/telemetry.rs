@@ -236,11 +236,11 @@ pub async fn serve(
 /// Serves metrics on `--metrics-addr` and probes on `--health-addr` (each unless empty or
 /// `0`), as every controller does at start-up.
 pub async fn serve_from_args(
-    args: &crate::runtime::args::ControllerArgs,
+    args: &crate::args::ControllerArgs,
     metrics: &Metrics,
     ready: &Readiness,
 ) -> anyhow::Result<()> {
-    use crate::runtime::args::bind_addr;
+    use crate::args::bind_addr;
     if let Some(a) = bind_addr(&args.metrics_addr) {
         serve(a, Some(metrics.clone()), ready.clone())
             .await

@@ -27,7 +27,7 @@ pub struct EventRecorder {
 impl EventRecorder {
     /// A recorder reporting as `controller` (e.g. `source-controller`).
     pub fn new(client: kube::Client, controller: &str, events_addr: Option<String>) -> Self {
-        gitops_source::ensure_crypto_provider();
+        crate::ensure_crypto_provider();
         EventRecorder {
             client,
             controller: controller.to_owned(),

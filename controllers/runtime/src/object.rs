@@ -1,0 +1,142 @@
+//! What the runtime knows of a reconciled kind's status: the fields every Flux status has
+//! ([`FluxStatus`]), where an object keeps it ([`HasStatus`]), and object references for
+//! events.
+
+use gitops_api::Condition;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The fields common to every Flux status.
+pub trait FluxStatus:
+    Serialize + DeserializeOwned + Default + Clone + PartialEq + std::fmt::Debug + Send + Sync
+{
+    /// `status.conditions`.
+    fn conditions(&self) -> &Vec<Condition>;
+    /// `status.conditions`, to change.
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// `status.observedGeneration`.
+    fn observed_generation_mut(&mut self) -> &mut Option<i64>;
+    /// `status.lastHandledReconcileAt`.
+    fn last_handled_reconcile_at(&self) -> Option<&str>;
+    /// `status.lastHandledReconcileAt`, to change.
+    fn last_handled_reconcile_at_mut(&mut self) -> &mut Option<String>;
+}
+
+/// A kind whose objects carry a typed [`FluxStatus`].
+pub trait HasStatus: Resource<DynamicType = ()> {
+    /// The status type.
+    type Status: FluxStatus;
+    /// The object's status, if it has one.
+    fn status(&self) -> Option<&Self::Status>;
+}
+
+/// The status of a source kind: an artifact and, for most, its URL.
+pub trait SourceStatus: FluxStatus {
+    /// Records the stored artifact (and its URL in `status.url` where the kind has one).
+    fn set_artifact(&mut self, artifact: gitops_api::Artifact);
+}
+
+macro_rules! flux_status {
+    ($($kind:ty => $status:ty),* $(,)?) => {$(
+        impl FluxStatus for $status {
+            fn conditions(&self) -> &Vec<Condition> {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+                &mut self.conditions
+            }
+            fn observed_generation_mut(&mut self) -> &mut Option<i64> {
+                &mut self.observed_generation
+            }
+            fn last_handled_reconcile_at(&self) -> Option<&str> {
+                self.last_handled_reconcile_at.as_deref()
+            }
+            fn last_handled_reconcile_at_mut(&mut self) -> &mut Option<String> {
+                &mut self.last_handled_reconcile_at
+            }
+        }
+        impl HasStatus for $kind {
+            type Status = $status;
+            fn status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+        }
+    )*};
+}
+
+flux_status!(
+    gitops_api::GitRepository => gitops_api::source::GitRepositoryStatus,
+    gitops_api::OCIRepository => gitops_api::source::OCIRepositoryStatus,
+    gitops_api::HelmRepository => gitops_api::source::HelmRepositoryStatus,
+    gitops_api::HelmChart => gitops_api::source::HelmChartStatus,
+    gitops_api::Bucket => gitops_api::source::BucketStatus,
+    gitops_api::Kustomization => gitops_api::kustomize::KustomizationStatus,
+);
+
+macro_rules! source_status {
+    (with_url: $($status:ty),*; without_url: $($plain:ty),* $(,)?) => {
+        $(impl SourceStatus for $status {
+            fn set_artifact(&mut self, artifact: gitops_api::Artifact) {
+                self.url = Some(artifact.url.clone());
+                self.artifact = Some(artifact);
+            }
+        })*
+        $(impl SourceStatus for $plain {
+            fn set_artifact(&mut self, artifact: gitops_api::Artifact) {
+                self.artifact = Some(artifact);
+            }
+        })*
+    };
+}
+
+source_status!(
+    with_url: gitops_api::source::OCIRepositoryStatus, gitops_api::source::HelmRepositoryStatus,
+        gitops_api::source::HelmChartStatus, gitops_api::source::BucketStatus;
+    without_url: gitops_api::source::GitRepositoryStatus,
+);
+
+macro_rules! reconcilable {
+    ($($kind:ty => |$o:ident| $interval:expr $(, retry: $retry:expr)?);* $(;)?) => {$(
+        impl crate::reconcile::Reconcilable for $kind {
+            fn interval(&self) -> std::time::Duration {
+                let $o = self;
+                $interval
+            }
+            fn suspended(&self) -> bool {
+                self.spec.suspend
+            }
+            $(fn retry_interval(&self) -> Option<std::time::Duration> {
+                let $o = self;
+                $retry
+            })?
+        }
+    )*};
+}
+
+reconcilable!(
+    gitops_api::GitRepository => |o| o.spec.interval.get();
+    gitops_api::OCIRepository => |o| o.spec.interval.get();
+    gitops_api::HelmRepository => |o| o
+        .spec
+        .interval
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(600), |i| i.get());
+    gitops_api::HelmChart => |o| o.spec.interval.get();
+    gitops_api::Bucket => |o| o.spec.interval.get();
+    gitops_api::Kustomization => |o| o.spec.interval.get(), retry: Some(o.spec.retry_interval());
+);
+
+/// A reference to `obj` for events (kind, name, namespace, uid, resource version).
+pub fn object_ref<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).to_string()),
+        kind: Some(K::kind(&()).to_string()),
+        name: obj.meta().name.clone(),
+        namespace: obj.meta().namespace.clone(),
+        uid: obj.meta().uid.clone(),
+        resource_version: obj.meta().resource_version.clone(),
+        field_path: None,
+    }
+}
