@@ -34,6 +34,8 @@ pub trait HasStatus: Resource<DynamicType = ()> {
 
 /// The status of a source kind: an artifact and, for most, its URL.
 pub trait SourceStatus: FluxStatus {
+    /// The stored artifact, if any.
+    fn artifact(&self) -> Option<&gitops_api::Artifact>;
     /// Records the stored artifact (and its URL in `status.url` where the kind has one).
     fn set_artifact(&mut self, artifact: gitops_api::Artifact);
 }
@@ -78,12 +80,18 @@ flux_status!(
 macro_rules! source_status {
     (with_url: $($status:ty),*; without_url: $($plain:ty),* $(,)?) => {
         $(impl SourceStatus for $status {
+            fn artifact(&self) -> Option<&gitops_api::Artifact> {
+                self.artifact.as_ref()
+            }
             fn set_artifact(&mut self, artifact: gitops_api::Artifact) {
                 self.url = Some(artifact.url.clone());
                 self.artifact = Some(artifact);
             }
         })*
         $(impl SourceStatus for $plain {
+            fn artifact(&self) -> Option<&gitops_api::Artifact> {
+                self.artifact.as_ref()
+            }
             fn set_artifact(&mut self, artifact: gitops_api::Artifact) {
                 self.artifact = Some(artifact);
             }

@@ -438,25 +438,56 @@ where
         + Sync
         + 'static,
 {
+    watch_related(
+        controller,
+        client,
+        namespace,
+        |s: &S| s.artifact().map(|a| (a.revision.clone(), a.digest.clone())),
+        uses,
+    )
+}
+
+/// Adds a trigger: whenever `key(s)` of an object of kind `S` changes, the objects of kind
+/// `K` for which `related(k, s)` holds are reconciled. [`watch_sources`] is this with the
+/// artifact revision as the key; a controller may watch other kinds the same way (e.g.
+/// its own kind's readiness for `dependsOn`).
+pub fn watch_related<K, S, T>(
+    controller: Controller<K>,
+    client: kube::Client,
+    namespace: Option<&str>,
+    key: impl Fn(&S) -> T + Send + Sync + 'static,
+    related: impl Fn(&K, &S) -> bool + Send + Sync + 'static,
+) -> Controller<K>
+where
+    K: Reconcilable,
+    S: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    T: Hash,
+{
     let api: Api<S> = match namespace {
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),
     };
     let store = controller.store();
-    let revision = |s: &S| {
+    let hashed = move |s: &S| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        s.artifact().map(|a| (&a.revision, &a.digest)).hash(&mut h);
+        key(s).hash(&mut h);
         Some(h.finish())
     };
     let trigger = watcher(api, watcher::Config::default())
         .default_backoff()
         .applied_objects()
-        .predicate_filter(revision, Default::default());
-    controller.watches_stream(trigger, move |source: S| {
+        .predicate_filter(hashed, Default::default());
+    controller.watches_stream(trigger, move |other: S| {
         store
             .state()
             .into_iter()
-            .filter(|k| uses(k, &source))
+            .filter(|k| related(k, &other))
             .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
             .collect::<Vec<_>>()
     })

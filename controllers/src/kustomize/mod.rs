@@ -32,13 +32,11 @@ use gitops_apply::{
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::runtime::controller::Controller;
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -225,49 +223,31 @@ fn watch_dependencies(
     client: kube::Client,
     namespace: Option<&str>,
 ) -> Controller<Kustomization> {
-    let api: Api<Kustomization> = match namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
-    };
-    let store = controller.store();
-    let readiness = |k: &Kustomization| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        let s = k.status.as_ref();
-        s.map(|s| {
-            (
-                s.conditions.is_true(types::READY),
-                s.observed_generation,
-                s.last_applied_revision.clone(),
-            )
-        })
-        .hash(&mut h);
-        Some(h.finish())
-    };
-    let trigger = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(readiness, Default::default());
-    controller.watches_stream(trigger, move |dep: Kustomization| {
-        let ready = dep
-            .status
-            .as_ref()
-            .is_some_and(|s| s.conditions.is_true(types::READY));
-        if !ready {
-            return Vec::new();
-        }
-        let (name, ns) = (dep.name_any(), dep.namespace());
-        store
-            .state()
-            .into_iter()
-            .filter(|k| {
-                k.spec
-                    .depends_on
-                    .iter()
-                    .any(|d| d.name == name && d.namespace.clone().or_else(|| k.namespace()) == ns)
+    crate::runtime::reconcile::watch_related(
+        controller,
+        client,
+        namespace,
+        |dep: &Kustomization| {
+            dep.status.as_ref().map(|s| {
+                (
+                    s.conditions.is_true(types::READY),
+                    s.observed_generation,
+                    s.last_applied_revision.clone(),
+                )
             })
-            .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
-            .collect::<Vec<_>>()
-    })
+        },
+        |k: &Kustomization, dep: &Kustomization| {
+            let ready = dep
+                .status
+                .as_ref()
+                .is_some_and(|s| s.conditions.is_true(types::READY));
+            ready
+                && k.spec.depends_on.iter().any(|d| {
+                    d.name == dep.name_any()
+                        && d.namespace.clone().or_else(|| k.namespace()) == dep.namespace()
+                })
+        },
+    )
 }
 
 struct KustomizeReconciler(Arc<Context>);

@@ -1,8 +1,6 @@
 //! Bucket reconciler (`generic` S3-compatible provider).
 
-use super::{
-    Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data, status_json,
-};
+use super::{Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data};
 use crate::runtime::reconcile::{ReconcileResult, Reconciler};
 use gitops_api::Bucket;
 use gitops_api::condition::reasons;
@@ -99,11 +97,10 @@ async fn reconcile(
         .await
         .map_err(bucket_failure)?;
     let revision = index.revision();
-    let status = status_json(obj);
     let mut extra = Observed::default();
     let ignore = spec.ignore.clone();
     extra.set(move |s: &mut gitops_api::source::BucketStatus| s.observed_ignore = ignore);
-    if let Some(a) = current_artifact(ctx, &status).filter(|a| a.revision == revision) {
+    if let Some(a) = current_artifact(ctx, obj).filter(|a| a.revision == revision) {
         return Ok(Success {
             ready_message: format!("stored artifact: revision '{revision}'"),
             event_message: String::new(),

@@ -2,7 +2,7 @@
 
 use super::{
     Context, Failure, Observed, Success, blocking_with_timeout, current_artifact, finish, key_of,
-    secret_data, status_json,
+    secret_data,
 };
 use crate::runtime::reconcile::{ReconcileResult, Reconciler};
 use gitops_api::condition::reasons;
@@ -13,7 +13,6 @@ use gitops_source::git::{
 };
 use kube::ResourceExt;
 use kube::api::Api;
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -129,29 +128,20 @@ async fn reconcile(
         opts.auth = GitAuth::from_secret_data(&secret_data(ctx, &ns, &s.name).await?);
     }
     let incs = includes(ctx, obj).await?;
-    let status = status_json(obj);
-    let current = current_artifact(ctx, &status);
+    let current = current_artifact(ctx, obj);
     // The artifact is reused only when everything that shaped it is unchanged.
-    let included_now: Vec<Value> = incs.iter().map(|i| json!(i.artifact.revision)).collect();
-    let included_before: Vec<Value> = status
-        .get("includedArtifacts")
-        .and_then(|v| v.as_array())
-        .map(|a| a.iter().map(|x| x["revision"].clone()).collect())
-        .unwrap_or_default();
-    let same_shape = status.get("observedIgnore").and_then(|v| v.as_str())
-        == spec.ignore.as_deref()
-        && status
-            .get("observedRecurseSubmodules")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)
-            == spec.recurse_submodules
-        && status
-            .get("observedSparseCheckout")
-            .cloned()
-            .unwrap_or(json!([]))
-            == json!(spec.sparse_checkout)
+    let status = obj.status.clone().unwrap_or_default();
+    let included_now: Vec<&str> = incs.iter().map(|i| i.artifact.revision.as_str()).collect();
+    let included_before: Vec<&str> = status
+        .included_artifacts
+        .iter()
+        .map(|a| a.revision.as_str())
+        .collect();
+    let same_shape = status.observed_ignore == spec.ignore
+        && status.observed_recurse_submodules == spec.recurse_submodules
+        && status.observed_sparse_checkout == spec.sparse_checkout
         && included_now == included_before
-        && status.get("observedInclude").cloned().unwrap_or(json!([])) == json!(spec.include);
+        && status.observed_include == spec.include;
     let last = current
         .as_ref()
         .filter(|_| same_shape)

@@ -1,8 +1,6 @@
 //! HelmRepository and HelmChart reconcilers.
 
-use super::{
-    Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data, status_json,
-};
+use super::{Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data};
 use crate::runtime::reconcile::{ReconcileResult, Reconciler, Requeue};
 use gitops_api::condition::reasons;
 use gitops_api::meta::SourceKind;
@@ -12,7 +10,6 @@ use gitops_api::{Artifact, HelmChart, HelmRepository};
 use gitops_source::helm::{self, HelmAuth, HelmError, Index};
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 use std::sync::Arc;
 
 pub(crate) struct HelmRepositoryReconciler(pub Arc<Context>);
@@ -122,9 +119,8 @@ async fn reconcile_repo(
     let (digest, _) = helm::download(&url, auth.as_ref(), tls.as_ref(), ctx.helm.index, &file)
         .await
         .map_err(|e| helm_failure(e, "failed to fetch Helm repository index"))?;
-    let status = status_json(obj);
     let extra = Observed::default();
-    if let Some(a) = current_artifact(ctx, &status).filter(|a| a.revision == digest) {
+    if let Some(a) = current_artifact(ctx, obj).filter(|a| a.revision == digest) {
         return Ok(Success {
             ready_message: format!("stored artifact: revision '{digest}'"),
             event_message: String::new(),
@@ -238,14 +234,10 @@ async fn reconcile_chart(
         ));
     }
     let ns = obj.namespace().unwrap_or_default();
-    let status = status_json(obj);
-    let current = current_artifact(ctx, &status);
-    let same_values = status
-        .get("observedValuesFiles")
-        .cloned()
-        .unwrap_or(json!([]))
-        == json!(spec.values_files)
-        && status.get("observedChartName").and_then(|v| v.as_str()) == Some(spec.chart.as_str());
+    let current = current_artifact(ctx, obj);
+    let status = obj.status.clone().unwrap_or_default();
+    let same_values = status.observed_values_files == spec.values_files
+        && status.observed_chart_name.as_deref() == Some(spec.chart.as_str());
     let mut extra = Observed::default();
     let (chart, values) = (spec.chart.clone(), spec.values_files.clone());
     extra.set(move |s: &mut HelmChartStatus| {
@@ -370,9 +362,7 @@ async fn reconcile_chart(
             });
             if let Some(a) = current.clone().filter(|_| {
                 same_values
-                    && status
-                        .get("observedSourceArtifactRevision")
-                        .and_then(|v| v.as_str())
+                    && status.observed_source_artifact_revision.as_deref()
                         == Some(src.revision.as_str())
             }) {
                 return Ok(Success {

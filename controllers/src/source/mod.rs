@@ -25,7 +25,6 @@ use gitops_source::{ObjectKey, Storage};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -419,19 +418,14 @@ pub(crate) fn key_of<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectKey {
     )
 }
 
-/// The object's current status as JSON (an empty object when absent).
-pub(crate) fn status_json<K: serde::Serialize>(obj: &K) -> Value {
-    serde_json::to_value(obj)
-        .ok()
-        .and_then(|mut v| v.get_mut("status").map(Value::take))
-        .filter(|s| s.is_object())
-        .unwrap_or_else(|| json!({}))
-}
-
 /// The stored artifact of the object's status, if its file is still in storage.
-pub(crate) fn current_artifact(ctx: &Context, status: &Value) -> Option<Artifact> {
-    let a: Artifact = serde_json::from_value(status.get("artifact")?.clone()).ok()?;
-    ctx.storage.exists(&a.path).then_some(a)
+pub(crate) fn current_artifact<K>(ctx: &Context, obj: &K) -> Option<Artifact>
+where
+    K: HasStatus,
+    K::Status: SourceStatus,
+{
+    let a = obj.status()?.artifact()?;
+    ctx.storage.exists(&a.path).then(|| a.clone())
 }
 
 /// Reads a Secret's data in the object's namespace.

@@ -1,15 +1,12 @@
 //! OCIRepository reconciler.
 
-use super::{
-    Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data, status_json,
-};
+use super::{Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data};
 use crate::runtime::reconcile::{ReconcileResult, Reconciler};
 use gitops_api::OCIRepository;
 use gitops_api::condition::reasons;
 use gitops_api::source::LayerOperation;
 use gitops_source::oci::{OciAuth, OciError, OciReference, parse_url};
 use kube::ResourceExt;
-use serde_json::json;
 use std::sync::Arc;
 
 pub(crate) struct OciReconciler(pub Arc<Context>);
@@ -114,15 +111,10 @@ async fn reconcile(
                 &format!("failed to determine artifact digest from '{}'", spec.url),
             )
         })?;
-    let status = status_json(obj);
     let selector = spec.layer_selector.clone();
-    let same_shape = status.get("observedIgnore").and_then(|v| v.as_str())
-        == spec.ignore.as_deref()
-        && status
-            .get("observedLayerSelector")
-            .cloned()
-            .unwrap_or(json!(null))
-            == json!(selector);
+    let status = obj.status.clone().unwrap_or_default();
+    let same_shape =
+        status.observed_ignore == spec.ignore && status.observed_layer_selector == selector;
     let mut extra = Observed::default();
     let (ignore, observed_selector) = (spec.ignore.clone(), selector.clone());
     extra.set(move |s: &mut gitops_api::source::OCIRepositoryStatus| {
@@ -130,7 +122,7 @@ async fn reconcile(
         s.observed_layer_selector = observed_selector;
     });
     if let Some(a) =
-        current_artifact(ctx, &status).filter(|a| same_shape && a.revision == resolved.revision)
+        current_artifact(ctx, obj).filter(|a| same_shape && a.revision == resolved.revision)
     {
         return Ok(Success {
             ready_message: format!("stored artifact for digest '{}'", a.revision),
