@@ -187,7 +187,7 @@ fn order_key(v: &Value) -> (usize, String) {
 }
 
 fn validate(opts: &InstallOptions) -> anyhow::Result<()> {
-    if !is_dns_label(&opts.namespace) {
+    if !gitops_api::meta::is_dns1123_label(&opts.namespace) {
         bail!(
             "--namespace {:?}: must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)",
             opts.namespace
@@ -223,15 +223,6 @@ fn validate(opts: &InstallOptions) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 fn labels(opts: &InstallOptions, component: Option<&str>) -> Value {

@@ -4,7 +4,7 @@
 
 use gitops_source::git::{ArchiveOptions, FetchOptions, FetchOutcome, GitReference, fetch};
 use gitops_tests::{git, have};
-use std::io::Write;
+use std::io::{Read as _, Write};
 
 #[global_allocator]
 static ALLOC: gitops_tests::alloc::PeakAlloc = gitops_tests::alloc::PeakAlloc::new();
@@ -102,8 +102,6 @@ fn chart_bomb(mib: usize) -> Vec<u8> {
     add("bomb/big.bin", size, &mut std::io::repeat(0).take(size));
     b.into_inner().unwrap().finish().unwrap()
 }
-
-use std::io::Read as _;
 
 #[test]
 fn chart_bomb_is_checked_without_inflating_it() {

@@ -25,17 +25,31 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the runtime needs to know about an object of a reconciled kind.
-pub trait Reconcilable:
+/// A namespaced kind the runtime can watch and cache (any of the Flux kinds, or another).
+pub trait Watched:
     Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
     + Clone
     + std::fmt::Debug
     + DeserializeOwned
-    + Serialize
     + Send
     + Sync
     + 'static
 {
+}
+
+impl<T> Watched for T where
+    T: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// What the runtime needs to know about an object of a reconciled kind.
+pub trait Reconcilable: Watched + Serialize {
     /// How often to reconcile.
     fn interval(&self) -> Duration;
     /// Whether reconciliation is suspended.
@@ -429,14 +443,7 @@ pub fn watch_sources<K, S>(
 ) -> Controller<K>
 where
     K: Reconcilable,
-    S: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + gitops_api::source::Source
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    S: Watched + gitops_api::source::Source,
 {
     watch_related(
         controller,
@@ -460,13 +467,7 @@ pub fn watch_related<K, S, T>(
 ) -> Controller<K>
 where
     K: Reconcilable,
-    S: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    S: Watched,
     T: Hash,
 {
     let api: Api<S> = match namespace {

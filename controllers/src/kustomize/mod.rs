@@ -192,14 +192,7 @@ fn watch_source<S>(
     kind: SourceKind,
 ) -> Controller<Kustomization>
 where
-    S: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Source
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    S: crate::runtime::reconcile::Watched + Source,
 {
     // References may cross namespaces (unless --no-cross-namespace-refs, which the
     // reconcile enforces); a missing namespace is the Kustomization's own.

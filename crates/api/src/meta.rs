@@ -387,17 +387,23 @@ pub fn validate_dns1123_label(field: &str, value: &str) -> Result<(), String> {
     if value.len() > 63 {
         return invalid("must be no more than 63 characters");
     }
-    let ok = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !value.starts_with('-')
-        && !value.ends_with('-');
-    if ok {
+    if is_dns1123_label(value) {
         Ok(())
     } else {
         invalid(DNS1123_LABEL_MESSAGE)
     }
+}
+
+/// Whether `value` is a DNS-1123 label: 1 to 63 lowercase letters, digits and `-`, starting
+/// and ending with a letter or digit.
+pub fn is_dns1123_label(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-')
 }
 
 /// Checks that `value` of `field` can be an object name in a request path, as every

@@ -1022,12 +1022,16 @@ fn node_json(n: &Node) -> serde_json::Value {
 /// what Helm reads with a single `Unmarshal`.
 pub fn parse(text: &str) -> Result<serde_json::Value, YamlError> {
     let (docs, _) = parse_nodes(text, true)?;
-    Ok(docs
-        .into_iter()
+    Ok(first_json(docs))
+}
+
+/// The first document as JSON (`null` when there is none or it is empty).
+fn first_json(docs: Vec<Option<Node>>) -> serde_json::Value {
+    docs.into_iter()
         .next()
         .flatten()
         .map(|n| node_json(&n))
-        .unwrap_or(serde_json::Value::Null))
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Parses the first YAML document only, as `sigs.k8s.io/yaml.Unmarshal` reads `Chart.yaml`,
@@ -1035,12 +1039,7 @@ pub fn parse(text: &str) -> Result<serde_json::Value, YamlError> {
 /// empty document gives `null`.
 pub fn parse_first(text: &str) -> Result<serde_json::Value, YamlError> {
     let (docs, _) = parse_docs(text, true, true)?;
-    Ok(docs
-        .into_iter()
-        .next()
-        .flatten()
-        .map(|n| node_json(&n))
-        .unwrap_or(serde_json::Value::Null))
+    Ok(first_json(docs))
 }
 
 /// Parses every document of a YAML stream.

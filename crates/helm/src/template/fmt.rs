@@ -371,9 +371,9 @@ fn sharp_float(num: String, verb: char, prec: Option<usize>) -> String {
     out
 }
 
-/// Go's `%x`/`%X` of a float (`strconv` format `'x'`): `0x1.8p+00`, rounded to the
-/// precision when one is given (half to even).
-fn fmt_hex_float(f: f64, prec: Option<usize>, upper: bool) -> String {
+/// A float's sign, unbiased binary exponent and 53-bit mantissa (the implicit leading bit
+/// set for normal numbers; subnormals use the smallest exponent), as `strconv` splits it.
+fn float_parts(f: f64) -> (bool, i64, u64) {
     let bits = f.to_bits();
     let neg = bits >> 63 == 1;
     let mut exp = ((bits >> 52) & 0x7ff) as i64;
@@ -383,7 +383,13 @@ fn fmt_hex_float(f: f64, prec: Option<usize>, upper: bool) -> String {
     } else {
         mant |= 1u64 << 52;
     }
-    exp -= 1023;
+    (neg, exp - 1023, mant)
+}
+
+/// Go's `%x`/`%X` of a float (`strconv` format `'x'`): `0x1.8p+00`, rounded to the
+/// precision when one is given (half to even).
+fn fmt_hex_float(f: f64, prec: Option<usize>, upper: bool) -> String {
+    let (neg, mut exp, mut mant) = float_parts(f);
     if mant == 0 {
         exp = 0;
     }
@@ -448,16 +454,8 @@ fn fmt_hex_float(f: f64, prec: Option<usize>, upper: bool) -> String {
 
 /// Go's `%b` of a float: the decimal mantissa and the power of two (`4503599627370496p-52`).
 fn fmt_binary_float(f: f64) -> String {
-    let bits = f.to_bits();
-    let neg = bits >> 63 == 1;
-    let mut exp = ((bits >> 52) & 0x7ff) as i64;
-    let mut mant = bits & ((1u64 << 52) - 1);
-    if exp == 0 {
-        exp += 1;
-    } else {
-        mant |= 1u64 << 52;
-    }
-    let exp = exp - 1023 - 52;
+    let (neg, exp, mant) = float_parts(f);
+    let exp = exp - 52;
     format!(
         "{}{mant}p{}{exp}",
         if neg { "-" } else { "" },
