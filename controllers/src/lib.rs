@@ -8,13 +8,16 @@
 //!   controller is built on;
 //! - [`source`]: the source controller (GitRepository, OCIRepository, HelmRepository,
 //!   HelmChart, Bucket);
-//! - [`kustomize`]: the kustomize controller (Kustomization).
+//! - [`kustomize`]: the kustomize controller (Kustomization);
+//! - [`helm`]: the helm controller (HelmRelease).
 //!
 //! [`CONTROLLERS`] is the one registry of controllers: `gitops install` (components and
 //! their CRDs), `gitops controller NAME` and `gitops dev` all read it.
 
 #![warn(missing_docs)]
 
+mod artifact;
+pub mod helm;
 pub mod kustomize;
 pub mod source;
 
@@ -84,7 +87,7 @@ pub static CONTROLLERS: &[ControllerInfo] = &[
         name: "helm-controller",
         default: true,
         kinds: &[&gitops_api::HelmRelease::INFO],
-        start: None,
+        start: Some(|argv| start_with(argv, helm::run)),
     },
     ControllerInfo {
         name: "notification-controller",

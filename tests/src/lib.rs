@@ -435,6 +435,94 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Starts the helm controller in this process against the cluster.
+    pub fn start_helm_controller_with(&mut self, extra: &[&str]) {
+        let args = <gitops_controllers::helm::HelmArgs as clap::Parser>::parse_from(
+            [
+                "helm-controller".to_string(),
+                format!("--kubeconfig={}", self.kubeconfig.display()),
+                "--metrics-addr=0".into(),
+                "--health-addr=0".into(),
+                "--log-encoding=console".into(),
+                "--log-level=warn".into(),
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string())),
+        );
+        self.controllers.push(tokio::spawn(async move {
+            if let Err(e) = gitops_controllers::helm::run(args).await {
+                eprintln!("helm controller stopped: {e:#}");
+            }
+        }));
+    }
+}
+
+/// A reference tool (`helm`, `kubectl`) from `GITOPS_PEERS_DIR`, `~/.cache/gitops-peers` or
+/// `PATH` (see `../shared/tools/install-peers.sh`); `None`, with a message, when missing.
+pub fn peer(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Ok(d) = std::env::var("GITOPS_PEERS_DIR") {
+        dirs.push(d.into());
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        dirs.push(Path::new(&home).join(".cache/gitops-peers"));
+    }
+    if let Ok(path) = std::env::var("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    let found = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!("skipping: {name} not found (run ../shared/tools/install-peers.sh)");
+    }
+    found
+}
+
+/// The real `helm` against a cluster, with its own cache, config and data directories.
+pub struct HelmCli {
+    /// The binary.
+    pub bin: PathBuf,
+    /// The kubeconfig it uses.
+    pub kubeconfig: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl HelmCli {
+    /// `helm` for the cluster of `kubeconfig`; `None` when helm is not installed.
+    pub fn new(kubeconfig: &Path) -> Option<HelmCli> {
+        Some(HelmCli {
+            bin: peer("helm")?,
+            kubeconfig: kubeconfig.to_path_buf(),
+            home: tempfile::tempdir().ok()?,
+        })
+    }
+
+    /// Runs helm; returns (success, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let h = self.home.path();
+        let out = Command::new(&self.bin)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HELM_CACHE_HOME", h.join("cache"))
+            .env("HELM_CONFIG_HOME", h.join("config"))
+            .env("HELM_DATA_HOME", h.join("data"))
+            .output()
+            .expect("helm runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs helm and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(ok, "helm {args:?} failed: {err}{out}");
+        out
+    }
+}
+
 /// Downloads a URL's bytes.
 pub async fn http_get(url: &str) -> Option<Vec<u8>> {
     gitops_source::ensure_crypto_provider();

@@ -75,6 +75,7 @@ flux_status!(
     gitops_api::HelmChart => gitops_api::source::HelmChartStatus,
     gitops_api::Bucket => gitops_api::source::BucketStatus,
     gitops_api::Kustomization => gitops_api::kustomize::KustomizationStatus,
+    gitops_api::HelmRelease => gitops_api::helm::HelmReleaseStatus,
 );
 
 macro_rules! source_status {
@@ -134,6 +135,7 @@ reconcilable!(
     gitops_api::HelmChart => |o| o.spec.interval.get();
     gitops_api::Bucket => |o| o.spec.interval.get();
     gitops_api::Kustomization => |o| o.spec.interval.get(), retry: Some(o.spec.retry_interval());
+    gitops_api::HelmRelease => |o| o.spec.interval.get();
 );
 
 /// A reference to `obj` for events (kind, name, namespace, uid, resource version).

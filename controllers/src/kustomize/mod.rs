@@ -9,8 +9,9 @@
 //! cluster as it was. Start it with [`run`] (what `gitops controller kustomize-controller`
 //! does).
 
-mod artifact;
-mod build;
+pub(crate) mod build;
+
+use crate::artifact;
 
 use crate::runtime::args::ControllerArgs;
 use crate::runtime::events::{EventRecorder, EventType};
@@ -136,7 +137,7 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
         client: client.clone(),
         applier: Applier::new(client.clone(), FIELD_MANAGER),
         config,
-        artifacts: artifact::ArtifactCache::new(args.artifact_cache_size)?,
+        artifacts: artifact::ArtifactCache::new(CONTROLLER_NAME, args.artifact_cache_size)?,
         runtime_namespace: runtime_namespace.clone(),
         impersonated: Mutex::new(HashMap::new()),
         args: args.clone(),

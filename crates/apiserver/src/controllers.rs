@@ -417,8 +417,43 @@ fn replicas(v: &Value) -> i64 {
     v["spec"]["replicas"].as_i64().unwrap_or(1)
 }
 
+/// Annotation choosing a simulated outcome other than success: `failed` or `pending`.
+pub const SIMULATE_ANNOTATION: &str = "apiserver.gitops.dev/simulate";
+
+/// The status of a workload that failed (`simulate: failed`), for the kinds that can fail.
+fn failed_status(v: &Value) -> Option<Value> {
+    let now = crate::api::now();
+    let generation = v["metadata"]["generation"].clone();
+    Some(match (v["apiVersion"].as_str()?, v["kind"].as_str()?) {
+        ("batch/v1", "Job") => json!({
+            "startTime": v["status"]["startTime"].as_str().unwrap_or(&now), "failed": 1, "ready": 0, "terminating": 0,
+            "uncountedTerminatedPods": {},
+            "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now},
+            ],
+        }),
+        ("v1", "Pod") => {
+            json!({"phase": "Failed", "startTime": now, "reason": "Error", "message": "simulated failure"})
+        }
+        ("apps/v1", "Deployment") => json!({"observedGeneration": generation, "conditions": [
+            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+             "message": format!("ReplicaSet \"{}\" has timed out progressing.", name_of(v)),
+             "lastUpdateTime": now, "lastTransitionTime": now},
+        ]}),
+        _ => return None,
+    })
+}
+
 /// The status a healthy cluster would report, or `None` when the kind is not simulated.
 fn desired_status(v: &Value) -> Option<Value> {
+    match v["metadata"]["annotations"][SIMULATE_ANNOTATION].as_str() {
+        Some("pending") => return None,
+        Some("failed") => return failed_status(v),
+        _ => {}
+    }
     let generation = v["metadata"]["generation"].clone();
     let name = name_of(v);
     let now = crate::api::now();

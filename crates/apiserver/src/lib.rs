@@ -13,7 +13,10 @@
 //! - CustomResourceDefinitions served as soon as they are created, with structural
 //!   pruning, defaults and validation;
 //! - finalizers, owner-reference garbage collection, namespace deletion;
-//! - simulated readiness of workloads, so health checks resolve without a kubelet;
+//! - simulated readiness of workloads, so health checks resolve without a kubelet (an object
+//!   annotated `apiserver.gitops.dev/simulate: failed` fails instead — a Job with
+//!   `BackoffLimitExceeded`, a Pod in phase `Failed`, a Deployment past its progress
+//!   deadline — and one annotated `pending` never becomes ready);
 //! - persistence in one redb file plus a write-ahead log: every acknowledged write survives
 //!   the server's crash (and, with [`Durability::Fsync`], power loss); TLS and a bearer token;
 //!   a private state directory (0700, its files 0600: it holds Secrets as they are);

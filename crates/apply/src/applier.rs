@@ -252,6 +252,22 @@ impl Applier {
         &self.client
     }
 
+    /// Where `kind` of `api_version` is served (plural, scope); `None` when the cluster does
+    /// not serve it. Answers come from the applier's discovery cache.
+    pub async fn resolve(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<Resource>, ApplyError> {
+        self.discovery
+            .resolve(&self.client, api_version, kind)
+            .await
+            .map_err(|e| ApplyError::Discovery {
+                api_version: api_version.to_owned(),
+                message: e.to_string(),
+            })
+    }
+
     async fn resource(&self, r: &ObjectRef) -> Result<Option<Resource>, ApplyError> {
         let api_version = r.api_version();
         self.discovery

@@ -14,6 +14,8 @@
 //!   v2 compatible emitter for `toYaml`.
 //! - [`render`]: renders a chart to ordered manifests, hooks and notes.
 //! - [`action`]: `helm template` as a function ([`helm_template`]).
+//! - [`release`]: releases — Helm's record and Secret storage, and the install, upgrade,
+//!   rollback, uninstall and test actions with hooks, over a cluster the caller provides.
 //!
 //! ```no_run
 //! use gitops_helm::{Chart, RenderOptions, render_chart, values::Values};
@@ -27,6 +29,7 @@ pub mod action;
 pub mod chart;
 pub mod error;
 pub mod funcs;
+pub mod release;
 pub mod render;
 pub mod schema;
 pub mod template;

@@ -1,9 +1,10 @@
-//! Source artifacts: downloaded once per digest, verified, kept on disk, and extracted into a
-//! fresh directory for every build (a build writes into its tree).
+//! Source artifacts for the appliers (kustomize and helm controllers): downloaded once per
+//! digest, verified, kept on disk, and extracted into a fresh directory for every build (a
+//! build writes into its tree) or read in place.
 //!
-//! Many Kustomizations usually share one source; the cache makes them share one download
-//! (concurrent reconciles of the same revision wait for the first one) and keeps the latest
-//! few archives, on disk rather than in memory.
+//! Many Kustomizations and HelmReleases usually share one source; the cache makes them share
+//! one download (concurrent reconciles of the same revision wait for the first one) and
+//! keeps the latest few archives, on disk rather than in memory.
 
 use gitops_source::archive::{ExtractLimits, extract_tar_gz};
 use sha2::{Digest, Sha256};
@@ -15,6 +16,13 @@ use tokio::sync::{Mutex, OnceCell};
 /// A downloaded, verified archive; the file is removed when the last user drops it.
 pub(crate) struct Archive {
     path: PathBuf,
+}
+
+impl Archive {
+    /// The archive file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 impl Drop for Archive {
@@ -35,8 +43,8 @@ pub(crate) struct ArtifactCache {
 }
 
 impl ArtifactCache {
-    /// A cache in a fresh temporary directory keeping `keep` archives.
-    pub fn new(keep: usize) -> std::io::Result<ArtifactCache> {
+    /// A cache in a fresh temporary directory (named after `owner`) keeping `keep` archives.
+    pub fn new(owner: &str, keep: usize) -> std::io::Result<ArtifactCache> {
         gitops_source::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(20))
@@ -44,7 +52,7 @@ impl ArtifactCache {
             .map_err(std::io::Error::other)?;
         Ok(ArtifactCache {
             dir: tempfile::Builder::new()
-                .prefix("kustomize-controller-artifacts")
+                .prefix(&format!("{owner}-artifacts"))
                 .tempdir()?,
             http,
             slots: Mutex::new(Vec::new()),
@@ -70,7 +78,9 @@ impl ArtifactCache {
         .map_err(|e| format!("extracting artifact: {e}"))?
     }
 
-    async fn archive(&self, url: &str, digest: &str) -> Result<Arc<Archive>, String> {
+    /// The downloaded, verified archive of the artifact at `url` (once per `digest`), to
+    /// read in place while the returned handle lives.
+    pub async fn archive(&self, url: &str, digest: &str) -> Result<Arc<Archive>, String> {
         let slot = {
             let mut slots = self.slots.lock().await;
             if let Some(pos) = slots.iter().position(|(d, _)| d == digest) {
