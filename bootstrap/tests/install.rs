@@ -380,5 +380,8 @@ fn controllers_accept_their_deployment_args() {
         );
         checked += 1;
     }
-    assert!(checked >= 2, "source and kustomize controllers checked");
+    assert!(
+        checked >= 3,
+        "source, kustomize and helm controllers checked"
+    );
 }

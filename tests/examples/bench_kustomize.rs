@@ -175,26 +175,22 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     let created = started.elapsed();
-    let mut ready = 0;
-    while started.elapsed() < Duration::from_secs(900) {
-        let list = api.list(&ListParams::default()).await?;
-        ready = list
-            .items
-            .iter()
-            .filter(|o| {
-                o.status.as_ref().is_some_and(|s| {
-                    s.last_applied_revision.as_deref() == Some(revision.as_str())
-                        && s.conditions.iter().any(|c| {
-                            c.type_ == "Ready" && c.status == gitops_api::ConditionStatus::True
-                        })
-                })
+    let ready = bench::wait_all(
+        &api,
+        n,
+        started,
+        Duration::from_secs(900),
+        Duration::from_millis(250),
+        |o| {
+            o.status.as_ref().is_some_and(|s| {
+                s.last_applied_revision.as_deref() == Some(revision.as_str())
+                    && s.conditions.iter().any(|c| {
+                        c.type_ == "Ready" && c.status == gitops_api::ConditionStatus::True
+                    })
             })
-            .count();
-        if ready == n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        },
+    )
+    .await?;
     let wall = started.elapsed();
     let rss = bench::peak_rss_kib(pid);
     // the objects really are there

@@ -8,7 +8,7 @@
 
 use gitops_api::OCIRepository;
 use gitops_tests::{DockerRegistry, bench, free_port};
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -77,28 +77,24 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     let created = started.elapsed();
-    let mut ready = 0;
-    while started.elapsed() < Duration::from_secs(600) {
-        let list = api.list(&ListParams::default()).await?;
-        ready = list
-            .items
-            .iter()
-            .filter(|o| {
-                o.status.as_ref().is_some_and(|s| {
-                    s.artifact
-                        .as_ref()
-                        .is_some_and(|a| a.revision == pushed.revision)
-                        && s.conditions.iter().any(|c| {
-                            c.type_ == "Ready" && c.status == gitops_api::ConditionStatus::True
-                        })
-                })
+    let ready = bench::wait_all(
+        &api,
+        n,
+        started,
+        Duration::from_secs(600),
+        Duration::from_millis(200),
+        |o| {
+            o.status.as_ref().is_some_and(|s| {
+                s.artifact
+                    .as_ref()
+                    .is_some_and(|a| a.revision == pushed.revision)
+                    && s.conditions.iter().any(|c| {
+                        c.type_ == "Ready" && c.status == gitops_api::ConditionStatus::True
+                    })
             })
-            .count();
-        if ready == n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        },
+    )
+    .await?;
     let wall = started.elapsed();
     let rss = bench::peak_rss_kib(pid);
     let _ = controller.kill();

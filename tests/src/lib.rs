@@ -42,6 +42,27 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Stages everything in the work tree `work`, commits it and pushes `main` to `remote`.
+pub fn commit_and_push(work: &Path, remote: &Path, message: &str) {
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", message]);
+    git(work, &["push", "-q", &remote.display().to_string(), "main"]);
+}
+
+/// Copies a directory tree.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// Whether a program is on `PATH`.
 pub fn have(program: &str) -> bool {
     Command::new("sh")
@@ -750,6 +771,31 @@ pub mod bench {
                 }
             })
             .await;
+    }
+
+    /// Lists the objects every `poll` until `n` of them satisfy `done` or `limit` passes
+    /// since `started`; returns how many did.
+    pub async fn wait_all<K>(
+        api: &Api<K>,
+        n: usize,
+        started: std::time::Instant,
+        limit: std::time::Duration,
+        poll: std::time::Duration,
+        done: impl Fn(&K) -> bool,
+    ) -> anyhow::Result<usize>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let mut ready = 0;
+        while started.elapsed() < limit {
+            let list = api.list(&kube::api::ListParams::default()).await?;
+            ready = list.items.iter().filter(|o| done(o)).count();
+            if ready == n {
+                break;
+            }
+            tokio::time::sleep(poll).await;
+        }
+        Ok(ready)
     }
 
     /// Prints the controller's peak RSS line of a benchmark report.

@@ -232,12 +232,13 @@ impl Env {
     }
 }
 
-fn futures_status(env: &Env) -> Value {
+/// The release's status, the events, its ConfigMap and whether its Service exists.
+fn futures_status(env: &Env, name: &str) -> Value {
     let api = env.api();
     std::thread::scope(|s| {
         s.spawn(|| {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let hr = api.get("demo").await.unwrap();
+                let hr = api.get(name).await.unwrap();
                 let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(
                     env.cluster.client.clone(),
                     "default",
@@ -251,14 +252,14 @@ fn futures_status(env: &Env) -> Value {
                     .map(|e| format!("{:?}: {:?}", e.reason, e.message))
                     .collect();
                 let cm = Api::<ConfigMap>::namespaced(env.cluster.client.clone(), "default")
-                    .get_opt("demo-config")
+                    .get_opt(&format!("{name}-config"))
                     .await
                     .unwrap();
                 let svc = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
                     env.cluster.client.clone(),
                     "default",
                 )
-                .get_opt("demo")
+                .get_opt(name)
                 .await
                 .unwrap();
                 json!({"status": hr.status, "events": ev, "cm": cm, "svc": svc.is_some()})
@@ -388,7 +389,7 @@ async fn helm_repository_release_lifecycle() {
         (cm.data?.get("message").map(String::as_str) == Some("second")).then_some(svc)
     })
     .await
-    .unwrap_or_else(|| panic!("drift not corrected: {:#}", futures_status(&env)));
+    .unwrap_or_else(|| panic!("drift not corrected: {:#}", futures_status(&env, "demo")));
     let events =
         Api::<k8s_openapi::api::core::v1::Event>::namespaced(env.cluster.client.clone(), "default")
             .list(&ListParams::default())
@@ -679,5 +680,223 @@ async fn bad_input_leaves_the_release_as_it_was() {
             .annotations
             .unwrap_or_default()
             .contains_key("apiserver.gitops.dev/simulate")
+    );
+}
+
+/// Asks the source controller to fetch a source now.
+async fn refresh<K>(client: &kube::Client, name: &str)
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let patch = json!({"metadata": {"annotations": {
+        "reconcile.fluxcd.io/requestedAt": format!("{:?}", std::time::SystemTime::now())}}});
+    Api::<K>::namespaced(client.clone(), "default")
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("annotate source");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_chart_pushed_by_helm_is_released_from_an_oci_repository() {
+    let Some(reg) = gitops_tests::DockerRegistry::start().await else {
+        eprintln!("skipping: docker-registry is not installed");
+        return;
+    };
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    for v in ["0.1.0", "0.2.0"] {
+        let tgz = env.repo_dir.join(format!("demo-{v}.tgz"));
+        env.helm.ok(&[
+            "push",
+            tgz.to_str().unwrap(),
+            &format!("oci://{}/charts", reg.host),
+            "--plain-http",
+        ]);
+    }
+    let oci: gitops_api::OCIRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+        "metadata": {"name": "demo-oci", "namespace": "default"},
+        "spec": {"url": format!("oci://{}/charts/demo", reg.host), "insecure": true,
+                 "interval": "10m", "ref": {"tag": "0.1.0"},
+                 "layerSelector": {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                                   "operation": "copy"}},
+    }))
+    .unwrap();
+    let ocis = Api::<gitops_api::OCIRepository>::namespaced(env.cluster.client.clone(), "default");
+    ocis.create(&PostParams::default(), &oci).await.unwrap();
+    env.create(
+        "fromoci",
+        json!({"interval": "10m", "timeout": "20s",
+               "chartRef": {"kind": "OCIRepository", "name": "demo-oci"},
+               "values": {"message": "oci"}}),
+    )
+    .await;
+    let st = env
+        .wait_ready("fromoci", "True", Some("InstallSucceeded"))
+        .await;
+    // as Flux does, the chart's version carries the first 12 hex of the artifact digest
+    let version = st["history"][0]["chartVersion"].as_str().unwrap();
+    assert!(version.starts_with("0.1.0+"), "{st:#}");
+    let digest = st["history"][0]["ociDigest"].as_str().unwrap_or_default();
+    assert!(digest.starts_with("sha256:"), "{st:#}");
+    assert_eq!(
+        st["lastAttemptedRevision"].as_str().unwrap(),
+        format!("0.1.0+{}", &digest["sha256:".len().."sha256:".len() + 12]),
+        "OCI digest tracked in the revision: {st:#}"
+    );
+    assert_eq!(
+        env.config("fromoci").await.unwrap().data.unwrap()["chart"],
+        "0.1.0"
+    );
+    // a new tag in the OCIRepository upgrades the release
+    ocis.patch(
+        "demo-oci",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"ref": {"tag": "0.2.0"}}})),
+    )
+    .await
+    .unwrap();
+    wait_until(WAIT, || async {
+        let st = env.status("fromoci").await;
+        let version = st["history"][0]["chartVersion"].as_str()?.to_string();
+        (version.starts_with("0.2.0+") && ready_of(&st).is_some_and(|r| r.0 == "True"))
+            .then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("never upgraded to 0.2.0"));
+    let h = env.history("fromoci");
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert!(
+        h[1]["chart"].as_str().unwrap().starts_with("demo-0.2.0+"),
+        "{h:?}"
+    );
+    assert_eq!(
+        env.config("fromoci").await.unwrap().data.unwrap()["chart"],
+        "0.2.0"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_from_git_with_failing_tests_and_a_broken_template() {
+    if !gitops_tests::have("git") {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let (root, work) = (t.path().join("srv"), t.path().join("work"));
+    std::fs::create_dir_all(&root).unwrap();
+    gitops_tests::git(&root, &["init", "-q", "--bare", "-b", "main", "charts.git"]);
+    gitops_tests::git(t.path(), &["init", "-q", "-b", "main", "work"]);
+    gitops_tests::copy_tree(&write_chart(t.path(), "0.1.0"), &work.join("charts/demo"));
+    let push = |msg: &str| gitops_tests::commit_and_push(&work, &root.join("charts.git"), msg);
+    push("chart");
+    let http = gitops_tests::GitHttpServer::start(&root, None).await;
+    let gr: gitops_api::GitRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "charts-git", "namespace": "default"},
+        "spec": {"url": format!("{}/charts.git", http.url), "interval": "10m",
+                 "ref": {"branch": "main"}},
+    }))
+    .unwrap();
+    Api::<gitops_api::GitRepository>::namespaced(env.cluster.client.clone(), "default")
+        .create(&PostParams::default(), &gr)
+        .await
+        .unwrap();
+    env.create(
+        "fromgit",
+        json!({"interval": "10m", "timeout": "20s",
+               "chart": {"spec": {"chart": "./charts/demo",
+                                  "sourceRef": {"kind": "GitRepository", "name": "charts-git"}}},
+               "values": {"message": "git"}}),
+    )
+    .await;
+    let st = env
+        .wait_ready("fromgit", "True", Some("InstallSucceeded"))
+        .await;
+    assert_eq!(st["history"][0]["chartVersion"], "0.1.0");
+    assert_eq!(st["helmChart"], "default/default-fromgit");
+
+    // failing test hooks: TestSuccess=False and Ready=False, the release itself stays
+    env.patch(
+        "fromgit",
+        json!({"spec": {"values": {"message": "git", "failTest": true}, "test": {"enable": true}}}),
+    )
+    .await;
+    let st = env.wait_ready("fromgit", "False", Some("TestFailed")).await;
+    let test = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "TestSuccess")
+        .cloned()
+        .unwrap();
+    assert_eq!(test["status"], "False", "{st:#}");
+    assert_eq!(
+        st["history"][0]["testHooks"]["fromgit-test"]["phase"], "Failed",
+        "{st:#}"
+    );
+    // ignoring test failures makes it Ready again without a new release
+    let releases = env.history("fromgit").len();
+    env.patch(
+        "fromgit",
+        json!({"spec": {"test": {"enable": true, "ignoreFailures": true}}}),
+    )
+    .await;
+    env.wait_ready("fromgit", "True", None).await;
+    assert_eq!(env.history("fromgit").len(), releases);
+
+    // a broken template in a new chart version: the upgrade fails to render, Ready=False
+    // names the template, and the deployed release and its objects are untouched
+    std::fs::write(
+        work.join("charts/demo/templates/broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  x: {{ .Values.nothing.here }}\n",
+    )
+    .unwrap();
+    let chart_yaml = work.join("charts/demo/Chart.yaml");
+    let text = std::fs::read_to_string(&chart_yaml).unwrap();
+    std::fs::write(
+        &chart_yaml,
+        text.replace("version: 0.1.0", "version: 0.1.1"),
+    )
+    .unwrap();
+    push("broken");
+    refresh::<gitops_api::GitRepository>(&env.cluster.client, "charts-git").await;
+    let st = wait_until(WAIT, || async {
+        let st = env.status("fromgit").await;
+        let (s, _, msg) = ready_of(&st)?;
+        (s == "False" && msg.contains("0.1.1")).then_some(st)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "broken chart never reported: {:#}",
+            futures_status(&env, "fromgit")
+        )
+    });
+    let (_, reason, msg) = ready_of(&st).unwrap();
+    assert_eq!(reason, "UpgradeFailed", "{st:#}");
+    assert!(msg.contains("broken.yaml"), "{msg}");
+    let h = env.history("fromgit");
+    assert_eq!(h.len(), releases, "no release recorded: {h:?}");
+    assert_eq!(h.last().unwrap()["status"], "deployed");
+    assert_eq!(h.last().unwrap()["chart"], "demo-0.1.0");
+    assert_eq!(
+        env.config("fromgit").await.unwrap().data.unwrap()["message"],
+        "git"
+    );
+    assert!(
+        Api::<ConfigMap>::namespaced(env.cluster.client.clone(), "default")
+            .get_opt("broken")
+            .await
+            .unwrap()
+            .is_none()
     );
 }

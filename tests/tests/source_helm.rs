@@ -193,31 +193,13 @@ async fn helmchart_from_oci_repository_and_from_git() {
     std::fs::create_dir_all(&root).unwrap();
     gitops_tests::git(&root, &["init", "-q", "--bare", "-b", "main", "charts.git"]);
     gitops_tests::git(t.path(), &["init", "-q", "-b", "main", "work"]);
-    let copy = std::process::Command::new("cp")
-        .args([
-            "-r",
-            &chart.display().to_string(),
-            &work.join("chart").display().to_string(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    gitops_tests::copy_tree(&chart, &work.join("chart"));
     std::fs::write(
         work.join("prod-values.yaml"),
         "gitopsTestMarker: from-git\n",
     )
     .unwrap();
-    gitops_tests::git(&work, &["add", "-A"]);
-    gitops_tests::git(&work, &["commit", "-q", "-m", "chart"]);
-    gitops_tests::git(
-        &work,
-        &[
-            "push",
-            "-q",
-            &root.join("charts.git").display().to_string(),
-            "main",
-        ],
-    );
+    gitops_tests::commit_and_push(&work, &root.join("charts.git"), "chart");
     let http = gitops_tests::GitHttpServer::start(&root, None).await;
 
     let mut cluster = Cluster::start().await;
