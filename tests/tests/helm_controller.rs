@@ -299,6 +299,24 @@ async fn helm_repository_release_lifecycle() {
     assert_eq!(st["history"][0]["status"], "deployed");
     assert_eq!(st["storageNamespace"], "default");
     assert_eq!(st["helmChart"], "default/default-demo");
+    // Flux's inventory: the release's objects in Helm's install order, hooks left out
+    let ids: Vec<&str> = st["inventory"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "default_demo__ServiceAccount",
+            "default_demo-config__ConfigMap",
+            "default_demo__Service",
+            "default_demo_apps_Deployment"
+        ],
+        "{st:#}"
+    );
+    assert_eq!(st["inventory"]["entries"][3]["v"], "v1");
     let cm = env.config("demo").await.expect("ConfigMap installed");
     assert_eq!(cm.data.unwrap()["message"], "first");
     let labels = cm.metadata.labels.unwrap();
@@ -899,4 +917,75 @@ async fn chart_from_git_with_failing_tests_and_a_broken_template() {
             .unwrap()
             .is_none()
     );
+}
+
+/// A labelled values Secret (`reconcile.fluxcd.io/watch: Enabled`) upgrades the release as
+/// soon as its data changes, long before the HelmRelease's interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_values_secret_upgrades_at_once() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let secrets = Api::<Secret>::namespaced(env.cluster.client.clone(), "default");
+    let secret = |message: &str| -> Secret {
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "app-values", "namespace": "default",
+                         "labels": {"reconcile.fluxcd.io/watch": "Enabled"}},
+            "stringData": {"values.yaml": format!("message: {message}\n")},
+        }))
+        .unwrap()
+    };
+    secrets
+        .create(&PostParams::default(), &secret("one"))
+        .await
+        .unwrap();
+    env.create(
+        "watched",
+        json!({"interval": "1h", "chart": chart_spec("0.1.0"),
+               "valuesFrom": [{"kind": "Secret", "name": "app-values"}]}),
+    )
+    .await;
+    env.wait_ready("watched", "True", Some("InstallSucceeded"))
+        .await;
+    assert_eq!(
+        env.config("watched").await.unwrap().data.unwrap()["message"],
+        "one"
+    );
+    secrets
+        .patch(
+            "app-values",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"values.yaml": "message: two\n"}})),
+        )
+        .await
+        .unwrap();
+    wait_until(WAIT, || async {
+        (env.config("watched").await?.data?.get("message")? == "two").then_some(())
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "no upgrade on the Secret's change: {:#}",
+            futures_status(&env, "watched")
+        )
+    });
+    let st = env
+        .wait_ready("watched", "True", Some("UpgradeSucceeded"))
+        .await;
+    assert_eq!(st["history"][0]["version"], 2);
+    // deleting it is a change too: the release fails on the missing values, as it says
+    secrets
+        .delete("app-values", &Default::default())
+        .await
+        .unwrap();
+    let st = env
+        .wait_ready("watched", "False", Some("ValuesError"))
+        .await;
+    let (_, _, msg) = ready_of(&st).unwrap();
+    assert!(
+        msg.contains("could not find Secret 'default/app-values'"),
+        "{msg}"
+    );
+    assert_eq!(env.history("watched").len(), 2, "nothing released");
 }

@@ -628,7 +628,8 @@ async fn post_build_substitution_target_namespace_and_name_prefix() {
         .unwrap();
     let vars: ConfigMap = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "cluster-vars", "namespace": "default"},
+        "metadata": {"name": "cluster-vars", "namespace": "default",
+                     "labels": {"reconcile.fluxcd.io/watch": "Enabled"}},
         "data": {"cluster_name": "prod", "region": "from-configmap"},
     }))
     .unwrap();
@@ -678,6 +679,23 @@ async fn post_build_substitution_target_namespace_and_name_prefix() {
         .collect();
     assert!(ids.contains(&"team-a_p-settings__ConfigMap"), "{ids:?}");
     assert!(env.configmap("default", "settings").await.is_none());
+
+    // the variables ConfigMap carries the watch label: changing it re-applies at once,
+    // long before the 10m interval
+    Api::<ConfigMap>::namespaced(env.client(), "default")
+        .patch(
+            "cluster-vars",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"cluster_name": "staging"}})),
+        )
+        .await
+        .unwrap();
+    wait_until(WAIT, || async {
+        let cm = env.configmap("team-a", "p-settings").await?;
+        (data_of(&cm, "cluster").as_deref() == Some("staging")).then_some(())
+    })
+    .await
+    .expect("the watched ConfigMap's change was applied");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -40,6 +40,47 @@ pub struct ControllerArgs {
     pub watch_label_selector: String,
 }
 
+/// Flux's `--watch-configs-label-selector` (kustomize, helm and notification controllers).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchConfigsArgs {
+    /// Reconcile the objects that read a ConfigMap or Secret (values, variables, keys,
+    /// kubeconfigs) as soon as one matching this label selector changes; empty disables it.
+    #[arg(long, default_value = "reconcile.fluxcd.io/watch=Enabled")]
+    pub watch_configs_label_selector: String,
+}
+
+/// Whether feature gate `name` is on in a `--feature-gates` value (`A=true,B=false`);
+/// `default` when the value does not name it. A value that is not a boolean is an error;
+/// gates not in `known` are logged and ignored (Flux refuses them, but a gate this
+/// implementation lacks should not keep a controller from starting).
+pub fn feature_gate(
+    gates: &str,
+    known: &[&str],
+    name: &str,
+    default: bool,
+) -> Result<bool, String> {
+    let mut on = default;
+    for item in gates.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (gate, value) = item.split_once('=').unwrap_or((item, "true"));
+        let value: bool = match value.trim().to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(format!(
+                    "--feature-gates: invalid value of {gate}: {other:?} (true or false)"
+                ));
+            }
+        };
+        if !known.contains(&gate.trim()) {
+            tracing::warn!("--feature-gates: ignoring unknown feature gate {gate:?}");
+        }
+        if gate.trim() == name {
+            on = value;
+        }
+    }
+    Ok(on)
+}
+
 /// Parses `:8080`, `0.0.0.0:8080` or `host:port` into a socket address to bind; `None` for
 /// an empty or `0` value.
 pub fn bind_addr(s: &str) -> Option<std::net::SocketAddr> {
@@ -58,6 +99,29 @@ pub fn bind_addr(s: &str) -> Option<std::net::SocketAddr> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn feature_gates_are_parsed_and_checked() {
+        let known = ["DisableConfigWatchers", "OOMWatch"];
+        let g = |v: &str, name: &str| super::feature_gate(v, &known, name, false);
+        assert_eq!(g("", "OOMWatch"), Ok(false));
+        assert_eq!(g("OOMWatch=true", "OOMWatch"), Ok(true));
+        assert_eq!(g("OOMWatch", "OOMWatch"), Ok(true));
+        assert_eq!(
+            g(
+                " DisableConfigWatchers=True , OOMWatch=false",
+                "DisableConfigWatchers"
+            ),
+            Ok(true)
+        );
+        assert_eq!(g("OOMWatch=false", "DisableConfigWatchers"), Ok(false));
+        assert_eq!(g("Nope=true,OOMWatch", "OOMWatch"), Ok(true));
+        assert!(
+            g("OOMWatch=yes", "OOMWatch")
+                .unwrap_err()
+                .contains("invalid value")
+        );
+    }
+
     use super::*;
     use clap::Parser;
 

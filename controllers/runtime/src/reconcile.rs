@@ -12,6 +12,7 @@
 
 use crate::telemetry::{Metrics, Readiness};
 use futures::StreamExt;
+use gitops_api::kustomize::ValuesKind;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -489,6 +490,114 @@ where
             .state()
             .into_iter()
             .filter(|k| related(k, &other))
+            .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// Flux's configuration watch (`--watch-configs-label-selector`): when a ConfigMap or
+/// Secret matching `selector` is created, changes its data or is deleted, the objects of
+/// kind `K` in its namespace for which `refers(k)` lists it are reconciled at once instead
+/// of at their next interval. `refers` gives the `(kind, name)` of the ConfigMaps and
+/// Secrets an object reads, in its own namespace. An empty selector adds nothing.
+pub fn watch_configs<K>(
+    controller: Controller<K>,
+    client: kube::Client,
+    namespace: Option<&str>,
+    selector: &str,
+    refers: impl Fn(&K) -> Vec<(ValuesKind, String)> + Send + Sync + Clone + 'static,
+) -> Controller<K>
+where
+    K: Reconcilable,
+{
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    if selector.trim().is_empty() {
+        return controller;
+    }
+    let c = watch_config_kind::<K, ConfigMap>(
+        controller,
+        client.clone(),
+        namespace,
+        selector,
+        ValuesKind::ConfigMap,
+        |cm| data_hash(&(&cm.data, &cm.binary_data)),
+        refers.clone(),
+    );
+    watch_config_kind::<K, Secret>(
+        c,
+        client,
+        namespace,
+        selector,
+        ValuesKind::Secret,
+        |s| data_hash(&(&s.data, &s.type_)),
+        refers,
+    )
+}
+
+fn data_hash<T: Serialize>(v: &T) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(v).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
+
+/// The trigger of [`watch_configs`] for one kind: an object whose data hash is new (created
+/// or changed while watching) or that was deleted. The first listing only records the hashes:
+/// every object is reconciled when the controller starts anyway.
+fn watch_config_kind<K, S>(
+    controller: Controller<K>,
+    client: kube::Client,
+    namespace: Option<&str>,
+    selector: &str,
+    kind: ValuesKind,
+    hash: fn(&S) -> u64,
+    refers: impl Fn(&K) -> Vec<(ValuesKind, String)> + Send + Sync + 'static,
+) -> Controller<K>
+where
+    K: Reconcilable,
+    S: Watched,
+{
+    let api: Api<S> = match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let mut seen: HashMap<(String, String), u64> = HashMap::new();
+    let mut listed = false;
+    let trigger = watcher(api, watcher::Config::default().labels(selector))
+        .default_backoff()
+        .filter_map(move |event| {
+            let key = |o: &S| (o.namespace().unwrap_or_default(), o.name_any());
+            let out = match event {
+                Err(e) => Some(Err(e)),
+                Ok(watcher::Event::Init) => None,
+                Ok(watcher::Event::InitDone) => {
+                    listed = true;
+                    None
+                }
+                Ok(watcher::Event::InitApply(o)) => {
+                    let h = hash(&o);
+                    let before = seen.insert(key(&o), h);
+                    (listed && before != Some(h)).then_some(Ok(o))
+                }
+                Ok(watcher::Event::Apply(o)) => {
+                    let h = hash(&o);
+                    (seen.insert(key(&o), h) != Some(h)).then_some(Ok(o))
+                }
+                Ok(watcher::Event::Delete(o)) => {
+                    seen.remove(&key(&o));
+                    Some(Ok(o))
+                }
+            };
+            std::future::ready(out)
+        });
+    let store = controller.store();
+    controller.watches_stream(trigger, move |other: S| {
+        let (ns, name) = (other.namespace(), other.name_any());
+        store
+            .state()
+            .into_iter()
+            .filter(|k| {
+                k.namespace() == ns && refers(k).iter().any(|(kd, n)| *kd == kind && *n == name)
+            })
             .map(|k| kube::runtime::reflector::ObjectRef::from(k.as_ref()))
             .collect::<Vec<_>>()
     })

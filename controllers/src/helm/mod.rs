@@ -14,7 +14,7 @@ mod release;
 mod values;
 
 use crate::artifact::ArtifactCache;
-use crate::runtime::args::ControllerArgs;
+use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate};
 use crate::runtime::events::{EventRecorder, EventType};
 use crate::runtime::object::object_ref;
 use crate::runtime::reconcile::{
@@ -26,6 +26,7 @@ use cluster::KubeCluster;
 use gitops_api::condition::{Conditions, reasons, types};
 use gitops_api::duration::format_go_duration;
 use gitops_api::helm::HelmReleaseStatus;
+use gitops_api::kustomize::ValuesKind;
 use gitops_api::meta::SourceKind;
 use gitops_api::source::Source;
 use gitops_api::{Artifact, HelmChart, HelmRelease};
@@ -81,9 +82,13 @@ pub struct HelmArgs {
     /// Kubernetes API burst (accepted; kube-rs does not rate-limit).
     #[arg(long, default_value_t = 300)]
     pub kube_api_burst: u32,
-    /// Feature gates, `Name=true,Other=false` (accepted; none change behaviour yet).
+    /// Feature gates, `Name=true,Other=false`: `DisableConfigWatchers` and
+    /// `DisableChartDigestTracking` act; Flux's other gates are accepted.
     #[arg(long, default_value = "")]
     pub feature_gates: String,
+    /// ConfigMaps and Secrets whose changes reconcile the HelmReleases reading them.
+    #[command(flatten)]
+    pub watch_configs: WatchConfigsArgs,
     /// Largest number of downloaded charts kept on disk (and parsed in memory) for reuse.
     #[arg(long, default_value_t = 16)]
     pub artifact_cache_size: usize,
@@ -104,9 +109,32 @@ struct Context {
     impersonated: Mutex<HashMap<String, kube::Client>>,
 }
 
+/// Flux's helm-controller feature gates (`--feature-gates`).
+const FEATURE_GATES: &[&str] = &[
+    "AdditiveCELDependencyCheck",
+    "AdoptLegacyReleases",
+    "AllowDNSLookups",
+    "CacheSecretsAndConfigMaps",
+    "CancelHealthCheckOnNewRevision",
+    "CorrectDrift",
+    "DefaultToRetryOnFailure",
+    "DetectDrift",
+    "DirectSourceFetch",
+    "DisableChartDigestTracking",
+    "DisableConfigWatchers",
+    "ExternalArtifact",
+    "OOMWatch",
+    "UseHelm3Defaults",
+];
+
 /// Runs the helm controller until the process is stopped.
-pub async fn run(args: HelmArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: HelmArgs) -> anyhow::Result<()> {
     telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
+    let gate = |name: &str| {
+        feature_gate(&args.feature_gates, FEATURE_GATES, name, false).map_err(anyhow::Error::msg)
+    };
+    let watch_configs = !gate("DisableConfigWatchers")?;
+    args.disable_chart_digest_tracking |= gate("DisableChartDigestTracking")?;
     let config = crate::runtime::client::config(args.common.kubeconfig.as_deref()).await?;
     let client = kube::Client::try_from(config.clone())
         .map_err(|e| anyhow::anyhow!("Kubernetes client: {e}"))?;
@@ -137,6 +165,11 @@ pub async fn run(args: HelmArgs) -> anyhow::Result<()> {
     };
     tracing::info!("starting helm-controller");
     let ns = opts.namespace.clone();
+    let selector = if watch_configs {
+        args.watch_configs.watch_configs_label_selector.clone()
+    } else {
+        String::new()
+    };
     reconcile::run_with::<HelmRelease, _>(
         client.clone(),
         Arc::new(HelmReconciler(ctx)),
@@ -158,11 +191,26 @@ pub async fn run(args: HelmArgs) -> anyhow::Result<()> {
                 ns,
                 SourceKind::ExternalArtifact,
             );
+            let c = reconcile::watch_configs(c, client.clone(), ns, &selector, config_refs);
             watch_dependencies(c, client.clone(), ns)
         },
     )
     .await;
     Ok(())
+}
+
+/// The ConfigMaps and Secrets a HelmRelease reads: `valuesFrom` and the kubeconfig.
+fn config_refs(hr: &HelmRelease) -> Vec<(ValuesKind, String)> {
+    let mut refs: Vec<_> = hr
+        .spec
+        .values_from
+        .iter()
+        .map(|v| (v.kind, v.name.clone()))
+        .collect();
+    if let Some(k) = &hr.spec.kube_config {
+        refs.extend(k.config_refs());
+    }
+    refs
 }
 
 /// The chart source a HelmRelease uses: `(kind, namespace, name)`.

@@ -22,6 +22,7 @@ use gitops_helm::release::{
 };
 use gitops_helm::values::Values;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -397,6 +398,39 @@ impl Request<'_> {
         }
         sort_history(&mut self.status.history);
         Ok(())
+    }
+
+    /// Flux's `status.inventory`, from the newest release record when it was written after
+    /// `before` (a failure to build it is an event, as in Flux, not a failed action).
+    async fn observe_inventory(&mut self, before: i64) {
+        let actions = self.actions();
+        let Ok(rel) = actions.storage.last(&self.target.name).await else {
+            return;
+        };
+        if rel.version <= before {
+            return;
+        }
+        match actions.inventory(&rel, Some(self.chart)).await {
+            Ok(objects) => {
+                let entries = objects
+                    .iter()
+                    .filter_map(|o| gitops_apply::ObjectRef::from_object(o).ok())
+                    .map(|r| gitops_api::meta::ResourceRef {
+                        id: r.inventory_id(),
+                        v: r.version,
+                    })
+                    .collect();
+                self.status.inventory = Some(gitops_api::meta::ResourceInventory { entries });
+            }
+            Err(e) => {
+                let msg = format!(
+                    "failed to build inventory for {}/{}: {e}",
+                    self.hr.namespace().unwrap_or_default(),
+                    self.hr.name_any()
+                );
+                self.event(EventType::Warning, "InventoryBuildFailed", msg);
+            }
+        }
     }
 
     async fn last_version(&self) -> i64 {
@@ -939,6 +973,7 @@ impl Request<'_> {
         let res = self.actions().install(self.chart, self.values, &opts).await;
         let wrote = res.is_ok() || res.as_ref().err().is_some_and(|e| e.release.is_some());
         let _ = self.observe(before, Some("install")).await;
+        self.observe_inventory(before).await;
         let (chart, version) = self.chart_id();
         match res {
             Ok(_) => {
@@ -1028,6 +1063,7 @@ impl Request<'_> {
         let res = self.actions().upgrade(self.chart, self.values, &opts).await;
         let wrote = res.is_ok() || res.as_ref().err().is_some_and(|e| e.release.is_some());
         let _ = self.observe(before, Some("upgrade")).await;
+        self.observe_inventory(before).await;
         let (chart, version) = self.chart_id();
         match res {
             Ok(_) => {
@@ -1193,6 +1229,7 @@ impl Request<'_> {
         let before = self.last_version().await;
         let res = self.actions().rollback(&opts).await;
         let _ = self.observe(before, None).await;
+        self.observe_inventory(before).await;
         match res {
             Ok(_) => {
                 let msg = format!(
@@ -1240,6 +1277,9 @@ impl Request<'_> {
             && res.is_ok()
         {
             s.status = Status::Uninstalled.as_str().into();
+        }
+        if res.is_ok() {
+            self.status.inventory = None;
         }
         match res {
             Ok(_) => {

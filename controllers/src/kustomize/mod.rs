@@ -13,7 +13,7 @@ pub(crate) mod build;
 
 use crate::artifact;
 
-use crate::runtime::args::ControllerArgs;
+use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate};
 use crate::runtime::events::{EventRecorder, EventType};
 use crate::runtime::object::object_ref;
 use crate::runtime::reconcile::{
@@ -96,9 +96,13 @@ pub struct KustomizeArgs {
     /// Kubernetes API burst (accepted; kube-rs does not rate-limit).
     #[arg(long, default_value_t = 300)]
     pub kube_api_burst: u32,
-    /// Feature gates, `Name=true,Other=false` (accepted; none change behaviour yet).
+    /// Feature gates, `Name=true,Other=false`: `DisableConfigWatchers` acts; Flux's other
+    /// gates are accepted.
     #[arg(long, default_value = "")]
     pub feature_gates: String,
+    /// ConfigMaps and Secrets whose changes reconcile the Kustomizations reading them.
+    #[command(flatten)]
+    pub watch_configs: WatchConfigsArgs,
     /// Largest number of downloaded artifacts kept on disk for reuse.
     #[arg(long, default_value_t = 16)]
     pub artifact_cache_size: usize,
@@ -117,9 +121,53 @@ struct Context {
     impersonated: Mutex<HashMap<String, kube::Client>>,
 }
 
+/// Flux's kustomize-controller feature gates (`--feature-gates`).
+const FEATURE_GATES: &[&str] = &[
+    "AdditiveCELDependencyCheck",
+    "CacheSecretsAndConfigMaps",
+    "CancelHealthCheckOnNewRevision",
+    "DisableConfigWatchers",
+    "DisableFailFastBehavior",
+    "DisableStatusPollerCache",
+    "ExternalArtifact",
+    "GroupChangeLog",
+    "StrictPostBuildSubstitutions",
+];
+
+/// The ConfigMaps and Secrets a Kustomization reads: `postBuild.substituteFrom`, the
+/// decryption Secret and the kubeconfig.
+fn config_refs(ks: &Kustomization) -> Vec<(ValuesKind, String)> {
+    let mut refs: Vec<_> = ks
+        .spec
+        .post_build
+        .iter()
+        .flat_map(|p| p.substitute_from.iter())
+        .map(|r| (r.kind, r.name.clone()))
+        .collect();
+    if let Some(r) = ks
+        .spec
+        .decryption
+        .as_ref()
+        .and_then(|d| d.secret_ref.as_ref())
+    {
+        refs.push((ValuesKind::Secret, r.name.clone()));
+    }
+    if let Some(k) = &ks.spec.kube_config {
+        refs.extend(k.config_refs());
+    }
+    refs
+}
+
 /// Runs the kustomize controller until the process is stopped.
 pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
     telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
+    let watch_configs = !feature_gate(
+        &args.feature_gates,
+        FEATURE_GATES,
+        "DisableConfigWatchers",
+        false,
+    )
+    .map_err(anyhow::Error::msg)?;
     let config = crate::runtime::client::config(args.common.kubeconfig.as_deref()).await?;
     let client = kube::Client::try_from(config.clone())
         .map_err(|e| anyhow::anyhow!("Kubernetes client: {e}"))?;
@@ -150,6 +198,11 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
     };
     tracing::info!("starting kustomize-controller");
     let ns = opts.namespace.clone();
+    let selector = if watch_configs {
+        args.watch_configs.watch_configs_label_selector.clone()
+    } else {
+        String::new()
+    };
     reconcile::run_with::<Kustomization, _>(
         client.clone(),
         Arc::new(KustomizeReconciler(ctx)),
@@ -177,6 +230,7 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
                 ns,
                 SourceKind::ExternalArtifact,
             );
+            let c = reconcile::watch_configs(c, client.clone(), ns, &selector, config_refs);
             watch_dependencies(c, client.clone(), ns)
         },
     )

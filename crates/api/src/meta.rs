@@ -86,6 +86,22 @@ pub struct KubeConfigReference {
     pub secret_ref: Option<SecretKeyReference>,
 }
 
+impl KubeConfigReference {
+    /// The ConfigMap or Secret it names (in the referring object's namespace).
+    pub fn config_refs(&self) -> Vec<(crate::kustomize::ValuesKind, String)> {
+        use crate::kustomize::ValuesKind;
+        let cm = self
+            .config_map_ref
+            .iter()
+            .map(|r| (ValuesKind::ConfigMap, r.name.clone()));
+        let secret = self
+            .secret_ref
+            .iter()
+            .map(|r| (ValuesKind::Secret, r.name.clone()));
+        cm.chain(secret).collect()
+    }
+}
+
 /// Labels and annotations added to every object a controller applies.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CommonMetadata {

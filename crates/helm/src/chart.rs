@@ -8,6 +8,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value as J};
 
@@ -19,7 +20,7 @@ pub struct File {
     /// Relative path, e.g. `templates/deployment.yaml`.
     pub name: String,
     /// Contents (shared: cloning a chart does not copy its files).
-    pub data: std::sync::Arc<[u8]>,
+    pub data: Arc<[u8]>,
 }
 
 /// Text of a file: UTF-8 as is (checked on the fast path), invalid sequences replaced.
@@ -105,6 +106,29 @@ impl Chart {
     /// Files under `crds/` (their names relative to the chart).
     pub fn crd_files(&self) -> impl Iterator<Item = &File> {
         self.files.iter().filter(|f| f.name.starts_with("crds/"))
+    }
+
+    /// The `crds/` files of the chart and its subcharts, as (path from the parent chart,
+    /// content): the chart's own sorted by name, then each subchart's.
+    pub fn crds(&self) -> Vec<(String, Arc<[u8]>)> {
+        fn collect(c: &Chart, prefix: &str, out: &mut Vec<(String, Arc<[u8]>)>) {
+            let full = if prefix.is_empty() {
+                c.name().to_string()
+            } else {
+                format!("{prefix}/charts/{}", c.name())
+            };
+            let mut crds: Vec<&File> = c.crd_files().collect();
+            crds.sort_by(|a, b| a.name.cmp(&b.name));
+            for f in crds {
+                out.push((format!("{full}/{}", f.name), f.data.clone()));
+            }
+            for d in &c.dependencies {
+                collect(d, &full, out);
+            }
+        }
+        let mut out = Vec::new();
+        collect(self, "", &mut out);
+        out
     }
 
     /// Loads a chart from a directory or a `.tgz` archive, within Helm's size limits.

@@ -14,6 +14,9 @@ use crate::template::{Exec, Tree};
 use crate::value::{Object, Value};
 use crate::values::{self, Values};
 
+/// The annotation that makes a manifest a hook.
+pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
+
 /// Kubernetes API group/versions Helm reports in template mode.
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "v1",
@@ -861,7 +864,7 @@ pub fn sort_manifests(
         for doc in split_manifests(content) {
             let head =
                 crate::yaml::manifest_head(&doc).map_err(|e| Error::Manifest(path.clone(), e))?;
-            let Some(ht) = head.annotations.get("helm.sh/hook") else {
+            let Some(ht) = head.annotations.get(HOOK_ANNOTATION) else {
                 generic.push(Manifest {
                     name: path.clone(),
                     content: doc,
@@ -921,22 +924,6 @@ fn valid_release_name(n: &str) -> bool {
         static RE: regex::Regex = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").unwrap_or_else(|_| unreachable!());
     }
     RE.with(|re| re.is_match(n))
-}
-
-fn collect_crds(c: &Chart, prefix: &str, out: &mut Vec<(String, Arc<[u8]>)>) {
-    let full = if prefix.is_empty() {
-        c.name().to_string()
-    } else {
-        format!("{prefix}/charts/{}", c.name())
-    };
-    let mut crds: Vec<&File> = c.crd_files().collect();
-    crds.sort_by(|a, b| a.name.cmp(&b.name));
-    for f in crds {
-        out.push((format!("{full}/{}", f.name), f.data.clone()));
-    }
-    for d in &c.dependencies {
-        collect_crds(d, &full, out);
-    }
 }
 
 fn check_kube_version(c: &Chart, kube: &str) -> Result<(), Error> {
@@ -1010,10 +997,8 @@ pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Resul
         rest.insert(k, v);
     }
     let (manifests, hooks) = sort_manifests(&rest)?;
-    let mut crds = Vec::new();
-    collect_crds(&c, "", &mut crds);
     Ok(Rendered {
-        crds,
+        crds: c.crds(),
         manifests,
         hooks,
         notes,

@@ -14,7 +14,7 @@ use super::cluster::{ApplyParams, Cluster, ClusterError, ObjectKey, Propagation}
 use super::model::{ChartRecord, Hook, HookExecution, Release, Status, now};
 use super::storage::{Storage, StorageError};
 use crate::chart::Chart;
-use crate::render::{RenderOptions, render_chart, split_manifests};
+use crate::render::{HOOK_ANNOTATION, RenderOptions, render_chart, split_manifests};
 use crate::values::Values;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -515,6 +515,28 @@ impl<'c, C: Cluster> Actions<'c, C> {
             set_owner_metadata(o, &rel.name, &rel.namespace);
         }
         Ok(built.objects)
+    }
+
+    /// The objects Flux lists in a HelmRelease's `status.inventory` for a release: the
+    /// manifest's objects that are not hooks, namespaces defaulted (kinds the cluster does
+    /// not serve left out), then the CRDs in the `crds/` directories of `chart`.
+    pub async fn inventory(
+        &self,
+        rel: &Release,
+        chart: Option<&Chart>,
+    ) -> Result<Vec<Value>, String> {
+        let objects: Vec<Value> = parse_objects(&rel.manifest)?
+            .into_iter()
+            .filter(|o| o["metadata"]["annotations"].get(HOOK_ANNOTATION).is_none())
+            .collect();
+        let mut objects = self.build(objects, &rel.namespace, true).await?.objects;
+        for (name, data) in chart.map(Chart::crds).unwrap_or_default() {
+            let text = String::from_utf8_lossy(&data);
+            objects.extend(
+                parse_objects(&text).map_err(|e| format!("failed to parse CRD {name}: {e}"))?,
+            );
+        }
+        Ok(objects)
     }
 
     /// The chart's `crds/` per policy, then waits for them to be established.
