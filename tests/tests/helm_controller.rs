@@ -989,3 +989,85 @@ async fn a_watched_values_secret_upgrades_at_once() {
     );
     assert_eq!(env.history("watched").len(), 2, "nothing released");
 }
+
+/// Kustomize post-renderers (a JSON 6902 patch and an image override) and `commonMetadata`
+/// shape what is applied; changing the post-renderers alone upgrades the release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_renderers_and_common_metadata_shape_the_release() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let post = |value: &str| {
+        json!([{"kustomize": {
+            "patches": [{
+                "target": {"kind": "ConfigMap"},
+                "patch": format!("- op: add\n  path: /metadata/labels\n  value: {{post: {value}}}\n"),
+            }],
+            "images": [{"name": "nginx", "newTag": "1.28"}],
+        }}])
+    };
+    env.create(
+        "shaped",
+        json!({"interval": "1h", "chart": chart_spec("0.1.0"),
+               "postRenderers": post("first"),
+               "commonMetadata": {"labels": {"team": "a"}, "annotations": {"owner": "platform"}}}),
+    )
+    .await;
+    let st = env
+        .wait_ready("shaped", "True", Some("InstallSucceeded"))
+        .await;
+    assert!(
+        st["observedPostRenderersDigest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{st:#}"
+    );
+    let cm = env.config("shaped").await.unwrap();
+    let labels = cm.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("post").map(String::as_str), Some("first"));
+    assert_eq!(labels.get("team").map(String::as_str), Some("a"));
+    assert_eq!(
+        cm.metadata
+            .annotations
+            .unwrap_or_default()
+            .get("owner")
+            .map(String::as_str),
+        Some("platform")
+    );
+    let deployments = Api::<Deployment>::namespaced(env.cluster.client.clone(), "default");
+    let d = deployments.get("shaped").await.unwrap();
+    let image = d.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("nginx:1.28"));
+    assert_eq!(
+        d.metadata
+            .labels
+            .unwrap_or_default()
+            .get("team")
+            .map(String::as_str),
+        Some("a"),
+        "commonMetadata on every object"
+    );
+    // what helm stores is the post-rendered manifest
+    let manifest = env.helm.ok(&["get", "manifest", "shaped", "-n", "default"]);
+    assert!(manifest.contains("image: nginx:1.28"), "{manifest}");
+
+    env.patch("shaped", json!({"spec": {"postRenderers": post("second")}}))
+        .await;
+    wait_until(WAIT, || async {
+        let cm = env.config("shaped").await?;
+        (cm.metadata.labels?.get("post")? == "second").then_some(())
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "post-renderers not re-applied: {:#}",
+            futures_status(&env, "shaped")
+        )
+    });
+    let st = env
+        .wait_ready("shaped", "True", Some("UpgradeSucceeded"))
+        .await;
+    assert_eq!(st["history"][0]["version"], 2);
+}
