@@ -381,7 +381,7 @@ fn controllers_accept_their_deployment_args() {
         checked += 1;
     }
     assert!(
-        checked >= 3,
-        "source, kustomize and helm controllers checked"
+        checked >= 4,
+        "source, kustomize, helm and notification controllers checked"
     );
 }

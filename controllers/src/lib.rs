@@ -9,7 +9,9 @@
 //! - [`source`]: the source controller (GitRepository, OCIRepository, HelmRepository,
 //!   HelmChart, Bucket);
 //! - [`kustomize`]: the kustomize controller (Kustomization);
-//! - [`helm`]: the helm controller (HelmRelease).
+//! - [`helm`]: the helm controller (HelmRelease);
+//! - [`notification`]: the notification controller (events to Alerts and Providers,
+//!   Receivers).
 //!
 //! [`CONTROLLERS`] is the one registry of controllers: `gitops install` (components and
 //! their CRDs), `gitops controller NAME` and `gitops dev` all read it.
@@ -19,6 +21,7 @@
 mod artifact;
 pub mod helm;
 pub mod kustomize;
+pub mod notification;
 pub mod source;
 
 /// The controller runtime ([`gitops_runtime`]), under the name the controllers use.
@@ -97,7 +100,7 @@ pub static CONTROLLERS: &[ControllerInfo] = &[
             &gitops_api::Alert::INFO,
             &gitops_api::Receiver::INFO,
         ],
-        start: None,
+        start: Some(|argv| start_with(argv, notification::run)),
     },
     ControllerInfo {
         name: "image-reflector-controller",

@@ -436,44 +436,36 @@ impl Cluster {
 
     /// Like [`Cluster::start_kustomize_controller`] with extra flags.
     pub fn start_kustomize_controller_with(&mut self, extra: &[&str]) {
-        let args = <gitops_controllers::kustomize::KustomizeArgs as clap::Parser>::parse_from(
-            [
-                "kustomize-controller".to_string(),
-                format!("--kubeconfig={}", self.kubeconfig.display()),
-                "--metrics-addr=0".into(),
-                "--health-addr=0".into(),
-                "--log-encoding=console".into(),
-                "--log-level=warn".into(),
-            ]
-            .into_iter()
-            .chain(extra.iter().map(|s| s.to_string())),
-        );
-        self.controllers.push(tokio::spawn(async move {
-            if let Err(e) = gitops_controllers::kustomize::run(args).await {
-                eprintln!("kustomize controller stopped: {e:#}");
-            }
-        }));
+        self.start_controller("kustomize-controller", extra);
     }
-}
 
-impl Cluster {
     /// Starts the helm controller in this process against the cluster.
     pub fn start_helm_controller_with(&mut self, extra: &[&str]) {
-        let args = <gitops_controllers::helm::HelmArgs as clap::Parser>::parse_from(
-            [
-                "helm-controller".to_string(),
-                format!("--kubeconfig={}", self.kubeconfig.display()),
-                "--metrics-addr=0".into(),
-                "--health-addr=0".into(),
-                "--log-encoding=console".into(),
-                "--log-level=warn".into(),
-            ]
-            .into_iter()
-            .chain(extra.iter().map(|s| s.to_string())),
-        );
+        self.start_controller("helm-controller", extra);
+    }
+
+    /// Starts the controller `name` of the registry ([`gitops_controllers::CONTROLLERS`])
+    /// in this process against the cluster, quiet and without metrics or probes, with
+    /// `extra` flags.
+    pub fn start_controller(&mut self, name: &str, extra: &[&str]) {
+        let info = gitops_controllers::controller(name).expect("a known controller");
+        let start = info.start.expect("a runnable controller");
+        let argv: Vec<String> = [
+            info.name.to_string(),
+            format!("--kubeconfig={}", self.kubeconfig.display()),
+            "--metrics-addr=0".into(),
+            "--health-addr=0".into(),
+            "--log-encoding=console".into(),
+            "--log-level=warn".into(),
+        ]
+        .into_iter()
+        .chain(extra.iter().map(|s| s.to_string()))
+        .collect();
+        let run = start(argv).expect("controller flags");
+        let name = info.name;
         self.controllers.push(tokio::spawn(async move {
-            if let Err(e) = gitops_controllers::helm::run(args).await {
-                eprintln!("helm controller stopped: {e:#}");
+            if let Err(e) = run.await {
+                eprintln!("{name} stopped: {e:#}");
             }
         }));
     }
@@ -804,5 +796,156 @@ pub mod bench {
             Some(kib) => println!("controller peak RSS: {:.1} MiB", kib as f64 / 1024.0),
             None => println!("controller peak RSS: unavailable"),
         }
+    }
+}
+
+/// HMAC-SHA256 of `body` with `key`, hex (RFC 2104 over sha2: how webhook senders sign).
+pub fn hmac_sha256_hex(key: &[u8], body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut k = key.to_vec();
+    if k.len() > 64 {
+        k = Sha256::digest(&k).to_vec();
+    }
+    k.resize(64, 0);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::digest([ipad.as_slice(), body].concat());
+    hex::encode(Sha256::digest([opad.as_slice(), inner.as_slice()].concat()))
+}
+
+/// One request a [`CaptureServer`] received.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// `POST`, `PUT` …
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers, names lowercased.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Captured {
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A real HTTP server that records every request and answers `status` (200 unless set):
+/// `[]` to GETs (list endpoints), `{}` to the rest. Stands in for hosted services (Slack,
+/// GitHub …) whose documented request contract the tests check.
+pub struct CaptureServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    requests: Arc<std::sync::Mutex<Vec<Captured>>>,
+    status: Arc<std::sync::atomic::AtomicU16>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CaptureServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CaptureServer {
+    /// Starts on a free loopback port.
+    pub async fn start() -> CaptureServer {
+        use http_body_util::BodyExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let status = Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let (reqs, st) = (requests.clone(), status.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (reqs, st) = (reqs.clone(), st.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let (reqs, st) = (reqs.clone(), st.clone());
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes().to_vec())
+                                    .unwrap_or_default();
+                                let get = parts.method == hyper::Method::GET;
+                                reqs.lock().unwrap().push(Captured {
+                                    method: parts.method.to_string(),
+                                    path: parts
+                                        .uri
+                                        .path_and_query()
+                                        .map(|p| p.to_string())
+                                        .unwrap_or_default(),
+                                    headers: parts
+                                        .headers
+                                        .iter()
+                                        .map(|(k, v)| {
+                                            (
+                                                k.as_str().to_owned(),
+                                                v.to_str().unwrap_or("").to_owned(),
+                                            )
+                                        })
+                                        .collect(),
+                                    body,
+                                });
+                                let code = st.load(std::sync::atomic::Ordering::SeqCst);
+                                let mut r = hyper::Response::new(http_body_util::Full::new(
+                                    bytes::Bytes::from(if get { "[]" } else { "{}" }),
+                                ));
+                                *r.status_mut() =
+                                    hyper::StatusCode::from_u16(code).unwrap_or_default();
+                                r.headers_mut().insert(
+                                    "content-type",
+                                    hyper::header::HeaderValue::from_static("application/json"),
+                                );
+                                Ok::<_, Infallible>(r)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        CaptureServer {
+            url: format!("http://{addr}"),
+            requests,
+            status,
+            task,
+        }
+    }
+
+    /// Answers `code` from now on.
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many requests came so far.
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<Captured> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// The requests whose path starts with `prefix`.
+    pub fn under(&self, prefix: &str) -> Vec<Captured> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .collect()
     }
 }

@@ -60,6 +60,10 @@ pub struct Args {
     /// Time limit of `--until-ready`.
     #[arg(long, default_value = "5m")]
     timeout: String,
+    /// Address of the notification controller's webhook receivers (`/hook/…`), so a
+    /// `git push` hook can make the sync immediate; a free port when this one is taken.
+    #[arg(long, default_value = "127.0.0.1:9292")]
+    receiver_listen: SocketAddr,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -164,8 +168,10 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
     let client = gitops_controllers::runtime::client::client(Some(&kubeconfig)).await?;
     install_crds(&client).await?;
     ensure_namespace(&client, NAMESPACE).await?;
-    let controllers = start_controllers(&kubeconfig, &state)?;
+    let receivers = free_or_other(args.receiver_listen)?;
+    let controllers = start_controllers(&kubeconfig, &state, receivers)?;
     say(&format!("controllers: {}", controllers.names.join(", ")));
+    say(&format!("receivers: http://{receivers}/hook/…"));
 
     let mut git_server = None;
     if let Some(r) = repo.as_mut().filter(|r| r.local.is_some()) {
@@ -177,6 +183,7 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
     };
 
     let progress = tokio::spawn(show_progress(client.clone()));
+    let events = tokio::spawn(show_events(client.clone()));
     let code = if let Some(target) = target.filter(|_| args.until_ready) {
         tokio::select! {
             r = wait_ready(&client, &target, timeout) => r,
@@ -189,6 +196,7 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     };
     progress.abort();
+    events.abort();
     if let Some(t) = git_server {
         t.abort();
     }
@@ -347,13 +355,33 @@ struct Controllers {
 
 /// Runs every controller that exists as its own task with its own client, the way the
 /// installation runs them as Deployments (loopback addresses, no metrics/health ports).
-fn start_controllers(kubeconfig: &Path, state: &Path) -> anyhow::Result<Controllers> {
+/// `addr` when it can be bound, else a free loopback port (said so).
+fn free_or_other(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    if addr.port() != 0 && std::net::TcpListener::bind(addr).is_ok() {
+        return Ok(addr);
+    }
+    let other = std::net::TcpListener::bind((addr.ip(), 0))?.local_addr()?;
+    if addr.port() != 0 {
+        say(&format!("{addr} is in use: receivers listen on {other}"));
+    }
+    Ok(other)
+}
+
+fn start_controllers(
+    kubeconfig: &Path,
+    state: &Path,
+    receivers: SocketAddr,
+) -> anyhow::Result<Controllers> {
     let common = [
         format!("--kubeconfig={}", kubeconfig.display()),
         "--metrics-addr=0".to_string(),
         "--health-addr=0".to_string(),
         "--watch-all-namespaces=true".to_string(),
     ];
+    // The notification controller's event endpoint, on a free loopback port.
+    let events = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let notification = gitops_controllers::controller("notification-controller")
+        .is_some_and(|c| c.start.is_some());
     let mut names = Vec::new();
     let mut tasks = Vec::new();
     for info in gitops_controllers::CONTROLLERS {
@@ -363,6 +391,14 @@ fn start_controllers(kubeconfig: &Path, state: &Path) -> anyhow::Result<Controll
         let mut argv: Vec<String> = std::iter::once(info.name.to_string())
             .chain(common.iter().cloned())
             .collect();
+        if info.name == "notification-controller" {
+            argv.extend([
+                format!("--events-listen-addr={events}"),
+                format!("--receiver-addr={receivers}"),
+            ]);
+        } else if notification {
+            argv.push(format!("--events-addr=http://{events}/"));
+        }
         if info.name == "source-controller" {
             // The artifact server keeps its port across restarts so the URLs stored in
             // status stay valid (a new port would leave consumers with dead links until
@@ -548,6 +584,7 @@ async fn show_progress(client: kube::Client) {
         "HelmChart",
         "Kustomization",
         "HelmRelease",
+        "Receiver",
     ];
     let mut streams = Vec::new();
     for kind in kinds {
@@ -587,6 +624,48 @@ async fn show_progress(client: kube::Client) {
                 last.insert(id, line);
             }
         }
+    }
+}
+
+/// Prints the Events the controllers record (what they post to the notification
+/// controller) as they arrive.
+async fn show_events(client: kube::Client) {
+    use k8s_openapi::api::core::v1::Event;
+    let started = jiff::Timestamp::now();
+    let api: Api<Event> = Api::all(client);
+    let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+    while let Some(e) = stream.next().await {
+        let Ok(watcher::Event::Apply(ev)) = e else {
+            continue;
+        };
+        let at = ev
+            .event_time
+            .as_ref()
+            .map(|t| t.0)
+            .or(ev.last_timestamp.as_ref().map(|t| t.0));
+        if at.is_some_and(|t| t < started) {
+            continue;
+        }
+        let o = &ev.involved_object;
+        let mark = if ev.type_.as_deref() == Some("Warning") {
+            "⚠"
+        } else {
+            "•"
+        };
+        let message = ev.message.as_deref().unwrap_or("");
+        let first = message.lines().next().unwrap_or("");
+        let more = message.lines().count().saturating_sub(1);
+        let mut line = format!(
+            "{mark} event {}/{}/{} {}: {first}",
+            o.kind.as_deref().unwrap_or(""),
+            o.namespace.as_deref().unwrap_or(""),
+            o.name.as_deref().unwrap_or(""),
+            ev.reason.as_deref().unwrap_or("")
+        );
+        if more > 0 {
+            line.push_str(&format!(" (+{more} lines)"));
+        }
+        say(&line);
     }
 }
 

@@ -18,7 +18,8 @@
 //! - [`object`]: what the runtime knows of a kind's status ([`object::HasStatus`]) and
 //!   object references for events;
 //! - [`events::EventRecorder`]: Kubernetes Events (core/v1) and forwarding to the
-//!   notification controller (`--events-addr`).
+//!   notification controller (`--events-addr`);
+//! - [`http`]: the small HTTP server behind probes, metrics and webhook endpoints.
 
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub mod args;
 pub mod client;
 pub mod events;
 pub mod finalizer;
+pub mod http;
 pub mod object;
 pub mod reconcile;
 pub mod status;

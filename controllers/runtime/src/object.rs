@@ -76,6 +76,7 @@ flux_status!(
     gitops_api::Bucket => gitops_api::source::BucketStatus,
     gitops_api::Kustomization => gitops_api::kustomize::KustomizationStatus,
     gitops_api::HelmRelease => gitops_api::helm::HelmReleaseStatus,
+    gitops_api::Receiver => gitops_api::notification::ReceiverStatus,
 );
 
 macro_rules! source_status {
@@ -136,6 +137,11 @@ reconcilable!(
     gitops_api::Bucket => |o| o.spec.interval.get();
     gitops_api::Kustomization => |o| o.spec.interval.get(), retry: Some(o.spec.retry_interval());
     gitops_api::HelmRelease => |o| o.spec.interval.get();
+    gitops_api::Receiver => |o| o
+        .spec
+        .interval
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(600), |i| i.get());
 );
 
 /// A reference to `obj` for events (kind, name, namespace, uid, resource version).

@@ -1,12 +1,8 @@
 //! Logs, Prometheus metrics and health endpoints.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Request, StatusCode};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -198,37 +194,15 @@ pub async fn serve(
     ready: Readiness,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let metrics = metrics.clone();
-            let ready = ready.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let metrics = metrics.clone();
-                    let ready = ready.clone();
-                    async move {
-                        let (status, body) = match (req.uri().path(), &metrics) {
-                            ("/metrics", Some(m)) => (StatusCode::OK, m.render()),
-                            ("/healthz", _) => (StatusCode::OK, "ok".to_owned()),
-                            ("/readyz", _) if ready.is_ready() => (StatusCode::OK, "ok".to_owned()),
-                            ("/readyz", _) => {
-                                (StatusCode::SERVICE_UNAVAILABLE, "not ready".to_owned())
-                            }
-                            _ => (StatusCode::NOT_FOUND, "not found".to_owned()),
-                        };
-                        let mut r = Response::new(Full::new(Bytes::from(body)));
-                        *r.status_mut() = status;
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
+    crate::http::serve(listener, move |req: Request<hyper::body::Incoming>| {
+        let (status, body) = match (req.uri().path(), &metrics) {
+            ("/metrics", Some(m)) => (StatusCode::OK, m.render()),
+            ("/healthz", _) => (StatusCode::OK, "ok".to_owned()),
+            ("/readyz", _) if ready.is_ready() => (StatusCode::OK, "ok".to_owned()),
+            ("/readyz", _) => (StatusCode::SERVICE_UNAVAILABLE, "not ready".to_owned()),
+            _ => (StatusCode::NOT_FOUND, "not found".to_owned()),
+        };
+        std::future::ready(crate::http::text(status, body))
     });
     Ok(())
 }

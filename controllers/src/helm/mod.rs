@@ -15,7 +15,7 @@ mod values;
 
 use crate::artifact::ArtifactCache;
 use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate};
-use crate::runtime::events::{EventRecorder, EventType};
+use crate::runtime::events::{EventMetadata, EventRecorder, EventType};
 use crate::runtime::object::object_ref;
 use crate::runtime::reconcile::{
     self, ReconcileError, ReconcileResult, Reconciler, Requeue, RunOptions,
@@ -998,10 +998,15 @@ async fn prepare_and_release(
     *conds = req.conds.clone();
     let oref = object_ref(hr);
     let revision = chart.metadata.version.clone();
+    let token = status
+        .last_attempted_config_digest
+        .clone()
+        .unwrap_or_default();
     for (t, reason, msg) in events {
-        ctx.events
-            .publish(&oref, t, reason, &msg, Some(&revision))
-            .await;
+        let meta = EventMetadata::revision(Some(&revision))
+            .with(gitops_api::event::META_TOKEN, &token)
+            .with_object_annotations(hr.annotations());
+        ctx.events.publish_with(&oref, t, reason, &msg, meta).await;
     }
     Ok(outcome)
 }

@@ -14,7 +14,7 @@ pub(crate) mod build;
 use crate::artifact;
 
 use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate};
-use crate::runtime::events::{EventRecorder, EventType};
+use crate::runtime::events::{EventMetadata, EventRecorder, EventType};
 use crate::runtime::object::object_ref;
 use crate::runtime::reconcile::{
     self, ReconcileError, ReconcileResult, Reconciler, Requeue, RunOptions,
@@ -1076,14 +1076,22 @@ async fn finish(
     let oref = object_ref(k);
     let revision = run.revision.as_deref();
     let new_revision = old_applied.as_deref() != revision;
+    let meta = || {
+        EventMetadata::revision(revision)
+            .with(
+                gitops_api::event::META_ORIGIN_REVISION,
+                run.origin_revision.as_deref().unwrap_or_default(),
+            )
+            .with_object_annotations(k.annotations())
+    };
     if !run.changes.is_empty() {
         ctx.events
-            .publish(
+            .publish_with(
                 &oref,
                 EventType::Normal,
                 reasons::PROGRESSING,
                 &run.changes.join("\n"),
-                revision,
+                meta(),
             )
             .await;
     }
@@ -1109,7 +1117,7 @@ async fn finish(
             if new_revision || recovered || !run.changes.is_empty() {
                 let next = format_go_duration(k.spec.interval.get());
                 ctx.events
-                    .publish(
+                    .publish_with(
                         &oref,
                         EventType::Normal,
                         reasons::RECONCILIATION_SUCCEEDED,
@@ -1119,7 +1127,7 @@ async fn finish(
                                 started.elapsed().as_millis() as u64
                             ))
                         ),
-                        revision,
+                        meta().commit_status_update(),
                     )
                     .await;
             }
@@ -1159,7 +1167,7 @@ async fn finish(
                     EventType::Normal
                 };
                 ctx.events
-                    .publish(&oref, type_, f.reason, &f.message, revision)
+                    .publish_with(&oref, type_, f.reason, &f.message, meta())
                     .await;
             }
             // retried after `requeue` when the failure names one (dependencies, source

@@ -12,7 +12,7 @@ mod helm;
 mod oci;
 
 use crate::runtime::args::{ControllerArgs, bind_addr};
-use crate::runtime::events::{EventRecorder, EventType};
+use crate::runtime::events::{EventMetadata, EventRecorder, EventType};
 use crate::runtime::object::{FluxStatus, HasStatus, SourceStatus, object_ref};
 use crate::runtime::reconcile::{
     self, Reconcilable, ReconcileError, ReconcileResult, Requeue, RunOptions,
@@ -491,13 +491,16 @@ where
             s.extra.apply(&mut status);
             if s.new {
                 tracing::info!(kind = %K::kind(&()), namespace = ns, name, revision = s.artifact.revision, "{}", s.event_message);
+                let meta = EventMetadata::revision(Some(&s.artifact.revision))
+                    .with(gitops_api::event::META_DIGEST, &s.artifact.digest)
+                    .with_object_annotations(obj.annotations());
                 ctx.events
-                    .publish(
+                    .publish_with(
                         &oref,
                         EventType::Normal,
                         "NewArtifact",
                         &s.event_message,
-                        Some(&s.artifact.revision),
+                        meta,
                     )
                     .await;
                 let file = s
@@ -519,8 +522,9 @@ where
             // it (and its ArtifactInStorage condition) untouched.
             tracing::error!(kind = %K::kind(&()), namespace = ns, name, reason = f.reason, "{}", f.message);
             if old_ready_msg.as_deref() != Some(f.message.as_str()) {
+                let meta = EventMetadata::default().with_object_annotations(obj.annotations());
                 ctx.events
-                    .publish(&oref, EventType::Warning, f.reason, &f.message, None)
+                    .publish_with(&oref, EventType::Warning, f.reason, &f.message, meta)
                     .await;
             }
             Err(f.into())

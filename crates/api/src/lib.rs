@@ -48,6 +48,7 @@ pub mod artifact;
 pub mod condition;
 pub mod crd;
 pub mod duration;
+pub mod event;
 pub mod helm;
 pub mod image;
 pub mod kustomize;
