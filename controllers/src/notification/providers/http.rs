@@ -210,52 +210,7 @@ impl Http {
     /// A client with the provider's proxy, TLS material and headers, whose requests
     /// (retries included) end by `deadline`.
     pub(super) fn new(cfg: &ProviderConfig, deadline: Instant) -> Result<Self, ProviderError> {
-        gitops_runtime::ensure_crypto_provider();
-        let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::limited(10));
-        if let Some(p) = cfg
-            .proxy
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let proxy = reqwest::Proxy::all(p)
-                .map_err(|_| ProviderError::new("unable to parse proxy URL"))?;
-            b = b.proxy(proxy);
-        }
-        if let Some(tls) = &cfg.tls {
-            if let Some(ca) = tls.ca.as_deref().filter(|c| !c.is_empty()) {
-                let certs = reqwest::Certificate::from_pem_bundle(ca)
-                    .map_err(|_| ProviderError::new("invalid CA certificate (ca.crt)"))?;
-                if certs.is_empty() {
-                    return Err(ProviderError::new(
-                        "invalid CA certificate (ca.crt): no PEM certificate found",
-                    ));
-                }
-                // Added to the system roots, as Flux's `TLSConfigFromSecret` does.
-                b = b.tls_certs_merge(certs);
-            }
-            match (tls.cert.as_deref(), tls.key.as_deref()) {
-                (Some(cert), Some(key)) if !cert.is_empty() && !key.is_empty() => {
-                    let mut pem = cert.to_vec();
-                    pem.push(b'\n');
-                    pem.extend_from_slice(key);
-                    let id = reqwest::Identity::from_pem(&pem).map_err(|_| {
-                        ProviderError::new("invalid client certificate (tls.crt/tls.key)")
-                    })?;
-                    b = b.identity(id);
-                }
-                (Some(c), None) if !c.is_empty() => {
-                    return Err(ProviderError::new("tls.crt given without tls.key"));
-                }
-                (None, Some(k)) if !k.is_empty() => {
-                    return Err(ProviderError::new("tls.key given without tls.crt"));
-                }
-                _ => {}
-            }
-        }
-        let client = b
-            .build()
-            .map_err(|e| ProviderError(format!("failed to create HTTP client: {}", chain(&e))))?;
+        let client = cached_client(cfg)?;
         let mut headers = Vec::new();
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
@@ -453,4 +408,86 @@ fn chain(e: &reqwest::Error) -> String {
         cur = err.source();
     }
     parts.join(": ")
+}
+
+/// Clients by a digest of their settings (proxy and TLS material), so deliveries reuse
+/// connections and skip loading the root store; bounded, cleared when full.
+static CLIENTS: std::sync::LazyLock<
+    parking_lot::Mutex<std::collections::HashMap<[u8; 32], reqwest::Client>>,
+> = std::sync::LazyLock::new(Default::default);
+const MAX_CACHED_CLIENTS: usize = 64;
+
+fn cached_client(cfg: &ProviderConfig) -> Result<reqwest::Client, ProviderError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut part = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    part(cfg.proxy.as_deref().unwrap_or("").as_bytes());
+    if let Some(tls) = &cfg.tls {
+        for b in [&tls.ca, &tls.cert, &tls.key] {
+            part(b.as_deref().unwrap_or_default());
+        }
+    }
+    let key: [u8; 32] = h.finalize().into();
+    if let Some(c) = CLIENTS.lock().get(&key) {
+        return Ok(c.clone());
+    }
+    let client = build_client(cfg)?;
+    let mut clients = CLIENTS.lock();
+    if clients.len() >= MAX_CACHED_CLIENTS {
+        clients.clear();
+    }
+    clients.insert(key, client.clone());
+    Ok(client)
+}
+
+/// A client with the provider's proxy and TLS material.
+fn build_client(cfg: &ProviderConfig) -> Result<reqwest::Client, ProviderError> {
+    gitops_runtime::ensure_crypto_provider();
+    let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::limited(10));
+    if let Some(p) = cfg
+        .proxy
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let proxy =
+            reqwest::Proxy::all(p).map_err(|_| ProviderError::new("unable to parse proxy URL"))?;
+        b = b.proxy(proxy);
+    }
+    if let Some(tls) = &cfg.tls {
+        if let Some(ca) = tls.ca.as_deref().filter(|c| !c.is_empty()) {
+            let certs = reqwest::Certificate::from_pem_bundle(ca)
+                .map_err(|_| ProviderError::new("invalid CA certificate (ca.crt)"))?;
+            if certs.is_empty() {
+                return Err(ProviderError::new(
+                    "invalid CA certificate (ca.crt): no PEM certificate found",
+                ));
+            }
+            // Added to the system roots, as Flux's `TLSConfigFromSecret` does.
+            b = b.tls_certs_merge(certs);
+        }
+        match (tls.cert.as_deref(), tls.key.as_deref()) {
+            (Some(cert), Some(key)) if !cert.is_empty() && !key.is_empty() => {
+                let mut pem = cert.to_vec();
+                pem.push(b'\n');
+                pem.extend_from_slice(key);
+                let id = reqwest::Identity::from_pem(&pem).map_err(|_| {
+                    ProviderError::new("invalid client certificate (tls.crt/tls.key)")
+                })?;
+                b = b.identity(id);
+            }
+            (Some(c), None) if !c.is_empty() => {
+                return Err(ProviderError::new("tls.crt given without tls.key"));
+            }
+            (None, Some(k)) if !k.is_empty() => {
+                return Err(ProviderError::new("tls.key given without tls.crt"));
+            }
+            _ => {}
+        }
+    }
+    b.build()
+        .map_err(|e| ProviderError(format!("failed to create HTTP client: {}", chain(&e))))
 }
