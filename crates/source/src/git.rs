@@ -15,9 +15,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Pushing (needed by image automation) is not something gitoxide does yet; the plan is to
-//! create commits with gix in the fetched repository and push them with the `git` binary's
-//! `send-pack` over the same URL and credentials (see the crate docs).
+//! Checking out, committing and pushing (image automation) live in [`crate::git_push`]: the
+//! same gix repository, and a receive-pack client on the same gix-transport connections,
+//! credentials and SSH settings as this module's fetch (see the crate docs).
 
 use crate::archive::{ArchiveInfo, ArtifactWriter, sort_paths};
 use crate::ignore::{IgnoreRules, SOURCEIGNORE};
@@ -108,6 +108,56 @@ pub enum GitError {
     /// An ignore pattern is invalid.
     #[error(transparent)]
     Ignore(#[from] crate::ignore::IgnoreError),
+    /// The remote reference is not where the caller built on (someone pushed meanwhile):
+    /// fetch again, redo the change on the new tip and push again. Nothing was pushed.
+    #[error(
+        "{reference} in {url} moved: expected {}, found {}",
+        expected.as_deref().unwrap_or("no such reference"),
+        actual.as_deref().unwrap_or("no such reference")
+    )]
+    RemoteMoved {
+        /// The URL.
+        url: String,
+        /// The full reference name, e.g. `refs/heads/main`.
+        reference: String,
+        /// The commit the caller built on (`None`: the reference was expected not to exist).
+        expected: Option<String>,
+        /// What the remote has now (`None`: the reference does not exist).
+        actual: Option<String>,
+    },
+    /// The remote refused to update a reference (`ng <ref> <reason>`), e.g. a protected
+    /// branch, a hook, or a non-fast-forward it detected itself.
+    #[error("{url} rejected the push to {reference}: {reason}")]
+    PushRejected {
+        /// The URL.
+        url: String,
+        /// The full reference name.
+        reference: String,
+        /// The server's reason.
+        reason: String,
+    },
+    /// Pushing failed: transport, protocol, unpack or capability errors.
+    #[error("pushing to {url}: {message}")]
+    Push {
+        /// The URL.
+        url: String,
+        /// Details.
+        message: String,
+    },
+    /// A commit could not be signed (bad key, wrong passphrase, unsupported algorithm).
+    #[error("signing the commit: {message}")]
+    Signing {
+        /// Details; never key material.
+        message: String,
+    },
+    /// A path given for a change or found in a tree cannot be used.
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -294,7 +344,7 @@ fn gix_err(msg: String) -> gix::Error {
 }
 
 /// A gix error chain on one line: `outer: cause: root cause`.
-fn one_line(e: &gix::Error) -> String {
+pub(crate) fn one_line(e: &gix::Error) -> String {
     let full = format!("{e:#}");
     let mut parts: Vec<String> = Vec::new();
     for l in full.lines() {
@@ -330,7 +380,7 @@ fn one_line(e: &gix::Error) -> String {
     }
 }
 
-fn repo_err(path: &Path) -> impl Fn(gix::Error) -> GitError + '_ {
+pub(crate) fn repo_err(path: &Path) -> impl Fn(gix::Error) -> GitError + '_ {
     move |e| GitError::Repository {
         path: path.display().to_string(),
         message: one_line(&e),
@@ -338,7 +388,7 @@ fn repo_err(path: &Path) -> impl Fn(gix::Error) -> GitError + '_ {
 }
 
 /// Writes SSH material to files in `dir` and returns the `core.sshCommand` value.
-fn ssh_command(auth: &GitAuth, dir: &Path) -> Result<Option<String>, GitError> {
+pub(crate) fn ssh_command(auth: &GitAuth, dir: &Path) -> Result<Option<String>, GitError> {
     if auth.ssh_identity.is_none() && auth.ssh_known_hosts.is_none() {
         return Ok(None);
     }
@@ -553,19 +603,7 @@ where
     if let Some(o) = transport_options {
         conn.set_transport_options(o);
     }
-    let account = match (&opts.auth.username, &opts.auth.password) {
-        (Some(u), p) => Some(gix::sec::identity::Account {
-            username: u.clone(),
-            password: p.clone().unwrap_or_default(),
-            oauth_refresh_token: None,
-        }),
-        (None, Some(p)) => Some(gix::sec::identity::Account {
-            username: "git".into(),
-            password: p.clone(),
-            oauth_refresh_token: None,
-        }),
-        _ => None,
-    };
+    let account = basic_account(&opts.auth);
     let requested = s.auth_requested.clone();
     Ok(conn.with_credentials(move |action| match action {
         gix::credentials::helper::Action::Get(ctx) => {
@@ -588,25 +626,51 @@ where
     }))
 }
 
+/// The HTTP basic-auth identity of `auth` (user `git` when only a password is given).
+pub(crate) fn basic_account(auth: &GitAuth) -> Option<gix::sec::identity::Account> {
+    match (&auth.username, &auth.password) {
+        (Some(u), p) => Some(gix::sec::identity::Account {
+            username: u.clone(),
+            password: p.clone().unwrap_or_default(),
+            oauth_refresh_token: None,
+        }),
+        (None, Some(p)) => Some(gix::sec::identity::Account {
+            username: "git".into(),
+            password: p.clone(),
+            oauth_refresh_token: None,
+        }),
+        _ => None,
+    }
+}
+
 fn http_options(s: &Session, opts: &FetchOptions) -> Option<Box<dyn std::any::Any>> {
-    if !(opts.url.starts_with("http://") || opts.url.starts_with("https://")) {
+    http_transport_options(&s.repo, &opts.url, &opts.auth, opts.connect_timeout)
+        .map(|h| h as Box<dyn std::any::Any>)
+}
+
+/// The HTTP transport options for `url` from the repository's configuration, with the bearer
+/// token, extra CA certificates and connect timeout of `auth`; `None` for other schemes.
+/// Shared by fetch and [`crate::git_push`].
+pub(crate) fn http_transport_options(
+    repo: &gix::Repository,
+    url: &str,
+    auth: &GitAuth,
+    connect_timeout: std::time::Duration,
+) -> Option<Box<gix::protocol::transport::client::blocking_io::http::Options>> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
         return None;
     }
-    let any = s
-        .repo
-        .transport_options(opts.url.as_str(), None)
-        .ok()
-        .flatten()?;
+    let any = repo.transport_options(url, None).ok().flatten()?;
     let mut http = any
         .downcast::<gix::protocol::transport::client::blocking_io::http::Options>()
         .ok()?;
-    if let Some(token) = &opts.auth.bearer_token {
+    if let Some(token) = &auth.bearer_token {
         http.extra_headers
             .push(format!("Authorization: Bearer {token}"));
     }
-    http.connect_timeout = Some(opts.connect_timeout);
-    let ca = opts.auth.ca_pem.clone();
-    let timeout = opts.connect_timeout;
+    http.connect_timeout = Some(connect_timeout);
+    let ca = auth.ca_pem.clone();
+    let timeout = connect_timeout;
     let backend = gix::protocol::transport::client::blocking_io::http::reqwest::Options {
         configure_client: Some(Box::new(move |mut b: reqwest::blocking::ClientBuilder| {
             b = b.connect_timeout(timeout);

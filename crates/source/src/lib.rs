@@ -9,6 +9,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`git`] | fetch a branch, tag, semver range, ref name or commit with gitoxide (shallow where possible) and archive the tree straight from the object database |
+//! | [`git_push`] | check out a commit's files, commit changes (optionally OpenPGP/SSH-signed) and push them over receive-pack, never forcing |
 //! | [`oci`] | resolve tags, semver ranges and digests; pull a layer (extract or copy); push a directory as a Flux OCI artifact |
 //! | [`helm`] | stream and parse repository indexes, select chart versions, download charts (HTTP or OCI), package charts with merged values files |
 //! | [`bucket`] | list and download an S3-compatible bucket with a revision from keys and etags |
@@ -25,12 +26,26 @@
 //! Buckets and Helm indexes: `sha256:…`. Helm charts: the chart version.
 //!
 //! ## Pushing to Git
-//! gitoxide fetches but does not push. Image automation (a later issue) will create
-//! commits with gix in the fetched repository and push them by running the `git` binary
-//! (`git push` against the same URL, with credentials passed through a credential helper
-//! on standard input and SSH settings through `GIT_SSH_COMMAND`), the same split Flux's
-//! go-git/libgit2 history ended at: reliable, protocol-complete pushing with no new Rust
-//! dependency.
+//! Image automation checks out a fetched commit, rewrites files, commits and pushes:
+//! [`git_push`] does all of it in-process with gitoxide, no `git` binary at run time.
+//! [`git_push::checkout`] writes a commit's files from the object database;
+//! [`git_push::commit_changes`] edits the parent's tree with gix's tree editor and writes the
+//! commit (author = committer, like Flux), optionally signed in the `gpgsig` header with an
+//! OpenPGP key (rPGP) or an SSH key (`ssh-key`'s SSHSIG, namespace `git`); and
+//! [`git_push::push`] is a small receive-pack client: gix-transport opens the connection
+//! (the HTTP, SSH and file transports the fetch uses, with the same credentials, CA
+//! certificates and `core.sshCommand`), the client reads the advertised references, checks
+//! that every target is still where the caller built on (a moved branch is
+//! [`git::GitError::RemoteMoved`], so the caller fetches and retries; it never forces),
+//! sends the commands with `report-status` (plus `atomic`, `side-band-64k` and push
+//! options when the server offers them), streams a pack of just the new objects, and maps
+//! `ok`/`ng` answers to results.
+//!
+//! Why not git2/libgit2, or the `git` binary: one Git stack for fetch and push (the same
+//! URL handling, authentication, TLS trust and SSH settings, and one set of errors), pure
+//! Rust with no C library, OpenSSL or libssh2 to build (builds stay fast and static, the
+//! image needs no `git`), and gitoxide already covers everything but the push protocol,
+//! which is small: v0/v1 receive-pack, a pack of whole objects, a status report.
 //!
 //! ## TLS
 //! HTTP clients use rustls with the `ring` provider; [`ensure_crypto_provider`] installs it
@@ -42,6 +57,7 @@ pub mod archive;
 pub mod bucket;
 pub mod fetch;
 pub mod git;
+pub mod git_push;
 pub mod git_server;
 pub mod helm;
 pub mod ignore;
