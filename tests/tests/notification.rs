@@ -9,7 +9,7 @@ use gitops_tests::{CaptureServer, Cluster, GitHttpServer, free_port, git, have, 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -30,6 +30,11 @@ impl Env {
     /// controllers (events posted to the notification controller) and a GitRepository
     /// `repo` polling every hour; `None` (skip) without git.
     async fn start() -> Option<Env> {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Env::start`] with extra notification-controller flags.
+    async fn start_with(notification_flags: &[&str]) -> Option<Env> {
         if !have("git") {
             eprintln!("skipping: git is not installed");
             return None;
@@ -52,14 +57,17 @@ impl Env {
             "kustomize-controller",
             &[&format!("--events-addr=http://127.0.0.1:{ep}/")],
         );
-        cluster.start_controller(
-            "notification-controller",
-            &[
-                &format!("--events-listen-addr=127.0.0.1:{ep}"),
-                &format!("--receiver-addr=127.0.0.1:{rp}"),
-                "--rate-limit-interval=1s",
-            ],
+        let (events_flag, receiver_flag) = (
+            format!("--events-listen-addr=127.0.0.1:{ep}"),
+            format!("--receiver-addr=127.0.0.1:{rp}"),
         );
+        let mut flags = vec![
+            events_flag.as_str(),
+            receiver_flag.as_str(),
+            "--rate-limit-interval=1s",
+        ];
+        flags.extend_from_slice(notification_flags);
+        cluster.start_controller("notification-controller", &flags);
         let env = Env {
             cluster,
             work,
@@ -407,6 +415,190 @@ async fn receivers_select_by_labels_and_verify_hmac() {
     })
     .await;
     assert_eq!(code, Some(503));
+}
+
+/// Signs `claims` as an RS256 JWT with the PEM key at `key` (openssl does the signing).
+fn jwt(key: &Path, kid: &str, claims: &Value) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let input = format!(
+        "{}.{}",
+        b64(json!({"alg": "RS256", "kid": kid, "typ": "JWT"})
+            .to_string()
+            .as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let dir = key.parent().unwrap();
+    std::fs::write(dir.join("input"), &input).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg(dir.join("input"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl signs");
+    format!("{input}.{}", b64(&out.stdout))
+}
+
+/// A `gcr` Receiver checks the Pub/Sub push's Google ID token against the JWKS (served
+/// locally here, following Google's documented JWKS and ID-token format; the key is made
+/// and the tokens signed by openssl): audience, issuer, email, expiry and signature.
+#[tokio::test]
+async fn gcr_receiver_verifies_google_id_tokens() {
+    use base64::Engine;
+    if !have("openssl") {
+        eprintln!("skipping: openssl is not installed");
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("key.pem");
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let modulus = std::process::Command::new("openssl")
+        .args(["rsa", "-noout", "-modulus", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let modulus = String::from_utf8(modulus.stdout).unwrap();
+    let n = hex::decode(modulus.trim().trim_start_matches("Modulus=")).unwrap();
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n);
+    let srv = keys.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    std::fs::write(
+        srv.join("jwks.json"),
+        json!({"keys": [{"kid": "k1", "kty": "RSA", "alg": "RS256", "use": "sig", "n": n, "e": "AQAB"}]})
+            .to_string(),
+    )
+    .unwrap();
+    let jwks = gitops_tests::StaticServer::start(&srv).await;
+    let flag = format!("--gcr-jwks-url={}/jwks.json", jwks.url);
+    let Some(env) = Env::start_with(&[&flag]).await else {
+        return;
+    };
+    let client = env.client();
+    let (email, aud) = (
+        "pusher@proj.iam.gserviceaccount.com",
+        "https://hooks.example.com/gcr",
+    );
+    secret(
+        &client,
+        "gcr-token",
+        &[("token", "t"), ("email", email), ("audience", aud)],
+    )
+    .await;
+    create::<Receiver>(
+        &client,
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+               "metadata": {"name": "gcr", "namespace": NS},
+               "spec": {"type": "gcr", "secretRef": {"name": "gcr-token"},
+                        "resources": [{"kind": "GitRepository", "name": "repo"}]}}),
+    )
+    .await;
+    let url = env.webhook("gcr").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = |f: &dyn Fn(&mut Value)| {
+        let mut c = json!({"iss": "https://accounts.google.com", "aud": aud, "email": email,
+                           "email_verified": true, "iat": now - 10, "exp": now + 3600,
+                           "sub": "1234"});
+        f(&mut c);
+        c
+    };
+    let data = base64::engine::general_purpose::STANDARD.encode(
+        br#"{"action":"INSERT","digest":"gcr.io/p/app@sha256:00","tag":"gcr.io/p/app:1.2.4"}"#,
+    );
+    let body = json!({"message": {"data": data, "messageId": "1",
+                                  "publishTime": "2026-12-04T00:00:00Z"},
+                      "subscription": "projects/p/subscriptions/s"})
+    .to_string();
+    let http = reqwest::Client::new();
+    let post = |token: String, body: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http
+                .post(&url)
+                .header("Authorization", format!("Bearer {token}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    };
+    let repos = Api::<GitRepository>::namespaced(client.clone(), NS);
+    let annotated = || async {
+        repos
+            .get("repo")
+            .await
+            .unwrap()
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("reconcile.fluxcd.io/requestedAt")
+    };
+    let tamper = |t: String| {
+        let (head, sig) = t.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        format!("{head}.{flipped}{}", &sig[1..])
+    };
+    let refused = [
+        (
+            "audience",
+            jwt(&key, "k1", &claims(&|c| c["aud"] = json!("https://other"))),
+        ),
+        (
+            "issuer",
+            jwt(
+                &key,
+                "k1",
+                &claims(&|c| c["iss"] = json!("https://evil.example")),
+            ),
+        ),
+        (
+            "email",
+            jwt(&key, "k1", &claims(&|c| c["email"] = json!("x@y.z"))),
+        ),
+        (
+            "not verified",
+            jwt(&key, "k1", &claims(&|c| c["email_verified"] = json!(false))),
+        ),
+        (
+            "expired",
+            jwt(&key, "k1", &claims(&|c| c["exp"] = json!(now - 3600))),
+        ),
+        ("no Google signing key", jwt(&key, "k2", &claims(&|_| {}))),
+        ("signature", tamper(jwt(&key, "k1", &claims(&|_| {})))),
+    ];
+    for (want, token) in refused {
+        let (code, msg) = post(token, body.clone()).await;
+        assert_eq!(code, 401, "{want}: {msg}");
+        assert!(msg.contains(want), "{want}: {msg}");
+        assert!(
+            !annotated().await,
+            "a refused call ({want}) annotated the source"
+        );
+    }
+    let good = jwt(&key, "k1", &claims(&|_| {}));
+    let (code, msg) = post(good.clone(), r#"{"message":{"data":"bm9wZQ=="}}"#.into()).await;
+    assert_eq!(code, 400, "{msg}");
+    assert!(!annotated().await);
+    let (code, msg) = post(good, body.clone()).await;
+    assert_eq!(code, 200, "{msg}");
+    assert!(annotated().await);
 }
 
 /// Sets up a failing Kustomization and one Provider + Alert per `providers` entry, all

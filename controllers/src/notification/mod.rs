@@ -13,6 +13,7 @@
 //! Start it with [`run`] (what `gitops controller notification-controller` does).
 
 pub(crate) mod events;
+pub(crate) mod gcr;
 pub(crate) mod providers;
 pub(crate) mod receiver;
 
@@ -77,6 +78,9 @@ pub struct NotificationArgs {
     /// Feature gates, `Name=true,Other=false` (Flux's are accepted).
     #[arg(long, default_value = "")]
     pub feature_gates: String,
+    /// Where `gcr` Receivers fetch Google's ID-token signing keys (a JWKS document).
+    #[arg(long, default_value = gcr::GOOGLE_JWKS_URL)]
+    pub gcr_jwks_url: String,
     /// Secrets whose changes reconcile the Receivers reading them.
     #[command(flatten)]
     pub watch_configs: WatchConfigsArgs,
@@ -102,6 +106,8 @@ pub(crate) struct Shared {
     pub providers: Store<Provider>,
     pub receivers: Store<Receiver>,
     pub no_cross_namespace_refs: bool,
+    /// Google's signing keys, for `gcr` Receivers.
+    pub google_keys: gcr::GoogleKeys,
     /// API resources by `(apiVersion, kind)`, discovered once.
     kinds: Mutex<HashMap<(String, String), ApiResource>>,
 }
@@ -170,6 +176,7 @@ pub async fn run(args: NotificationArgs) -> anyhow::Result<()> {
         providers: store(providers),
         receivers: store(receivers),
         no_cross_namespace_refs: args.no_cross_namespace_refs,
+        google_keys: gcr::GoogleKeys::new(args.gcr_jwks_url.clone()),
         kinds: Mutex::new(HashMap::new()),
         client: client.clone(),
     });
