@@ -348,12 +348,14 @@ impl Registry {
                 .list_tags(&r, &a, Some(1000), last.as_deref())
                 .await
                 .map_err(|e| classify("listing tags of", url, e))?;
-            let n = page.tags.len();
-            last = page.tags.last().cloned();
-            tags.extend(page.tags);
-            if n < 1000 || last.is_none() {
+            // Registries may cap the page below what was asked, so only an empty page (or
+            // one that does not advance) ends the listing.
+            let next = page.tags.last().cloned();
+            if next.is_none() || next == last {
                 break;
             }
+            last = next;
+            tags.extend(page.tags);
         }
         Ok(tags)
     }
