@@ -5,7 +5,9 @@
 //!
 //! - [`GitHttpServer`]: `git http-backend` (smart HTTP) behind an HTTP server with basic auth;
 //! - [`GitDaemon`]: `git daemon` for `git://`;
-//! - [`DockerRegistry`]: Debian's `docker-registry` (CNCF distribution) on a free port;
+//! - [`DockerRegistry`]: Debian's `docker-registry` (CNCF distribution) on a free port,
+//!   optionally with basic auth, and pushing image tags to it;
+//! - [`Sshd`]: Debian's `sshd` serving Git over SSH with a client key;
 //! - [`StaticServer`]: a static HTTP file server (Helm repositories);
 //! - [`Cluster`]: the embedded API server with Flux's CRDs and a client, plus the source
 //!   and kustomize controllers running against it;
@@ -309,15 +311,40 @@ pub struct DockerRegistry {
 impl DockerRegistry {
     /// Starts the registry, or returns `None` (with a message) when it is not installed.
     pub async fn start() -> Option<DockerRegistry> {
-        let bin = ["docker-registry", "/usr/bin/docker-registry"]
+        Self::start_with(None).await
+    }
+
+    /// Starts a registry requiring HTTP basic auth (`htpasswd`, bcrypt) with `user` and
+    /// `password`; `None` when the registry is not installed.
+    pub async fn start_with_auth(user: &str, password: &str) -> Option<DockerRegistry> {
+        Self::start_with(Some((user, password))).await
+    }
+
+    async fn start_with(auth: Option<(&str, &str)>) -> Option<DockerRegistry> {
+        let Some(bin) = ["docker-registry", "/usr/bin/docker-registry"]
             .into_iter()
-            .find(|b| have(b))?;
+            .find(|b| have(b))
+        else {
+            eprintln!(
+                "skipping: docker-registry is not installed (apt-get install docker-registry)"
+            );
+            return None;
+        };
         let dir = tempfile::tempdir().ok()?;
         let port = free_port();
-        let config = format!(
+        let mut config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if let Some((user, password)) = auth {
+            let hash = bcrypt::hash(password, 5).ok()?;
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).ok()?;
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: gitops-tests\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
         let cfg = dir.path().join("config.yml");
         std::fs::write(&cfg, config).ok()?;
         let child = Command::new(bin)
@@ -340,6 +367,182 @@ impl DockerRegistry {
             _dir: dir,
         })
     }
+
+    /// Pushes a small image to `repository` under each of `tags` (the manifest is uploaded
+    /// once with its blobs, then put under every tag, 32 requests at a time), as CI pushing
+    /// builds would. `auth` is the registry's user and password when it needs them.
+    /// Returns the manifest digest.
+    pub async fn push_tags(
+        &self,
+        repository: &str,
+        tags: &[String],
+        auth: Option<(&str, &str)>,
+    ) -> String {
+        use futures::StreamExt;
+        let url = format!("oci://{}/{repository}", self.host);
+        let oci_auth = auth.map(|(u, p)| gitops_source::oci::OciAuth {
+            username: u.to_owned(),
+            password: p.to_owned(),
+        });
+        let first = tags.first().expect("at least one tag");
+        let pushed = gitops_source::oci::Registry::new(true)
+            .push_layer(
+                &url,
+                first,
+                format!("layer of {repository}").into_bytes(),
+                "application/vnd.oci.image.layer.v1.tar",
+                br#"{"architecture":"amd64","os":"linux"}"#.to_vec(),
+                "application/vnd.oci.image.config.v1+json",
+                oci_auth.as_ref(),
+            )
+            .await
+            .expect("image pushed");
+        let client = reqwest::Client::new();
+        let base = format!("http://{}/v2/{repository}/manifests", self.host);
+        let get = client
+            .get(format!("{base}/{first}"))
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json");
+        let get = match auth {
+            Some((u, p)) => get.basic_auth(u, Some(p)),
+            None => get,
+        };
+        let resp = get.send().await.expect("manifest read");
+        let media = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+            .to_owned();
+        let manifest = resp.bytes().await.expect("manifest body");
+        futures::stream::iter(tags.iter().skip(1))
+            .map(|tag| {
+                let req = client
+                    .put(format!("{base}/{tag}"))
+                    .header("Content-Type", media.clone())
+                    .body(manifest.clone());
+                let req = match auth {
+                    Some((u, p)) => req.basic_auth(u, Some(p)),
+                    None => req,
+                };
+                async move {
+                    let r = req.send().await.expect("manifest put");
+                    assert!(r.status().is_success(), "tag {tag}: {}", r.status());
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<()>>()
+            .await;
+        pushed.digest
+    }
+}
+
+/// Debian's `sshd` serving Git over SSH as the current user on a free loopback port, with
+/// one authorized client key: `ssh://<user>@127.0.0.1:<port><absolute path>`.
+pub struct Sshd {
+    /// The port.
+    pub port: u16,
+    /// The user to log in as.
+    pub user: String,
+    /// The client's private key (OpenSSH).
+    pub client_key: Vec<u8>,
+    /// A `known_hosts` line for the server.
+    pub known_hosts: String,
+    /// The directory of keys and configuration.
+    pub dir: tempfile::TempDir,
+    _server: ChildGuard,
+}
+
+/// Writes a new ed25519 key pair without passphrase at `path` (and `path.pub`).
+pub fn ssh_keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            &path.display().to_string(),
+        ])
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(ok.success());
+}
+
+impl Sshd {
+    /// Starts sshd, or returns `None` (with a message) when sshd, ssh or git is missing.
+    pub async fn start() -> Option<Sshd> {
+        let sshd = "/usr/sbin/sshd";
+        if !Path::new(sshd).exists() || !have("ssh") || !have("git") {
+            eprintln!(
+                "skipping: sshd, ssh or git is not installed (apt-get install openssh-server)"
+            );
+            return None;
+        }
+        let t = tempfile::tempdir().ok()?;
+        let d = t.path();
+        ssh_keygen(&d.join("host"));
+        ssh_keygen(&d.join("client"));
+        std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).ok()?;
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let port = free_port();
+        let user = String::from_utf8(Command::new("id").arg("-un").output().ok()?.stdout)
+            .ok()?
+            .trim()
+            .to_owned();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nSetEnv PATH=/usr/local/bin:/usr/bin:/bin\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).ok()?;
+        let server = ChildGuard(
+            Command::new(sshd)
+                .args([
+                    "-D",
+                    "-e",
+                    "-f",
+                    &d.join("sshd_config").display().to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?,
+        );
+        wait_until(Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await?;
+        let host_pub = std::fs::read_to_string(d.join("host.pub")).ok()?;
+        let known_hosts = format!(
+            "[127.0.0.1]:{port} {}",
+            host_pub
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        Some(Sshd {
+            port,
+            user,
+            client_key: std::fs::read(d.join("client")).ok()?,
+            known_hosts,
+            _server: server,
+            dir: t,
+        })
+    }
+
+    /// The `ssh://` URL of a repository at `path` on this machine.
+    pub fn url(&self, path: &Path) -> String {
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            self.user,
+            self.port,
+            path.display()
+        )
+    }
 }
 
 /// The embedded API server with Flux's CRDs, a client, and optionally the source controller.
@@ -353,11 +556,16 @@ pub struct Cluster {
     /// State directory (and the source controller's storage under `storage/`).
     pub dir: tempfile::TempDir,
     controllers: Vec<tokio::task::JoinHandle<()>>,
+    /// Controllers started by name, which [`Cluster::stop_controller`] can stop.
+    named: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         for c in self.controllers.drain(..) {
+            c.abort();
+        }
+        for (_, c) in self.named.drain(..) {
             c.abort();
         }
     }
@@ -389,6 +597,7 @@ impl Cluster {
             kubeconfig,
             dir,
             controllers: Vec::new(),
+            named: Vec::new(),
         }
     }
 
@@ -463,11 +672,30 @@ impl Cluster {
         .collect();
         let run = start(argv).expect("controller flags");
         let name = info.name;
-        self.controllers.push(tokio::spawn(async move {
-            if let Err(e) = run.await {
-                eprintln!("{name} stopped: {e:#}");
+        self.named.push((
+            name,
+            tokio::spawn(async move {
+                if let Err(e) = run.await {
+                    eprintln!("{name} stopped: {e:#}");
+                }
+            }),
+        ));
+    }
+
+    /// Stops the controller `name` started by [`Cluster::start_controller`] and waits until
+    /// it is gone (its state dropped, its files closed), as a restart of its process would.
+    pub async fn stop_controller(&mut self, name: &str) {
+        let info = gitops_controllers::controller(name).expect("a known controller");
+        let mut kept = Vec::new();
+        for (n, handle) in self.named.drain(..) {
+            if n == info.name {
+                handle.abort();
+                let _ = handle.await;
+            } else {
+                kept.push((n, handle));
             }
-        }));
+        }
+        self.named = kept;
     }
 }
 

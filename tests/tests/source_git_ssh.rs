@@ -2,72 +2,18 @@
 //! started by the test (Debian's openssh-server).
 
 use gitops_source::git::{FetchOptions, FetchOutcome, GitAuth, GitError, GitReference, fetch};
-use gitops_tests::{ChildGuard, free_port, git, have, wait_until};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            &path.display().to_string(),
-        ])
-        .status()
-        .expect("ssh-keygen runs");
-    assert!(ok.success());
-}
+use gitops_tests::{Sshd, git, ssh_keygen};
 
 #[tokio::test]
 async fn fetch_over_ssh_with_key_and_known_hosts() {
-    let sshd = "/usr/sbin/sshd";
-    if !Path::new(sshd).exists() || !have("ssh") || !have("git") {
-        eprintln!("skipping: sshd, ssh or git is not installed (apt-get install openssh-server)");
+    let Some(sshd) = Sshd::start().await else {
         return;
-    }
+    };
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    keygen(&d.join("host"));
-    keygen(&d.join("client"));
-    keygen(&d.join("other"));
-    std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).unwrap();
-    let _ = std::fs::create_dir_all("/run/sshd");
-    let port = free_port();
-    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
-    let config = format!(
-        "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nSetEnv PATH=/usr/local/bin:/usr/bin:/bin\n",
-        d = d.display()
-    );
-    std::fs::write(d.join("sshd_config"), config).unwrap();
-    let _server = ChildGuard(
-        Command::new(sshd)
-            .args([
-                "-D",
-                "-e",
-                "-f",
-                &d.join("sshd_config").display().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sshd starts"),
-    );
-    wait_until(Duration::from_secs(10), || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await
-    .expect("sshd listens");
+    ssh_keygen(&d.join("other"));
+    std::fs::write(d.join("client"), &sshd.client_key).unwrap();
+    let port = sshd.port;
 
     let repo = d.join("srv/app.git");
     std::fs::create_dir_all(d.join("srv")).unwrap();
@@ -84,16 +30,8 @@ async fn fetch_over_ssh_with_key_and_known_hosts() {
     git(&work, &["push", "-q", &repo.display().to_string(), "main"]);
     let commit = git(&work, &["rev-parse", "HEAD"]);
 
-    let host_pub = std::fs::read_to_string(d.join("host.pub")).unwrap();
-    let known_hosts = format!(
-        "[127.0.0.1]:{port} {}",
-        host_pub
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let url = format!("ssh://{user}@127.0.0.1:{port}{}", repo.display());
+    let known_hosts = sshd.known_hosts.clone();
+    let url = sshd.url(&repo);
     let auth = |key: &str, kh: String| GitAuth {
         ssh_identity: Some(std::fs::read(d.join(key)).unwrap()),
         ssh_known_hosts: Some(kh.into_bytes()),

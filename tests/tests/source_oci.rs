@@ -299,3 +299,35 @@ async fn ocirepository_tag_semver_digest_and_failures() {
     assert_eq!(reason, "OCIArtifactLayerOperationFailed");
     assert!(message.contains("application/x-nothing"), "{message}");
 }
+
+/// One registry client serves objects with different credentials on the same host: each
+/// call uses its own credentials (oci-client alone would keep the first ones it saw for the
+/// host, lending one tenant's credentials — or anonymity — to every other).
+#[tokio::test]
+async fn one_client_keeps_credentials_apart() {
+    let Some(reg) = DockerRegistry::start_with_auth("ci", "s3cret").await else {
+        return;
+    };
+    reg.push_tags("team/app", &["1.0.0".into()], Some(("ci", "s3cret")))
+        .await;
+    let url = format!("oci://{}/team/app", reg.host);
+    let auth = |p: &str| gitops_source::oci::OciAuth {
+        username: "ci".into(),
+        password: p.into(),
+    };
+    let client = Registry::new(true);
+    assert!(client.list_tags(&url, Some(&auth("wrong"))).await.is_err());
+    assert_eq!(
+        client.list_tags(&url, Some(&auth("s3cret"))).await.unwrap(),
+        ["1.0.0"]
+    );
+    let anonymous = client.list_tags(&url, None).await;
+    assert!(
+        matches!(
+            anonymous,
+            Err(gitops_source::oci::OciError::Authentication { .. })
+        ),
+        "anonymous calls must not borrow the credentials of earlier ones: {anonymous:?}"
+    );
+    assert!(client.list_tags(&url, Some(&auth("wrong"))).await.is_err());
+}

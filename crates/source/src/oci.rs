@@ -13,6 +13,7 @@ use oci_client::{Client, Reference};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 
 /// Media type of a Flux artifact's config.
@@ -272,10 +273,17 @@ pub fn parse_url(url: &str) -> Result<(String, String), OciError> {
     Ok((host.to_owned(), repo.to_owned()))
 }
 
-/// A registry client (connections and tokens are reused across calls).
+/// A registry client. Connections and tokens are reused across calls made with the same
+/// credentials; calls with other credentials (another Secret, or none) get a client of their
+/// own, because oci-client keeps the first credentials it is given for a registry host and
+/// would otherwise use one object's credentials (or anonymity) for every other object on that
+/// host. The most recently used [`Registry::MAX_CLIENTS`] credential sets are kept.
 #[derive(Clone)]
 pub struct Registry {
-    client: Client,
+    insecure: bool,
+    ca_pem: Option<Arc<[u8]>>,
+    /// Clients by a digest of their credentials (`""` for anonymous), most recent last.
+    clients: Arc<Mutex<Vec<(String, Client)>>>,
 }
 
 fn classify(op: &'static str, url: &str, e: oci_client::errors::OciDistributionError) -> OciError {
@@ -309,14 +317,45 @@ impl Registry {
     /// A client that also trusts the CA certificates in `ca_pem` (one PEM bundle).
     pub fn with_ca(insecure: bool, ca_pem: Option<&[u8]>) -> Self {
         crate::ensure_crypto_provider();
+        Registry {
+            insecure,
+            ca_pem: ca_pem.map(Arc::from),
+            clients: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// How many credential sets keep a client (and its connections and tokens).
+    pub const MAX_CLIENTS: usize = 64;
+
+    /// The oci-client client for `auth`, created on first use.
+    fn client(&self, auth: Option<&OciAuth>) -> Client {
+        let key = match auth {
+            None => String::new(),
+            Some(a) => {
+                let mut h = Sha256::new();
+                h.update(a.username.as_bytes());
+                h.update([0]);
+                h.update(a.password.as_bytes());
+                hex::encode(h.finalize())
+            }
+        };
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = clients.iter().position(|(k, _)| *k == key) {
+            let entry = clients.remove(i);
+            let client = entry.1.clone();
+            clients.push(entry);
+            return client;
+        }
         let config = oci_client::client::ClientConfig {
-            protocol: if insecure {
+            protocol: if self.insecure {
                 oci_client::client::ClientProtocol::Http
             } else {
                 oci_client::client::ClientProtocol::Https
             },
             connect_timeout: Some(std::time::Duration::from_secs(20)),
-            extra_root_certificates: ca_pem
+            extra_root_certificates: self
+                .ca_pem
+                .as_ref()
                 .map(|pem| {
                     vec![oci_client::client::Certificate {
                         encoding: oci_client::client::CertificateEncoding::Pem,
@@ -326,9 +365,12 @@ impl Registry {
                 .unwrap_or_default(),
             ..Default::default()
         };
-        Registry {
-            client: Client::new(config),
+        let client = Client::new(config);
+        clients.push((key, client.clone()));
+        if clients.len() > Self::MAX_CLIENTS {
+            clients.remove(0);
         }
+        client
     }
 
     /// All tags of a repository.
@@ -340,11 +382,11 @@ impl Registry {
         let (host, repo) = parse_url(url)?;
         let r = Reference::with_tag(host, repo, "latest".into());
         let a = OciAuth::registry_auth(auth);
+        let client = self.client(auth);
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
-            let page = self
-                .client
+            let page = client
                 .list_tags(&r, &a, Some(1000), last.as_deref())
                 .await
                 .map_err(|e| classify("listing tags of", url, e))?;
@@ -369,12 +411,12 @@ impl Registry {
     ) -> Result<Resolved, OciError> {
         let (host, repo) = parse_url(url)?;
         let a = OciAuth::registry_auth(auth);
+        let client = self.client(auth);
         let tag = match reference {
             OciReference::Digest(d) => {
                 let r = Reference::with_digest(host, repo, d.clone());
                 // Make sure it exists.
-                let digest = self
-                    .client
+                let digest = client
                     .fetch_manifest_digest(&r, &a)
                     .await
                     .map_err(|e| classify("resolving", url, e))?;
@@ -406,8 +448,7 @@ impl Registry {
             }
         };
         let r = Reference::with_tag(host, repo, tag.clone());
-        let digest = self
-            .client
+        let digest = client
             .fetch_manifest_digest(&r, &a)
             .await
             .map_err(|e| classify("resolving", &format!("{url}:{tag}"), e))?;
@@ -431,14 +472,14 @@ impl Registry {
         dest: &Path,
     ) -> Result<PulledLayer, OciError> {
         let a = OciAuth::registry_auth(auth);
+        let client = self.client(auth);
         // Pull by digest so the content matches the resolved revision.
         let by_digest = Reference::with_digest(
             resolved.reference.registry().to_owned(),
             resolved.reference.repository().to_owned(),
             resolved.digest.clone(),
         );
-        let (manifest, _) = self
-            .client
+        let (manifest, _) = client
             .pull_manifest(&by_digest, &a)
             .await
             .map_err(|e| classify("pulling manifest of", url, e))?;
@@ -472,8 +513,7 @@ impl Registry {
                 limit: max_size,
             });
         }
-        self.download_blob(url, &by_digest, &a, layer, max_size, dest)
-            .await?;
+        Self::download_blob(&client, url, &by_digest, &a, layer, max_size, dest).await?;
         Ok(PulledLayer {
             media_type: layer.media_type.clone(),
             size: layer.size as u64,
@@ -487,7 +527,7 @@ impl Registry {
     }
 
     async fn download_blob(
-        &self,
+        client: &Client,
         url: &str,
         r: &Reference,
         a: &RegistryAuth,
@@ -496,11 +536,8 @@ impl Registry {
         dest: &Path,
     ) -> Result<(), OciError> {
         // Authenticate for pulls on this client (tokens are cached).
-        self.client
-            .store_auth_if_needed(r.resolve_registry(), a)
-            .await;
-        let mut stream = self
-            .client
+        client.store_auth_if_needed(r.resolve_registry(), a).await;
+        let mut stream = client
             .pull_blob_stream(r, layer)
             .await
             .map_err(|e| classify("pulling layer of", url, e))?
@@ -562,7 +599,7 @@ impl Registry {
         let config = oci_client::client::Config::new(config, config_media_type.to_owned(), None);
         let manifest = OciImageManifest::build(&layers, &config, None);
         let r = Reference::with_tag(host, repo, tag.to_owned());
-        self.client
+        self.client(auth)
             .push(
                 &r,
                 &layers,
@@ -614,7 +651,7 @@ impl Registry {
         let manifest = OciImageManifest::build(&layers, &config, Some(ann));
         let r = Reference::with_tag(host, repo, tag.to_owned());
         let a = OciAuth::registry_auth(auth);
-        self.client
+        self.client(auth)
             .push(&r, &layers, config, &a, Some(manifest))
             .await
             .map_err(|e| classify("pushing", url, e))?;
