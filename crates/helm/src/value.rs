@@ -52,6 +52,12 @@ pub trait Object {
     fn entries(&self) -> Option<Vec<(String, Value)>> {
         None
     }
+    /// `range` over a Go map whose keys are not strings (struct keys): key/value pairs in
+    /// Go's order. Defaults to [`Object::entries`] with string keys.
+    fn range_entries(&self) -> Option<Vec<(Value, Value)>> {
+        self.entries()
+            .map(|e| e.into_iter().map(|(k, v)| (Value::from(k), v)).collect())
+    }
     /// Access to the concrete type.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
@@ -116,7 +122,7 @@ impl Value {
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
-            Value::Object(o) => o.entries().is_none_or(|e| !e.is_empty()),
+            Value::Object(o) => o.range_entries().is_none_or(|e| !e.is_empty()),
         }
     }
 

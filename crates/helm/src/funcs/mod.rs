@@ -23,6 +23,41 @@ pub fn func_map() -> FuncMap {
     m
 }
 
+/// Sprig's functions not in its hermetic map: they read the clock, randomness, the
+/// environment or the network.
+const NON_HERMETIC: [&str; 17] = [
+    "date",
+    "date_in_zone",
+    "date_modify",
+    "now",
+    "htmlDate",
+    "htmlDateInZone",
+    "dateInZone",
+    "dateModify",
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "randBytes",
+    "uuidv4",
+    "env",
+    "expandenv",
+    "getHostByName",
+];
+
+/// Sprig's hermetic function map (`sprig.HermeticTxtFuncMap`), without Helm's functions:
+/// what Flux gives templates outside charts, such as image automation commit messages.
+pub fn sprig_hermetic_func_map() -> FuncMap {
+    let mut m = FuncMap::default();
+    sprig::register(&mut m);
+    date::register(&mut m);
+    crypto::register(&mut m);
+    for f in NON_HERMETIC {
+        m.remove(f);
+    }
+    m
+}
+
 pub use helm::HelmHost;
 
 /// Standard base64 encoding.

@@ -392,10 +392,10 @@ impl Exec {
                 }
             }
             Value::Nil => {}
-            Value::Object(o) if o.entries().is_some() => {
-                for (k, e) in o.entries().unwrap_or_default() {
+            Value::Object(o) if o.range_entries().is_some() => {
+                for (k, e) in o.range_entries().unwrap_or_default() {
                     any = true;
-                    if one(self, st, Value::from(k), e, out)? {
+                    if one(self, st, k, e, out)? {
                         break;
                     }
                 }
@@ -740,8 +740,8 @@ fn builtin(name: &str) -> Option<Func> {
                 Value::List(l) => l.len() as i64,
                 Value::Bytes(b) => b.len() as i64,
                 Value::Map(m) => m.borrow().len() as i64,
-                Value::Object(o) if o.entries().is_some() => {
-                    o.entries().map(|e| e.len()).unwrap_or(0) as i64
+                Value::Object(o) if o.range_entries().is_some() => {
+                    o.range_entries().map(|e| e.len()).unwrap_or(0) as i64
                 }
                 Value::Nil => return Err("len of nil pointer".into()),
                 v => return Err(format!("len of type {}", v.type_name()).into()),
