@@ -14,6 +14,7 @@
 //! | `--enable-leader-election` | all | one active replica |
 //! | `--events-addr=URL` | all but notification | where to post events |
 //! | `--storage-path`, `--storage-addr`, `--storage-adv-addr` | source | artifact storage |
+//! | `--storage-path` | image-reflector | the tag database |
 //! | `--receiver-addr=:9292`, `--events-listen-addr=:9090` | notification | webhooks and events |
 
 use anyhow::{Context, bail};
@@ -420,6 +421,12 @@ fn deployment(opts: &InstallOptions, component: &str) -> Value {
                 "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.{domain}."
             ));
             ports.push(json!({"containerPort": 9090, "name": "http", "protocol": "TCP"}));
+            mounts.push(json!({"mountPath": "/data", "name": "data"}));
+            volumes.push(json!({"name": "data", "emptyDir": {}}));
+        }
+        "image-reflector-controller" => {
+            // The tag database; an emptyDir as Flux's (a scan rebuilds it).
+            args.push("--storage-path=/data".into());
             mounts.push(json!({"mountPath": "/data", "name": "data"}));
             volumes.push(json!({"name": "data", "emptyDir": {}}));
         }

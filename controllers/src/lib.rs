@@ -11,7 +11,9 @@
 //! - [`kustomize`]: the kustomize controller (Kustomization);
 //! - [`helm`]: the helm controller (HelmRelease);
 //! - [`notification`]: the notification controller (events to Alerts and Providers,
-//!   Receivers).
+//!   Receivers);
+//! - [`image`]: the image-reflector controller (ImageRepository, ImagePolicy) and the
+//!   image-automation controller (ImageUpdateAutomation).
 //!
 //! [`CONTROLLERS`] is the one registry of controllers: `gitops install` (components and
 //! their CRDs), `gitops controller NAME` and `gitops dev` all read it.
@@ -20,6 +22,7 @@
 
 mod artifact;
 pub mod helm;
+pub mod image;
 pub mod kustomize;
 pub mod notification;
 pub mod source;
@@ -109,13 +112,13 @@ pub static CONTROLLERS: &[ControllerInfo] = &[
             &gitops_api::ImageRepository::INFO,
             &gitops_api::ImagePolicy::INFO,
         ],
-        start: None,
+        start: Some(|argv| start_with(argv, image::run_reflector)),
     },
     ControllerInfo {
         name: "image-automation-controller",
         default: false,
         kinds: &[&gitops_api::ImageUpdateAutomation::INFO],
-        start: None,
+        start: Some(|argv| start_with(argv, image::run_automation)),
     },
 ];
 

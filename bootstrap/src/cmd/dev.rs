@@ -410,6 +410,12 @@ fn start_controllers(
                 "--storage-adv-addr=".to_string(),
             ]);
         }
+        if info.name == "image-reflector-controller" {
+            argv.push(format!(
+                "--storage-path={}",
+                state.join("image-tags").display()
+            ));
+        }
         let controller = start(argv)?;
         let name = info.name;
         names.push(name);

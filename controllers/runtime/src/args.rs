@@ -81,6 +81,11 @@ pub fn feature_gate(
     Ok(on)
 }
 
+/// Parses a Go duration flag value (`30s`, `1m30s`, `2h`) for clap's `value_parser`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    gitops_api::duration::parse_go_duration(s).map_err(|e| e.to_string())
+}
+
 /// Parses `:8080`, `0.0.0.0:8080` or `host:port` into a socket address to bind; `None` for
 /// an empty or `0` value.
 pub fn bind_addr(s: &str) -> Option<std::net::SocketAddr> {

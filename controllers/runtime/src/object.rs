@@ -77,6 +77,9 @@ flux_status!(
     gitops_api::Kustomization => gitops_api::kustomize::KustomizationStatus,
     gitops_api::HelmRelease => gitops_api::helm::HelmReleaseStatus,
     gitops_api::Receiver => gitops_api::notification::ReceiverStatus,
+    gitops_api::ImageRepository => gitops_api::image::ImageRepositoryStatus,
+    gitops_api::ImagePolicy => gitops_api::image::ImagePolicyStatus,
+    gitops_api::ImageUpdateAutomation => gitops_api::image::ImageUpdateAutomationStatus,
 );
 
 macro_rules! source_status {
@@ -142,7 +145,36 @@ reconcilable!(
         .interval
         .as_ref()
         .map_or(std::time::Duration::from_secs(600), |i| i.get());
+    gitops_api::ImageRepository => |o| o.spec.interval.get();
+    // Flux re-evaluates policies when their repository's tags change; the interval only
+    // matters for `digestReflectionPolicy: Always` (10 minutes when unset).
+    gitops_api::ImagePolicy => |o| o
+        .spec
+        .interval
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(600), |i| i.get());
+    gitops_api::ImageUpdateAutomation => |o| o.spec.interval.get();
 );
+
+/// The data of Secret `name` in `namespace`; the error names the Secret and why it could
+/// not be read (never its content).
+pub async fn secret_data(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, String> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let s = api
+        .get(name)
+        .await
+        .map_err(|e| format!("failed to get secret '{namespace}/{name}': {e}"))?;
+    Ok(s.data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
+}
 
 /// A reference to `obj` for events (kind, name, namespace, uid, resource version).
 pub fn object_ref<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {

@@ -603,6 +603,23 @@ where
     })
 }
 
+/// Runs blocking work with a timeout; on timeout, sets `interrupt` so the work stops.
+pub async fn blocking_with_timeout<T: Send + 'static>(
+    timeout: Duration,
+    interrupt: Arc<std::sync::atomic::AtomicBool>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let handle = tokio::task::spawn_blocking(f);
+    match tokio::time::timeout(timeout, handle).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(_)) => None,
+        Err(_) => {
+            interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ mod release;
 mod values;
 
 use crate::artifact::ArtifactCache;
-use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate};
+use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate, parse_duration};
 use crate::runtime::events::{EventMetadata, EventRecorder, EventType};
 use crate::runtime::object::object_ref;
 use crate::runtime::reconcile::{
@@ -50,10 +50,6 @@ pub const FINALIZER: &str = "finalizers.fluxcd.io";
 pub const CONTROLLER_NAME: &str = "helm-controller";
 /// The field manager of everything it applies (Flux's, so it takes over Flux's objects).
 pub const FIELD_MANAGER: &str = "helm-controller";
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    gitops_api::duration::parse_go_duration(s).map_err(|e| e.to_string())
-}
 
 /// Flags of `gitops controller helm-controller` (Flux's helm-controller flags).
 #[derive(Debug, Clone, clap::Parser)]

@@ -13,7 +13,7 @@ pub(crate) mod build;
 
 use crate::artifact;
 
-use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate};
+use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate, parse_duration};
 use crate::runtime::events::{EventMetadata, EventRecorder, EventType};
 use crate::runtime::object::object_ref;
 use crate::runtime::reconcile::{
@@ -49,10 +49,6 @@ pub const CONTROLLER_NAME: &str = "kustomize-controller";
 /// The server-side apply field manager: Flux's, so that objects applied by Flux keep their
 /// owner when this controller takes over.
 pub const FIELD_MANAGER: &str = "kustomize-controller";
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    gitops_api::duration::parse_go_duration(s).map_err(|e| e.to_string())
-}
 
 /// Flags of `gitops controller kustomize-controller` (Flux's kustomize-controller flags).
 #[derive(Debug, Clone, clap::Parser)]

@@ -19,7 +19,6 @@ use gitops_api::event::{self as ev, Event};
 use gitops_api::notification::{CrossNamespaceObjectReference, EventSeverity};
 use gitops_api::{Alert, Provider};
 use hyper::{Method, StatusCode};
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
 use parking_lot::Mutex;
@@ -501,16 +500,7 @@ async fn secret_data(
     ns: &str,
     name: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let api: Api<Secret> = Api::namespaced(shared.client.clone(), ns);
-    let s = api
-        .get(name)
-        .await
-        .map_err(|e| format!("failed to get secret '{ns}/{name}': {e}"))?;
-    Ok(s.data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect())
+    crate::runtime::object::secret_data(&shared.client, ns, name).await
 }
 
 /// Everything a Provider needs, from its spec and Secrets.

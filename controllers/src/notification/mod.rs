@@ -17,7 +17,9 @@ pub(crate) mod gcr;
 pub(crate) mod providers;
 pub(crate) mod receiver;
 
-use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, bind_addr, feature_gate};
+use crate::runtime::args::{
+    ControllerArgs, WatchConfigsArgs, bind_addr, feature_gate, parse_duration,
+};
 use crate::runtime::events::EventRecorder;
 use crate::runtime::reconcile::{self, RunOptions};
 use crate::runtime::telemetry::{self, Metrics, Readiness};
@@ -40,10 +42,6 @@ const FEATURE_GATES: &[&str] = &[
     "ObjectLevelWorkloadIdentity",
     "DisableConfigWatchers",
 ];
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    gitops_api::duration::parse_go_duration(s).map_err(|e| e.to_string())
-}
 
 /// Flags of `gitops controller notification-controller` (Flux's, plus explicit listen
 /// flags: `--events-addr` names where *other* controllers post, so the address this one

@@ -1,10 +1,7 @@
 //! GitRepository reconciler.
 
-use super::{
-    Context, Failure, Observed, Success, blocking_with_timeout, current_artifact, finish, key_of,
-    secret_data,
-};
-use crate::runtime::reconcile::{ReconcileResult, Reconciler};
+use super::{Context, Failure, Observed, Success, current_artifact, finish, key_of, secret_data};
+use crate::runtime::reconcile::{ReconcileResult, Reconciler, blocking_with_timeout};
 use gitops_api::condition::reasons;
 use gitops_api::source::GitRepositoryStatus;
 use gitops_api::{Artifact, GitRepository};

@@ -22,13 +22,11 @@ use crate::runtime::telemetry::{self, Metrics, Readiness};
 use gitops_api::Artifact;
 use gitops_api::condition::{Conditions, reasons, types};
 use gitops_source::{ObjectKey, Storage};
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The finalizer Flux's controllers put on their objects.
 pub const FINALIZER: &str = "finalizers.fluxcd.io";
@@ -434,18 +432,9 @@ pub(crate) async fn secret_data(
     namespace: &str,
     name: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, Failure> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let s = api.get(name).await.map_err(|e| {
-        Failure::fetch(
-            reasons::AUTHENTICATION_FAILED,
-            format!("failed to get secret '{namespace}/{name}': {e}"),
-        )
-    })?;
-    Ok(s.data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect())
+    crate::runtime::object::secret_data(&ctx.client, namespace, name)
+        .await
+        .map_err(|m| Failure::fetch(reasons::AUTHENTICATION_FAILED, m))
 }
 
 /// Writes the status for a reconcile result (through the runtime's status writer, which
@@ -545,23 +534,6 @@ where
         ));
     }
     outcome
-}
-
-/// Runs blocking work with a timeout; on timeout, sets `interrupt` so the work stops.
-pub(crate) async fn blocking_with_timeout<T: Send + 'static>(
-    timeout: Duration,
-    interrupt: Arc<std::sync::atomic::AtomicBool>,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    let handle = tokio::task::spawn_blocking(f);
-    match tokio::time::timeout(timeout, handle).await {
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(_)) => None,
-        Err(_) => {
-            interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
-            None
-        }
-    }
 }
 
 /// Removes the object's stored artifacts (finalizer).

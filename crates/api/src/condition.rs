@@ -193,6 +193,29 @@ pub mod reasons {
     pub const UNINSTALL_FAILED: &str = "UninstallFailed";
     /// HelmRelease: initialising the Helm action failed.
     pub const INIT_FAILED: &str = "InitFailed";
+    /// A cross-namespace reference is not allowed (`--no-cross-namespace-refs`,
+    /// `accessFrom`).
+    pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// A failure without a more specific reason (`metav1.StatusFailure`).
+    pub const FAILURE: &str = "Failure";
+    /// ImageRepository/ImagePolicy: `spec.image` is not an image name.
+    pub const IMAGE_URL_INVALID: &str = "ImageURLInvalid";
+    /// ImageRepository: listing tags failed.
+    pub const READ_OPERATION_FAILED: &str = "ReadOperationFailed";
+    /// ImagePolicy: `digestReflectionPolicy: Always` without `interval`.
+    pub const INTERVAL_NOT_CONFIGURED: &str = "IntervalNotConfigured";
+    /// ImagePolicy: the policy or tag filter is invalid.
+    pub const INVALID_POLICY: &str = "InvalidPolicy";
+    /// ImageUpdateAutomation: the source reference or `spec.git` is invalid.
+    pub const INVALID_SOURCE_CONFIGURATION: &str = "InvalidSourceConfiguration";
+    /// ImageUpdateAutomation: reading the source's settings failed.
+    pub const SOURCE_MANAGER_FAILED: &str = "SourceManagerFailed";
+    /// ImageUpdateAutomation: `spec.policySelector` is not a label selector.
+    pub const INVALID_POLICY_SELECTOR: &str = "InvalidPolicySelector";
+    /// ImageUpdateAutomation: rewriting files failed.
+    pub const UPDATE_FAILED: &str = "UpdateFailed";
+    /// ImageUpdateAutomation: the message template uses a removed field.
+    pub const REMOVED_TEMPLATE_FIELD: &str = "RemovedTemplateField";
 }
 
 /// Reading and updating a list of conditions with Kubernetes' rules: one condition per
