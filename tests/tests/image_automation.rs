@@ -748,3 +748,263 @@ async fn tags_survive_a_reflector_restart_without_the_registry() {
     let (_, still) = wait_ready(&client, "ImageRepository", "app", "True").await;
     assert_eq!(still, scanned);
 }
+
+#[tokio::test]
+async fn push_branch_refspec_options_and_policy_selector() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let client = env.client();
+    // The server advertises push options and records them.
+    git(
+        &env.bare,
+        &["config", "receive.advertisePushOptions", "true"],
+    );
+    let options_log = env.bare.join("push-options.log");
+    hook(
+        &env.bare,
+        &format!(
+            "i=0; while [ $i -lt \"${{GIT_PUSH_OPTION_COUNT:-0}}\" ]; do eval \"echo \\$GIT_PUSH_OPTION_$i\" >> {log}; i=$((i+1)); done\nexit 0",
+            log = options_log.display()
+        ),
+    );
+    let url = format!("{}/fleet.git", env.http.url);
+    env.create_pipeline(&url, None).await;
+    // A second policy on the same image, excluded by the selector: its pick (the highest
+    // 0.x) must not be written.
+    env.apply(json!({
+        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+        "metadata": {"name": "app", "namespace": NS, "labels": {"automate": "yes"}},
+        "spec": {"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1.0.0"}}},
+    }))
+    .await;
+    env.apply(json!({
+        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+        "metadata": {"name": "old", "namespace": NS},
+        "spec": {"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": "<1.0.0"}}},
+    }))
+    .await;
+    let main_before = env.tip();
+    let mut spec = json!({
+        "interval": "1s",
+        "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+        "policySelector": {"matchLabels": {"automate": "yes"}},
+        "git": {
+            "checkout": {"ref": {"branch": "main"}},
+            "commit": {"author": {"name": "fluxbot", "email": "fluxbot@example.com"}},
+            "push": {"branch": "auto", "refspec": "refs/heads/auto:refs/heads/review",
+                     "options": {"ci.skip": "", "merge_request.target": "main"}},
+        },
+        "update": {"path": "./apps"},
+    });
+    env.apply(json!({
+        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+        "metadata": {"name": "fleet", "namespace": NS}, "spec": spec.clone(),
+    }))
+    .await;
+    env.registry
+        .push_tags("team/app", &["0.9.0".into(), "1.2.4".into()], None)
+        .await;
+    let auto = wait_until(WAIT, || {
+        let bare = env.bare.clone();
+        async move {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--verify", "-q", "refs/heads/auto"])
+                .current_dir(&bare)
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        }
+    })
+    .await
+    .expect("the automation pushes branch auto");
+    // The commit is on top of main, on branch auto and at the refspec's destination; main
+    // is untouched; the excluded policy's pick is not written.
+    assert_eq!(env.tip(), main_before);
+    assert_eq!(git(&env.bare, &["rev-parse", "auto~1"]), main_before);
+    assert_eq!(git(&env.bare, &["rev-parse", "review"]), auto);
+    let content = git(&env.bare, &["show", "auto:apps/deployment.yaml"]);
+    assert!(content.contains("team/app:1.2.4 #"), "{content}");
+    let options = std::fs::read_to_string(&options_log).unwrap();
+    assert_eq!(
+        options.lines().collect::<Vec<_>>(),
+        ["ci.skip", "merge_request.target=main"]
+    );
+    let (_, msg) = wait_ready(&client, "ImageUpdateAutomation", "fleet", "True").await;
+    assert_eq!(msg, "repository up-to-date");
+    let status = get_json(&client, "ImageUpdateAutomation", "fleet")
+        .await
+        .unwrap();
+    assert_eq!(status["status"]["lastPushCommit"], json!(auto));
+    assert_eq!(
+        status["status"]["observedPolicies"],
+        json!({"app": {"name": format!("{}/team/app", env.registry.host), "tag": "1.2.4"}})
+    );
+
+    // The next update lands on top of the existing push branch, not on main again.
+    env.registry
+        .push_tags("team/app", &["1.2.5".into()], None)
+        .await;
+    let next = wait_until(WAIT, || {
+        let (bare, auto) = (env.bare.clone(), auto.clone());
+        async move {
+            let tip = git(&bare, &["rev-parse", "auto"]);
+            (tip != auto).then_some(tip)
+        }
+    })
+    .await
+    .expect("a second push to auto");
+    assert_eq!(git(&env.bare, &["rev-parse", "auto~1"]), auto);
+    assert_eq!(git(&env.bare, &["rev-parse", "review"]), next);
+
+    // A refspec that would force is refused, and stalls.
+    spec["git"]["push"]["refspec"] = json!("+refs/heads/auto:refs/heads/review");
+    env.apply(json!({
+        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+        "metadata": {"name": "fleet", "namespace": NS}, "spec": spec,
+    }))
+    .await;
+    let (reason, msg) = wait_ready(&client, "ImageUpdateAutomation", "fleet", "False").await;
+    assert_eq!(reason, "InvalidSourceConfiguration");
+    assert!(msg.contains("pushes never force"), "{msg}");
+}
+
+#[tokio::test]
+async fn access_between_namespaces_and_service_account_pull_secrets() {
+    let Some(locked) = DockerRegistry::start_with_auth("ci", "s3cret").await else {
+        return;
+    };
+    locked
+        .push_tags("team/app", &["1.0.0".into()], Some(("ci", "s3cret")))
+        .await;
+    let mut cluster = Cluster::start().await;
+    let storage = cluster.dir.path().join("image-tags");
+    cluster.start_controller(
+        "image-reflector-controller",
+        &[
+            &format!("--storage-path={}", storage.display()),
+            "--requeue-dependency=1s",
+        ],
+    );
+    let client = cluster.client.clone();
+    let env = ApplyOnly(client.clone());
+    for (ns, labels) in [
+        (NS, json!({})),
+        ("team-a", json!({"tenant": "a"})),
+        ("team-b", json!({})),
+    ] {
+        let ns: k8s_openapi::api::core::v1::Namespace =
+            serde_json::from_value(json!({"metadata": {"name": ns, "labels": labels}})).unwrap();
+        Api::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
+    }
+    // Credentials through the service account's image pull secrets.
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "pull", "namespace": NS},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": json!({"auths": {locked.host.clone(): {"auth": auth}}}).to_string()},
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let sa: k8s_openapi::api::core::v1::ServiceAccount = serde_json::from_value(json!({
+        "metadata": {"name": "puller", "namespace": NS},
+        "imagePullSecrets": [{"name": "missing"}, {"name": "pull"}],
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    env.apply(json!({
+        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+        "metadata": {"name": "app", "namespace": NS},
+        "spec": {"image": format!("{}/team/app", locked.host), "interval": "1h",
+                 "serviceAccountName": "puller",
+                 "accessFrom": {"namespaceSelectors": [{"matchLabels": {"tenant": "a"}}]}},
+    }))
+    .await;
+    let (_, msg) = wait_ready(&client, "ImageRepository", "app", "True").await;
+    assert!(msg.starts_with("successful scan: found 1 tags"), "{msg}");
+    let policy = |ns: &str| {
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+            "metadata": {"name": "app", "namespace": ns},
+            "spec": {"imageRepositoryRef": {"name": "app", "namespace": NS},
+                     "policy": {"semver": {"range": "1.x"}}},
+        })
+    };
+    // team-a's labels match the ACL; team-b's do not.
+    env.apply(policy("team-a")).await;
+    env.apply(policy("team-b")).await;
+    let (_, msg) = wait_ready_in(&client, "team-a", "app").await;
+    assert!(msg.ends_with("resolved to 1.0.0"), "{msg}");
+    let ready = wait_until(WAIT, || {
+        let c = client.clone();
+        async move {
+            let api: Api<gitops_api::ImagePolicy> = Api::namespaced(c, "team-b");
+            let p = serde_json::to_value(api.get_opt("app").await.ok()??).ok()?;
+            ready_of(&p["status"]).filter(|r| r.0 == "False")
+        }
+    })
+    .await
+    .expect("team-b's policy fails");
+    assert_eq!(ready.1, "AccessDenied");
+    assert_eq!(
+        ready.2,
+        format!(
+            "failed to get the referred ImageRepository: access denied: '{NS}/app' can't be accessed due to ACL labels mismatch on namespace 'team-b'"
+        )
+    );
+}
+
+/// Applies objects (server-side) without the rest of [`Env`].
+struct ApplyOnly(kube::Client);
+
+impl ApplyOnly {
+    async fn apply(&self, obj: Value) {
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(NS)
+            .to_owned();
+        let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
+        let p = PatchParams::apply("test").force();
+        match obj["kind"].as_str().unwrap() {
+            "ImageRepository" => {
+                Api::<gitops_api::ImageRepository>::namespaced(self.0.clone(), &ns)
+                    .patch(&name, &p, &Patch::Apply(obj))
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                Api::<gitops_api::ImagePolicy>::namespaced(self.0.clone(), &ns)
+                    .patch(&name, &p, &Patch::Apply(obj))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Waits until ImagePolicy `name` in `ns` is Ready.
+async fn wait_ready_in(client: &kube::Client, ns: &str, name: &str) -> (String, String) {
+    wait_until(WAIT, || {
+        let c = client.clone();
+        async move {
+            let api: Api<gitops_api::ImagePolicy> = Api::namespaced(c, ns);
+            let p = serde_json::to_value(api.get_opt(name).await.ok()??).ok()?;
+            let (s, reason, msg) = ready_of(&p["status"])?;
+            (s == "True").then_some((reason, msg))
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("ImagePolicy {ns}/{name} never Ready"))
+}

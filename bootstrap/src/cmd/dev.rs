@@ -591,6 +591,9 @@ async fn show_progress(client: kube::Client) {
         "Kustomization",
         "HelmRelease",
         "Receiver",
+        "ImageRepository",
+        "ImagePolicy",
+        "ImageUpdateAutomation",
     ];
     let mut streams = Vec::new();
     for kind in kinds {

@@ -176,9 +176,9 @@ fn fetch_opts(job: &GitJob, reference: GitReference) -> FetchOptions {
     o
 }
 
-/// The tip to build on: the push branch when it differs from the checkout reference and
-/// exists (the update goes on top of it), else the checkout reference. `None` when the
-/// remote still has `last` and nothing is to be done.
+/// The tip to build on, fetched into a new repository under `dir`: the push branch when it
+/// differs from the checkout reference and exists (the update goes on top of it), else the
+/// checkout reference. `None` when the remote still has `last` and nothing is to be done.
 fn fetch_base(
     job: &GitJob,
     dir: &std::path::Path,
@@ -188,7 +188,7 @@ fn fetch_base(
     if job.switch_branch {
         match git::fetch(
             &fetch_opts(job, GitReference::Branch(job.push_branch.clone())),
-            dir,
+            &dir.join("push-branch"),
             None,
         ) {
             Ok(FetchOutcome::Fetched(r)) => return Ok(Some((*r, true))),
@@ -197,7 +197,11 @@ fn fetch_base(
             Err(e) => return Err(checkout_failed(e)),
         }
     }
-    match git::fetch(&fetch_opts(job, job.checkout.clone()), dir, last) {
+    match git::fetch(
+        &fetch_opts(job, job.checkout.clone()),
+        &dir.join("checkout"),
+        last,
+    ) {
         Ok(FetchOutcome::Fetched(r)) => Ok(Some((*r, !job.switch_branch))),
         Ok(FetchOutcome::Unchanged(_)) => Ok(None),
         Err(e) => Err(checkout_failed(e)),
