@@ -1177,3 +1177,124 @@ impl CaptureServer {
             .collect()
     }
 }
+
+/// A forward HTTP proxy for plain-HTTP targets (absolute-form requests, no `CONNECT`), as
+/// corporate proxies serve them, requiring `Proxy-Authorization: Basic` when given
+/// credentials. It counts the requests it forwarded.
+pub struct HttpProxy {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    forwarded: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HttpProxy {
+    /// Starts on a free loopback port.
+    pub async fn start(basic_auth: Option<(&str, &str)>) -> HttpProxy {
+        use base64::Engine;
+        use http_body_util::BodyExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let expected = basic_auth.map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        let forwarded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = forwarded.clone();
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (client, expected, count) = (client.clone(), expected.clone(), count.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let (client, expected, count) =
+                                (client.clone(), expected.clone(), count.clone());
+                            async move {
+                                let reply = |status: u16, body: Vec<u8>| {
+                                    hyper::Response::builder()
+                                        .status(status)
+                                        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                                        .expect("response")
+                                };
+                                let given = req
+                                    .headers()
+                                    .get("proxy-authorization")
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_owned);
+                                if expected.is_some() && given != expected {
+                                    let mut r =
+                                        reply(407, b"proxy authentication required".to_vec());
+                                    r.headers_mut().insert(
+                                        "proxy-authenticate",
+                                        hyper::header::HeaderValue::from_static(
+                                            "Basic realm=\"test\"",
+                                        ),
+                                    );
+                                    return Ok::<_, Infallible>(r);
+                                }
+                                let (parts, body) = req.into_parts();
+                                if parts.uri.scheme().is_none() {
+                                    return Ok(reply(400, b"absolute-form requests only".to_vec()));
+                                }
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let mut out = client.request(parts.method, parts.uri.to_string());
+                                for (k, v) in &parts.headers {
+                                    if k != "proxy-authorization" && k != "host" {
+                                        out = out.header(k, v);
+                                    }
+                                }
+                                let Ok(resp) = out.body(body).send().await else {
+                                    return Ok(reply(502, b"bad gateway".to_vec()));
+                                };
+                                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                let mut r =
+                                    hyper::Response::builder().status(resp.status().as_u16());
+                                for (k, v) in resp.headers() {
+                                    if k != "transfer-encoding" && k != "content-length" {
+                                        r = r.header(k, v);
+                                    }
+                                }
+                                let bytes = resp.bytes().await.unwrap_or_default();
+                                Ok(r.body(http_body_util::Full::new(bytes)).expect("response"))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        HttpProxy {
+            url: format!("http://{addr}"),
+            forwarded,
+            task,
+        }
+    }
+
+    /// How many requests it forwarded.
+    pub fn forwarded(&self) -> usize {
+        self.forwarded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

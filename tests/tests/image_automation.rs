@@ -1008,3 +1008,59 @@ async fn wait_ready_in(client: &kube::Client, ns: &str, name: &str) -> (String, 
     .await
     .unwrap_or_else(|| panic!("ImagePolicy {ns}/{name} never Ready"))
 }
+
+#[tokio::test]
+async fn scans_through_an_authenticating_proxy() {
+    let Some(registry) = DockerRegistry::start().await else {
+        return;
+    };
+    registry
+        .push_tags("team/app", &["1.0.0".into(), "1.1.0".into()], None)
+        .await;
+    let proxy = gitops_tests::HttpProxy::start(Some(("squid", "p@ss"))).await;
+    let mut cluster = Cluster::start().await;
+    let storage = cluster.dir.path().join("image-tags");
+    cluster.start_controller(
+        "image-reflector-controller",
+        &[&format!("--storage-path={}", storage.display())],
+    );
+    let client = cluster.client.clone();
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
+    Api::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let proxy_secret = |password: &str| -> Secret {
+        serde_json::from_value(json!({
+            "metadata": {"name": "proxy", "namespace": NS},
+            "stringData": {"address": proxy.url.clone(), "username": "squid", "password": password},
+        }))
+        .unwrap()
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
+    secrets
+        .create(&PostParams::default(), &proxy_secret("wrong"))
+        .await
+        .unwrap();
+    let env = ApplyOnly(client.clone());
+    env.apply(json!({
+        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+        "metadata": {"name": "app", "namespace": NS},
+        "spec": {"image": format!("{}/team/app", registry.host), "interval": "1s",
+                 "proxySecretRef": {"name": "proxy"}},
+    }))
+    .await;
+    // The proxy refuses the wrong password: the scan fails and says so, without it.
+    let (reason, msg) = wait_ready(&client, "ImageRepository", "app", "False").await;
+    assert_eq!(reason, "ReadOperationFailed");
+    assert!(!msg.contains("wrong") && !msg.contains("p@ss"), "{msg}");
+    assert_eq!(proxy.forwarded(), 0);
+    secrets
+        .replace("proxy", &PostParams::default(), &proxy_secret("p@ss"))
+        .await
+        .unwrap();
+    let (_, msg) = wait_ready(&client, "ImageRepository", "app", "True").await;
+    assert!(msg.starts_with("successful scan: found 2 tags"), "{msg}");
+    assert!(proxy.forwarded() > 0, "the scan went through the proxy");
+}

@@ -331,3 +331,67 @@ async fn one_client_keeps_credentials_apart() {
     );
     assert!(client.list_tags(&url, Some(&auth("wrong"))).await.is_err());
 }
+
+/// `spec.proxySecretRef`: pulls go through the proxy named by the Secret (with its
+/// credentials); the artifact is the same as without.
+#[tokio::test]
+async fn ocirepository_through_a_proxy() {
+    let Some(reg) = DockerRegistry::start().await else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let content = t.path().join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    std::fs::write(content.join("app.yaml"), "kind: ConfigMap\n").unwrap();
+    let url = format!("oci://{}/org/proxied", reg.host);
+    Registry::new(true)
+        .push_dir(
+            &url,
+            "1.0.0",
+            &content,
+            &IgnoreRules::flux_defaults(),
+            "https://git.example/app",
+            "main@sha1:1111111111111111111111111111111111111111",
+            None,
+        )
+        .await
+        .unwrap();
+    let proxy = gitops_tests::HttpProxy::start(Some(("squid", "pw"))).await;
+    let mut cluster = Cluster::start().await;
+    cluster.start_source_controller().await;
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "proxy", "namespace": "default"},
+        "stringData": {"address": proxy.url.clone(), "username": "squid", "password": "pw"},
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(cluster.client.clone(), "default")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let api: Api<OCIRepository> = Api::namespaced(cluster.client.clone(), "default");
+    api.create(
+        &PostParams::default(),
+        &ocirepo(
+            "proxied",
+            &url,
+            json!({"tag": "1.0.0"}),
+            json!({"proxySecretRef": {"name": "proxy"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let s = wait_for(&api, "proxied", |s| {
+        ready_of(s).is_some_and(|r| r.0 == "True")
+    })
+    .await;
+    assert!(
+        s["artifact"]["revision"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.0.0@sha256:")
+    );
+    assert!(
+        proxy.forwarded() >= 2,
+        "manifest and layer went through the proxy"
+    );
+}

@@ -188,3 +188,88 @@ pub fn object_ref<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
         field_path: None,
     }
 }
+
+/// The proxy URL of a Flux proxy Secret (`spec.proxySecretRef`): `address` (required, an
+/// `http://` or `https://` URL) with `username` and `password` (optional) as its user info.
+/// Errors name the Secret and the key, never the password.
+pub fn proxy_url(
+    data: &std::collections::BTreeMap<String, Vec<u8>>,
+    namespace: &str,
+    name: &str,
+) -> Result<String, String> {
+    let text = |k: &str| {
+        data.get(k)
+            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+    };
+    let address = text("address")
+        .ok_or_else(|| format!("secret '{namespace}/{name}': key 'address' not found"))?;
+    if address.is_empty() {
+        return Err(format!("secret '{namespace}/{name}': address is empty"));
+    }
+    let (scheme, rest) = address.split_once("://").ok_or_else(|| {
+        format!("secret '{namespace}/{name}': address {address:?} is not an http(s):// URL")
+    })?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains('@') {
+        return Err(format!(
+            "secret '{namespace}/{name}': address {address:?} is not an http(s):// URL without user info"
+        ));
+    }
+    let user = text("username").unwrap_or_default();
+    let password = text("password").unwrap_or_default();
+    if user.is_empty() && password.is_empty() {
+        return Ok(address);
+    }
+    // RFC 3986 user info: everything but unreserved characters percent-encoded.
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    Ok(format!(
+        "{scheme}://{}:{}@{rest}",
+        enc(&user),
+        enc(&password)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn proxy_secrets_as_flux_reads_them() {
+        let data = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        let url = |kv: &[(&str, &str)]| super::proxy_url(&data(kv), "ns", "proxy");
+        assert_eq!(
+            url(&[("address", "http://proxy:3128")]).unwrap(),
+            "http://proxy:3128"
+        );
+        assert_eq!(
+            url(&[
+                ("address", "http://proxy:3128"),
+                ("username", "u"),
+                ("password", "p@ss:w/rd")
+            ])
+            .unwrap(),
+            "http://u:p%40ss%3Aw%2Frd@proxy:3128"
+        );
+        assert_eq!(
+            url(&[]).unwrap_err(),
+            "secret 'ns/proxy': key 'address' not found"
+        );
+        assert!(
+            url(&[("address", "proxy:3128")])
+                .unwrap_err()
+                .contains("not an http(s):// URL")
+        );
+        let e = url(&[("address", "socks5://proxy"), ("password", "hunter2")]).unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}

@@ -72,7 +72,8 @@ impl Reconciler<ImageRepository> for RepositoryReconciler {
 }
 
 /// The registry client and credentials for an image, from an ImageRepository's
-/// `secretRef`, `serviceAccountName` (its image pull secrets) and `certSecretRef`.
+/// `secretRef`, `serviceAccountName` (its image pull secrets), `certSecretRef` and
+/// `proxySecretRef`.
 pub(crate) struct Access {
     pub registry: RegistryClient,
     pub auth: Option<OciAuth>,
@@ -97,12 +98,6 @@ pub(crate) async fn access(
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default()
             ),
-        ));
-    }
-    if spec.proxy_secret_ref.is_some() {
-        return Err(ReconcileError::terminal(
-            reasons::AUTHENTICATION_FAILED,
-            "spec.proxySecretRef is not supported by this image-reflector-controller",
         ));
     }
     let auth_failed = |m: String| {
@@ -160,6 +155,19 @@ pub(crate) async fn access(
                 auth_failed(format!("secret '{ns}/{}' has no 'ca.crt' key", c.name))
             })?;
             RegistryClient::new(Some(ca))
+        }
+    };
+    let registry = match &spec.proxy_secret_ref {
+        None => registry,
+        Some(p) => {
+            let data = crate::runtime::object::secret_data(&ctx.client, &ns, &p.name)
+                .await
+                .map_err(auth_failed)?;
+            let url =
+                crate::runtime::object::proxy_url(&data, &ns, &p.name).map_err(auth_failed)?;
+            registry
+                .with_proxy(&url)
+                .map_err(|e| auth_failed(e.to_string()))?
         }
     };
     Ok(Access {

@@ -72,12 +72,6 @@ async fn reconcile(
             "only 'generic' (credentials from spec.secretRef)",
         ));
     }
-    if spec.proxy_secret_ref.is_some() {
-        return Err(super::unsupported(
-            "spec.proxySecretRef",
-            "registry proxies",
-        ));
-    }
     let (host, _) = parse_url(&spec.url).map_err(|e| oci_failure(e, "invalid URL"))?;
     let auth = match &spec.secret_ref {
         Some(s) => OciAuth::from_secret_data(&secret_data(ctx, &ns, &s.name).await?, &host),
@@ -100,6 +94,20 @@ async fn reconcile(
             &custom
         }
         None => ctx.registry(spec.insecure),
+    };
+    let proxied;
+    let registry = match &spec.proxy_secret_ref {
+        None => registry,
+        Some(p) => {
+            let data = secret_data(ctx, &ns, &p.name).await?;
+            let url = crate::runtime::object::proxy_url(&data, &ns, &p.name)
+                .map_err(|m| Failure::fetch(reasons::AUTHENTICATION_FAILED, m))?;
+            proxied = registry
+                .clone()
+                .with_proxy(&url)
+                .map_err(|e| oci_failure(e, "invalid proxy"))?;
+            &proxied
+        }
     };
     let reference = OciReference::from_spec(spec.reference.as_ref());
     let resolved = registry

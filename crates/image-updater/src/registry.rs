@@ -333,6 +333,15 @@ impl RegistryClient {
         }
     }
 
+    /// The same client going through the HTTP proxy at `url` (`http://[user:pass@]host:port`).
+    pub fn with_proxy(self, url: &str) -> Result<RegistryClient, ImageError> {
+        let bad = |e: OciError| ImageError::Registry(e.to_string());
+        Ok(RegistryClient {
+            plain: self.plain.with_proxy(url).map_err(bad)?,
+            tls: self.tls.with_proxy(url).map_err(bad)?,
+        })
+    }
+
     fn for_image(&self, image: &ImageName) -> &Registry {
         if image.plain_http() {
             &self.plain

@@ -282,6 +282,7 @@ pub fn parse_url(url: &str) -> Result<(String, String), OciError> {
 pub struct Registry {
     insecure: bool,
     ca_pem: Option<Arc<[u8]>>,
+    proxy: Option<Arc<str>>,
     /// Clients by a digest of their credentials (`""` for anonymous), most recent last.
     clients: Arc<Mutex<Vec<(String, Client)>>>,
 }
@@ -320,15 +321,33 @@ impl Registry {
         Registry {
             insecure,
             ca_pem: ca_pem.map(Arc::from),
+            proxy: None,
             clients: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// The same client, going through the HTTP proxy at `url` (`http://[user:password@]host:port`)
+    /// for every request. The URL is checked here; the error never shows its password.
+    pub fn with_proxy(self, url: &str) -> Result<Self, OciError> {
+        if let Err(e) = reqwest::Proxy::all(url) {
+            let shown = url.rsplit_once('@').map_or(url, |(_, host)| host);
+            return Err(OciError::InvalidUrl {
+                url: shown.to_owned(),
+                reason: format!("invalid proxy address: {e}"),
+            });
+        }
+        Ok(Registry {
+            proxy: Some(Arc::from(url)),
+            clients: Arc::new(Mutex::new(Vec::new())),
+            ..self
+        })
     }
 
     /// How many credential sets keep a client (and its connections and tokens).
     pub const MAX_CLIENTS: usize = 64;
 
     /// The oci-client client for `auth`, created on first use.
-    fn client(&self, auth: Option<&OciAuth>) -> Client {
+    fn client(&self, auth: Option<&OciAuth>) -> Result<Client, OciError> {
         let key = match auth {
             None => String::new(),
             Some(a) => {
@@ -344,7 +363,7 @@ impl Registry {
             let entry = clients.remove(i);
             let client = entry.1.clone();
             clients.push(entry);
-            return client;
+            return Ok(client);
         }
         let config = oci_client::client::ClientConfig {
             protocol: if self.insecure {
@@ -363,14 +382,21 @@ impl Registry {
                     }]
                 })
                 .unwrap_or_default(),
+            http_proxy: self.proxy.as_deref().map(str::to_owned),
+            https_proxy: self.proxy.as_deref().map(str::to_owned),
             ..Default::default()
         };
-        let client = Client::new(config);
+        // `Client::new` would fall back to a default client (no CA, no proxy) on error.
+        let client = Client::try_from(config).map_err(|e| OciError::Registry {
+            op: "configuring the client for",
+            url: "the registry".into(),
+            message: e.to_string(),
+        })?;
         clients.push((key, client.clone()));
         if clients.len() > Self::MAX_CLIENTS {
             clients.remove(0);
         }
-        client
+        Ok(client)
     }
 
     /// All tags of a repository.
@@ -382,7 +408,7 @@ impl Registry {
         let (host, repo) = parse_url(url)?;
         let r = Reference::with_tag(host, repo, "latest".into());
         let a = OciAuth::registry_auth(auth);
-        let client = self.client(auth);
+        let client = self.client(auth)?;
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
@@ -411,7 +437,7 @@ impl Registry {
     ) -> Result<Resolved, OciError> {
         let (host, repo) = parse_url(url)?;
         let a = OciAuth::registry_auth(auth);
-        let client = self.client(auth);
+        let client = self.client(auth)?;
         let tag = match reference {
             OciReference::Digest(d) => {
                 let r = Reference::with_digest(host, repo, d.clone());
@@ -472,7 +498,7 @@ impl Registry {
         dest: &Path,
     ) -> Result<PulledLayer, OciError> {
         let a = OciAuth::registry_auth(auth);
-        let client = self.client(auth);
+        let client = self.client(auth)?;
         // Pull by digest so the content matches the resolved revision.
         let by_digest = Reference::with_digest(
             resolved.reference.registry().to_owned(),
@@ -599,7 +625,7 @@ impl Registry {
         let config = oci_client::client::Config::new(config, config_media_type.to_owned(), None);
         let manifest = OciImageManifest::build(&layers, &config, None);
         let r = Reference::with_tag(host, repo, tag.to_owned());
-        self.client(auth)
+        self.client(auth)?
             .push(
                 &r,
                 &layers,
@@ -651,7 +677,7 @@ impl Registry {
         let manifest = OciImageManifest::build(&layers, &config, Some(ann));
         let r = Reference::with_tag(host, repo, tag.to_owned());
         let a = OciAuth::registry_auth(auth);
-        self.client(auth)
+        self.client(auth)?
             .push(&r, &layers, config, &a, Some(manifest))
             .await
             .map_err(|e| classify("pushing", url, e))?;
