@@ -246,6 +246,16 @@ async fn get_json(client: &kube::Client, kind: &str, name: &str) -> Option<Value
     }
 }
 
+/// The automation `fleet` once its status records the push of `commit`.
+async fn pushed_status(client: &kube::Client, commit: &str) -> Value {
+    wait_until(WAIT, || async {
+        let a = get_json(client, "ImageUpdateAutomation", "fleet").await?;
+        (a["status"]["lastPushCommit"] == json!(commit)).then_some(a)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the automation never recorded the push of {commit}"))
+}
+
 /// Waits until the object's Ready condition has `status` and returns (reason, message).
 async fn wait_ready(
     client: &kube::Client,
@@ -371,10 +381,7 @@ async fn new_tag_is_committed_pushed_and_applied_over_http() {
 
     // Status as Flux's.
     let pushed = env.tip();
-    let auto = get_json(&client, "ImageUpdateAutomation", "fleet")
-        .await
-        .unwrap();
-    assert_eq!(auto["status"]["lastPushCommit"], json!(pushed));
+    let auto = pushed_status(&client, &pushed).await;
     assert_eq!(
         auto["status"]["observedSourceRevision"],
         json!(format!("main@sha1:{pushed}"))
@@ -832,12 +839,12 @@ async fn push_branch_refspec_options_and_policy_selector() {
         options.lines().collect::<Vec<_>>(),
         ["ci.skip", "merge_request.target=main"]
     );
-    let (_, msg) = wait_ready(&client, "ImageUpdateAutomation", "fleet", "True").await;
-    assert_eq!(msg, "repository up-to-date");
-    let status = get_json(&client, "ImageUpdateAutomation", "fleet")
-        .await
-        .unwrap();
-    assert_eq!(status["status"]["lastPushCommit"], json!(auto));
+    // The status follows the push (Ready was already True before it).
+    let status = pushed_status(&client, &auto).await;
+    assert_eq!(
+        ready_of(&status["status"]).unwrap().2,
+        "repository up-to-date"
+    );
     assert_eq!(
         status["status"]["observedPolicies"],
         json!({"app": {"name": format!("{}/team/app", env.registry.host), "tag": "1.2.4"}})

@@ -236,13 +236,13 @@ fn run_git(job: &GitJob) -> Result<GitOutcome, GitFailure> {
                 message: format!("failed to apply policies: {e}"),
                 terminal: false,
             })?;
+        for p in &report.problem_files {
+            tracing::info!(url = %job.url, file = p.path, "skipping a file that is not YAML: {}", p.error.message);
+        }
         if report.files.is_empty() {
             return Ok(GitOutcome::UpToDate {
                 revision: repo.revision,
             });
-        }
-        for p in &report.problem_files {
-            tracing::info!(url = %job.url, file = p.path, "skipping a file that is not YAML: {}", p.error.message);
         }
         let mut changes = Vec::with_capacity(report.files.len());
         for file in report.files.keys() {
@@ -495,10 +495,12 @@ async fn reconcile(
             invalid("push spec not provided, and cannot be inferred from .spec.git.checkout.ref or GitRepository .spec.ref".into())
         })?,
     };
-    let switch_branch = push_branch
-        != checkout_branch
-            .clone()
-            .unwrap_or_else(|| DEFAULT_BRANCH.into());
+    // As Flux: the push goes elsewhere than the checked-out branch — another branch, or a
+    // branch at all when a tag or commit is checked out.
+    let switch_branch = match &checkout {
+        Some(_) => checkout_branch.as_deref() != Some(push_branch.as_str()),
+        None => push_branch != DEFAULT_BRANCH,
+    };
     let refspec = match push
         .and_then(|p| p.refspec.clone())
         .filter(|r| !r.is_empty())
@@ -551,7 +553,16 @@ async fn reconcile(
         .and_then(|u| u.path.clone())
         .unwrap_or_default();
     let policies_changed = status.observed_policies.as_ref() != Some(&observed);
-    let sync_needed = policies_changed || switch_branch || refspec.is_some();
+    // The clone is skipped only when nothing could give a different result: same remote
+    // tip (checked by the fetch), same picks, same spec, no reconcile request.
+    let spec_changed = obj.metadata.generation != status.observed_generation;
+    let requested = gitops_api::annotations::pending_reconcile_request(
+        &obj.metadata,
+        status.last_handled_reconcile_at.as_deref(),
+    )
+    .is_some();
+    let sync_needed =
+        policies_changed || spec_changed || requested || switch_branch || refspec.is_some();
     let timeout = repo
         .spec
         .timeout
