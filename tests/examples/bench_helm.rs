@@ -44,13 +44,8 @@ const CHART: &[(&str, &str)] = &[
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let gitops = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "target/release/gitops".into());
-    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let concurrency: String = args.get(3).cloned().unwrap_or_else(|| "4".into());
+    let (gitops, n, more) = bench::args(1000);
+    let concurrency: String = more.first().cloned().unwrap_or_else(|| "4".into());
     let tmp = tempfile::tempdir()?;
     let (_api, kubeconfig, client) = bench::start_api_server(&gitops, tmp.path()).await?;
 

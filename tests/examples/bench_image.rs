@@ -48,12 +48,7 @@ fn policies() -> Vec<(&'static str, serde_json::Value, Option<serde_json::Value>
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let gitops = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "target/release/gitops".into());
-    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let (gitops, n, _) = bench::args(10_000);
     gitops_source::ensure_crypto_provider();
     let Some(reg) = DockerRegistry::start().await else {
         anyhow::bail!("docker-registry is not installed (apt-get install docker-registry)");

@@ -37,13 +37,8 @@ where
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let gitops = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "target/release/gitops".into());
-    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let m: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(2_000);
+    let (gitops, n, more) = bench::args(10_000);
+    let m: usize = more.first().and_then(|s| s.parse().ok()).unwrap_or(2_000);
     let tmp = tempfile::tempdir()?;
     let (_api, kubeconfig, client) = bench::start_api_server(&gitops, tmp.path()).await?;
     let sink = CaptureServer::start().await;

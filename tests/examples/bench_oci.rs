@@ -14,13 +14,8 @@ use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let gitops = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "target/release/gitops".into());
-    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let concurrency: String = args.get(3).cloned().unwrap_or_else(|| "8".into());
+    let (gitops, n, more) = bench::args(1000);
+    let concurrency: String = more.first().cloned().unwrap_or_else(|| "8".into());
     gitops_source::ensure_crypto_provider();
     let Some(reg) = DockerRegistry::start().await else {
         anyhow::bail!("docker-registry is not installed (apt-get install docker-registry)");

@@ -898,6 +898,21 @@ pub mod bench {
     use std::process::{Command, Stdio};
     use std::time::Duration;
 
+    /// A benchmark's command line, `<path to gitops> [N] [more…]`: the `gitops` binary
+    /// (`target/release/gitops` when absent), N (`default_n` when absent or not a number)
+    /// and the arguments after them.
+    pub fn args(default_n: usize) -> (String, usize, Vec<String>) {
+        let mut args = std::env::args().skip(1);
+        let gitops = args
+            .next()
+            .unwrap_or_else(|| "target/release/gitops".into());
+        let n = args
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default_n);
+        (gitops, n, args.collect())
+    }
+
     /// `gitops apiserver` under `dir/api`, up and with Flux's CRDs: the process, its
     /// kubeconfig and a client.
     pub async fn start_api_server(
