@@ -101,11 +101,7 @@ impl Env {
             ],
         );
         cluster.start_controller("image-automation-controller", &[]);
-        let ns: k8s_openapi::api::core::v1::Namespace =
-            serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
-        let _ = Api::all(cluster.client.clone())
-            .create(&PostParams::default(), &ns)
-            .await;
+        create_namespace(&cluster.client, NS, json!({})).await;
         Some(Env {
             cluster,
             registry,
@@ -121,39 +117,7 @@ impl Env {
     }
 
     async fn apply(&self, obj: Value) {
-        let kind = obj["kind"].as_str().unwrap().to_owned();
-        let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
-        let ns = obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or(NS)
-            .to_owned();
-        let (group, version) = obj["apiVersion"]
-            .as_str()
-            .unwrap()
-            .split_once('/')
-            .map(|(g, v)| (g.to_owned(), v.to_owned()))
-            .unwrap_or((String::new(), "v1".into()));
-        let plural = match kind.as_str() {
-            "GitRepository" => "gitrepositories".to_owned(),
-            "ImagePolicy" => "imagepolicies".to_owned(),
-            "ImageRepository" => "imagerepositories".to_owned(),
-            other => format!("{}s", other.to_lowercase()),
-        };
-        let ar = kube::api::ApiResource {
-            group,
-            version: version.clone(),
-            api_version: obj["apiVersion"].as_str().unwrap().to_owned(),
-            kind,
-            plural,
-        };
-        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(self.client(), &ns, &ar);
-        api.patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(obj),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("apply {name}: {e}"));
+        apply(&self.client(), obj).await;
     }
 
     /// The GitRepository, the Kustomization applying `./apps`, and the image objects.
@@ -225,9 +189,76 @@ impl Env {
     }
 }
 
+/// Applies an object (server-side, forcing) whatever its kind.
+async fn apply(client: &kube::Client, obj: Value) {
+    let kind = obj["kind"].as_str().unwrap().to_owned();
+    let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
+    let ns = obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(NS)
+        .to_owned();
+    let (group, version) = obj["apiVersion"]
+        .as_str()
+        .unwrap()
+        .split_once('/')
+        .map(|(g, v)| (g.to_owned(), v.to_owned()))
+        .unwrap_or((String::new(), "v1".into()));
+    let plural = match kind.as_str() {
+        "GitRepository" => "gitrepositories".to_owned(),
+        "ImagePolicy" => "imagepolicies".to_owned(),
+        "ImageRepository" => "imagerepositories".to_owned(),
+        other => format!("{}s", other.to_lowercase()),
+    };
+    let ar = kube::api::ApiResource {
+        group,
+        version: version.clone(),
+        api_version: obj["apiVersion"].as_str().unwrap().to_owned(),
+        kind,
+        plural,
+    };
+    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
+    api.patch(
+        &name,
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(obj),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply {name}: {e}"));
+}
+
+/// Creates namespace `name` with `labels`.
+async fn create_namespace(client: &kube::Client, name: &str, labels: Value) {
+    let ns: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap();
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+}
+
+/// The cluster with namespace `flux-system` and only the image-reflector-controller, its
+/// tag database in the cluster's directory; returns the flags it was started with (to start
+/// it again).
+async fn reflector_cluster(extra: &[&str]) -> (Cluster, Vec<String>) {
+    let mut cluster = Cluster::start().await;
+    let storage = cluster.dir.path().join("image-tags");
+    let flags: Vec<String> = std::iter::once(format!("--storage-path={}", storage.display()))
+        .chain(extra.iter().map(|f| f.to_string()))
+        .collect();
+    let refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+    cluster.start_controller("image-reflector-controller", &refs);
+    create_namespace(&cluster.client, NS, json!({})).await;
+    (cluster, flags)
+}
+
 /// An image object (or the GitRepository) as JSON.
 async fn get_json(client: &kube::Client, kind: &str, name: &str) -> Option<Value> {
-    async fn get<K>(client: &kube::Client, name: &str) -> Option<Value>
+    get_json_in(client, NS, kind, name).await
+}
+
+/// [`get_json`] in namespace `ns`.
+async fn get_json_in(client: &kube::Client, ns: &str, kind: &str, name: &str) -> Option<Value> {
+    async fn get<K>(client: &kube::Client, ns: &str, name: &str) -> Option<Value>
     where
         K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
             + Clone
@@ -235,14 +266,14 @@ async fn get_json(client: &kube::Client, kind: &str, name: &str) -> Option<Value
             + serde::de::DeserializeOwned
             + serde::Serialize,
     {
-        let api: Api<K> = Api::namespaced(client.clone(), NS);
+        let api: Api<K> = Api::namespaced(client.clone(), ns);
         serde_json::to_value(api.get_opt(name).await.ok()??).ok()
     }
     match kind {
-        "ImageRepository" => get::<gitops_api::ImageRepository>(client, name).await,
-        "ImagePolicy" => get::<gitops_api::ImagePolicy>(client, name).await,
-        "ImageUpdateAutomation" => get::<gitops_api::ImageUpdateAutomation>(client, name).await,
-        _ => get::<gitops_api::GitRepository>(client, name).await,
+        "ImageRepository" => get::<gitops_api::ImageRepository>(client, ns, name).await,
+        "ImagePolicy" => get::<gitops_api::ImagePolicy>(client, ns, name).await,
+        "ImageUpdateAutomation" => get::<gitops_api::ImageUpdateAutomation>(client, ns, name).await,
+        _ => get::<gitops_api::GitRepository>(client, ns, name).await,
     }
 }
 
@@ -263,12 +294,23 @@ async fn wait_ready(
     name: &str,
     status: &str,
 ) -> (String, String) {
+    wait_ready_in(client, NS, kind, name, status).await
+}
+
+/// [`wait_ready`] in namespace `ns`.
+async fn wait_ready_in(
+    client: &kube::Client,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    status: &str,
+) -> (String, String) {
     let last = std::sync::Arc::new(std::sync::Mutex::new(None));
     let l = last.clone();
     wait_until(WAIT, || {
         let (client, l) = (client.clone(), l.clone());
         async move {
-            let o = get_json(&client, kind, name).await?;
+            let o = get_json_in(&client, ns, kind, name).await?;
             let r = ready_of(&o["status"]);
             *l.lock().unwrap() = Some(o.clone());
             let (s, reason, msg) = r?;
@@ -278,7 +320,7 @@ async fn wait_ready(
     .await
     .unwrap_or_else(|| {
         panic!(
-            "{kind}/{name} never Ready={status}: {:#}",
+            "{kind}/{ns}/{name} never Ready={status}: {:#}",
             last.lock().unwrap().clone().unwrap_or_default()
         )
     })
@@ -288,6 +330,15 @@ async fn deployment_image(client: &kube::Client) -> Option<String> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let d = api.get_opt("app").await.ok()??;
     d.spec?.template.spec?.containers.first()?.image.clone()
+}
+
+/// Waits until the Deployment runs image `want`; panics with `what` when it never does.
+async fn wait_for_image(client: &kube::Client, want: &str, what: &str) {
+    wait_until(WAIT, || async {
+        (deployment_image(client).await? == want).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("{what}: never {want}"));
 }
 
 /// Asserts the last commit on `main` changed exactly the marked line of the Deployment,
@@ -358,13 +409,12 @@ async fn new_tag_is_committed_pushed_and_applied_over_http() {
     env.registry
         .push_tags("team/app", &["1.2.4".into(), "sha256-abc.sig".into()], None)
         .await;
-    wait_until(WAIT, || {
-        let c = client.clone();
-        let want = format!("{host}/team/app:1.2.4");
-        async move { (deployment_image(&c).await? == want).then_some(()) }
-    })
-    .await
-    .expect("the Deployment is applied with the new image");
+    wait_for_image(
+        &client,
+        &format!("{host}/team/app:1.2.4"),
+        "the Deployment is applied with the new image",
+    )
+    .await;
 
     // Exactly one commit, by the automation, changing exactly the marked line.
     assert_eq!(git(&env.bare, &["rev-parse", "main~1"]), before);
@@ -472,13 +522,12 @@ async fn new_tag_is_pushed_over_ssh() {
         .push_tags("team/app", &["1.3.0".into()], None)
         .await;
     let host = env.registry.host.clone();
-    wait_until(WAIT, || {
-        let c = client.clone();
-        let want = format!("{host}/team/app:1.3.0");
-        async move { (deployment_image(&c).await? == want).then_some(()) }
-    })
-    .await
-    .expect("the Deployment is applied with the image pushed over SSH");
+    wait_for_image(
+        &client,
+        &format!("{host}/team/app:1.3.0"),
+        "the Deployment is applied with the image pushed over SSH",
+    )
+    .await;
     assert_eq!(git(&env.bare, &["rev-parse", "main~1"]), before);
     assert_only_marked_line_changed(&env, "1.2.3", "1.3.0");
     let public = std::fs::read_to_string(keys.path().join("signing.pub")).unwrap();
@@ -707,18 +756,8 @@ async fn tags_survive_a_reflector_restart_without_the_registry() {
         .map(|s| s.to_string())
         .collect();
     registry.push_tags("team/app", &tags, None).await;
-    let mut cluster = Cluster::start().await;
-    let storage = cluster.dir.path().join("image-tags");
-    let flags = [format!("--storage-path={}", storage.display())];
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    cluster.start_controller("image-reflector-controller", &flags);
+    let (mut cluster, flags) = reflector_cluster(&[]).await;
     let client = cluster.client.clone();
-    let ns: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
-    Api::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
     let repo: gitops_api::ImageRepository = serde_json::from_value(json!({
         "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
         "metadata": {"name": "app", "namespace": NS},
@@ -738,7 +777,8 @@ async fn tags_survive_a_reflector_restart_without_the_registry() {
     // The controller restarts while the registry is gone.
     cluster.stop_controller("image-reflector-controller").await;
     drop(registry);
-    cluster.start_controller("image-reflector-controller", &flags);
+    let refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+    cluster.start_controller("image-reflector-controller", &refs);
     let policy: gitops_api::ImagePolicy = serde_json::from_value(json!({
         "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
         "metadata": {"name": "app", "namespace": NS},
@@ -886,29 +926,10 @@ async fn access_between_namespaces_and_service_account_pull_secrets() {
     locked
         .push_tags("team/app", &["1.0.0".into()], Some(("ci", "s3cret")))
         .await;
-    let mut cluster = Cluster::start().await;
-    let storage = cluster.dir.path().join("image-tags");
-    cluster.start_controller(
-        "image-reflector-controller",
-        &[
-            &format!("--storage-path={}", storage.display()),
-            "--requeue-dependency=1s",
-        ],
-    );
+    let (cluster, _) = reflector_cluster(&["--requeue-dependency=1s"]).await;
     let client = cluster.client.clone();
-    let env = ApplyOnly(client.clone());
-    for (ns, labels) in [
-        (NS, json!({})),
-        ("team-a", json!({"tenant": "a"})),
-        ("team-b", json!({})),
-    ] {
-        let ns: k8s_openapi::api::core::v1::Namespace =
-            serde_json::from_value(json!({"metadata": {"name": ns, "labels": labels}})).unwrap();
-        Api::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .unwrap();
-    }
+    create_namespace(&client, "team-a", json!({"tenant": "a"})).await;
+    create_namespace(&client, "team-b", json!({})).await;
     // Credentials through the service account's image pull secrets.
     use base64::Engine;
     let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
@@ -931,13 +952,16 @@ async fn access_between_namespaces_and_service_account_pull_secrets() {
         .create(&PostParams::default(), &sa)
         .await
         .unwrap();
-    env.apply(json!({
-        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
-        "metadata": {"name": "app", "namespace": NS},
-        "spec": {"image": format!("{}/team/app", locked.host), "interval": "1h",
-                 "serviceAccountName": "puller",
-                 "accessFrom": {"namespaceSelectors": [{"matchLabels": {"tenant": "a"}}]}},
-    }))
+    apply(
+        &client,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+            "metadata": {"name": "app", "namespace": NS},
+            "spec": {"image": format!("{}/team/app", locked.host), "interval": "1h",
+                     "serviceAccountName": "puller",
+                     "accessFrom": {"namespaceSelectors": [{"matchLabels": {"tenant": "a"}}]}},
+        }),
+    )
     .await;
     let (_, msg) = wait_ready(&client, "ImageRepository", "app", "True").await;
     assert!(msg.starts_with("successful scan: found 1 tags"), "{msg}");
@@ -950,70 +974,18 @@ async fn access_between_namespaces_and_service_account_pull_secrets() {
         })
     };
     // team-a's labels match the ACL; team-b's do not.
-    env.apply(policy("team-a")).await;
-    env.apply(policy("team-b")).await;
-    let (_, msg) = wait_ready_in(&client, "team-a", "app").await;
+    apply(&client, policy("team-a")).await;
+    apply(&client, policy("team-b")).await;
+    let (_, msg) = wait_ready_in(&client, "team-a", "ImagePolicy", "app", "True").await;
     assert!(msg.ends_with("resolved to 1.0.0"), "{msg}");
-    let ready = wait_until(WAIT, || {
-        let c = client.clone();
-        async move {
-            let api: Api<gitops_api::ImagePolicy> = Api::namespaced(c, "team-b");
-            let p = serde_json::to_value(api.get_opt("app").await.ok()??).ok()?;
-            ready_of(&p["status"]).filter(|r| r.0 == "False")
-        }
-    })
-    .await
-    .expect("team-b's policy fails");
-    assert_eq!(ready.1, "AccessDenied");
+    let ready = wait_ready_in(&client, "team-b", "ImagePolicy", "app", "False").await;
+    assert_eq!(ready.0, "AccessDenied");
     assert_eq!(
-        ready.2,
+        ready.1,
         format!(
             "failed to get the referred ImageRepository: access denied: '{NS}/app' can't be accessed due to ACL labels mismatch on namespace 'team-b'"
         )
     );
-}
-
-/// Applies objects (server-side) without the rest of [`Env`].
-struct ApplyOnly(kube::Client);
-
-impl ApplyOnly {
-    async fn apply(&self, obj: Value) {
-        let ns = obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or(NS)
-            .to_owned();
-        let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
-        let p = PatchParams::apply("test").force();
-        match obj["kind"].as_str().unwrap() {
-            "ImageRepository" => {
-                Api::<gitops_api::ImageRepository>::namespaced(self.0.clone(), &ns)
-                    .patch(&name, &p, &Patch::Apply(obj))
-                    .await
-                    .unwrap();
-            }
-            _ => {
-                Api::<gitops_api::ImagePolicy>::namespaced(self.0.clone(), &ns)
-                    .patch(&name, &p, &Patch::Apply(obj))
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// Waits until ImagePolicy `name` in `ns` is Ready.
-async fn wait_ready_in(client: &kube::Client, ns: &str, name: &str) -> (String, String) {
-    wait_until(WAIT, || {
-        let c = client.clone();
-        async move {
-            let api: Api<gitops_api::ImagePolicy> = Api::namespaced(c, ns);
-            let p = serde_json::to_value(api.get_opt(name).await.ok()??).ok()?;
-            let (s, reason, msg) = ready_of(&p["status"])?;
-            (s == "True").then_some((reason, msg))
-        }
-    })
-    .await
-    .unwrap_or_else(|| panic!("ImagePolicy {ns}/{name} never Ready"))
 }
 
 #[tokio::test]
@@ -1025,19 +997,8 @@ async fn scans_through_an_authenticating_proxy() {
         .push_tags("team/app", &["1.0.0".into(), "1.1.0".into()], None)
         .await;
     let proxy = gitops_tests::HttpProxy::start(Some(("squid", "p@ss"))).await;
-    let mut cluster = Cluster::start().await;
-    let storage = cluster.dir.path().join("image-tags");
-    cluster.start_controller(
-        "image-reflector-controller",
-        &[&format!("--storage-path={}", storage.display())],
-    );
+    let (cluster, _) = reflector_cluster(&[]).await;
     let client = cluster.client.clone();
-    let ns: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
-    Api::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
     let proxy_secret = |password: &str| -> Secret {
         serde_json::from_value(json!({
             "metadata": {"name": "proxy", "namespace": NS},
@@ -1050,13 +1011,15 @@ async fn scans_through_an_authenticating_proxy() {
         .create(&PostParams::default(), &proxy_secret("wrong"))
         .await
         .unwrap();
-    let env = ApplyOnly(client.clone());
-    env.apply(json!({
-        "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
-        "metadata": {"name": "app", "namespace": NS},
-        "spec": {"image": format!("{}/team/app", registry.host), "interval": "1s",
-                 "proxySecretRef": {"name": "proxy"}},
-    }))
+    apply(
+        &client,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageRepository",
+            "metadata": {"name": "app", "namespace": NS},
+            "spec": {"image": format!("{}/team/app", registry.host), "interval": "1s",
+                     "proxySecretRef": {"name": "proxy"}},
+        }),
+    )
     .await;
     // The proxy refuses the wrong password: the scan fails and says so, without it.
     let (reason, msg) = wait_ready(&client, "ImageRepository", "app", "False").await;
