@@ -239,7 +239,7 @@ async fn reconcile(
     let canonical = image.canonical();
     let store = ctx.store.clone();
     let name = canonical.clone();
-    let stored = tokio::task::spawn_blocking(move || store.tags(&name).map(|t| !t.is_empty()))
+    let stored = tokio::task::spawn_blocking(move || store.has_tags(&name))
         .await
         .map_err(|e| ReconcileError::retriable(reasons::FAILURE, e.to_string()))?
         .map_err(|e| ReconcileError::retriable(reasons::FAILURE, e.to_string()))?;

@@ -117,8 +117,21 @@ impl TagStore {
 
     /// Replaces the tags of `image` (a canonical name) and returns the list's revision.
     /// `tags` should be in the order they are to be read back (descending, as scanned).
+    /// Nothing is written (no commit, no sync) when the stored list is the same.
     pub fn set_tags(&self, image: &str, tags: &[String]) -> Result<String, StoreError> {
         let bytes = to_json(tags);
+        let revision = adler2::adler32_slice(&bytes).to_string();
+        {
+            let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+            let table = txn.open_table(TAGS).map_err(|e| self.err(e))?;
+            if table
+                .get(image)
+                .map_err(|e| self.err(e))?
+                .is_some_and(|v| v.value() == bytes.as_slice())
+            {
+                return Ok(revision);
+            }
+        }
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(TAGS).map_err(|e| self.err(e))?;
@@ -127,7 +140,7 @@ impl TagStore {
                 .map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))?;
-        Ok(adler2::adler32_slice(&bytes).to_string())
+        Ok(revision)
     }
 
     /// The tags of `image`; empty when it was never scanned.
@@ -139,6 +152,15 @@ impl TagStore {
         };
         serde_json::from_slice(v.value())
             .map_err(|e| self.err(format!("tags of {image} are unreadable: {e}")))
+    }
+
+    /// Whether `image` has tags stored (without reading them).
+    pub fn has_tags(&self, image: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(TAGS).map_err(|e| self.err(e))?;
+        let stored = table.get(image).map_err(|e| self.err(e))?;
+        // An empty list is stored as `[]`.
+        Ok(stored.is_some_and(|v| v.value().len() > 2))
     }
 
     /// Forgets `image`'s tags.
@@ -173,10 +195,22 @@ mod tests {
         {
             let s = TagStore::open(&path).unwrap();
             assert!(s.tags("ghcr.io/a/b").unwrap().is_empty());
+            assert!(!s.has_tags("ghcr.io/a/b").unwrap());
+            s.set_tags("ghcr.io/a/b", &[]).unwrap();
+            assert!(!s.has_tags("ghcr.io/a/b").unwrap());
             assert_eq!(s.set_tags("ghcr.io/a/b", &tags).unwrap(), revision(&tags));
         }
         let s = TagStore::open(&path).unwrap();
+        assert!(s.has_tags("ghcr.io/a/b").unwrap());
         assert_eq!(s.tags("ghcr.io/a/b").unwrap(), tags);
+        // The same list again writes nothing.
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(s.set_tags("ghcr.io/a/b", &tags).unwrap(), revision(&tags));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            written
+        );
         s.delete("ghcr.io/a/b").unwrap();
         assert!(s.tags("ghcr.io/a/b").unwrap().is_empty());
         #[cfg(unix)]
