@@ -603,13 +603,17 @@ async fn reconcile(
         interrupt: interrupt.clone(),
     };
     // Each attempt gets the GitRepository's timeout.
+    let total = timeout * ATTEMPTS as u32;
     let outcome =
-        blocking_with_timeout(timeout * ATTEMPTS as u32, interrupt, move || run_git(&job))
+        blocking_with_timeout(total, interrupt, move || run_git(&job))
             .await
             .ok_or_else(|| {
                 ReconcileError::retriable(
                     reasons::GIT_OPERATION_FAILED,
-                    format!("failed to checkout source: timeout after {timeout:?}"),
+                    format!(
+                        "failed to update source: timeout after {} ({ATTEMPTS} attempts of the GitRepository's timeout)",
+                        gitops_api::duration::format_go_duration(total)
+                    ),
                 )
             })?
             .map_err(|f| {
