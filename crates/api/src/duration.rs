@@ -91,9 +91,37 @@ impl FromStr for Duration {
     }
 }
 
+thread_local! {
+    static GO_ENCODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with objects serialized as Flux's Go types re-encode a decoded object: durations
+/// as `metav1.Duration.String()` (`5m` → `5m0s`, `60s` → `1m0s`) instead of as written, and
+/// unset `metav1.Time` struct fields as `null` (see [`crate::meta::none_unless_go`]). Tools
+/// that print objects the way Flux's CLI does (`export`, `debug`) serialize inside this.
+pub fn go_encoded<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            GO_ENCODING.with(|g| g.set(self.0));
+        }
+    }
+    let _reset = Reset(GO_ENCODING.with(|g| g.replace(true)));
+    f()
+}
+
+/// Whether serialization runs inside [`go_encoded`].
+pub fn is_go_encoding() -> bool {
+    GO_ENCODING.with(std::cell::Cell::get)
+}
+
 impl Serialize for Duration {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
+        if GO_ENCODING.with(std::cell::Cell::get) {
+            serializer.serialize_str(&format_go_duration(self.value))
+        } else {
+            serializer.serialize_str(&self.text)
+        }
     }
 }
 
@@ -249,6 +277,17 @@ mod tests {
 
     fn d(s: &str) -> StdDuration {
         parse_go_duration(s).unwrap()
+    }
+
+    #[test]
+    fn go_encoding_is_scoped() {
+        let v = Duration::parse("60s").unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"60s\"");
+        assert_eq!(
+            go_encoded(|| serde_json::to_string(&v).unwrap()),
+            "\"1m0s\""
+        );
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"60s\"");
     }
 
     #[test]

@@ -783,8 +783,8 @@ pub struct HelmSnapshot {
     pub chart_version: String,
     /// Digest of the values.
     pub config_digest: String,
-    /// When the release was deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the release was deleted (a Go `metav1.Time`: `null` in Go's encoding when unset).
+    #[serde(default, skip_serializing_if = "crate::meta::none_unless_go")]
     #[schemars(with = "Option<DateTime>")]
     pub deleted: Option<Time>,
     /// Digest of the release.

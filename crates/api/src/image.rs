@@ -380,8 +380,8 @@ pub struct GitCheckoutSpec {
 pub struct CommitSpec {
     /// Commit author.
     pub author: CommitUser,
-    /// Go template of the commit message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Go template of the commit message (a Go `string` with `omitempty`).
+    #[serde(default, skip_serializing_if = "crate::meta::is_none_or_empty")]
     pub message_template: Option<String>,
     /// Extra values for the message template.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -49,6 +49,7 @@ pub mod condition;
 pub mod crd;
 pub mod duration;
 pub mod event;
+pub mod gostr;
 pub mod helm;
 pub mod image;
 pub mod kustomize;

@@ -353,6 +353,17 @@ pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// For Go fields of a struct type (`metav1.Time`) tagged `omitempty`, which Go still
+/// encodes, as `null`: absent normally, `null` inside [`crate::duration::go_encoded`].
+pub(crate) fn none_unless_go<T>(v: &Option<T>) -> bool {
+    v.is_none() && !crate::duration::is_go_encoding()
+}
+
+/// For Go `string` fields tagged `omitempty`: absent and empty both stay out of the output.
+pub(crate) fn is_none_or_empty(s: &Option<String>) -> bool {
+    s.as_deref().is_none_or(str::is_empty)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
