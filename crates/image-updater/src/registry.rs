@@ -196,18 +196,7 @@ impl ImageName {
     /// go-containerregistry decides) `localhost:<port>`, loopback addresses and private
     /// (RFC 1918) IPv4 addresses.
     pub fn plain_http(&self) -> bool {
-        if self.insecure
-            || self.registry.starts_with("localhost:")
-            || self.registry.contains("127.0.0.1")
-            || self.registry.contains("::1")
-        {
-            return true;
-        }
-        let host = self.registry.split(':').next().unwrap_or_default();
-        match host.parse::<std::net::Ipv4Addr>() {
-            Ok(ip) => ip.is_private(),
-            Err(_) => false,
-        }
+        self.insecure || gitops_source::oci::plain_http_host(&self.registry)
     }
 
     /// The `oci://` URL [`gitops_source::oci::Registry`] takes.

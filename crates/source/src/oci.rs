@@ -309,6 +309,18 @@ fn classify(op: &'static str, url: &str, e: oci_client::errors::OciDistributionE
     }
 }
 
+/// Whether go-containerregistry (and so Flux) speaks plain HTTP to a registry `host[:port]`
+/// without being told it is insecure: `localhost:<port>`, loopback addresses and private
+/// (RFC 1918) IPv4 addresses.
+pub fn plain_http_host(host: &str) -> bool {
+    if host.starts_with("localhost:") || host.contains("127.0.0.1") || host.contains("::1") {
+        return true;
+    }
+    let name = host.split(':').next().unwrap_or_default();
+    name.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_private())
+}
+
 impl Registry {
     /// A client; `insecure` uses plain HTTP.
     pub fn new(insecure: bool) -> Self {
@@ -346,8 +358,11 @@ impl Registry {
     /// How many credential sets keep a client (and its connections and tokens).
     pub const MAX_CLIENTS: usize = 64;
 
-    /// The oci-client client for `auth`, created on first use.
-    fn client(&self, auth: Option<&OciAuth>) -> Result<Client, OciError> {
+    /// The oci-client client for `auth` speaking to `host`, created on first use. Hosts
+    /// go-containerregistry speaks plain HTTP to ([`plain_http_host`]) get a client of
+    /// their own that does, as Flux's controllers do without `insecure`.
+    fn client(&self, auth: Option<&OciAuth>, host: &str) -> Result<Client, OciError> {
+        let plain_host = !self.insecure && plain_http_host(host);
         let key = match auth {
             None => String::new(),
             Some(a) => {
@@ -357,6 +372,11 @@ impl Registry {
                 h.update(a.password.as_bytes());
                 hex::encode(h.finalize())
             }
+        };
+        let key = if plain_host {
+            format!("{key}|http://{host}")
+        } else {
+            key
         };
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(i) = clients.iter().position(|(k, _)| *k == key) {
@@ -368,6 +388,8 @@ impl Registry {
         let config = oci_client::client::ClientConfig {
             protocol: if self.insecure {
                 oci_client::client::ClientProtocol::Http
+            } else if plain_host {
+                oci_client::client::ClientProtocol::HttpsExcept(vec![host.to_owned()])
             } else {
                 oci_client::client::ClientProtocol::Https
             },
@@ -406,9 +428,9 @@ impl Registry {
         auth: Option<&OciAuth>,
     ) -> Result<Vec<String>, OciError> {
         let (host, repo) = parse_url(url)?;
+        let client = self.client(auth, &host)?;
         let r = Reference::with_tag(host, repo, "latest".into());
         let a = OciAuth::registry_auth(auth);
-        let client = self.client(auth)?;
         let mut tags = Vec::new();
         let mut last: Option<String> = None;
         loop {
@@ -437,7 +459,7 @@ impl Registry {
     ) -> Result<Resolved, OciError> {
         let (host, repo) = parse_url(url)?;
         let a = OciAuth::registry_auth(auth);
-        let client = self.client(auth)?;
+        let client = self.client(auth, &host)?;
         let tag = match reference {
             OciReference::Digest(d) => {
                 let r = Reference::with_digest(host, repo, d.clone());
@@ -498,7 +520,7 @@ impl Registry {
         dest: &Path,
     ) -> Result<PulledLayer, OciError> {
         let a = OciAuth::registry_auth(auth);
-        let client = self.client(auth)?;
+        let client = self.client(auth, resolved.reference.registry())?;
         // Pull by digest so the content matches the resolved revision.
         let by_digest = Reference::with_digest(
             resolved.reference.registry().to_owned(),
@@ -624,8 +646,9 @@ impl Registry {
         )];
         let config = oci_client::client::Config::new(config, config_media_type.to_owned(), None);
         let manifest = OciImageManifest::build(&layers, &config, None);
+        let client = self.client(auth, &host)?;
         let r = Reference::with_tag(host, repo, tag.to_owned());
-        self.client(auth)?
+        client
             .push(
                 &r,
                 &layers,
@@ -675,9 +698,10 @@ impl Registry {
             None,
         );
         let manifest = OciImageManifest::build(&layers, &config, Some(ann));
+        let client = self.client(auth, &host)?;
         let r = Reference::with_tag(host, repo, tag.to_owned());
         let a = OciAuth::registry_auth(auth);
-        self.client(auth)?
+        client
             .push(&r, &layers, config, &a, Some(manifest))
             .await
             .map_err(|e| classify("pushing", url, e))?;
