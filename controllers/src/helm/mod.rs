@@ -11,7 +11,7 @@
 mod cluster;
 mod postrender;
 mod release;
-mod values;
+pub mod values;
 
 use crate::artifact::ArtifactCache;
 use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate, parse_duration};

@@ -9,8 +9,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::Api;
 
-/// The composed values, or Flux's message for what is wrong.
-pub(crate) async fn compose(client: &kube::Client, hr: &HelmRelease) -> Result<Values, String> {
+/// The composed values, or Flux's message for what is wrong (what the controller renders
+/// with, and what `gitops debug helmrelease --show-values` prints).
+pub async fn compose(client: &kube::Client, hr: &HelmRelease) -> Result<Values, String> {
     let ns = hr.namespace().unwrap_or_default();
     let mut result = Values::new();
     for r in &hr.spec.values_from {

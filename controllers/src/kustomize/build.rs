@@ -245,23 +245,14 @@ pub(crate) fn ignored_paths(
     if rules.is_empty() {
         return Ok(Vec::new());
     }
-    let invalid = |m: String| BuildError {
-        reason: gitops_api::condition::reasons::BUILD_FAILED,
-        message: m,
-    };
-    let mut compiled = Vec::with_capacity(rules.len());
-    for rule in rules {
-        for p in &rule.paths {
-            if !p.starts_with('/') {
-                return Err(invalid(format!(
-                    "ignore rule path '{p}' is not a JSON pointer (it must start with '/')"
-                )));
-            }
-        }
-        let selector = match &rule.target {
-            None => None,
-            Some(t) => {
-                let s = gitops_kustomize::kustomization::Selector {
+    let rules: Vec<flux::IgnoreRule> = rules
+        .iter()
+        .map(|rule| flux::IgnoreRule {
+            paths: rule.paths.clone(),
+            target: rule
+                .target
+                .as_ref()
+                .map(|t| gitops_kustomize::kustomization::Selector {
                     group: t.group.clone().unwrap_or_default(),
                     version: t.version.clone().unwrap_or_default(),
                     kind: t.kind.clone().unwrap_or_default(),
@@ -269,34 +260,21 @@ pub(crate) fn ignored_paths(
                     namespace: t.namespace.clone().unwrap_or_default(),
                     label_selector: t.label_selector.clone().unwrap_or_default(),
                     annotation_selector: t.annotation_selector.clone().unwrap_or_default(),
-                };
-                Some(
-                    gitops_kustomize::transform::SelectorRegex::new(&s)
-                        .map_err(|e| invalid(format!("ignore rule target: {e}")))?,
-                )
-            }
-        };
-        compiled.push((selector, &rule.paths));
-    }
+                }),
+        })
+        .collect();
+    let compiled = flux::IgnoreRules::new(&rules).map_err(|e| BuildError {
+        reason: gitops_api::condition::reasons::BUILD_FAILED,
+        message: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(objects.len());
     for o in objects {
-        let mut paths = Vec::new();
         // Rules match the objects as they are applied (with commonMetadata and the owner
         // labels), so the engine's selector reads the final object (JSON is YAML).
         let resource = gitops_kustomize::yaml::parse_one(&o.to_string())
             .ok()
             .map(gitops_kustomize::Resource::new);
-        for (selector, rule_paths) in &compiled {
-            let selected = match (selector, &resource) {
-                (None, _) => true,
-                (Some(s), Some(r)) => s.matches(r),
-                (Some(_), None) => false,
-            };
-            if selected {
-                paths.extend(rule_paths.iter().cloned());
-            }
-        }
-        out.push(paths);
+        out.push(compiled.paths_for(resource.as_ref()));
     }
     Ok(out)
 }

@@ -590,29 +590,48 @@ async fn load_variables(
         return Ok(None);
     };
     let ns = k.namespace().unwrap_or_default();
+    post_build_variables(Some(&ctx.client), &ns, pb)
+        .await
+        .map(Some)
+        .map_err(|m| Failure::new(reasons::BUILD_FAILED, m))
+}
+
+/// Post-build variables as Flux's `LoadVariables` reads them (what the controller
+/// substitutes, `gitops build|diff kustomization` and `debug kustomization --show-vars`
+/// use): the data of each `substituteFrom` ConfigMap and Secret in `namespace`, in order (a
+/// missing optional one skipped; none read without a client, as `--dry-run` does), then
+/// `substitute` over them; newlines are removed from every value. The error is Flux's
+/// message.
+pub async fn post_build_variables(
+    client: Option<&kube::Client>,
+    namespace: &str,
+    pb: &gitops_api::kustomize::PostBuild,
+) -> Result<BTreeMap<String, String>, String> {
     let mut vars = BTreeMap::new();
-    for r in &pb.substitute_from {
+    for r in pb.substitute_from.iter().filter(|_| client.is_some()) {
+        let Some(client) = client else { break };
         let kind = match r.kind {
             ValuesKind::ConfigMap => "ConfigMap",
             ValuesKind::Secret => "Secret",
         };
-        let missing = |e: kube::Error| {
-            Failure::new(
-                reasons::BUILD_FAILED,
-                format!("substitute from '{kind}/{ns}/{}' failed: {e}", r.name),
-            )
+        let failed = |e: kube::Error| {
+            let e = match e {
+                kube::Error::Api(s) if !s.message.is_empty() => s.message,
+                e => e.to_string(),
+            };
+            format!("substitute from '{kind}/{}' error: {e}", r.name)
         };
         let data: Vec<(String, String)> = match r.kind {
             ValuesKind::ConfigMap => {
-                let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+                let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
                 match api.get(&r.name).await {
                     Ok(cm) => cm.data.unwrap_or_default().into_iter().collect(),
                     Err(kube::Error::Api(e)) if e.code == 404 && r.optional => continue,
-                    Err(e) => return Err(missing(e)),
+                    Err(e) => return Err(failed(e)),
                 }
             }
             ValuesKind::Secret => {
-                let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+                let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
                 match api.get(&r.name).await {
                     Ok(s) => s
                         .data
@@ -621,16 +640,16 @@ async fn load_variables(
                         .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
                         .collect(),
                     Err(kube::Error::Api(e)) if e.code == 404 && r.optional => continue,
-                    Err(e) => return Err(missing(e)),
+                    Err(e) => return Err(failed(e)),
                 }
             }
         };
-        vars.extend(data);
+        vars.extend(data.into_iter().map(|(k, v)| (k, v.replace('\n', ""))));
     }
     if let Some(s) = &pb.substitute {
-        vars.extend(s.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.extend(s.iter().map(|(k, v)| (k.clone(), v.replace('\n', ""))));
     }
-    Ok(Some(vars))
+    Ok(vars)
 }
 
 /// The age identities of `decryption.secretRef` (and `--sops-age-secret`).

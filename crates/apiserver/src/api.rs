@@ -670,8 +670,18 @@ impl Api {
         }
         check_object_limits(&new)?;
         if dry_run {
+            // Like Kubernetes' dry-run storage: an update keeps the stored resource version,
+            // a create has none (clients tell a dry-run create by it, as Flux's diff does).
             let mut v = new;
-            meta_mut(&mut v).insert("resourceVersion".into(), json!(tx.peek_rv().to_string()));
+            match tx.get(key) {
+                Some(old) => {
+                    let rv = for_version(rt, &old)["metadata"]["resourceVersion"].clone();
+                    meta_mut(&mut v).insert("resourceVersion".into(), rv);
+                }
+                None => {
+                    meta_mut(&mut v).remove("resourceVersion");
+                }
+            }
             return Ok(v);
         }
         let obj = tx.put(key, new);

@@ -41,7 +41,9 @@ pub fn defaults(
                 json!(if deleting { "Terminating" } else { "Active" }),
             );
         }
+        ("", "configmaps") => canonical_base64(new, "binaryData"),
         ("", "secrets") => {
+            canonical_base64(new, "data");
             if let Some(Value::Object(sd)) =
                 new.as_object_mut().and_then(|m| m.remove("stringData"))
             {
@@ -305,6 +307,23 @@ pub fn validate(rt: &ResourceType, old: Option<&Value>, new: &Value, out: &mut V
     }
 }
 
+/// Base64 values as the API server stores them: Go's decoder ignores line breaks (kyaml
+/// breaks generated values into lines of 70), and what is stored is re-encoded.
+fn canonical_base64(obj: &mut Value, field: &str) {
+    use base64::Engine as _;
+    let Some(map) = obj[field].as_object_mut() else {
+        return;
+    };
+    for v in map.values_mut() {
+        if let Some(s) = v.as_str().filter(|s| s.contains(['\n', '\r'])) {
+            let joined: String = s.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&joined) {
+                *v = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+            }
+        }
+    }
+}
+
 fn dig<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     let mut cur = v;
     for p in path {
@@ -485,4 +504,19 @@ pub fn initial_objects() -> Vec<(&'static str, Value)> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod base64_tests {
+    use super::*;
+
+    #[test]
+    fn line_broken_base64_is_stored_canonical() {
+        let mut s = json!({"data": {"a": "aGVsbG8g\nd29ybGQ=\n", "b": "eA=="}});
+        canonical_base64(&mut s, "data");
+        assert_eq!(s, json!({"data": {"a": "aGVsbG8gd29ybGQ=", "b": "eA=="}}));
+        let mut bad = json!({"data": {"a": "!!\n"}});
+        canonical_base64(&mut bad, "data");
+        assert_eq!(bad, json!({"data": {"a": "!!\n"}}));
+    }
 }

@@ -62,6 +62,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 pub use store::Durability;
+pub use table::human_duration;
 use tokio::sync::watch;
 
 /// How to run the server.

@@ -817,11 +817,6 @@ impl Tx<'_> {
         }
     }
 
-    /// The resource version the next change will get.
-    pub fn peek_rv(&self) -> u64 {
-        self.next_rv + 1
-    }
-
     /// Stores an object, giving it the next resource version (written into
     /// `metadata.resourceVersion`).
     pub fn put(&mut self, key: &str, mut value: Value) -> Arc<Obj> {

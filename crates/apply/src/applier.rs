@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+mod object_diff;
+pub use object_diff::{DiffError, DiffOptions, ObjectDiff};
+
 /// Options of [`Applier::apply`].
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {

@@ -54,7 +54,9 @@ pub mod kstatus;
 pub mod object;
 pub mod ssa;
 
-pub use applier::{Applier, ApplyOptions, Drift, PruneOptions, WaitOptions};
+pub use applier::{
+    Applier, ApplyOptions, DiffError, DiffOptions, Drift, ObjectDiff, PruneOptions, WaitOptions,
+};
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
 pub use error::{ApplyError, NotReady};
 pub use inventory::{Inventory, InventoryEntry};

@@ -217,6 +217,9 @@ struct Builder<'a> {
     stack: Vec<PathBuf>,
     top_root: PathBuf,
     build_metadata: Vec<String>,
+    /// The top kustomization's file and text when given in memory
+    /// ([`build_with_kustomization`]) rather than read from `top_root`.
+    top_text: Option<(PathBuf, String)>,
 }
 
 fn rel_path(from_dir: &Path, to: &Path) -> String {
@@ -332,13 +335,18 @@ pub fn load_kustomization(dir: &Path) -> Result<Kustomization> {
         path: file.clone(),
         source: e,
     })?;
-    let v = yaml::parse_one(&text).map_err(|e| Error::Yaml {
-        path: file.clone(),
+    parse_kustomization(&file, &text)
+}
+
+/// Parses the text of the kustomization file `file`.
+fn parse_kustomization(file: &Path, text: &str) -> Result<Kustomization> {
+    let v = yaml::parse_one(text).map_err(|e| Error::Yaml {
+        path: file.to_path_buf(),
         line: e.line,
         column: e.column,
         message: e.message,
     })?;
-    Kustomization::from_value(&file, &v)
+    Kustomization::from_value(file, &v)
 }
 
 fn looks_inline(s: &str) -> bool {
@@ -346,6 +354,14 @@ fn looks_inline(s: &str) -> bool {
 }
 
 impl Builder<'_> {
+    /// The kustomization of `dir`: the in-memory one for the top directory, when given.
+    fn load_kustomization(&self, dir: &Path) -> Result<Kustomization> {
+        match &self.top_text {
+            Some((file, text)) if dir == self.top_root => parse_kustomization(file, text),
+            _ => load_kustomization(dir),
+        }
+    }
+
     fn configured_in(&self, k: &Kustomization) -> String {
         rel_path(&self.top_root, &k.path)
     }
@@ -398,7 +414,7 @@ impl Builder<'_> {
             });
         }
         self.stack.push(ldr.root.clone());
-        let k = load_kustomization(&ldr.root)?;
+        let k = self.load_kustomization(&ldr.root)?;
         if want_component && !k.is_component() {
             return Err(Error::msg(format!(
                 "{}: expected kind 'Component' for path '{}' but got '{}'",
@@ -1166,14 +1182,36 @@ pub(crate) fn yaml_inline(s: &str) -> String {
 
 /// Builds the kustomization in `dir` and returns the resulting objects, in output order.
 pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Vec<Resource>> {
+    build_impl(dir, None, opts)
+}
+
+/// Builds `dir` as [`build`] does, but with `text` as the content of its kustomization
+/// file `file_name` instead of what the disk holds (or lacks): the in-memory build of
+/// Flux's CLI, which builds a generated or amended kustomization without writing it into
+/// the user's directory. Everything else is read from the disk.
+pub fn build_with_kustomization(
+    dir: &Path,
+    file_name: &str,
+    text: &str,
+    opts: &BuildOptions,
+) -> Result<Vec<Resource>> {
+    build_impl(dir, Some((file_name, text)), opts)
+}
+
+fn build_impl(dir: &Path, top: Option<(&str, &str)>, opts: &BuildOptions) -> Result<Vec<Resource>> {
     let ldr = Loader::new(dir, opts.load_restrictor, opts.sandbox.as_deref())?;
-    let top = load_kustomization(&ldr.root)?;
+    let top_text = top.map(|(name, text)| (ldr.root.join(name), text.to_owned()));
+    let top = match &top_text {
+        Some((file, text)) => parse_kustomization(file, text)?,
+        None => load_kustomization(&ldr.root)?,
+    };
     let mut b = Builder {
         opts,
         schema: None,
         stack: Vec::new(),
         top_root: ldr.root.clone(),
         build_metadata: top.build_metadata.clone(),
+        top_text,
     };
     let mut acc = Acc::default();
     b.accumulate(&ldr, &mut acc, false)?;

@@ -212,6 +212,22 @@ fn finish(obj: Mapping, args: &GeneratorArgs, opts: &GeneratorOptions) -> Result
     Ok(r)
 }
 
+/// Base64 as kyaml writes generated values (`encodeBase64`): values longer than 70
+/// characters are broken into lines of 70, each ending with a newline.
+fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
 /// Builds a ConfigMap from a generator.
 pub fn config_map(
     args: &GeneratorArgs,
@@ -228,10 +244,7 @@ pub fn config_map(
                 data.insert(k, Value::String(s));
             }
             Err(e) => {
-                binary.insert(
-                    k,
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(e.as_bytes())),
-                );
+                binary.insert(k, Value::String(encode_base64(e.as_bytes())));
             }
         }
     }
@@ -254,10 +267,7 @@ pub fn secret(
     let pairs = collect_pairs(args, files)?;
     let mut data = Mapping::new();
     for (k, v) in pairs {
-        data.insert(
-            k,
-            Value::String(base64::engine::general_purpose::STANDARD.encode(&v)),
-        );
+        data.insert(k, Value::String(encode_base64(&v)));
     }
     let t = if args.type_.is_empty() {
         "Opaque".to_string()
@@ -385,5 +395,25 @@ mod tests {
         let v =
             parse_one("kind: Secret\nmetadata: {name: s}\ntype: Opaque\ndata: {k: dg==}").unwrap();
         assert_eq!(content_hash(&v), content_hash(&r.obj));
+    }
+
+    #[test]
+    fn long_secret_values_are_broken_into_lines_as_kyaml_does() {
+        assert_eq!(encode_base64(b"short"), "c2hvcnQ=");
+        // 52 bytes encode to exactly 72 characters: one line of 70 and the rest
+        let v = encode_base64(&[b'a'; 52]);
+        let lines: Vec<&str> = v.split_terminator('\n').collect();
+        assert_eq!(lines.iter().map(|l| l.len()).collect::<Vec<_>>(), [70, 2]);
+        assert!(v.ends_with('\n'));
+        // 68 characters stay on one line
+        assert_eq!(encode_base64(&[b'a'; 51]).len(), 68);
+        assert!(!encode_base64(&[b'a'; 51]).contains('\n'));
+        let args = GeneratorArgs {
+            name: "s".into(),
+            literals: vec![format!("k={}", "x".repeat(60))],
+            ..Default::default()
+        };
+        let r = secret(&args, &GeneratorOptions::default(), &NoFiles).unwrap();
+        assert!(r.obj.get_str(&["data", "k"]).unwrap().contains('\n'));
     }
 }

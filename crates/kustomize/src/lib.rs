@@ -61,7 +61,7 @@ pub mod smp;
 pub mod transform;
 pub mod yaml;
 
-pub use build::{BuildOptions, build, build_to_string, to_yaml_stream};
+pub use build::{BuildOptions, build, build_to_string, build_with_kustomization, to_yaml_stream};
 pub use error::{Error, Result};
 pub use helm::{ChartRenderer, ChartRequest};
 pub use loader::LoadRestrictor;
