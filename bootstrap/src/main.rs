@@ -1,6 +1,7 @@
 //! The `gitops` command: install, bootstrap and drive the GitOps controllers, and run the
 //! engines (`kustomize build`, `helm template`) on their own.
 
+mod cli;
 mod cmd;
 mod install;
 mod logging;
@@ -19,6 +20,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the biggest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the embedded cluster with every controller, reconciling a repository.
@@ -33,10 +36,59 @@ enum Command {
     Kustomize(cmd::kustomize::Args),
     /// Helm engine: `gitops helm template NAME CHART ...`.
     Helm(cmd::helm::Args),
+    /// Create or update sources and resources.
+    Create(cmd::create::Args),
+    /// Get the resources and their status.
+    Get(cmd::get::Args),
+    /// Suspend resources.
+    Suspend(cmd::ops::SuspendArgs),
+    /// Resume suspended resources.
+    Resume(cmd::ops::ResumeArgs),
+    /// Reconcile sources and resources.
+    Reconcile(cmd::ops::ReconcileArgs),
+    /// Delete sources and resources.
+    Delete(cmd::ops::DeleteArgs),
+    /// Export resources in YAML format.
+    Export(cmd::export::Args),
+    /// Print the resources reconciled by Flux.
+    Tree(cmd::tree::Args),
+    /// Trace in-cluster objects throughout the GitOps delivery pipeline.
+    Trace(cmd::trace::Args),
+    /// Display Kubernetes events for Flux resources.
+    Events(cmd::events::Args),
+    /// Print the client and server-side components version information.
+    Version(cmd::version::Args),
+    /// Generates completion scripts for various shells.
+    Completion(cmd::completion::Args),
+    /// Envsubst substitutes the values of environment variables.
+    Envsubst(cmd::envsubst::Args),
+    /// Check requirements and installation.
+    Check(cmd::check::Args),
+    /// Build a flux object locally.
+    Build(cmd::build::Args),
+    /// Diff a flux resource.
+    Diff(cmd::diff::Args),
+    /// Stats of Flux reconciles.
+    Stats(cmd::stats::Args),
+    /// Display formatted logs for Flux components.
+    Logs(cmd::logs::Args),
+    /// Debug a flux resource.
+    Debug(cmd::debug::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = <Cli as clap::CommandFactory>::command();
+    let argv = cli::argv::normalize(&command, std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => match cli::errors::cobra_message(&err) {
+            Some(msg) => {
+                cli::log::failure(msg);
+                return ExitCode::FAILURE;
+            }
+            None => err.exit(),
+        },
+    };
     let result = match cli.command {
         Command::Dev(args) => cmd::dev::run(args),
         Command::Install(args) => cmd::install::run(args),
@@ -44,11 +96,30 @@ fn main() -> ExitCode {
         Command::Controller(args) => cmd::controller::run(args),
         Command::Kustomize(args) => cmd::kustomize::run(args),
         Command::Helm(args) => cmd::helm::run(args),
+        Command::Create(args) => cmd::create::run(args),
+        Command::Get(args) => cmd::get::run(args),
+        Command::Suspend(args) => cmd::ops::suspend(args),
+        Command::Resume(args) => cmd::ops::resume(args),
+        Command::Reconcile(args) => cmd::ops::reconcile(args),
+        Command::Delete(args) => cmd::ops::delete(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::Tree(args) => cmd::tree::run(args),
+        Command::Trace(args) => cmd::trace::run(args),
+        Command::Events(args) => cmd::events::run(args),
+        Command::Version(args) => cmd::version::run(args),
+        Command::Completion(args) => cmd::completion::run(args, command),
+        Command::Envsubst(args) => cmd::envsubst::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Build(args) => cmd::build::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::Debug(args) => cmd::debug::run(args),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {err:#}");
+            cli::log::failure(format!("{err:#}"));
             ExitCode::FAILURE
         }
     }

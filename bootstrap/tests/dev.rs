@@ -285,3 +285,146 @@ fn dev_against_an_existing_cluster() {
         "no embedded cluster state was created"
     );
 }
+
+/// Runs `gitops <args>` against the dev cluster's kubeconfig; (exit code, output).
+fn cli(state: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args(args)
+        .env("KUBECONFIG", state.join("kubeconfig"))
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The Flux CLI against `gitops dev`: with a one-hour interval nothing moves by itself, so
+/// each change below is the CLI's doing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_drives_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write_app(&repo, "one");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "one"]);
+    let output = Arc::new(Mutex::new(String::new()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "1h",
+            "--path",
+            "./clusters/dev",
+        ])
+        .arg("--state")
+        .arg(&state)
+        .arg("--repo")
+        .arg(&repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut o = sink.lock().unwrap();
+            o.push_str(&line);
+            o.push('\n');
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !state.join("kubeconfig").exists() {
+        assert!(Instant::now() < deadline, "no kubeconfig");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api: Api<ConfigMap> = Api::namespaced(client(&state).await, "demo");
+    wait_message(&api, "one", &output).await;
+
+    let st = state.clone();
+    let run = move |args: &'static [&'static str]| {
+        let st = st.clone();
+        tokio::task::spawn_blocking(move || cli(&st, args))
+    };
+    let (code, text) = run(&["get", "kustomizations", "-A"]).await.unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.starts_with("NAMESPACE  \tNAME       \tREVISION"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\tTrue \tApplied revision: main@sha1:"),
+        "{text}"
+    );
+
+    // A commit reaches the cluster on `reconcile --with-source`.
+    write_app(&repo, "two");
+    git(&repo, &["commit", "-qam", "two"]);
+    let head = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(&repo)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let (code, text) = run(&["reconcile", "kustomization", "flux-system", "--with-source"])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("► annotating GitRepository flux-system in flux-system namespace\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("✔ applied revision main@sha1:{head}\n")),
+        "{text}"
+    );
+    wait_message(&api, "two", &output).await;
+
+    // Suspended, it refuses reconcile requests; resumed, it applies the source's artifact.
+    let (code, text) = run(&["suspend", "kustomization", "flux-system"])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        text,
+        "► suspending kustomization flux-system in flux-system namespace\n✔ kustomization suspended\n"
+    );
+    write_app(&repo, "three");
+    git(&repo, &["commit", "-qam", "three"]);
+    let (code, text) = run(&["reconcile", "kustomization", "flux-system"])
+        .await
+        .unwrap();
+    assert_eq!((code, text.as_str()), (1, "✗ resource is suspended\n"));
+    let (code, text) = run(&["reconcile", "source", "git", "flux-system"])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{text}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        api.get("greeting").await.unwrap().data.unwrap()["message"],
+        "two",
+        "a suspended Kustomization applied a new revision"
+    );
+    let (code, text) = run(&["resume", "kustomization", "flux-system"])
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("✔ Kustomization flux-system reconciliation completed\n"),
+        "{text}"
+    );
+    wait_message(&api, "three", &output).await;
+
+    let status = interrupt(&mut child);
+    assert!(status.success(), "{status:?}");
+}
