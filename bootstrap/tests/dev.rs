@@ -425,6 +425,41 @@ async fn cli_drives_dev() {
     );
     wait_message(&api, "three", &output).await;
 
+    // `diff` compares the working tree with the cluster: nothing until a local edit.
+    let path = repo.join("clusters/dev").display().to_string();
+    let st = state.clone();
+    let diff = move || {
+        let st = st.clone();
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            cli(
+                &st,
+                &["diff", "kustomization", "flux-system", "--path", &path],
+            )
+        })
+    };
+    let (code, text) = diff().await.unwrap();
+    assert_eq!((code, text.as_str()), (0, ""), "{text}");
+    write_app(&repo, "four");
+    let (code, text) = diff().await.unwrap();
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(
+            "► ConfigMap/demo/greeting drifted\n\ndata.message\n± value change\n- three\n+ four\n"
+        ),
+        "{text}"
+    );
+    // (stderr first here: `cli` does not interleave the two streams)
+    assert!(
+        text.starts_with("⚠️ identified at least one change, exiting with non-zero exit code\n"),
+        "{text}"
+    );
+    // Nothing was applied.
+    assert_eq!(
+        api.get("greeting").await.unwrap().data.unwrap()["message"],
+        "three"
+    );
+
     let status = interrupt(&mut child);
     assert!(status.success(), "{status:?}");
 }
