@@ -1,7 +1,7 @@
 //! Benchmark: the `gitops` CLI against N (1,000 by default) Kustomizations and
 //! GitRepositories with status on the embedded API server (a separate `gitops apiserver`
 //! process): wall time of each command as a user runs it (a new process per run, median of
-//! 5), from `create … --export` (no cluster) to `get all -A` over 2N objects.
+//! 5) and peak RSS, from `create … --export` (no cluster) to `get all -A` over 2N objects.
 //!
 //! Run through `tests/bench/cli.sh`, or:
 //! `cargo run --release -p gitops-tests --example bench_cli -- <path to gitops> [N]`.
@@ -31,6 +31,23 @@ fn median_run(
     }
     times.sort();
     Ok(times[2])
+}
+
+/// Peak RSS of one run, from GNU time (`/usr/bin/time -f %M`) when it is installed.
+fn peak_rss_kib(gitops: &str, kubeconfig: &std::path::Path, args: &[&str]) -> Option<u64> {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", gitops])
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdout(Stdio::null())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[tokio::main]
@@ -136,7 +153,10 @@ async fn main() -> anyhow::Result<()> {
     ];
     for (name, args) in cases {
         let t = median_run(&gitops, &kubeconfig, &args)?;
-        println!("{name:<32} {:>8.1} ms", t.as_secs_f64() * 1000.0);
+        let rss = peak_rss_kib(&gitops, &kubeconfig, &args)
+            .map(|k| format!("{:>6.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_default();
+        println!("{name:<32} {:>8.1} ms {rss}", t.as_secs_f64() * 1000.0);
     }
     Ok(())
 }
