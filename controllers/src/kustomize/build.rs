@@ -7,9 +7,8 @@
 
 use gitops_api::annotations::{KUSTOMIZE_NAME_LABEL, KUSTOMIZE_NAMESPACE_LABEL};
 use gitops_api::kustomize::KustomizationSpec;
-use gitops_kustomize::kustomization::KUSTOMIZATION_FILE_NAMES;
 use gitops_kustomize::{BuildOptions, LoadRestrictor, flux};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -64,108 +63,43 @@ pub(crate) fn clean_path(path: Option<&str>) -> Result<PathBuf, String> {
         .map_err(|_| format!("invalid path '{p}': it must stay inside the artifact"))
 }
 
-fn kustomization_file(dir: &Path) -> Option<PathBuf> {
-    KUSTOMIZATION_FILE_NAMES
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file())
-}
-
-/// Adds the Kustomization's overlays to the kustomization file in `dir` (rewritten as
-/// JSON, which is YAML), as Flux's generator does.
-fn add_overlays(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(), BuildError> {
-    let has_overlays = spec.target_namespace.is_some()
-        || spec.name_prefix.is_some()
-        || spec.name_suffix.is_some()
-        || !spec.patches.is_empty()
-        || !spec.images.is_empty()
-        || !spec.components.is_empty()
-        || !spec.build_metadata.is_empty();
-    if !has_overlays {
-        return Ok(());
-    }
-    let Some(file) = kustomization_file(dir) else {
-        return Err(build_failed(root, "no kustomization file".into()));
+/// Writes the kustomization Flux builds in `dir` (see [`flux::flux_manifest`]): the
+/// directory's own or a generated one, with the Kustomization's overlays (target namespace,
+/// name prefix and suffix, patches, images merged by name, components, build metadata).
+fn write_manifest(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(), BuildError> {
+    let to_yaml = |v: Value| -> Result<gitops_kustomize::yaml::Value, BuildError> {
+        gitops_kustomize::yaml::parse_one(&v.to_string())
+            .map_err(|e| build_failed(root, format!("{e}")))
     };
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| build_failed(root, format!("{}: {e}", file.display())))?;
-    let doc = gitops_kustomize::yaml::parse_one(&text).map_err(|e| {
-        build_failed(
-            root,
-            format!(
-                "{}: invalid YAML at line {}, column {}: {}",
-                file.display(),
-                e.line,
-                e.column,
-                e.message
-            ),
-        )
-    })?;
-    let mut k: Map<String, Value> = match doc {
-        gitops_kustomize::yaml::Value::Null => Map::new(),
-        v => match serde_json::from_str(&gitops_kustomize::yaml::to_go_json(&v)) {
-            Ok(Value::Object(m)) => m,
-            _ => {
-                return Err(build_failed(
-                    root,
-                    format!("{}: not a kustomization (a YAML mapping)", file.display()),
-                ));
-            }
-        },
+    let json = |v: serde_json::Result<Value>| v.unwrap_or(Value::Null);
+    let overlays = flux::Overlays {
+        target_namespace: spec.target_namespace.clone(),
+        name_prefix: spec.name_prefix.clone(),
+        name_suffix: spec.name_suffix.clone(),
+        patches: spec
+            .patches
+            .iter()
+            .map(|p| to_yaml(json(serde_json::to_value(p))))
+            .collect::<Result<_, _>>()?,
+        images: spec
+            .images
+            .iter()
+            .map(|i| to_yaml(json(serde_json::to_value(i))))
+            .collect::<Result<_, _>>()?,
+        components: spec.components.clone(),
+        ignore_missing_components: spec.ignore_missing_components,
+        build_metadata: spec
+            .build_metadata
+            .iter()
+            .filter_map(|b| json(serde_json::to_value(b)).as_str().map(str::to_owned))
+            .collect(),
     };
-    if let Some(ns) = &spec.target_namespace {
-        k.insert("namespace".into(), ns.clone().into());
-    }
-    if let Some(p) = &spec.name_prefix {
-        k.insert("namePrefix".into(), p.clone().into());
-    }
-    if let Some(s) = &spec.name_suffix {
-        k.insert("nameSuffix".into(), s.clone().into());
-    }
-    let mut append = |key: &str, items: Vec<Value>| {
-        if items.is_empty() {
-            return;
-        }
-        let e = k.entry(key).or_insert_with(|| json!([]));
-        if !e.is_array() {
-            *e = json!([]);
-        }
-        if let Some(a) = e.as_array_mut() {
-            a.extend(items);
-        }
-    };
-    append(
-        "patches",
-        spec.patches
-            .iter()
-            .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
-            .collect(),
-    );
-    append(
-        "images",
-        spec.images
-            .iter()
-            .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
-            .collect(),
-    );
-    let mut components = Vec::new();
-    for c in &spec.components {
-        if spec.ignore_missing_components && !gitops_kustomize::loader::clean_join(dir, c).exists()
-        {
-            continue;
-        }
-        components.push(Value::String(c.clone()));
-    }
-    append("components", components);
-    append(
-        "buildMetadata",
-        spec.build_metadata
-            .iter()
-            .map(|b| serde_json::to_value(b).unwrap_or(Value::Null))
-            .collect(),
-    );
-    let out = serde_json::to_string_pretty(&Value::Object(k)).unwrap_or_default();
-    std::fs::write(&file, out).map_err(|e| build_failed(root, format!("{}: {e}", file.display())))
+    // The artifact's files were already filtered by the source's ignore rules.
+    let manifest = flux::flux_manifest(dir, &overlays, &|_, _| false)
+        .map_err(|e| build_failed(root, format!("{e}")))?;
+    let file = dir.join(&manifest.file_name);
+    std::fs::write(&file, manifest.text)
+        .map_err(|e| build_failed(root, format!("{}: {e}", file.display())))
 }
 
 /// Builds the Kustomization: the objects to apply, labelled, as JSON.
@@ -188,10 +122,7 @@ pub(crate) fn build(input: &BuildInput) -> Result<Vec<Value>, BuildError> {
     let fail = |e: gitops_kustomize::Error| build_failed(root, format!("{e}"));
     // Without a kustomization file one is generated; YAML that does not parse fails the
     // build with its file and line (leaving it out would prune its objects).
-    if kustomization_file(&dir).is_none() {
-        flux::ensure_kustomization(&dir).map_err(fail)?;
-    }
-    add_overlays(root, &dir, &input.spec)?;
+    write_manifest(root, &dir, &input.spec)?;
     let opts = BuildOptions {
         load_restrictor: LoadRestrictor::RootOnly,
         sandbox: Some(root.clone()),
