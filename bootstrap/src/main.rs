@@ -28,6 +28,8 @@ enum Command {
     Dev(cmd::dev::Args),
     /// Print or apply the installation manifests (CRDs, RBAC, controller Deployments).
     Install(cmd::install::Args),
+    /// Uninstall Flux and its custom resource definitions.
+    Uninstall(cmd::uninstall::Args),
     /// Run the embedded Kubernetes API server.
     Apiserver(cmd::apiserver::Args),
     /// Run one controller (as the installation's Deployments do).
@@ -74,6 +76,8 @@ enum Command {
     Logs(cmd::logs::Args),
     /// Debug a flux resource.
     Debug(cmd::debug::Args),
+    /// Deploy Flux on a cluster the GitOps way.
+    Bootstrap(cmd::bootstrap::Args),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dev(args) => cmd::dev::run(args),
         Command::Install(args) => cmd::install::run(args),
+        Command::Uninstall(args) => cmd::uninstall::run(args),
         Command::Apiserver(args) => cmd::apiserver::run(args),
         Command::Controller(args) => cmd::controller::run(args),
         Command::Kustomize(args) => cmd::kustomize::run(args),
@@ -115,6 +120,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => cmd::stats::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::Debug(args) => cmd::debug::run(args),
+        Command::Bootstrap(args) => cmd::bootstrap::run(args),
     };
     match result {
         Ok(code) => code,

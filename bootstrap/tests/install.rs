@@ -1,4 +1,8 @@
 //! `gitops install --export`: the output is a valid, complete, deterministic installation.
+//! `gitops install`: the installation applied to the embedded API server, waited for, and
+//! applied again without changes.
+
+mod common;
 
 use serde_json::Value;
 use std::process::Command;
@@ -268,9 +272,21 @@ fn bad_options_are_refused_with_a_clear_message() {
     let (code, _, err) = gitops(&["install", "--export", "--version=v1 beta"]);
     assert_eq!(code, 1);
     assert!(err.contains("not a valid image tag"), "{err}");
-    let (code, _, err) = gitops(&["install"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("--export"), "{err}");
+    // Without `--export` the installation goes to the cluster: none here.
+    let run = common::gitops("install", None);
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(
+        run.output
+            .starts_with("✚ generating manifests\n✔ manifests build completed\n"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.error()
+            .is_some_and(|e| e.contains("/nonexistent/kubeconfig")),
+        "{}",
+        run.output
+    );
 }
 
 /// The installation applies cleanly with the real kubectl (server-side apply) to the
@@ -383,5 +399,252 @@ fn controllers_accept_their_deployment_args() {
     assert!(
         checked >= 4,
         "source, kustomize, helm and notification controllers checked"
+    );
+}
+
+/// The lines of `output` from the one equal to `first` up to the one equal to `last`
+/// (both included); panics when either is missing.
+fn section<'a>(output: &'a str, first: &str, last: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = output.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| *l == first)
+        .unwrap_or_else(|| panic!("no line {first:?} in:\n{output}"));
+    let end = lines[start..]
+        .iter()
+        .position(|l| *l == last)
+        .unwrap_or_else(|| panic!("no line {last:?} after {first:?} in:\n{output}"));
+    lines[start..=start + end].to_vec()
+}
+
+/// `kubectl` (the real one) against the test cluster, when it is installed: an oracle for
+/// what the API server holds.
+fn kubectl(env: &common::Env, args: &[&str]) -> Option<(bool, String)> {
+    let kubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|p| p.exists())?;
+    let out = Command::new(kubectl)
+        .args(args)
+        .env("KUBECONFIG", env.kubeconfig())
+        .output()
+        .ok()?;
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+/// `gitops install` applies every object (CRDs first, established before their kinds are
+/// used), waits for the Deployments, prints Flux's lines, and a second run changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_applies_to_the_cluster_and_waits() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let env = common::Env::start().await;
+    let args = "install --components-extra=image-reflector-controller,image-automation-controller";
+    let (_, yaml, _) = gitops(&[
+        "install",
+        "--export",
+        "--components-extra=image-reflector-controller,image-automation-controller",
+    ]);
+    let manifests = docs(&yaml);
+
+    let run = env.run(args).await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    let lines: Vec<&str> = run.output.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "✚ generating manifests",
+            "✔ manifests build completed",
+            "► installing components in flux-system namespace",
+        ],
+        "{}",
+        run.output
+    );
+    // The change set: CRDs and the Namespace first, every object once.
+    let changes = section(
+        &run.output,
+        "► installing components in flux-system namespace",
+        "◎ verifying installation",
+    );
+    let changes = &changes[1..changes.len() - 1];
+    assert_eq!(changes.len(), manifests.len(), "{}", run.output);
+    let crds = of_kind(&manifests, "CustomResourceDefinition").len();
+    for (i, line) in changes.iter().enumerate() {
+        let definition = line.starts_with("CustomResourceDefinition/");
+        assert_eq!(definition, i < crds, "stage order: {line}\n{}", run.output);
+    }
+    assert_eq!(changes[crds], "Namespace/flux-system created");
+    // The harness created the CRDs before: the install labels them (configured); the rest
+    // is new.
+    for line in changes {
+        let want = if line.starts_with("CustomResourceDefinition/") {
+            " configured"
+        } else {
+            " created"
+        };
+        assert!(line.ends_with(want), "{line}\n{}", run.output);
+    }
+    assert!(
+        changes.contains(&"Deployment/flux-system/source-controller created"),
+        "{}",
+        run.output
+    );
+    let verified = section(
+        &run.output,
+        "◎ verifying installation",
+        "✔ install finished",
+    );
+    assert_eq!(
+        verified,
+        [
+            "◎ verifying installation",
+            "✔ helm-controller: deployment ready",
+            "✔ image-automation-controller: deployment ready",
+            "✔ image-reflector-controller: deployment ready",
+            "✔ kustomize-controller: deployment ready",
+            "✔ notification-controller: deployment ready",
+            "✔ source-controller: deployment ready",
+            "✔ install finished",
+        ],
+        "{}",
+        run.output
+    );
+    assert_eq!(lines.last(), Some(&"✔ install finished"));
+
+    // On the cluster: every CRD established and labelled, every Deployment ready.
+    let crd_api: kube::Api<CustomResourceDefinition> = kube::Api::all(env.cluster.client.clone());
+    for crd in of_kind(&manifests, "CustomResourceDefinition") {
+        let name = crd["metadata"]["name"].as_str().unwrap();
+        let live = crd_api.get(name).await.unwrap();
+        let labels = live.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(labels["app.kubernetes.io/part-of"], "flux", "{name}");
+        let established = live
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .into_iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        assert!(established, "{name} established");
+    }
+    let deployments: kube::Api<Deployment> =
+        kube::Api::namespaced(env.cluster.client.clone(), "flux-system");
+    for d in of_kind(&manifests, "Deployment") {
+        let name = d["metadata"]["name"].as_str().unwrap();
+        let live = serde_json::to_value(deployments.get(name).await.unwrap()).unwrap();
+        assert_eq!(
+            gitops_apply::kstatus::compute(&live).0,
+            gitops_apply::kstatus::Status::Current,
+            "{name}"
+        );
+        assert_eq!(
+            live["metadata"]["managedFields"][0]["manager"], "flux",
+            "{name}: applied as Flux's CLI applies"
+        );
+        if let Some((ok, out)) = kubectl(
+            &env,
+            &[
+                "rollout",
+                "status",
+                &format!("deployment/{name}"),
+                "-n",
+                "flux-system",
+                "--timeout=10s",
+            ],
+        ) {
+            assert!(ok, "kubectl rollout status {name}: {out}");
+        }
+    }
+    if let Some((ok, out)) = kubectl(
+        &env,
+        &[
+            "wait",
+            "--for=condition=established",
+            "--timeout=10s",
+            "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+            "crd/imagepolicies.image.toolkit.fluxcd.io",
+        ],
+    ) {
+        assert!(ok, "kubectl wait: {out}");
+    }
+
+    // Again: nothing changes.
+    let again = env.run(args).await;
+    assert_eq!(again.code, 0, "{}", again.output);
+    let changes = section(
+        &again.output,
+        "► installing components in flux-system namespace",
+        "◎ verifying installation",
+    );
+    assert_eq!(changes.len() - 2, manifests.len(), "{}", again.output);
+    for line in &changes[1..changes.len() - 1] {
+        assert!(line.ends_with(" unchanged"), "{line}\n{}", again.output);
+    }
+    assert!(
+        again.output.ends_with("✔ install finished\n"),
+        "{}",
+        again.output
+    );
+}
+
+/// An installation another tool manages is not overridden without `--force` (no terminal
+/// here: the question is answered no); one that was bootstrapped is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_respects_other_managers_and_bootstraps() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+    let env = common::Env::start().await;
+    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(env.cluster.client.clone());
+    let crds = &crds;
+    let label = |labels: Value| async move {
+        crds.patch(
+            "gitrepositories.source.toolkit.fluxcd.io",
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"metadata": {"labels": labels}})),
+        )
+        .await
+        .unwrap();
+    };
+    label(serde_json::json!({"app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/version": "v2.9.0"})).await;
+    let run = env.run("install --components=source-controller").await;
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(
+        run.output
+            .contains("Flux v2.9.0 has been installed on this cluster with Helm!\n"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.ends_with("✗ installation cancelled\n"),
+        "{}",
+        run.output
+    );
+
+    let run = env
+        .run("install --components=source-controller --force")
+        .await;
+    assert_eq!(run.code, 0, "{}", run.output);
+
+    label(serde_json::json!({
+        "kustomize.toolkit.fluxcd.io/name": "flux-system",
+        "kustomize.toolkit.fluxcd.io/namespace": "flux-system",
+    }))
+    .await;
+    let run = env.run("install --components=source-controller").await;
+    // The forced install made the CRD ours (managed-by gitops), so only the bootstrap
+    // labels stop it now.
+    assert_eq!(
+        run.error().as_deref(),
+        Some(
+            "this cluster has already been bootstrapped with Flux v0.1.0! Please use 'gitops bootstrap' to upgrade"
+        ),
+        "{}",
+        run.output
     );
 }

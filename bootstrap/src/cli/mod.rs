@@ -3,6 +3,7 @@
 //! YAML that `--export` prints, waiting for readiness, and Flux's error texts for bad flags.
 
 pub mod argv;
+pub mod components;
 pub mod errors;
 pub mod flags;
 pub mod global;

@@ -7,7 +7,10 @@ pub fn confirm(question: &str) -> anyhow::Result<()> {
     eprint!("{question} [y/N]: ");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).ok();
+    // Nothing read (stdin closed): end the prompt's line before the error.
+    if std::io::stdin().read_line(&mut answer).unwrap_or(0) == 0 {
+        eprintln!();
+    }
     if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
         Ok(())
     } else {

@@ -1,17 +1,17 @@
-//! `gitops install`: the installation manifests.
+//! `gitops install`: the installation manifests, printed (`--export`) or applied to the
+//! cluster as `flux install` applies them.
 
+use crate::cli::{Global, components, log};
 use crate::install::{DEFAULT_REGISTRY, InstallOptions, default_components};
+use anyhow::anyhow;
 use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Print the manifests to stdout instead of applying them.
+    /// Write the install manifests to stdout and exit.
     #[arg(long)]
     export: bool,
-    /// Namespace of the controllers.
-    #[arg(long, short = 'n', default_value = "flux-system")]
-    namespace: String,
     /// Controllers to install (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = default_components().into_iter().map(str::to_owned))]
     components: Vec<String>,
@@ -36,13 +36,18 @@ pub struct Args {
     /// Watch objects in every namespace, not only the installation's.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     watch_all_namespaces: bool,
+    /// Override an existing installation managed by a different tool such as Helm.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    global: Global,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut components = args.components;
     components.extend(args.components_extra);
     let opts = InstallOptions {
-        namespace: args.namespace,
+        namespace: args.global.namespace.clone(),
         components,
         registry: args.registry,
         version: args.version,
@@ -51,15 +56,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         log_level: args.log_level,
         watch_all_namespaces: args.watch_all_namespaces,
     };
-    let yaml = crate::install::render(&opts)?;
-    if !args.export {
-        anyhow::bail!(
-            "applying to a cluster is not available yet; run `gitops install --export | kubectl apply --server-side -f -`"
-        );
+    if args.export {
+        let yaml = crate::install::render(&opts)?;
+        return match std::io::stdout().write_all(yaml.as_bytes()) {
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(ExitCode::SUCCESS),
+        };
     }
-    match std::io::stdout().write_all(yaml.as_bytes()) {
-        // A closed pipe (`| head`) is the reader's choice, not an error.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
+
+    log::generate("generating manifests");
+    let manifests = crate::install::manifests(&opts)?;
+    if args.global.verbose {
+        let yaml = crate::install::render(&opts)?;
+        std::io::stdout().write_all(yaml.as_bytes())?;
     }
+    log::success("manifests build completed");
+    let global = &args.global;
+    crate::cli::global::block_on(async {
+        let client = global.client().await?;
+        if let Some(info) = components::cluster_info(&client).await? {
+            if info.bootstrapped {
+                anyhow::bail!(
+                    "this cluster has already been bootstrapped with Flux {}! Please use 'gitops bootstrap' to upgrade",
+                    info.version
+                );
+            }
+            if !args.force {
+                info.confirm_override()
+                    .map_err(|_| anyhow!("installation cancelled"))?;
+            }
+        }
+        components::install(&client, &manifests, &opts.namespace, global.timeout).await?;
+        log::success("install finished");
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod apiserver;
+pub mod bootstrap;
 pub mod build;
 pub mod check;
 pub mod completion;
@@ -22,4 +23,5 @@ pub mod ops;
 pub mod stats;
 pub mod trace;
 pub mod tree;
+pub mod uninstall;
 pub mod version;

@@ -1,0 +1,249 @@
+//! `gitops bootstrap git` end to end: the embedded API server with the source and
+//! kustomize controllers running as their Deployments would, and a repository served by the
+//! real `git http-backend` behind basic auth. After bootstrap the three files are in the
+//! repository and the `flux-system` Kustomization is Ready at that commit with the
+//! controllers and CRDs in its inventory; a flag changed in `gotk-components.yaml` is
+//! applied; a second bootstrap commits nothing; a new `--version` commits an upgrade.
+
+mod common;
+
+use common::Env;
+use gitops_tests::{GitHttpServer, git};
+use serde_json::json;
+
+fn ks() -> serde_json::Value {
+    json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+           "metadata": {"name": "flux-system", "namespace": "flux-system"}})
+}
+
+fn deployment(name: &str) -> serde_json::Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": name, "namespace": "flux-system"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_git_over_http() {
+    if !gitops_tests::have("git") {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let mut env = Env::start().await;
+    env.cluster.start_source_controller().await;
+    env.cluster.start_kustomize_controller();
+
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        root.path(),
+        &["init", "-q", "--bare", "-b", "main", "fleet.git"],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README.md"), "fleet\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "init"]);
+    let remote = root.path().join("fleet.git");
+    git(
+        &work,
+        &["push", "-q", &remote.display().to_string(), "main"],
+    );
+    let http = GitHttpServer::start(root.path(), Some(("bot", "s3cret"))).await;
+    let url = format!("{}/fleet.git", http.url);
+    let args = format!(
+        "bootstrap git --url={url} --allow-insecure-http --token-auth --username=bot --password=s3cret --path=clusters/my-cluster --silent --timeout=2m"
+    );
+    let count = || git(&remote, &["rev-list", "--count", "main"]);
+
+    let run = env.run(&args).await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    for line in [
+        "► cloning branch \"main\" from Git repository",
+        "✔ generated component manifests",
+        "✔ committed component manifests to \"main\"",
+        "► installing components in \"flux-system\" namespace",
+        "✔ reconciled source secret",
+        "✔ committed sync manifests to \"main\"",
+        "✔ Kustomization reconciled successfully",
+        "✔ source-controller: deployment ready",
+        "✔ all components are healthy",
+    ] {
+        assert!(run.output.contains(line), "{line}\n{}", run.output);
+    }
+    assert!(!run.output.contains("s3cret"), "the password was printed");
+    assert_eq!(count(), "3");
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    for f in [
+        "clusters/my-cluster/flux-system/gotk-components.yaml",
+        "clusters/my-cluster/flux-system/gotk-sync.yaml",
+        "clusters/my-cluster/flux-system/kustomization.yaml",
+    ] {
+        assert!(files.contains(f), "{f}: {files}");
+    }
+    let head = git(&remote, &["rev-parse", "main"]);
+    let live = env.get(&ks()).await.unwrap();
+    assert_eq!(
+        live["status"]["lastAppliedRevision"],
+        format!("main@sha1:{head}")
+    );
+    let inventory = live["status"]["inventory"]["entries"].to_string();
+    for id in [
+        "flux-system_source-controller_apps_Deployment",
+        "flux-system_kustomize-controller_apps_Deployment",
+        "_gitrepositories.source.toolkit.fluxcd.io_apiextensions.k8s.io_CustomResourceDefinition",
+        "flux-system_flux-system_kustomize.toolkit.fluxcd.io_Kustomization",
+    ] {
+        assert!(inventory.contains(id), "{id}: {inventory}");
+    }
+
+    // A second bootstrap with the same options commits nothing.
+    let run = env.run(&args).await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert!(
+        run.output.contains("✔ component manifests are up to date"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("✔ sync manifests are up to date"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("✔ source secret up to date"),
+        "{}",
+        run.output
+    );
+    assert_eq!(count(), "3");
+
+    // A controller flag changed in Git reaches the cluster.
+    git(
+        &work,
+        &["pull", "-q", &remote.display().to_string(), "main"],
+    );
+    let path = work.join("clusters/my-cluster/flux-system/gotk-components.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("--log-level=info"),
+        "no log level flag to change"
+    );
+    std::fs::write(&path, text.replace("--log-level=info", "--log-level=debug")).unwrap();
+    git(&work, &["commit", "-qam", "debug logs"]);
+    git(
+        &work,
+        &["push", "-q", &remote.display().to_string(), "main"],
+    );
+    let run = env
+        .run("reconcile kustomization flux-system --with-source --timeout=1m")
+        .await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    let d = env.get(&deployment("source-controller")).await.unwrap();
+    assert!(
+        d["spec"]["template"]["spec"]["containers"][0]["args"]
+            .to_string()
+            .contains("--log-level=debug"),
+        "{d}"
+    );
+
+    // A new version is an upgrade commit, applied by the Kustomization.
+    let run = env.run(&format!("{args} --version=v9.9.9")).await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert!(
+        run.output.contains("✔ committed component manifests"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("✔ sync manifests are up to date"),
+        "{}",
+        run.output
+    );
+    assert_eq!(count(), "5");
+    let message = git(&remote, &["log", "-1", "--format=%s", "main"]);
+    assert_eq!(message, "Add Flux v9.9.9 component manifests");
+    let d = env.get(&deployment("kustomize-controller")).await.unwrap();
+    assert!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(":v9.9.9"),
+        "{d}"
+    );
+}
+
+/// Over SSH with `--private-key-file`: the deploy key Secret holds that key and the host
+/// key collected from the server, and the source-controller syncs with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_git_over_ssh() {
+    let Some(sshd) = gitops_tests::Sshd::start().await else {
+        return;
+    };
+    let mut env = Env::start().await;
+    env.cluster.start_source_controller().await;
+    env.cluster.start_kustomize_controller();
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        root.path(),
+        &["init", "-q", "--bare", "-b", "main", "fleet.git"],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README.md"), "fleet\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "init"]);
+    let remote = root.path().join("fleet.git");
+    git(
+        &work,
+        &["push", "-q", &remote.display().to_string(), "main"],
+    );
+    let key = sshd.dir.path().join("client");
+    let url = sshd.url(&remote);
+    // The clone trusts the server through known_hosts, as ssh would.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+    std::fs::write(
+        home.path().join(".ssh/known_hosts"),
+        format!("{}\n", sshd.known_hosts),
+    )
+    .unwrap();
+    let kc = env.kubeconfig().to_path_buf();
+    let args = format!(
+        "bootstrap git --url={url} --private-key-file={} --path=clusters/ssh --silent --timeout=2m",
+        key.display()
+    );
+    let home_dir = home.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gitops"))
+            .args(shlex::split(&args).unwrap())
+            .env("KUBECONFIG", kc)
+            .env("HOME", home_dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("✔ Kustomization reconciled successfully"),
+        "{text}"
+    );
+    let secret = env
+        .get(&json!({"apiVersion": "v1", "kind": "Secret",
+                     "metadata": {"name": "flux-system", "namespace": "flux-system"}}))
+        .await
+        .unwrap();
+    for k in ["identity", "identity.pub", "known_hosts"] {
+        assert!(secret["data"][k].is_string(), "{k}: {secret}");
+    }
+    let head = git(&remote, &["rev-parse", "main"]);
+    let live = env.get(&ks()).await.unwrap();
+    assert_eq!(
+        live["status"]["lastAppliedRevision"],
+        format!("main@sha1:{head}")
+    );
+}
