@@ -70,15 +70,6 @@ struct Common {
     /// Path to TLS CA file used for validating self-signed certificates.
     #[arg(long, global = true, default_value = "")]
     ca_file: String,
-    /// SSH public key algorithm (rsa, ecdsa, ed25519).
-    #[arg(long, global = true, default_value = "ecdsa", value_parser = ["rsa", "ecdsa", "ed25519"])]
-    ssh_key_algorithm: String,
-    /// SSH RSA public key bit size.
-    #[arg(long, global = true, default_value_t = 2048)]
-    ssh_rsa_bits: u32,
-    /// SSH ECDSA public key curve (p256, p384, p521).
-    #[arg(long, global = true, default_value = "p384", value_parser = ["p256", "p384", "p521"])]
-    ssh_ecdsa_curve: String,
     /// Author name for Git commits.
     #[arg(long, global = true, default_value = "Flux")]
     author_name: String,
@@ -133,6 +124,8 @@ struct GitArgs {
     /// Use the password as a bearer token.
     #[arg(long)]
     with_bearer_token: bool,
+    #[command(flatten)]
+    ssh_key: crate::cmd::create::secret::SshKeyFlags,
 }
 
 /// Runs `gitops bootstrap`.
@@ -444,13 +437,7 @@ async fn bootstrap_git(common: Common, git: GitArgs, global: Global) -> anyhow::
             if !common.private_key_file.is_empty() {
                 opts.private_key = auth.ssh_identity.clone();
             }
-            opts.key_algorithm = match common.ssh_key_algorithm.as_str() {
-                "rsa" => sourcesecret::KeyAlgorithm::Rsa,
-                "ed25519" => sourcesecret::KeyAlgorithm::Ed25519,
-                _ => sourcesecret::KeyAlgorithm::Ecdsa,
-            };
-            opts.rsa_bits = common.ssh_rsa_bits;
-            opts.ecdsa_curve = common.ssh_ecdsa_curve.clone();
+            git.ssh_key.apply(&mut opts);
             opts.password = git.password.clone();
         }
         let secret = sourcesecret::git(&opts)?;

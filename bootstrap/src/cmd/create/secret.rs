@@ -51,15 +51,8 @@ pub struct Git {
     /// Basic authentication password.
     #[arg(long, short = 'p', default_value = "")]
     password: String,
-    /// SSH public key algorithm (rsa, ecdsa, ed25519).
-    #[arg(long, default_value = "ecdsa", value_parser = key_algorithm)]
-    ssh_key_algorithm: KeyAlgorithm,
-    /// SSH RSA public key bit size (multiplies of 8, min 1024).
-    #[arg(long, default_value = "2048", value_parser = rsa_bits)]
-    ssh_rsa_bits: u32,
-    /// SSH ECDSA public key curve (p256, p384, p521).
-    #[arg(long, default_value = "p384", value_parser = ecdsa_curve)]
-    ssh_ecdsa_curve: String,
+    #[command(flatten)]
+    ssh_key: SshKeyFlags,
     /// Path to TLS CA certificate file used for validating self-signed certificates.
     #[arg(long, default_value = "")]
     ca_crt_file: String,
@@ -200,6 +193,30 @@ pub struct Notation {
 }
 
 /// `--ssh-key-algorithm` (Flux's `PublicKeyAlgorithm`).
+/// The flags that choose a generated SSH key (`create secret git`, `create source git`,
+/// `bootstrap git`), with Flux's checks.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SshKeyFlags {
+    /// SSH public key algorithm (rsa, ecdsa, ed25519).
+    #[arg(long, default_value = "ecdsa", value_parser = key_algorithm)]
+    ssh_key_algorithm: KeyAlgorithm,
+    /// SSH RSA public key bit size (multiplies of 8, min 1024).
+    #[arg(long, default_value = "2048", value_parser = rsa_bits)]
+    ssh_rsa_bits: u32,
+    /// SSH ECDSA public key curve (p256, p384, p521).
+    #[arg(long, default_value = "p384", value_parser = ecdsa_curve)]
+    ssh_ecdsa_curve: String,
+}
+
+impl SshKeyFlags {
+    /// Sets the key choice in Git secret options.
+    pub fn apply(&self, opts: &mut GitOptions) {
+        opts.key_algorithm = self.ssh_key_algorithm;
+        opts.rsa_bits = self.ssh_rsa_bits;
+        opts.ecdsa_curve = self.ssh_ecdsa_curve.clone();
+    }
+}
+
 fn key_algorithm(s: &str) -> Result<KeyAlgorithm, String> {
     match s {
         "rsa" => Ok(KeyAlgorithm::Rsa),
@@ -392,9 +409,7 @@ fn git(a: Git, common: &Common, global: &Global) -> anyhow::Result<Generated> {
                 opts.private_key = Some(key);
             }
             opts.ssh_host = Some(host);
-            opts.key_algorithm = a.ssh_key_algorithm;
-            opts.rsa_bits = a.ssh_rsa_bits;
-            opts.ecdsa_curve = a.ssh_ecdsa_curve;
+            a.ssh_key.apply(&mut opts);
             opts.password = a.password;
         }
         "http" | "https" => {

@@ -70,15 +70,8 @@ pub struct Git {
     /// Basic authentication password.
     #[arg(long, short = 'p', default_value = "")]
     password: String,
-    /// SSH public key algorithm (rsa, ecdsa, ed25519).
-    #[arg(long, default_value = "ecdsa", value_parser = ["rsa", "ecdsa", "ed25519"])]
-    ssh_key_algorithm: String,
-    /// SSH RSA public key bit size (multiplies of 8, min 1024).
-    #[arg(long, default_value_t = 2048)]
-    ssh_rsa_bits: u32,
-    /// SSH ECDSA public key curve (p256, p384, p521).
-    #[arg(long, default_value = "p384", value_parser = ["p256", "p384", "p521"])]
-    ssh_ecdsa_curve: String,
+    #[command(flatten)]
+    ssh_key: super::secret::SshKeyFlags,
     /// The name of an existing secret containing SSH or basic credentials or github app
     /// authentication.
     #[arg(long, default_value = "")]
@@ -416,13 +409,7 @@ fn git(a: Git, common: &Common, global: &Global) -> anyhow::Result<()> {
                             })?);
                     }
                     opts.ssh_host = Some(host.clone());
-                    opts.key_algorithm = match a.ssh_key_algorithm.as_str() {
-                        "rsa" => sourcesecret::KeyAlgorithm::Rsa,
-                        "ed25519" => sourcesecret::KeyAlgorithm::Ed25519,
-                        _ => sourcesecret::KeyAlgorithm::Ecdsa,
-                    };
-                    opts.rsa_bits = a.ssh_rsa_bits;
-                    opts.ecdsa_curve = a.ssh_ecdsa_curve.clone();
+                    a.ssh_key.apply(&mut opts);
                     opts.password = a.password.clone();
                 }
                 "https" => {
