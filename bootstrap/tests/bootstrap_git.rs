@@ -49,8 +49,12 @@ async fn bootstrap_git_over_http() {
     );
     let http = GitHttpServer::start(root.path(), Some(("bot", "s3cret"))).await;
     let url = format!("{}/fleet.git", http.url);
+    // Commits are signed with an SSH key (`--ssh-signing-key-file`).
+    let signing_key = root.path().join("signing");
+    gitops_tests::ssh_keygen(&signing_key);
     let args = format!(
-        "bootstrap git --url={url} --allow-insecure-http --token-auth --username=bot --password=s3cret --path=clusters/my-cluster --silent --timeout=2m"
+        "bootstrap git --url={url} --allow-insecure-http --token-auth --username=bot --password=s3cret --path=clusters/my-cluster --silent --timeout=2m --ssh-signing-key-file={}",
+        signing_key.display()
     );
     let count = || git(&remote, &["rev-list", "--count", "main"]);
 
@@ -71,6 +75,14 @@ async fn bootstrap_git_over_http() {
     }
     assert!(!run.output.contains("s3cret"), "the password was printed");
     assert_eq!(count(), "3");
+    for commit in ["main", "main~1"] {
+        let raw = git(&remote, &["cat-file", "-p", commit]);
+        assert!(
+            raw.contains("gpgsig -----BEGIN SSH SIGNATURE-----"),
+            "{raw}"
+        );
+        assert!(raw.contains("author Flux <> "), "{raw}");
+    }
     let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
     for f in [
         "clusters/my-cluster/flux-system/gotk-components.yaml",

@@ -79,6 +79,26 @@ struct Common {
     /// String to add to the commit messages, e.g. '[ci skip]'.
     #[arg(long, global = true, default_value = "")]
     commit_message_appendix: String,
+    /// Path to GPG key ring for signing commits (an ASCII-armored secret key).
+    #[arg(long, global = true, default_value = "")]
+    gpg_key_ring: String,
+    /// Passphrase for decrypting GPG private key.
+    #[arg(long, global = true, default_value = "")]
+    gpg_passphrase: String,
+    /// Key id for selecting a particular key.
+    #[arg(long, global = true, default_value = "")]
+    gpg_key_id: String,
+    /// Path to an SSH private key file used for signing commits.
+    #[arg(long, global = true, default_value = "")]
+    ssh_signing_key_file: String,
+    /// Passphrase for decrypting SSH signing key.
+    #[arg(
+        long,
+        global = true,
+        default_value = "",
+        alias = "ssh-signing-passphrase"
+    )]
+    ssh_signing_password: String,
     /// When enabled, the GitRepository source includes Git submodules in its artifact.
     #[arg(long, global = true)]
     recurse_submodules: bool,
@@ -254,6 +274,7 @@ fn clone(url: &str, branch: &str, auth: &GitAuth) -> anyhow::Result<Checkout> {
 struct Committer {
     name: String,
     email: String,
+    signer: Option<gitops_source::git_push::Signer>,
     branch: String,
     url: String,
     auth: GitAuth,
@@ -269,7 +290,8 @@ async fn commit_and_push(
     who: Committer,
 ) -> anyhow::Result<(Checkout, Option<String>)> {
     tokio::task::spawn_blocking(move || {
-        let opts = CommitOptions::new(who.name.clone(), who.email.clone(), message);
+        let mut opts = CommitOptions::new(who.name.clone(), who.email.clone(), message);
+        opts.signing = who.signer.clone();
         let Some(commit) =
             gitops_source::git_push::commit_changes(&checkout.dir, &checkout.tip, &files, &opts)?
         else {
@@ -290,6 +312,35 @@ async fn commit_and_push(
         Ok((checkout, Some(commit)))
     })
     .await?
+}
+
+/// The commit signer the flags choose: an OpenPGP key (`--gpg-key-ring`) or an SSH key
+/// (`--ssh-signing-key-file`), as Flux's `resolveSigner`.
+fn signer(common: &Common) -> anyhow::Result<Option<gitops_source::git_push::Signer>> {
+    use gitops_source::git_push::Signer;
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    if !common.gpg_key_ring.is_empty() {
+        if !common.gpg_key_id.is_empty() {
+            anyhow::bail!(
+                "failed to load OpenPGP signing entity: selecting a key by --gpg-key-id is not supported yet; give a key ring that holds one secret key"
+            );
+        }
+        let armored_key = sourcesecret::read_file(&common.gpg_key_ring)
+            .map_err(|e| anyhow::anyhow!("unable to read GPG key ring: {e}"))?;
+        return Ok(Some(Signer::OpenPgp {
+            armored_key,
+            passphrase: non_empty(&common.gpg_passphrase),
+        }));
+    }
+    if !common.ssh_signing_key_file.is_empty() {
+        let private_key = sourcesecret::read_file(&common.ssh_signing_key_file)
+            .map_err(|e| anyhow::anyhow!("unable to read SSH signing key file: {e}"))?;
+        return Ok(Some(Signer::Ssh {
+            private_key,
+            passphrase: non_empty(&common.ssh_signing_password),
+        }));
+    }
+    Ok(None)
 }
 
 /// The host (`host[:port]`) of an SSH URL, `ssh://user@host:port/path` or `user@host:path`.
@@ -370,15 +421,10 @@ async fn bootstrap_git(common: Common, git: GitArgs, global: Global) -> anyhow::
         message = format!("{message}\n\n{}", common.commit_message_appendix);
     }
     let who = Committer {
+        signer: signer(&common)?,
         name: common.author_name.clone(),
-        email: if common.author_email.is_empty() {
-            format!(
-                "{}@users.noreply.github.com",
-                common.author_name.to_lowercase()
-            )
-        } else {
-            common.author_email.clone()
-        },
+        // As Flux: an empty email stays empty (`Flux <>`).
+        email: common.author_email.clone(),
         branch: common.branch.clone(),
         url: git.url.clone(),
         auth: auth.clone(),
