@@ -62,44 +62,55 @@ pub async fn until_ready(
     name: &str,
     timeout: Duration,
 ) -> anyhow::Result<Value> {
-    poll(api, name, timeout, |obj| match is_ready(obj) {
-        Ok(true) => Ok(Some(obj.clone())),
-        Ok(false) => Ok(None),
-        Err(message) => Err(anyhow::anyhow!("{message}")),
-    })
-    .await
+    until_ready_as(api, name, timeout, Readiness::Dynamic).await
 }
 
-/// Whether an object without conditions of its own (an OCI HelmRepository, an Alert, a
-/// Provider) is ready: kstatus alone decides.
+/// How a command decides an applied object is ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Flux's `isObjectReadyConditionFunc`: Ready at the latest generation ([`is_ready`]).
+    Dynamic,
+    /// Flux's `isStaticObjectReadyConditionFunc`, for objects without status of their own
+    /// (an OCI HelmRepository, an Alert, a Provider): [`is_static_ready`].
+    Static,
+}
+
+/// Flux's static readiness (`kstatus.Compute` of an object whose kind has no rules of its
+/// own): Terminating and Stalled fail, an unobserved generation, `Reconciling` or a false
+/// `Ready` are in progress, anything else (no status at all included) is current.
 pub fn is_static_ready(obj: &Value) -> Result<bool, String> {
-    // kstatus calls a Flux object without conditions in progress (its controller has not
-    // looked yet); a kind whose controller writes none is ready once it exists.
-    if obj["status"]["conditions"]
-        .as_array()
-        .is_none_or(|c| c.is_empty())
-    {
-        return Ok(true);
+    if obj["metadata"]["deletionTimestamp"].is_string() {
+        return Err("Resource scheduled for deletion".into());
     }
-    match compute(obj) {
-        (Status::Current, _) => Ok(true),
-        (Status::InProgress, _) => Ok(false),
-        (_, message) => Err(message),
+    if let Some(observed) = obj["status"]["observedGeneration"].as_i64()
+        && observed != generation(obj)
+    {
+        return Ok(false);
+    }
+    let true_cond = |t: &str| condition(obj, t).filter(|c| c["status"] == "True");
+    if true_cond("Reconciling").is_some() {
+        return Ok(false);
+    }
+    if let Some(c) = true_cond("Stalled") {
+        return Err(c["message"].as_str().unwrap_or_default().to_owned());
+    }
+    match condition(obj, "Ready") {
+        Some(c) if c["status"] == "False" => Ok(false),
+        _ => Ok(true),
     }
 }
 
-/// Waits for readiness, by kstatus alone when `static_` (see [`is_static_ready`]).
+/// Waits until the object is ready as `readiness` says and returns it.
 pub async fn until_ready_as(
     api: &Api<DynamicObject>,
     name: &str,
     timeout: Duration,
-    static_: bool,
+    readiness: Readiness,
 ) -> anyhow::Result<Value> {
     poll(api, name, timeout, |obj| {
-        let r = if static_ {
-            is_static_ready(obj)
-        } else {
-            is_ready(obj)
+        let r = match readiness {
+            Readiness::Dynamic => is_ready(obj),
+            Readiness::Static => is_static_ready(obj),
         };
         match r {
             Ok(true) => Ok(Some(obj.clone())),
@@ -108,4 +119,30 @@ pub async fn until_ready_as(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn static_readiness() {
+        assert_eq!(
+            is_static_ready(&json!({"metadata": {"generation": 1}})),
+            Ok(true)
+        );
+        assert_eq!(
+            is_static_ready(
+                &json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 1}})
+            ),
+            Ok(false)
+        );
+        assert_eq!(
+            is_static_ready(&json!({"status": {"conditions": [
+                {"type": "Stalled", "status": "True", "message": "broken"}
+            ]}})),
+            Err("broken".into())
+        );
+    }
 }

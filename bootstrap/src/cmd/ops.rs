@@ -283,7 +283,12 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
             let timeout = global.timeout;
             async move {
                 log::waiting(format!("waiting for {} reconciliation", kind.kind()));
-                let r = wait::until_ready_as(&api, &name, timeout, static_).await;
+                let readiness = if static_ {
+                    wait::Readiness::Static
+                } else {
+                    wait::Readiness::Dynamic
+                };
+                let r = wait::until_ready_as(&api, &name, timeout, readiness).await;
                 (name, r)
             }
         });

@@ -3,11 +3,12 @@
 //! as `flux create helmrelease` generates it; with `--export` printed, otherwise applied and
 //! waited for until the helm controller reports it ready.
 
-use super::kustomization::{Readiness, apply_until_ready, depends_on, kubeconfig_ref};
+use super::kustomization::{apply_until_ready, depends_on, kubeconfig_ref};
 use super::{Common, export, put};
 use crate::cli::flags::{self, SourceRef, parse_kind_name_namespace};
 use crate::cli::flags::{StringSlice, flatten, string_slice};
 use crate::cli::global::{block_on, format_duration, go_duration};
+use crate::cli::wait::Readiness;
 use crate::cli::{Global, kinds, log};
 use gitops_kustomize::yaml::Value as Yaml;
 use serde_json::{Map, Number, Value, json};

@@ -2,7 +2,6 @@
 //! `flux create image …` generates them; with `--export` printed, otherwise applied and
 //! waited for until their controllers report them ready.
 
-use super::kustomization::with_labels;
 use super::{Common, export, put};
 use crate::cli::global::{block_on, format_duration, go_duration};
 use crate::cli::{FluxKind, Global, kinds, log, object, wait};
@@ -465,7 +464,6 @@ async fn upsert_and_wait(global: &Global, kind: &FluxKind, obj: &Value) -> anyho
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     let api = kind.api(&client, Some(ns));
-    let obj = &with_labels(obj);
     match api.get_opt(name).await? {
         None => {
             object::upsert(&api, obj).await?;

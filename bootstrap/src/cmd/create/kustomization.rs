@@ -10,7 +10,7 @@ use super::{Common, export, put};
 use crate::cli::flags::{SourceRef, parse_kind_name_namespace};
 use crate::cli::flags::{StringSlice, flatten, string_slice};
 use crate::cli::global::{block_on, format_duration, go_duration};
-use crate::cli::{FluxKind, Global, kinds, log, object, wait};
+use crate::cli::{FluxKind, Global, kinds, log, wait};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
@@ -172,80 +172,18 @@ pub(crate) fn kubeconfig_ref(secret: &str) -> Value {
     }
 }
 
-/// How the command decides the applied object is ready.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Readiness {
-    /// Flux's `isObjectReadyConditionFunc`: Ready at the latest generation.
-    Dynamic,
-    /// Flux's `isStaticObjectReadyConditionFunc`: kstatus alone, for objects that have no
-    /// status of their own.
-    Static,
-}
-
-/// Flux's static readiness (`kstatus.Compute` of an object whose kind has no rules of its
-/// own): Terminating and Stalled fail, an unobserved generation, `Reconciling` or a false
-/// `Ready` are in progress, anything else is current.
-pub(crate) fn static_ready(obj: &Value) -> Result<bool, String> {
-    if obj["metadata"]["deletionTimestamp"].is_string() {
-        return Err("Resource scheduled for deletion".into());
-    }
-    if let Some(observed) = obj["status"]["observedGeneration"].as_i64()
-        && observed != object::generation(obj)
-    {
-        return Ok(false);
-    }
-    let true_cond = |t: &str| object::condition(obj, t).filter(|c| c["status"] == "True");
-    if true_cond("Reconciling").is_some() {
-        return Ok(false);
-    }
-    if let Some(c) = true_cond("Stalled") {
-        return Err(c["message"].as_str().unwrap_or_default().to_owned());
-    }
-    match object::condition(obj, "Ready") {
-        Some(c) if c["status"] == "False" => Ok(false),
-        _ => Ok(true),
-    }
-}
-
-/// The object to apply: Flux replaces the labels of an existing object with the command's
-/// (none given: none left), so the labels are always part of the update.
-pub(crate) fn with_labels(obj: &Value) -> Value {
-    let mut obj = obj.clone();
-    if obj["metadata"].get("labels").is_none() {
-        obj["metadata"]["labels"] = json!({});
-    }
-    obj
-}
-
-/// Flux's tail of `create kustomization|helmrelease|alert-provider|alert|receiver`:
-/// `► applying <Kind>`, create or update (`✔ <Kind> created|updated`), `◎ waiting for
-/// <Kind> reconciliation`, the wait, `✔ <Kind> <name> is ready`. Returns the ready object.
+/// Flux's tail of `create kustomization|helmrelease|alert-provider|alert|receiver`: the
+/// shared apply-and-wait, then `✔ <Kind> <name> is ready`. Returns the ready object.
 pub(crate) async fn apply_until_ready(
     global: &Global,
     kind: &FluxKind,
     obj: &Value,
-    readiness: Readiness,
+    readiness: wait::Readiness,
 ) -> anyhow::Result<Value> {
     let client = global.client().await?;
-    let what = kind.kind();
-    log::action(format!("applying {what}"));
-    super::upsert(&client, kind, what, &with_labels(obj)).await?;
-    log::waiting(format!("waiting for {what} reconciliation"));
-    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
+    let ready = super::apply_and_wait(&client, global, kind, kind.kind(), obj, readiness).await?;
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let api = kind.api(&client, Some(ns));
-    let ready = match readiness {
-        Readiness::Dynamic => wait::until_ready(&api, name, global.timeout).await?,
-        Readiness::Static => {
-            wait::poll(&api, name, global.timeout, |o| match static_ready(o) {
-                Ok(true) => Ok(Some(o.clone())),
-                Ok(false) => Ok(None),
-                Err(message) => Err(anyhow::anyhow!("{message}")),
-            })
-            .await?
-        }
-    };
-    log::success(format!("{what} {name} is ready"));
+    log::success(format!("{} {name} is ready", kind.kind()));
     Ok(ready)
 }
 
@@ -374,7 +312,7 @@ pub fn run(args: Args, common: &Common, global: &Global) -> anyhow::Result<()> {
         return export(&obj);
     }
     block_on(async {
-        let ready = apply_until_ready(global, &kind, &obj, Readiness::Dynamic).await?;
+        let ready = apply_until_ready(global, &kind, &obj, wait::Readiness::Dynamic).await?;
         let revision = ready["status"]["lastAppliedRevision"]
             .as_str()
             .unwrap_or_default();
@@ -419,25 +357,5 @@ mod tests {
         assert_eq!(safe_relative_path("").unwrap(), "./");
         assert_eq!(safe_relative_path("../../a/./b/../c/").unwrap(), "./a/c");
         assert_eq!(safe_relative_path("/abs/path").unwrap(), "./abs/path");
-    }
-
-    #[test]
-    fn static_readiness() {
-        assert_eq!(
-            static_ready(&json!({"metadata": {"generation": 1}})),
-            Ok(true)
-        );
-        assert_eq!(
-            static_ready(
-                &json!({"metadata": {"generation": 2}, "status": {"observedGeneration": 1}})
-            ),
-            Ok(false)
-        );
-        assert_eq!(
-            static_ready(&json!({"status": {"conditions": [
-                {"type": "Stalled", "status": "True", "message": "broken"}
-            ]}})),
-            Err("broken".into())
-        );
     }
 }

@@ -217,27 +217,23 @@ pub async fn upsert(
     Ok(())
 }
 
-/// The usual non-export path: `✚ generating`, `► applying`, upsert, `◎ waiting`, ready,
-/// `✔ … reconciliation completed`. Returns the ready object.
+/// The apply-and-wait tail every `create` command shares: `► applying <what>`, create or
+/// update (`✔ <what> created|updated`), `◎ waiting for <what> reconciliation`, the wait.
+/// Returns the ready object; the caller prints its kind's closing line.
 pub async fn apply_and_wait(
+    client: &kube::Client,
     global: &Global,
     kind: &FluxKind,
     what: &str,
     obj: &Value,
-    generated: bool,
+    readiness: wait::Readiness,
 ) -> anyhow::Result<Value> {
-    let client = global.client().await?;
-    if !generated {
-        log::generate(format!("generating {what}"));
-    }
     log::action(format!("applying {what}"));
-    upsert(&client, kind, what, obj).await?;
+    upsert(client, kind, what, obj).await?;
     log::waiting(format!("waiting for {what} reconciliation"));
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let ready = wait::until_ready(&kind.api(&client, Some(ns)), name, global.timeout).await?;
-    log::success(format!("{what} reconciliation completed"));
-    Ok(ready)
+    wait::until_ready_as(&kind.api(client, Some(ns)), name, global.timeout, readiness).await
 }
 
 /// Prints the object for `--export`.

@@ -4,11 +4,12 @@
 //! Receivers are ready when the notification controller says so, and then have their
 //! webhook path).
 
-use super::kustomization::{Readiness, apply_until_ready};
+use super::kustomization::apply_until_ready;
 use super::{Common, export, put};
 use crate::cli::flags::parse_kind_name_namespace;
 use crate::cli::flags::{StringSlice, flatten, string_slice};
 use crate::cli::global::block_on;
+use crate::cli::wait::Readiness;
 use crate::cli::{Global, kinds, log};
 use serde_json::{Map, Value, json};
 

@@ -2,6 +2,7 @@
 
 use super::{Common, apply_and_wait, export, put};
 use crate::cli::flags::{self, SourceRef};
+use crate::cli::wait::Readiness;
 use crate::cli::{Global, kinds, log, sourcesecret};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -447,7 +448,8 @@ fn git(a: Git, common: &Common, global: &Global) -> anyhow::Result<()> {
                 log::success("authentication configured");
             }
         }
-        let ready = apply_and_wait(global, &kind, what, &obj, true).await?;
+        let ready = apply_and_wait(&client, global, &kind, what, &obj, Readiness::Dynamic).await?;
+        log::success(format!("{what} reconciliation completed"));
         fetched(
             &ready,
             "GitRepository source reconciliation completed but no artifact was found",
@@ -519,7 +521,10 @@ fn oci(a: Oci, common: &Common, global: &Global) -> anyhow::Result<()> {
         return export(&obj);
     }
     crate::cli::global::block_on(async {
-        let ready = apply_and_wait(global, &kind, "OCIRepository", &obj, true).await?;
+        let client = global.client().await?;
+        let what = "OCIRepository";
+        let ready = apply_and_wait(&client, global, &kind, what, &obj, Readiness::Dynamic).await?;
+        log::success(format!("{what} reconciliation completed"));
         fetched(&ready, "no artifact was found")
     })
 }
@@ -641,12 +646,13 @@ fn helm(a: Helm, common: &Common, global: &Global) -> anyhow::Result<()> {
                 log::success("authentication configured");
             }
         }
-        log::action(format!("applying {what}"));
-        super::upsert(&client, &kind, what, &obj).await?;
-        log::waiting(format!("waiting for {what} reconciliation"));
-        let api = kind.api(&client, Some(&global.namespace));
         // OCI HelmRepositories have no status of their own: kstatus alone decides.
-        let ready = crate::cli::wait::until_ready_as(&api, &name, global.timeout, oci).await?;
+        let readiness = if oci {
+            Readiness::Static
+        } else {
+            Readiness::Dynamic
+        };
+        let ready = apply_and_wait(&client, global, &kind, what, &obj, readiness).await?;
         log::success(format!("{what} reconciliation completed"));
         if oci {
             return Ok(());
@@ -705,7 +711,9 @@ fn chart(a: Chart, common: &Common, global: &Global) -> anyhow::Result<()> {
     }
     let what = "HelmChart source";
     crate::cli::global::block_on(async {
-        let ready = apply_and_wait(global, &kind, what, &obj, true).await?;
+        let client = global.client().await?;
+        let ready = apply_and_wait(&client, global, &kind, what, &obj, Readiness::Dynamic).await?;
+        log::success(format!("{what} reconciliation completed"));
         fetched(
             &ready,
             "HelmChart source reconciliation completed but no artifact was found",
@@ -763,7 +771,8 @@ fn bucket(a: Bucket, common: &Common, global: &Global) -> anyhow::Result<()> {
             obj["spec"]["secretRef"] = json!({ "name": secret_name });
             log::success("authentication configured");
         }
-        let ready = apply_and_wait(global, &kind, what, &obj, true).await?;
+        let ready = apply_and_wait(&client, global, &kind, what, &obj, Readiness::Dynamic).await?;
+        log::success(format!("{what} reconciliation completed"));
         fetched(
             &ready,
             "Bucket source reconciliation but no artifact was found",
