@@ -16,6 +16,7 @@
 //! - [`alloc::PeakAlloc`]: a peak-measuring global allocator for memory-bounded tests.
 
 pub mod alloc;
+pub mod git_provider;
 
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
@@ -490,6 +491,16 @@ pub fn ssh_keygen(path: &Path) {
     assert!(ok.success());
 }
 
+/// The `known_hosts` line of an SSH server on `127.0.0.1:<port>` whose public host key is
+/// in `host_pub`.
+pub fn known_hosts_line(port: u16, host_pub: &Path) -> Option<String> {
+    let key = std::fs::read_to_string(host_pub).ok()?;
+    Some(format!(
+        "[127.0.0.1]:{port} {}",
+        key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    ))
+}
+
 impl Sshd {
     /// Starts sshd, or returns `None` (with a message) when sshd, ssh or git is missing.
     pub async fn start() -> Option<Sshd> {
@@ -536,15 +547,7 @@ impl Sshd {
                 .map(|_| ())
         })
         .await?;
-        let host_pub = std::fs::read_to_string(d.join("host.pub")).ok()?;
-        let known_hosts = format!(
-            "[127.0.0.1]:{port} {}",
-            host_pub
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        let known_hosts = known_hosts_line(port, &d.join("host.pub"))?;
         Some(Sshd {
             port,
             user,

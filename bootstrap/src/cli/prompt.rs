@@ -17,3 +17,21 @@ pub fn confirm(question: &str) -> anyhow::Result<()> {
         anyhow::bail!("aborting")
     }
 }
+
+/// Reads a secret after `prompt`, as Flux's `readPasswordFromStdin`: without echo on a
+/// terminal, else one line of standard input.
+pub fn password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    print!("{prompt}");
+    std::io::stdout().flush().ok();
+    let line = if std::io::stdin().is_terminal() {
+        let p = rpassword::read_password()?;
+        println!();
+        p
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line
+    };
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

@@ -45,6 +45,16 @@ pub fn gitops(args: &str, kubeconfig: Option<&Path>) -> Run {
 
 /// Like [`gitops`], feeding `input` on stdin.
 pub fn gitops_with_input(args: &str, kubeconfig: Option<&Path>, input: Option<&str>) -> Run {
+    gitops_with_env(args, kubeconfig, input, &[])
+}
+
+/// Like [`gitops_with_input`], with extra environment variables.
+pub fn gitops_with_env(
+    args: &str,
+    kubeconfig: Option<&Path>,
+    input: Option<&str>,
+    vars: &[(&str, &str)],
+) -> Run {
     let words = shlex::split(args).expect("test arguments split as shell words");
     let (mut reader, writer) = std::io::pipe().expect("pipe");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops"));
@@ -52,7 +62,8 @@ pub fn gitops_with_input(args: &str, kubeconfig: Option<&Path>, input: Option<&s
         .stdout(writer.try_clone().expect("pipe clone"))
         .stderr(writer)
         .env_remove("FLUX_SYSTEM_NAMESPACE")
-        .env("HOME", std::env::temp_dir());
+        .env("HOME", std::env::temp_dir())
+        .envs(vars.iter().copied());
     match kubeconfig {
         Some(k) => {
             cmd.env("KUBECONFIG", k);
@@ -185,6 +196,24 @@ impl Env {
         tokio::task::spawn_blocking(move || gitops(&args, Some(&kc)))
             .await
             .expect("gitops thread")
+    }
+
+    /// Runs `gitops <args>` against this cluster with `input` on stdin and extra
+    /// environment variables.
+    pub async fn run_with(&self, args: &str, input: Option<&str>, vars: &[(&str, &str)]) -> Run {
+        let (args, input) = (args.to_owned(), input.map(str::to_owned));
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let kc = self.kubeconfig().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let vars: Vec<(&str, &str)> =
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            gitops_with_env(&args, Some(&kc), input.as_deref(), &vars)
+        })
+        .await
+        .expect("gitops thread")
     }
 
     /// Creates a namespace.

@@ -353,6 +353,7 @@ async fn signer(
                 ))
             })?,
             passphrase: text("passphrase"),
+            key_id: None,
         },
         SigningKeyType::Ssh => Signer::Ssh {
             private_key: data.get("identity").cloned().ok_or_else(|| {

@@ -689,6 +689,17 @@ pub(crate) fn http_transport_options(
     Some(http)
 }
 
+/// The remote's branches as `(full reference name, commit)`, without fetching objects
+/// (`git ls-remote --heads`); empty for an empty repository.
+pub fn remote_branches(
+    opts: &FetchOptions,
+    work_dir: &Path,
+) -> Result<Vec<(String, String)>, GitError> {
+    crate::ensure_crypto_provider();
+    let s = open_session(opts, work_dir)?;
+    list_refs(&s, opts, &["+refs/heads/*:refs/heads/*".to_owned()])
+}
+
 /// Resolves the reference on the remote to `(revision, commit)` without fetching objects.
 pub fn resolve(opts: &FetchOptions, work_dir: &Path) -> Result<(String, String), GitError> {
     crate::ensure_crypto_provider();

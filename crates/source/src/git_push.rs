@@ -377,13 +377,17 @@ impl FileChange {
 /// `git commit -S` writes it for either format.
 #[derive(Clone)]
 pub enum Signer {
-    /// An ASCII-armored OpenPGP secret key (Flux's `git.asc`), optionally protected by
-    /// `passphrase`. The primary key signs when it may, else the first signing subkey.
+    /// An OpenPGP secret key (Flux's `git.asc`), optionally protected by `passphrase`:
+    /// ASCII-armored or binary, alone or in a key ring (`gpg --export-secret-keys`) where
+    /// `key_id` picks one (else the first). The primary key signs when it may, else the
+    /// first signing subkey.
     OpenPgp {
-        /// `-----BEGIN PGP PRIVATE KEY BLOCK-----…`
+        /// `-----BEGIN PGP PRIVATE KEY BLOCK-----…` or binary key packets.
         armored_key: Vec<u8>,
         /// The key's passphrase.
         passphrase: Option<String>,
+        /// The 16-hex-digit key id of the primary key to sign with (`0x` prefix allowed).
+        key_id: Option<String>,
     },
     /// An OpenSSH private key (ed25519, RSA or ECDSA P-256), optionally encrypted; the
     /// signature is an `SSHSIG` in namespace `git` (`gpg.format=ssh`).
@@ -449,7 +453,39 @@ pub fn commit_changes(
 ) -> Result<Option<String>, GitError> {
     let repo = open(git_dir)?;
     let parent_id = parse_oid(parent, "the parent commit")?;
-    let parent_tree = commit_tree(&repo, git_dir, parent_id)?;
+    write_commit(&repo, git_dir, Some(parent_id), changes, opts)
+}
+
+/// Writes a root commit (no parent: the first commit of an empty repository or of a new
+/// unrelated branch) holding `changes` in the repository at `git_dir`, as
+/// [`commit_changes`] does; `None` when `changes` write nothing.
+pub fn commit_root(
+    git_dir: &Path,
+    changes: &[FileChange],
+    opts: &CommitOptions,
+) -> Result<Option<String>, GitError> {
+    let repo = open(git_dir)?;
+    write_commit(&repo, git_dir, None, changes, opts)
+}
+
+/// Creates an empty bare repository at `git_dir` (for [`commit_root`] and [`push`] when the
+/// remote is empty).
+pub fn init_bare(git_dir: &Path) -> Result<(), GitError> {
+    gix::init_bare(git_dir).map_err(repo_err(git_dir))?;
+    Ok(())
+}
+
+fn write_commit(
+    repo: &gix::Repository,
+    git_dir: &Path,
+    parent_id: Option<ObjectId>,
+    changes: &[FileChange],
+    opts: &CommitOptions,
+) -> Result<Option<String>, GitError> {
+    let parent_tree = match parent_id {
+        Some(id) => commit_tree(repo, git_dir, id)?,
+        None => repo.empty_tree().id,
+    };
     for field in [&opts.author_name, &opts.author_email] {
         if field.contains(['<', '>', '\n', '\0']) {
             return Err(repo_msg(
@@ -515,7 +551,7 @@ pub fn commit_changes(
     }
     let mut commit = gix::objs::Commit {
         tree,
-        parents: std::iter::once(parent_id).collect(),
+        parents: parent_id.into_iter().collect(),
         author: actor.clone(),
         committer: actor,
         encoding: None,
@@ -592,7 +628,13 @@ fn sign(signer: &Signer, payload: &[u8]) -> Result<String, GitError> {
         Signer::OpenPgp {
             armored_key,
             passphrase,
-        } => openpgp_sign(armored_key, passphrase.as_deref(), payload),
+            key_id,
+        } => openpgp_sign(
+            armored_key,
+            passphrase.as_deref(),
+            key_id.as_deref(),
+            payload,
+        ),
     }
 }
 
@@ -618,15 +660,72 @@ fn rsa_sign(key: &ssh_key::private::RsaKeypair, data: &[u8]) -> Result<Vec<u8>, 
     Ok(sig.to_vec())
 }
 
+/// The secret key of a key ring that signs, chosen as Flux's
+/// `SelectOpenPGPSigningEntity` does (and with its messages).
+fn openpgp_key(
+    key_ring: &[u8],
+    key_id: Option<&str>,
+) -> Result<pgp::composed::SignedSecretKey, GitError> {
+    use pgp::composed::PublicOrSecret;
+    use pgp::types::KeyDetails;
+    let (keys, _) = PublicOrSecret::from_reader_many(key_ring)
+        .map_err(|e| signing_err(format!("unable to read GPG key ring: {e}")))?;
+    let keys: Vec<PublicOrSecret> = keys
+        .collect::<Result<_, _>>()
+        .map_err(|e| signing_err(format!("unable to read GPG key ring: {e}")))?;
+    let id_of = |k: &PublicOrSecret| {
+        let id = match k {
+            PublicOrSecret::Public(k) => k.primary_key.legacy_key_id(),
+            PublicOrSecret::Secret(k) => k.primary_key.legacy_key_id(),
+        };
+        hex::encode_upper(id.as_ref())
+    };
+    let Some(first) = keys.first() else {
+        return Err(signing_err("empty GPG key ring"));
+    };
+    let chosen = match key_id.filter(|k| !k.is_empty()) {
+        Some(id) => {
+            let id = id.strip_prefix("0x").unwrap_or(id);
+            if id.len() != 16 {
+                return Err(signing_err(format!(
+                    "invalid GPG key id length; expected 16, got {}",
+                    id.len()
+                )));
+            }
+            let id = id.to_ascii_uppercase();
+            let found = keys.iter().rev().find(|k| id_of(k) == id).ok_or_else(|| {
+                signing_err(format!("no GPG keyring matching key id '{id}' found"))
+            })?;
+            match found {
+                PublicOrSecret::Secret(k) => k,
+                PublicOrSecret::Public(_) => {
+                    return Err(signing_err(format!(
+                        "keyring does not contain private key for key id '{id}'"
+                    )));
+                }
+            }
+        }
+        None => match first {
+            PublicOrSecret::Secret(k) => k,
+            PublicOrSecret::Public(_) => {
+                return Err(signing_err(
+                    "keyring does not contain a private key; export the secret key with 'gpg --export-secret-keys' or specify --gpg-key-id",
+                ));
+            }
+        },
+    };
+    Ok(chosen.clone())
+}
+
 fn openpgp_sign(
-    armored: &[u8],
+    key_ring: &[u8],
     passphrase: Option<&str>,
+    key_id: Option<&str>,
     payload: &[u8],
 ) -> Result<String, GitError> {
-    use pgp::composed::{ArmorOptions, Deserializable, DetachedSignature, SignedSecretKey};
+    use pgp::composed::{ArmorOptions, DetachedSignature};
     use pgp::types::{Password, SigningKey};
-    let (key, _) = SignedSecretKey::from_armor_single(armored)
-        .map_err(|e| signing_err(format!("invalid armored OpenPGP secret key: {e}")))?;
+    let key = openpgp_key(key_ring, key_id)?;
     let password = passphrase.map(Password::from).unwrap_or_default();
     let primary_can_sign = key
         .details

@@ -6,8 +6,8 @@ use gitops_source::git::{
     FetchOptions, FetchOutcome, FetchedRepo, GitAuth, GitError, GitReference, fetch,
 };
 use gitops_source::git_push::{
-    CommitOptions, FileChange, PushOptions, RefUpdate, Signer, checkout, commit_changes, push,
-    worktree_changes,
+    CommitOptions, FileChange, PushOptions, RefUpdate, Signer, checkout, commit_changes,
+    commit_root, init_bare, push, worktree_changes,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -634,6 +634,49 @@ fn new_branch_and_several_refs() {
 }
 
 #[test]
+fn root_commit_into_an_empty_repository() {
+    require_git!();
+    let root = tempfile::tempdir().unwrap();
+    git(
+        root.path(),
+        &["init", "-q", "--bare", "-b", "main", "empty.git"],
+    );
+    let server = HttpServer::start(root.path(), None);
+    let url = format!("{}/empty.git", server.url);
+    let work = tempfile::tempdir().unwrap();
+    let opts = FetchOptions::new(&url, GitReference::Branch("main".into()));
+    // The branch is missing and so is every other: an empty repository.
+    let err = fetch(&opts, &work.path().join("probe"), None).unwrap_err();
+    assert!(matches!(err, GitError::RefNotFound { .. }), "{err}");
+    let branches = gitops_source::git::remote_branches(&opts, &work.path().join("probe2")).unwrap();
+    assert!(branches.is_empty(), "{branches:?}");
+
+    let dir = work.path().join("git");
+    init_bare(&dir).unwrap();
+    let commit_opts = CommitOptions::new("Flux", "", "Add Flux sync manifests");
+    assert_eq!(commit_root(&dir, &[], &commit_opts).unwrap(), None);
+    let files = vec![
+        FileChange::write("clusters/dev/flux-system/gotk-sync.yaml", "kind: x\n"),
+        FileChange::write("README.md", "fleet\n"),
+    ];
+    let commit = commit_root(&dir, &files, &commit_opts).unwrap().unwrap();
+    push(&dir, &push_opts(&url, &commit, "main", None)).unwrap();
+    let bare = root.path().join("empty.git");
+    assert_eq!(git(&bare, &["rev-parse", "refs/heads/main"]), commit);
+    assert_eq!(
+        git(
+            &bare,
+            &["show", "main:clusters/dev/flux-system/gotk-sync.yaml"]
+        ),
+        "kind: x"
+    );
+    assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "1");
+    git(&bare, &["fsck", "--strict"]);
+    let branches = gitops_source::git::remote_branches(&opts, &work.path().join("probe3")).unwrap();
+    assert_eq!(branches, vec![("refs/heads/main".to_owned(), commit)]);
+}
+
+#[test]
 fn push_options_need_server_support() {
     require_git!();
     let up = Upstream::new();
@@ -915,6 +958,7 @@ fn openpgp_signed_commits_verify_with_git() {
         opts.signing = Some(Signer::OpenPgp {
             armored_key: armored,
             passphrase: pass.map(str::to_owned),
+            key_id: None,
         });
         let commit = commit_changes(
             &repo.dir,
@@ -949,6 +993,7 @@ fn openpgp_signed_commits_verify_with_git() {
     opts.signing = Some(Signer::OpenPgp {
         armored_key: armored,
         passphrase: Some("wrong".into()),
+        key_id: None,
     });
     let err = commit_changes(
         &repo.dir,
@@ -958,6 +1003,78 @@ fn openpgp_signed_commits_verify_with_git() {
     )
     .unwrap_err();
     assert!(matches!(err, GitError::Signing { .. }), "{err}");
+
+    // A binary key ring of several keys: `key_id` picks one (Flux's --gpg-key-id).
+    let ring = gpg.run(&[
+        "--passphrase",
+        "",
+        "--export-secret-keys",
+        "ed@example.com",
+        "sub@example.com",
+    ]);
+    let sub_fpr = gpg.fingerprint("sub@example.com");
+    let sub_id = &sub_fpr[sub_fpr.len() - 16..];
+    let sign_with = |key_id: Option<&str>| {
+        let mut opts = CommitOptions::new("bot", "sub@example.com", "ring");
+        opts.signing = Some(Signer::OpenPgp {
+            armored_key: ring.clone(),
+            passphrase: None,
+            key_id: key_id.map(str::to_owned),
+        });
+        commit_changes(
+            &repo.dir,
+            &repo.commit,
+            &[FileChange::write("ring.txt", b"x".to_vec())],
+            &opts,
+        )
+    };
+    let commit = sign_with(Some(&format!("0x{}", sub_id.to_lowercase())))
+        .unwrap()
+        .unwrap();
+    let raw = git(&repo.dir, &["cat-file", "-p", &commit]);
+    assert!(raw.contains("-----BEGIN PGP SIGNATURE-----"), "{raw}");
+    let home = gpg.home.path().to_str().unwrap().to_owned();
+    let out = git_env(
+        &repo.dir,
+        &["verify-commit", "--raw", &commit],
+        &[("GNUPGHOME", &home)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("GOODSIG"), "{stderr}");
+    assert!(
+        stderr.contains(&sub_fpr[sub_fpr.len() - 16..]) || stderr.contains("sub@example.com"),
+        "signed by the chosen key: {stderr}"
+    );
+    for (id, message) in [
+        ("ABCD", "invalid GPG key id length; expected 16, got 4"),
+        (
+            "0000000000000000",
+            "no GPG keyring matching key id '0000000000000000' found",
+        ),
+    ] {
+        let err = sign_with(Some(id)).unwrap_err();
+        assert!(err.to_string().contains(message), "{err}");
+    }
+    let public_only = gpg.run(&["--export", "ed@example.com"]);
+    let mut opts = CommitOptions::new("bot", "ed@example.com", "public");
+    opts.signing = Some(Signer::OpenPgp {
+        armored_key: public_only,
+        passphrase: None,
+        key_id: None,
+    });
+    let err = commit_changes(
+        &repo.dir,
+        &repo.commit,
+        &[FileChange::write("x", b"x".to_vec())],
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("keyring does not contain a private key"),
+        "{err}"
+    );
 }
 
 struct Child(std::process::Child);
