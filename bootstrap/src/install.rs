@@ -59,6 +59,10 @@ pub struct InstallOptions {
     pub log_level: String,
     /// Watch every namespace (otherwise only the installation's namespace).
     pub watch_all_namespaces: bool,
+    /// Taint keys the controllers' pods tolerate (`operator: Exists`).
+    pub toleration_keys: Vec<String>,
+    /// Secret the controllers' pods pull their image with.
+    pub image_pull_secret: String,
 }
 
 impl Default for InstallOptions {
@@ -75,6 +79,8 @@ impl Default for InstallOptions {
             cluster_domain: "cluster.local".into(),
             log_level: "info".into(),
             watch_all_namespaces: true,
+            toleration_keys: Vec::new(),
+            image_pull_secret: String::new(),
         }
     }
 }
@@ -443,7 +449,7 @@ fn deployment(opts: &InstallOptions, component: &str) -> Value {
         opts.registry.trim_end_matches('/'),
         opts.version
     );
-    json!({
+    let mut deployment = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -496,7 +502,20 @@ fn deployment(opts: &InstallOptions, component: &str) -> Value {
                 },
             },
         },
-    })
+    });
+    // As Flux's install patch adds them to every Deployment.
+    let pod = &mut deployment["spec"]["template"]["spec"];
+    if !opts.image_pull_secret.is_empty() {
+        pod["imagePullSecrets"] = json!([{"name": opts.image_pull_secret}]);
+    }
+    if !opts.toleration_keys.is_empty() {
+        pod["tolerations"] = opts
+            .toleration_keys
+            .iter()
+            .map(|k| json!({"key": k, "operator": "Exists"}))
+            .collect();
+    }
+    deployment
 }
 
 fn network_policies(opts: &InstallOptions, components: &[&str]) -> Vec<Value> {

@@ -120,8 +120,9 @@ async fn bootstrap_git_over_http() {
         "{}",
         run.output
     );
+    // Given credentials are written again, as Flux does (a new token replaces the old).
     assert!(
-        run.output.contains("✔ source secret up to date"),
+        run.output.contains("✔ reconciled source secret"),
         "{}",
         run.output
     );
@@ -220,7 +221,7 @@ async fn bootstrap_git_over_ssh() {
     .unwrap();
     let kc = env.kubeconfig().to_path_buf();
     let args = format!(
-        "bootstrap git --url={url} --private-key-file={} --path=clusters/ssh --silent --timeout=2m",
+        "bootstrap git --url={url} --private-key-file={} --ssh-signing-reuse-private-key --path=clusters/ssh --silent --timeout=2m",
         key.display()
     );
     let home_dir = home.path().to_path_buf();
@@ -252,6 +253,99 @@ async fn bootstrap_git_over_ssh() {
     for k in ["identity", "identity.pub", "known_hosts"] {
         assert!(secret["data"][k].is_string(), "{k}: {secret}");
     }
+    let head = git(&remote, &["rev-parse", "main"]);
+    let live = env.get(&ks()).await.unwrap();
+    assert_eq!(
+        live["status"]["lastAppliedRevision"],
+        format!("main@sha1:{head}")
+    );
+    // The transport key signed the commits (`--ssh-signing-reuse-private-key`).
+    let raw = git(&remote, &["cat-file", "-p", "main"]);
+    assert!(
+        raw.contains("gpgsig -----BEGIN SSH SIGNATURE-----"),
+        "{raw}"
+    );
+}
+
+/// Wrong credentials, an unreachable server and an installation Helm manages: clear
+/// errors, nothing applied to the cluster; after the fix (and `--force` over Helm) the
+/// same command succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_git_failures_then_fixed() {
+    if !gitops_tests::have("git") {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let mut env = Env::start().await;
+    env.cluster.start_source_controller().await;
+    env.cluster.start_kustomize_controller();
+    let root = tempfile::tempdir().unwrap();
+    git(
+        root.path(),
+        &["init", "-q", "--bare", "-b", "main", "fleet.git"],
+    );
+    let remote = root.path().join("fleet.git");
+    let http = GitHttpServer::start(root.path(), Some(("bot", "s3cret"))).await;
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+                           "metadata": {"name": "flux-system"}});
+    let args = |url: &str, password: &str| {
+        format!(
+            "bootstrap git --url={url} --allow-insecure-http --token-auth --username=bot --password={password} --silent --timeout=2m"
+        )
+    };
+    let url = format!("{}/fleet.git", http.url);
+
+    let run = env.run(&args(&url, "wrong")).await;
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(
+        run.output
+            .contains("✗ failed to clone repository: authentication"),
+        "{}",
+        run.output
+    );
+    assert!(!run.output.contains("wrong"), "the password was printed");
+    let unreachable = format!("http://127.0.0.1:{}/fleet.git", gitops_tests::free_port());
+    let run = env.run(&args(&unreachable, "s3cret")).await;
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(
+        run.output.contains("✗ failed to clone repository"),
+        "{}",
+        run.output
+    );
+    assert!(env.get(&namespace).await.is_none(), "nothing applied");
+
+    // An installation Helm manages is not taken over without confirmation.
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(env.cluster.client.clone());
+    crds.patch(
+        "gitrepositories.source.toolkit.fluxcd.io",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"metadata": {"labels": {
+            "app.kubernetes.io/managed-by": "Helm",
+            "app.kubernetes.io/version": "v2.3.0",
+        }}})),
+    )
+    .await
+    .unwrap();
+    let run = env.run(&args(&url, "s3cret")).await;
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(
+        run.output
+            .contains("Flux v2.3.0 has been installed on this cluster with Helm!"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("✗ bootstrap cancelled"),
+        "{}",
+        run.output
+    );
+    assert!(env.get(&namespace).await.is_none(), "nothing applied");
+
+    // Fixed: the empty repository gets its first commits, the cluster syncs from it.
+    let run = env.run(&format!("{} --force", args(&url, "s3cret"))).await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert_eq!(git(&remote, &["rev-list", "--count", "main"]), "2");
     let head = git(&remote, &["rev-parse", "main"]);
     let live = env.get(&ks()).await.unwrap();
     assert_eq!(

@@ -375,6 +375,21 @@ async fn gitlab_deploy_token() {
     assert_eq!(name, "flux-system-main-flux-system");
     let live_secret = env.get(&secret()).await.unwrap();
     assert_eq!(&decode(&live_secret, "username"), username);
-    assert_ne!(decode(&live_secret, "password"), server.token);
+    let deploy_token = decode(&live_secret, "password");
+    assert_ne!(deploy_token, server.token);
     assert_synced(&env, &server, "acme", "apps").await;
+
+    // A rerun keeps the Secret and its token: no second deploy token.
+    let run = env
+        .run_with(&args, None, &[("GITLAB_TOKEN", server.token.as_str())])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert!(
+        run.output.contains("✔ source secret up to date"),
+        "{}",
+        run.output
+    );
+    assert_eq!(server.repo("acme", "apps").unwrap().deploy_tokens.len(), 1);
+    let live_secret = env.get(&secret()).await.unwrap();
+    assert_eq!(decode(&live_secret, "password"), deploy_token);
 }

@@ -648,3 +648,87 @@ async fn install_respects_other_managers_and_bootstraps() {
         run.output
     );
 }
+
+/// `--toleration-keys` and `--image-pull-secret` reach every controller's pod as Flux's
+/// install patch puts them; `--registry-creds` needs `--image-pull-secret` and creates that
+/// Secret (a `.dockerconfigjson` for the registry) when applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_tolerations_and_pull_secret() {
+    let (code, yaml, err) = gitops(&[
+        "install",
+        "--export",
+        "--toleration-keys=node.example.com/infra,dedicated",
+        "--image-pull-secret=regcred",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let manifests = docs(&yaml);
+    let deployments = of_kind(&manifests, "Deployment");
+    assert!(!deployments.is_empty());
+    for d in deployments {
+        let pod = &d["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["tolerations"],
+            serde_json::json!([
+                {"key": "node.example.com/infra", "operator": "Exists"},
+                {"key": "dedicated", "operator": "Exists"},
+            ]),
+            "{}",
+            d["metadata"]["name"]
+        );
+        assert_eq!(
+            pod["imagePullSecrets"],
+            serde_json::json!([{"name": "regcred"}])
+        );
+        typed_round_trip::<k8s_openapi::api::apps::v1::Deployment>(d);
+    }
+
+    let (code, _, err) = gitops(&["install", "--export", "--registry-creds=bot:pw"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--registry-creds requires --image-pull-secret to be set"),
+        "{err}"
+    );
+    let (code, _, err) = gitops(&[
+        "install",
+        "--export",
+        "--registry-creds=bot",
+        "--image-pull-secret=regcred",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("invalid --registry-creds format, expected 'user:password'"),
+        "{err}"
+    );
+
+    let env = common::Env::start().await;
+    let run = env
+        .run("install --registry=registry.example.com/gitops --registry-creds=bot:s3cret --image-pull-secret=regcred")
+        .await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert!(
+        run.output
+            .contains("✔ reconciled image pull secret regcred"),
+        "{}",
+        run.output
+    );
+    assert!(!run.output.contains("s3cret"), "the password was printed");
+    let secret = env
+        .get(&serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "regcred", "namespace": "flux-system"}}))
+        .await
+        .expect("the pull secret exists");
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+    use base64::Engine;
+    let config = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"][".dockerconfigjson"].as_str().unwrap())
+        .unwrap();
+    let config: Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(
+        config["auths"]["registry.example.com/gitops"]["username"],
+        "bot"
+    );
+    assert_eq!(
+        config["auths"]["registry.example.com/gitops"]["auth"],
+        base64::engine::general_purpose::STANDARD.encode("bot:s3cret")
+    );
+}

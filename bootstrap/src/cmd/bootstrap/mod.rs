@@ -14,7 +14,7 @@ mod git;
 mod provider;
 
 use crate::cli::{Global, kinds, log, object, sourcesecret, wait};
-use crate::install::{DEFAULT_REGISTRY, InstallOptions, default_components};
+use crate::install::InstallOptions;
 use gitops_source::git::{FetchOptions, FetchOutcome, GitAuth, GitError, GitReference};
 use gitops_source::git_push::{CommitOptions, FileChange, PushOptions, RefUpdate};
 use serde_json::{Value, json};
@@ -47,34 +47,11 @@ enum Command {
 /// Flags every bootstrap command takes (Flux's `bootstrapFlags`).
 #[derive(clap::Args)]
 struct Common {
-    /// Toolkit version, e.g. 'v0.1.0'.
-    #[arg(long, short = 'v', global = true, default_value = concat!("v", env!("CARGO_PKG_VERSION")))]
-    version: String,
-    /// List of components to install.
-    #[arg(long, global = true, value_parser = crate::cli::flags::string_slice)]
-    components: Vec<crate::cli::flags::StringSlice>,
-    /// List of components in addition to those supplied or defaulted, accepts values such
-    /// as 'image-reflector-controller,image-automation-controller'.
-    #[arg(long, global = true, value_parser = crate::cli::flags::string_slice)]
-    components_extra: Vec<crate::cli::flags::StringSlice>,
-    /// Container registry where the toolkit images are published.
-    #[arg(long, global = true, default_value = DEFAULT_REGISTRY)]
-    registry: String,
-    /// If true the controllers will watch for custom resources in all namespaces.
-    #[arg(long, global = true, default_value_t = true, action = clap::ArgAction::Set)]
-    watch_all_namespaces: bool,
-    /// Setting this to true will deploy network policies.
-    #[arg(long, global = true, default_value_t = true, action = clap::ArgAction::Set)]
-    network_policy: bool,
+    #[command(flatten)]
+    install: crate::cmd::install::InstallFlags,
     /// When enabled, the personal access token will be used instead of the SSH deploy key.
     #[arg(long, global = true)]
     token_auth: bool,
-    /// Log level of the controllers.
-    #[arg(long, global = true, default_value = "info")]
-    log_level: String,
-    /// Internal cluster domain.
-    #[arg(long, global = true, default_value = "cluster.local")]
-    cluster_domain: String,
     /// Git branch.
     #[arg(long, global = true, default_value = "main")]
     branch: String,
@@ -119,13 +96,15 @@ struct Common {
         alias = "ssh-signing-passphrase"
     )]
     ssh_signing_password: String,
+    /// Use the SSH transport key (--private-key-file) to sign commits.
+    #[arg(long, global = true)]
+    ssh_signing_reuse_private_key: bool,
     /// When enabled, the GitRepository source includes Git submodules in its artifact.
     #[arg(long, global = true)]
     recurse_submodules: bool,
-    /// Override existing Flux installation if it's managed by a different tool such as
-    /// Helm.
-    #[arg(long, global = true)]
-    force: bool,
+    /// List of directories to checkout when cloning the repository.
+    #[arg(long, global = true, value_parser = crate::cli::flags::string_slice)]
+    sparse_checkout: Vec<crate::cli::flags::StringSlice>,
 }
 
 /// Runs `gitops bootstrap`.
@@ -156,14 +135,21 @@ fn sync_path(path: &str) -> String {
 /// The files of `<path>/<namespace>/` a bootstrap writes: the sync manifests and the
 /// kustomization that lists them with the components.
 fn sync_files(url: &str, opts: &SyncOptions) -> anyhow::Result<(String, String)> {
-    let mut git_spec = json!({
-        "interval": crate::cli::global::format_duration(opts.interval),
-        "ref": {"branch": opts.branch},
-        "secretRef": {"name": opts.secret},
-        "url": url,
-    });
+    // Keys sorted, as Flux's YAML writer orders them.
+    let mut git_spec = std::collections::BTreeMap::from([
+        (
+            "interval",
+            json!(crate::cli::global::format_duration(opts.interval)),
+        ),
+        ("ref", json!({"branch": opts.branch})),
+        ("secretRef", json!({"name": opts.secret})),
+        ("url", json!(url)),
+    ]);
     if opts.recurse_submodules {
-        git_spec["recurseSubmodules"] = json!(true);
+        git_spec.insert("recurseSubmodules", json!(true));
+    }
+    if !opts.sparse_checkout.is_empty() {
+        git_spec.insert("sparseCheckout", json!(opts.sparse_checkout));
     }
     let repo = json!({
         "apiVersion": kinds::GIT_REPOSITORY.info.api_version(),
@@ -198,6 +184,7 @@ struct SyncOptions {
     interval: Duration,
     path: String,
     recurse_submodules: bool,
+    sparse_checkout: Vec<String>,
 }
 
 /// Where the repository is, how the CLI reaches it and how the cluster will.
@@ -348,11 +335,28 @@ async fn commit_and_push(
     .await?
 }
 
-/// The commit signer the flags choose: an OpenPGP key (`--gpg-key-ring`) or an SSH key
-/// (`--ssh-signing-key-file`), as Flux's `resolveSigner`.
-fn signer(common: &Common) -> anyhow::Result<Option<gitops_source::git_push::Signer>> {
+/// The commit signer the flags choose: an OpenPGP key (`--gpg-key-ring`), an SSH key
+/// (`--ssh-signing-key-file`) or the SSH transport key (`--ssh-signing-reuse-private-key`,
+/// decrypted with `transport_passphrase`), checked as Flux's `bootstrapValidate` and
+/// `resolveSigner`.
+fn signer(
+    common: &Common,
+    transport_passphrase: &str,
+) -> anyhow::Result<Option<gitops_source::git_push::Signer>> {
     use gitops_source::git_push::Signer;
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let ssh_signing =
+        !common.ssh_signing_key_file.is_empty() || common.ssh_signing_reuse_private_key;
+    if !common.gpg_key_ring.is_empty() && ssh_signing {
+        anyhow::bail!(
+            "--gpg-* and --ssh-signing-* are mutually exclusive; pick one signing format"
+        );
+    }
+    if !common.ssh_signing_key_file.is_empty() && common.ssh_signing_reuse_private_key {
+        anyhow::bail!(
+            "--ssh-signing-key-file and --ssh-signing-reuse-private-key are mutually exclusive"
+        );
+    }
     if !common.gpg_key_ring.is_empty() {
         let armored_key = sourcesecret::read_file(&common.gpg_key_ring)
             .map_err(|e| anyhow::anyhow!("unable to open GPG key ring: {e}"))?;
@@ -362,9 +366,18 @@ fn signer(common: &Common) -> anyhow::Result<Option<gitops_source::git_push::Sig
             key_id: non_empty(&common.gpg_key_id),
         }));
     }
+    if common.ssh_signing_reuse_private_key {
+        let Some(private_key) = private_key(common)? else {
+            anyhow::bail!("--ssh-signing-reuse-private-key requires --private-key-file");
+        };
+        return Ok(Some(Signer::Ssh {
+            private_key,
+            passphrase: non_empty(transport_passphrase),
+        }));
+    }
     if !common.ssh_signing_key_file.is_empty() {
         let private_key = sourcesecret::read_file(&common.ssh_signing_key_file)
-            .map_err(|e| anyhow::anyhow!("unable to read SSH signing key file: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("failed to read SSH signing key file: {e}"))?;
         return Ok(Some(Signer::Ssh {
             private_key,
             passphrase: non_empty(&common.ssh_signing_password),
@@ -416,30 +429,19 @@ struct Bootstrapper {
 }
 
 impl Bootstrapper {
-    /// Checks the options and connects to the cluster.
+    /// Checks the options, connects to the cluster and, unless `--force`, asks before
+    /// taking over an installation another tool manages.
     async fn new(common: Common, global: Global, target: Target) -> anyhow::Result<Self> {
-        let ns = global.namespace.clone();
-        let mut components: Vec<String> = crate::cli::flags::flatten(common.components.clone());
-        if components.is_empty() {
-            components = default_components()
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
-        }
-        components.extend(crate::cli::flags::flatten(common.components_extra.clone()));
-        let install = InstallOptions {
-            namespace: ns.clone(),
-            components,
-            registry: common.registry.clone(),
-            version: common.version.clone(),
-            network_policy: common.network_policy,
-            cluster_domain: common.cluster_domain.clone(),
-            log_level: common.log_level.clone(),
-            watch_all_namespaces: common.watch_all_namespaces,
-        };
+        let install = common.install.options(&global.namespace)?;
         let manifests = crate::install::manifests(&install)?;
         let who = Committer {
-            signer: signer(&common)?,
+            signer: signer(
+                &common,
+                match &target.sync_auth {
+                    SyncAuth::DeployKey { passphrase, .. } => passphrase,
+                    _ => "",
+                },
+            )?,
             name: common.author_name.clone(),
             // As Flux: an empty email stays empty (`Flux <>`).
             email: common.author_email.clone(),
@@ -448,9 +450,16 @@ impl Bootstrapper {
             auth: target.clone_auth.clone(),
         };
         let client = global.client().await?;
+        // An installation another tool (Helm) manages is replaced only when confirmed.
+        if !common.install.force
+            && let Some(info) = crate::cli::components::cluster_info(&client).await?
+        {
+            info.confirm_override()
+                .map_err(|_| anyhow::anyhow!("bootstrap cancelled"))?;
+        }
         let dir = match sync_path(&target.path).trim_start_matches("./") {
-            "" => ns.clone(),
-            p => format!("{p}/{ns}"),
+            "" => global.namespace.clone(),
+            p => format!("{p}/{}", global.namespace),
         };
         Ok(Bootstrapper {
             common,
@@ -506,7 +515,10 @@ impl Bootstrapper {
         log::success("generated component manifests");
         let message = commit_message(
             &self.common,
-            format!("Add Flux {} component manifests", self.common.version),
+            format!(
+                "Add Flux {} component manifests",
+                self.common.install.version
+            ),
         );
         let files = vec![FileChange::write(
             self.file("gotk-components.yaml"),
@@ -542,19 +554,33 @@ impl Bootstrapper {
                 .map_err(|e| self.explain(anyhow::anyhow!("install failed: {e}")))?;
             log::success("installed components");
         }
+        self.common
+            .install
+            .reconcile_pull_secret(&self.client, &ns)
+            .await
+            .map_err(|e| self.explain(e))?;
         log::success("reconciled components");
         Ok(())
     }
 
-    /// The source Secret to create: `None` when it exists already (its content is then
-    /// [`Bootstrapper::existing_secret`]'s).
+    /// The source Secret to create or update: `None` when it exists and the flags bring
+    /// nothing to put in it — a generated deploy key is kept, while given credentials
+    /// (a token, a private key, a CA) replace the old ones, as Flux does.
     async fn source_secret(&self) -> anyhow::Result<Option<Value>> {
         let ns = self.namespace().to_owned();
         log::action(format!(
             "determining if source secret \"{ns}/{}\" exists",
             self.common.secret_name
         ));
-        if self.existing_secret().await?.is_some() {
+        let given = self.target.clone_auth.ca_pem.is_some()
+            || match &self.target.sync_auth {
+                SyncAuth::Basic { username, password } => {
+                    !(username.is_empty() && password.is_empty())
+                }
+                SyncAuth::Bearer(token) => !token.is_empty(),
+                SyncAuth::DeployKey { private_key, .. } => private_key.is_some(),
+            };
+        if !given && self.existing_secret().await?.is_some() {
             log::success("source secret up to date");
             return Ok(None);
         }
@@ -620,6 +646,7 @@ impl Bootstrapper {
             interval: self.target.interval,
             path: sync_path(&self.target.path),
             recurse_submodules: self.common.recurse_submodules,
+            sparse_checkout: crate::cli::flags::flatten(self.common.sparse_checkout.clone()),
         };
         let (sync_yaml, kustomization_yaml) = sync_files(&self.target.sync_url, &sync_opts)?;
         log::success("generated sync manifests");
@@ -744,7 +771,8 @@ mod tests {
                 secret: "flux-system".into(),
                 interval: Duration::from_secs(60),
                 path: "./clusters/my-cluster".into(),
-                recurse_submodules: false,
+                recurse_submodules: true,
+                sparse_checkout: vec!["clusters".into(), "infra".into()],
             },
         )
         .unwrap();
@@ -759,10 +787,14 @@ metadata:
   namespace: flux-system
 spec:
   interval: 1m0s
+  recurseSubmodules: true
   ref:
     branch: main
   secretRef:
     name: flux-system
+  sparseCheckout:
+  - clusters
+  - infra
   url: ssh://git@github.com/org/repo
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1

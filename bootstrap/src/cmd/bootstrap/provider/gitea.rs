@@ -48,6 +48,10 @@ impl Provider for Gitea {
         &self.hostname
     }
 
+    fn command(&self) -> &'static str {
+        "gitea"
+    }
+
     async fn get_repository(&self, repo: &RepoRef) -> anyhow::Result<Option<RepoInfo>> {
         Ok(self
             .api

@@ -87,6 +87,10 @@ impl Provider for GitHub {
         &self.hostname
     }
 
+    fn command(&self) -> &'static str {
+        "github"
+    }
+
     async fn get_repository(&self, repo: &RepoRef) -> anyhow::Result<Option<RepoInfo>> {
         match self.api.get::<Value, _, ()>(Self::repo(repo), None).await {
             Ok(r) => Ok(Some(RepoInfo {

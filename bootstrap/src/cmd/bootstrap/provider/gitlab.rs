@@ -90,6 +90,10 @@ impl Provider for GitLab {
         &self.hostname
     }
 
+    fn command(&self) -> &'static str {
+        "gitlab"
+    }
+
     async fn get_repository(&self, repo: &RepoRef) -> anyhow::Result<Option<RepoInfo>> {
         Ok(self
             .api

@@ -87,6 +87,8 @@ pub(super) fn deploy_keys_of(
 pub(super) trait Provider {
     /// The hostname as given (`github.com`), for "connecting to …".
     fn domain(&self) -> &str;
+    /// The bootstrap subcommand (`github`), for messages.
+    fn command(&self) -> &'static str;
     /// The repository, `None` when it does not exist.
     async fn get_repository(&self, repo: &RepoRef) -> anyhow::Result<Option<RepoInfo>>;
     /// Creates an empty repository.
@@ -455,8 +457,12 @@ async fn bootstrap<P: Provider>(
     target: Target,
     deploy_token: Option<&gitlab::GitLab>,
 ) -> anyhow::Result<()> {
-    log::action(format!("connecting to {}", p.domain()));
-    reconcile_repository(p, &plan).await?;
+    if common.ssh_signing_reuse_private_key {
+        anyhow::bail!(
+            "--ssh-signing-reuse-private-key is not supported by 'bootstrap {}'; that subcommand generates the SSH transport key in-process and has no operator-supplied key to reuse",
+            p.command()
+        );
+    }
     let title = deploy_key_title(
         &global.namespace,
         &common.branch,
@@ -465,6 +471,8 @@ async fn bootstrap<P: Provider>(
     );
     let deploy_keys = matches!(target.sync_auth, SyncAuth::DeployKey { .. });
     let mut b = Bootstrapper::new(common, global, target).await?;
+    log::action(format!("connecting to {}", p.domain()));
+    reconcile_repository(p, &plan).await?;
     b.reconcile_components().await?;
     if let Some(gl) = deploy_token
         && b.existing_secret().await?.is_none()
@@ -542,7 +550,7 @@ pub async fn run_gitlab(common: Common, args: GitLabArgs, global: Global) -> any
     };
     let plan = plan(&common, &args.repo, &args.hostname, visibility)?;
     let token_auth = common.token_auth || args.deploy_token_auth;
-    let target = provider_target(
+    let mut target = provider_target(
         &common,
         &args.repo,
         &args.hostname,
@@ -550,6 +558,14 @@ pub async fn run_gitlab(common: Common, args: GitLabArgs, global: Global) -> any
         &token,
         token_auth,
     )?;
+    if args.deploy_token_auth {
+        // No credentials of the user's go to the cluster: a deploy token is made for it
+        // when the Secret is missing, and an existing Secret is kept.
+        target.sync_auth = SyncAuth::Basic {
+            username: String::new(),
+            password: String::new(),
+        };
+    }
     let p = gitlab::GitLab::new(&args.hostname, &token, ca_bundle(&common)?.as_deref())?;
     let deploy_token = args.deploy_token_auth.then_some(&p);
     bootstrap(&p, plan, common, global, target, deploy_token).await
