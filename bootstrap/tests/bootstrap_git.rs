@@ -352,4 +352,19 @@ async fn bootstrap_git_failures_then_fixed() {
         live["status"]["lastAppliedRevision"],
         format!("main@sha1:{head}")
     );
+
+    // Another --path would move the installation: refused before the sync changes.
+    let run = env
+        .run(&format!("{} --path=clusters/other", args(&url, "s3cret")))
+        .await;
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(
+        run.output.contains(
+            "sync path configuration (\"clusters/other\") would overwrite path (\"./\") of existing Kustomization"
+        ),
+        "{}",
+        run.output
+    );
+    let live = env.get(&ks()).await.unwrap();
+    assert_eq!(live["spec"]["path"], "./");
 }

@@ -638,6 +638,23 @@ impl Bootstrapper {
     /// Kustomization reconciled the pushed commit and every controller is healthy.
     async fn reconcile_sync(&mut self) -> anyhow::Result<()> {
         let ns = self.namespace().to_owned();
+        // A bootstrap never moves an installation to another path.
+        let existing = kinds::KUSTOMIZATION
+            .api(&self.client, Some(&ns))
+            .get_opt(&ns)
+            .await;
+        if let Ok(Some(k)) = existing {
+            let current = object::to_value(&k)?["spec"]["path"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if sync_path(&current) != sync_path(&self.target.path) {
+                return Err(self.explain(anyhow::anyhow!(
+                    "sync path configuration ({:?}) would overwrite path ({current:?}) of existing Kustomization",
+                    self.target.path
+                )));
+            }
+        }
         log::action("generating sync manifests");
         let sync_opts = SyncOptions {
             namespace: ns.clone(),
