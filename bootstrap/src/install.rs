@@ -284,6 +284,7 @@ const FLUX_GROUPS: &[&str] = &[
     "helm.toolkit.fluxcd.io",
     "notification.toolkit.fluxcd.io",
     "image.toolkit.fluxcd.io",
+    "source.extensions.fluxcd.io",
 ];
 
 fn rbac(opts: &InstallOptions, components: &[&str]) -> Vec<Value> {
@@ -382,6 +383,7 @@ fn services(opts: &InstallOptions, component: &str) -> Vec<Value> {
     };
     match component {
         "source-controller" => vec![svc("source-controller", "http")],
+        "source-watcher" => vec![svc("source-watcher", "http")],
         "notification-controller" => vec![
             svc("notification-controller", "http"),
             svc("webhook-receiver", "http-webhook"),
@@ -420,11 +422,11 @@ fn deployment(opts: &InstallOptions, component: &str) -> Value {
     let mut mounts = vec![json!({"mountPath": "/tmp", "name": "temp"})];
     let mut volumes = vec![json!({"name": "temp", "emptyDir": {}})];
     match component {
-        "source-controller" => {
+        "source-controller" | "source-watcher" => {
             args.push("--storage-path=/data".into());
             args.push("--storage-addr=:9090".into());
             args.push(format!(
-                "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.{domain}."
+                "--storage-adv-addr={component}.$(RUNTIME_NAMESPACE).svc.{domain}."
             ));
             ports.push(json!({"containerPort": 9090, "name": "http", "protocol": "TCP"}));
             mounts.push(json!({"mountPath": "/data", "name": "data"}));

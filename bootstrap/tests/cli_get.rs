@@ -212,3 +212,46 @@ async fn get_cases() {
         run.output
     );
 }
+
+/// `get artifact generators`: Flux's columns, `Suspended` from the
+/// `source.extensions.fluxcd.io/reconcile: disabled` annotation.
+#[tokio::test]
+async fn get_artifact_generators() {
+    let env = Env::start().await;
+    let ns = allocate_namespace("generators");
+    env.namespace(&ns).await;
+    for (name, annotations) in [
+        ("apps", serde_json::json!({})),
+        (
+            "infra",
+            serde_json::json!({"source.extensions.fluxcd.io/reconcile": "Disabled"}),
+        ),
+    ] {
+        let obj = serde_json::json!({
+            "apiVersion": "source.extensions.fluxcd.io/v1beta1", "kind": "ArtifactGenerator",
+            "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+            "spec": {
+                "sources": [{"alias": "repo", "kind": "GitRepository", "name": "repo"}],
+                "artifacts": [{"name": name, "copy": [{"from": "@repo/**", "to": "@artifact/"}]}],
+            },
+        });
+        env.create(&obj).await;
+        env.set_status(
+            &obj,
+            serde_json::json!({"conditions": [{
+                "type": "Ready", "status": "True", "reason": "Succeeded",
+                "message": "reconciliation succeeded, generated 1 artifact(s)",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }]}),
+        )
+        .await;
+    }
+    let run = env.run(&format!("get artifact generators -n {ns}")).await;
+    assert_output(
+        &run,
+        "NAME \tSUSPENDED\tREADY\tMESSAGE                                           
+apps \tFalse    \tTrue \treconciliation succeeded, generated 1 artifact(s)\t
+infra\tTrue     \tTrue \treconciliation succeeded, generated 1 artifact(s)\t
+",
+    );
+}

@@ -732,3 +732,46 @@ async fn install_tolerations_and_pull_secret() {
         base64::engine::general_purpose::STANDARD.encode("bot:s3cret")
     );
 }
+
+/// `--components-extra=source-watcher` adds Flux's source-watcher: the ArtifactGenerator
+/// CRD, its Deployment serving its own artifact storage, the Service consumers download
+/// from, and RBAC over `source.extensions.fluxcd.io`.
+#[test]
+fn source_watcher_component() {
+    let (code, yaml, err) = gitops(&["install", "--export", "--components-extra=source-watcher"]);
+    assert_eq!(code, 0, "{err}");
+    let docs = docs(&yaml);
+    assert!(
+        of_kind(&docs, "CustomResourceDefinition")
+            .iter()
+            .any(|c| c["metadata"]["name"] == "artifactgenerators.source.extensions.fluxcd.io")
+    );
+    let deployment = of_kind(&docs, "Deployment")
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "source-watcher")
+        .expect("a source-watcher Deployment");
+    let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    for arg in [
+        "\"source-watcher\"",
+        "--storage-path=/data",
+        "--storage-addr=:9090",
+        "--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc.cluster.local.",
+    ] {
+        assert!(args.contains(arg), "{arg}: {args}");
+    }
+    typed_round_trip::<k8s_openapi::api::apps::v1::Deployment>(deployment);
+    assert!(
+        of_kind(&docs, "Service")
+            .iter()
+            .any(|s| s["metadata"]["name"] == "source-watcher")
+    );
+    let role = of_kind(&docs, "ClusterRole")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "crd-controller-flux-system")
+        .unwrap();
+    assert!(
+        role["rules"][0]["apiGroups"]
+            .to_string()
+            .contains("source.extensions.fluxcd.io")
+    );
+}

@@ -1,8 +1,8 @@
 //! # gitops-controllers
 //!
-//! The reconcilers: source, kustomize, helm, image-reflector, image-automation and
-//! notification. Each runs as its own process (`gitops controller <name>`) and talks to the
-//! others only through the Kubernetes API and artifact URLs.
+//! The reconcilers: source, kustomize, helm, image-reflector, image-automation,
+//! notification and source-watcher. Each runs as its own process (`gitops controller
+//! <name>`) and talks to the others only through the Kubernetes API and artifact URLs.
 //!
 //! - [`runtime`]: the controller runtime ([`gitops_runtime`], a crate of its own) every
 //!   controller is built on;
@@ -13,7 +13,8 @@
 //! - [`notification`]: the notification controller (events to Alerts and Providers,
 //!   Receivers);
 //! - [`image`]: the image-reflector controller (ImageRepository, ImagePolicy) and the
-//!   image-automation controller (ImageUpdateAutomation).
+//!   image-automation controller (ImageUpdateAutomation);
+//! - [`watcher`]: the source-watcher (ArtifactGenerator into ExternalArtifacts).
 //!
 //! [`CONTROLLERS`] is the one registry of controllers: `gitops install` (components and
 //! their CRDs), `gitops controller NAME` and `gitops dev` all read it.
@@ -26,6 +27,7 @@ pub mod image;
 pub mod kustomize;
 pub mod notification;
 pub mod source;
+pub mod watcher;
 
 /// The controller runtime ([`gitops_runtime`]), under the name the controllers use.
 pub use gitops_runtime as runtime;
@@ -119,6 +121,12 @@ pub static CONTROLLERS: &[ControllerInfo] = &[
         default: false,
         kinds: &[&gitops_api::ImageUpdateAutomation::INFO],
         start: Some(|argv| start_with(argv, image::run_automation)),
+    },
+    ControllerInfo {
+        name: "source-watcher",
+        default: false,
+        kinds: &[&gitops_api::ArtifactGenerator::INFO],
+        start: Some(|argv| start_with(argv, watcher::run)),
     },
 ];
 

@@ -38,6 +38,7 @@ kinds! {
     ALERT_PROVIDER = gitops_api::Provider, "alert provider";
     ALERT = gitops_api::Alert, "alert";
     RECEIVER = gitops_api::Receiver, "receiver";
+    ARTIFACT_GENERATOR = gitops_api::ArtifactGenerator, "artifact generator";
 }
 
 impl FluxKind {

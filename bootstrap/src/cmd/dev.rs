@@ -399,14 +399,18 @@ fn start_controllers(
         } else if notification {
             argv.push(format!("--events-addr=http://{events}/"));
         }
-        if info.name == "source-controller" {
+        if let Some((dir, addr_file)) = match info.name {
+            "source-controller" => Some(("artifacts", "artifact-server")),
+            "source-watcher" => Some(("generated-artifacts", "generated-artifact-server")),
+            _ => None,
+        } {
             // The artifact server keeps its port across restarts so the URLs stored in
             // status stay valid (a new port would leave consumers with dead links until
             // sources re-reconcile).
-            let storage = state.join("artifacts");
+            let storage = state.join(dir);
             argv.extend([
                 format!("--storage-path={}", storage.display()),
-                format!("--storage-addr={}", artifact_addr(state)?),
+                format!("--storage-addr={}", artifact_addr(state, addr_file)?),
                 "--storage-adv-addr=".to_string(),
             ]);
         }
@@ -430,8 +434,8 @@ fn start_controllers(
 
 /// A loopback address for the artifact server: the one recorded in the state when it is
 /// free, else a new free port (recorded for the next run).
-fn artifact_addr(state: &Path) -> anyhow::Result<SocketAddr> {
-    let file = state.join("artifact-server");
+fn artifact_addr(state: &Path, name: &str) -> anyhow::Result<SocketAddr> {
+    let file = state.join(name);
     if let Some(addr) = std::fs::read_to_string(&file)
         .ok()
         .and_then(|s| s.trim().parse::<SocketAddr>().ok())

@@ -81,6 +81,9 @@ enum Command {
     /// Get Receiver statuses.
     #[command(visible_alias = "receiver")]
     Receivers(Named),
+    /// Get artifact object status.
+    #[command(visible_alias = "artifact", subcommand)]
+    Artifacts(ArtifactCommand),
     /// Get all resources and statuses.
     All(Named),
 }
@@ -101,6 +104,13 @@ enum SourceCommand {
     Bucket(Named),
     /// Get ExternalArtifact source statuses.
     External(Named),
+}
+
+#[derive(clap::Subcommand)]
+enum ArtifactCommand {
+    /// Get artifact generator statuses.
+    #[command(visible_alias = "generator")]
+    Generators(Named),
 }
 
 #[derive(clap::Subcommand)]
@@ -174,6 +184,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Command::Alerts(n) => (vec![kinds::ALERT], n.name, false, false),
             Command::AlertProviders(n) => (vec![kinds::ALERT_PROVIDER], n.name, false, false),
             Command::Receivers(n) => (vec![kinds::RECEIVER], n.name, false, false),
+            Command::Artifacts(ArtifactCommand::Generators(n)) => {
+                (vec![kinds::ARTIFACT_GENERATOR], n.name, false, false)
+            }
             Command::All(n) => {
                 let mut all = SOURCES_ALL.to_vec();
                 all.extend_from_slice(IMAGES_ALL);
@@ -407,7 +420,9 @@ pub fn headers(kind: &FluxKind, include_namespace: bool, show_source: bool) -> V
         "ImageRepository" => vec!["Name", "Last scan", "Suspended", "Ready", "Message"],
         "ImagePolicy" => vec!["Name", "Image", "Tag", "Ready", "Message"],
         "ImageUpdateAutomation" => vec!["Name", "Last run", "Suspended", "Ready", "Message"],
-        "Alert" | "Receiver" => vec!["Name", "Suspended", "Ready", "Message"],
+        "Alert" | "Receiver" | "ArtifactGenerator" => {
+            vec!["Name", "Suspended", "Ready", "Message"]
+        }
         "Provider" => vec!["Name", "Ready", "Message"],
         _ => vec!["Name", "Revision", "Suspended", "Ready", "Message"],
     };
@@ -551,6 +566,14 @@ pub fn row(
         "Alert" => row.extend([suspended, "True".into(), "Alert is Ready".into()]),
         "Provider" => row.extend(["True".into(), "Provider is Ready".into()]),
         "Receiver" => row.extend([suspended, status, msg]),
+        // Suspended by the `source.extensions.fluxcd.io/reconcile: disabled` annotation.
+        "ArtifactGenerator" => {
+            let disabled = obj["metadata"]["annotations"]
+                [gitops_api::extensions::RECONCILE_ANNOTATION]
+                .as_str()
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
+            row.extend([title_bool(disabled), status, msg]);
+        }
         _ => row.extend([
             truncate_hex(artifact_rev),
             suspended,

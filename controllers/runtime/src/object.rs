@@ -80,6 +80,7 @@ flux_status!(
     gitops_api::ImageRepository => gitops_api::image::ImageRepositoryStatus,
     gitops_api::ImagePolicy => gitops_api::image::ImagePolicyStatus,
     gitops_api::ImageUpdateAutomation => gitops_api::image::ImageUpdateAutomationStatus,
+    gitops_api::ArtifactGenerator => gitops_api::extensions::ArtifactGeneratorStatus,
 );
 
 macro_rules! source_status {
@@ -155,6 +156,18 @@ reconcilable!(
         .map_or(std::time::Duration::from_secs(600), |i| i.get());
     gitops_api::ImageUpdateAutomation => |o| o.spec.interval.get();
 );
+
+/// ArtifactGenerators have no interval or `suspend`: they are reconciled every hour (and
+/// whenever a source changes), and `source.extensions.fluxcd.io/reconcile: disabled`
+/// suspends them, as in Flux's source-watcher.
+impl crate::reconcile::Reconcilable for gitops_api::ArtifactGenerator {
+    fn interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(3600)
+    }
+    fn suspended(&self) -> bool {
+        self.is_disabled()
+    }
+}
 
 /// The data of Secret `name` in `namespace`; the error names the Secret and why it could
 /// not be read (never its content).

@@ -184,6 +184,27 @@ pub struct RunOptions {
     pub label_selector: Option<String>,
 }
 
+impl RunOptions {
+    /// The options the shared controller flags give: every namespace or only the
+    /// installation's (`RUNTIME_NAMESPACE`, `flux-system` when unset), `--concurrent`,
+    /// `--watch-label-selector`, and `jitter_percent` of jitter on intervals.
+    pub fn from_args(
+        common: &crate::args::ControllerArgs,
+        jitter_percent: u32,
+    ) -> anyhow::Result<RunOptions> {
+        Ok(RunOptions {
+            namespace: if common.watch_all_namespaces {
+                None
+            } else {
+                Some(std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into()))
+            },
+            concurrency: common.concurrent.max(1),
+            jitter_percent,
+            label_selector: label_selector(&common.watch_label_selector)?,
+        })
+    }
+}
+
 /// Checks a `--watch-label-selector` value (Kubernetes label selector syntax) and returns
 /// it, `None` when empty; the error says what is wrong.
 pub fn label_selector(s: &str) -> anyhow::Result<Option<String>> {

@@ -103,19 +103,6 @@ pub struct AutomationArgs {
     pub feature_gates: String,
 }
 
-fn run_options(common: &ControllerArgs) -> anyhow::Result<RunOptions> {
-    Ok(RunOptions {
-        namespace: if common.watch_all_namespaces {
-            None
-        } else {
-            Some(std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into()))
-        },
-        concurrency: common.concurrent.max(1),
-        jitter_percent: 5,
-        label_selector: reconcile::label_selector(&common.watch_label_selector)?,
-    })
-}
-
 /// Runs the image-reflector-controller until the process is stopped.
 pub async fn run_reflector(args: ReflectorArgs) -> anyhow::Result<()> {
     telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
@@ -140,7 +127,7 @@ pub async fn run_reflector(args: ReflectorArgs) -> anyhow::Result<()> {
         requeue_dependency: args.requeue_dependency,
         no_cross_namespace_refs: args.no_cross_namespace_refs,
     });
-    let opts = run_options(&args.common)?;
+    let opts = RunOptions::from_args(&args.common, 5)?;
     tracing::info!(path = %args.storage_path.display(), "starting image-reflector-controller");
     let ns = opts.namespace.clone();
     tokio::join!(
@@ -202,7 +189,7 @@ pub async fn run_automation(args: AutomationArgs) -> anyhow::Result<()> {
         client: client.clone(),
         no_cross_namespace_refs: args.no_cross_namespace_refs,
     });
-    let opts = run_options(&args.common)?;
+    let opts = RunOptions::from_args(&args.common, 5)?;
     tracing::info!("starting image-automation-controller");
     let ns = opts.namespace.clone();
     reconcile::run_with::<ImageUpdateAutomation, _>(

@@ -153,28 +153,45 @@ impl Context {
     }
 }
 
-/// Runs the source controller until the process is stopped.
-pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
-    telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
-    let client = crate::runtime::client::client(args.common.kubeconfig.as_deref()).await?;
-    let listen = bind_addr(&args.storage_addr)
-        .ok_or_else(|| anyhow::anyhow!("invalid --storage-addr {:?}", args.storage_addr))?;
+/// Opens the artifact storage at `path` and serves it over HTTP on `addr`
+/// (`--storage-addr`), its URLs advertised at `adv` (`--storage-adv-addr`; the listen
+/// address when empty): the storage of the source-controller and the source-watcher.
+pub(crate) async fn serve_storage(
+    path: &std::path::Path,
+    addr: &str,
+    adv: &str,
+) -> anyhow::Result<Storage> {
+    let listen =
+        bind_addr(addr).ok_or_else(|| anyhow::anyhow!("invalid --storage-addr {addr:?}"))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("artifact server on {listen}: {e}"))?;
     let local = listener.local_addr()?;
-    let adv = if args.storage_adv_addr.is_empty() {
+    let adv = if adv.is_empty() {
         local.to_string()
     } else {
-        args.storage_adv_addr.clone()
+        adv.to_owned()
     };
-    let storage = Storage::new(&args.storage_path, &adv)?;
-    tracing::info!(path = %args.storage_path.display(), addr = %local, advertised = adv, "artifact server listening");
+    let storage = Storage::new(path, &adv)?;
+    tracing::info!(path = %path.display(), addr = %local, advertised = adv, "artifact server listening");
     tokio::spawn(gitops_source::server::serve(
-        args.storage_path.clone(),
+        path.to_owned(),
         listener,
         std::future::pending(),
     ));
+    Ok(storage)
+}
+
+/// Runs the source controller until the process is stopped.
+pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(&args.common.log_level, &args.common.log_encoding);
+    let client = crate::runtime::client::client(args.common.kubeconfig.as_deref()).await?;
+    let storage = serve_storage(
+        &args.storage_path,
+        &args.storage_addr,
+        &args.storage_adv_addr,
+    )
+    .await?;
     let metrics = Metrics::default();
     let ready = Readiness::default();
     telemetry::serve_from_args(&args.common, &metrics, &ready).await?;
@@ -199,16 +216,7 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<()> {
         ),
         index_cache: IndexCache::default(),
     });
-    let opts = RunOptions {
-        namespace: if args.common.watch_all_namespaces {
-            None
-        } else {
-            Some(std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into()))
-        },
-        concurrency: args.common.concurrent.max(1),
-        jitter_percent: 5,
-        label_selector: reconcile::label_selector(&args.common.watch_label_selector)?,
-    };
+    let opts = RunOptions::from_args(&args.common, 5)?;
     tracing::info!("starting source-controller");
     tokio::join!(
         reconcile::run_with::<gitops_api::GitRepository, _>(

@@ -19,6 +19,7 @@
 //! | `image.toolkit.fluxcd.io/v1` | [`ImageRepository`], [`ImagePolicy`], [`ImageUpdateAutomation`] |
 //! | `notification.toolkit.fluxcd.io/v1beta3` | [`Provider`], [`Alert`] |
 //! | `notification.toolkit.fluxcd.io/v1` | [`Receiver`] |
+//! | `source.extensions.fluxcd.io/v1beta1` | [`ArtifactGenerator`] |
 //!
 //! The types implement `k8s_openapi::Resource` (and so `kube::Resource`), so they work
 //! with `kube::Api` directly.
@@ -49,6 +50,7 @@ pub mod condition;
 pub mod crd;
 pub mod duration;
 pub mod event;
+pub mod extensions;
 pub mod gostr;
 pub mod helm;
 pub mod image;
@@ -63,6 +65,7 @@ pub use artifact::Artifact;
 pub use condition::{Condition, ConditionStatus, Conditions};
 pub use crd::{FluxKind, KindInfo};
 pub use duration::Duration;
+pub use extensions::ArtifactGenerator;
 pub use helm::HelmRelease;
 pub use image::{ImagePolicy, ImageRepository, ImageUpdateAutomation};
 pub use kustomize::Kustomization;
@@ -145,4 +148,5 @@ flux_objects!(
     Provider,
     Alert,
     Receiver,
+    ArtifactGenerator,
 );

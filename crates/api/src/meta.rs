@@ -433,6 +433,12 @@ pub fn is_dns1123_label(value: &str) -> bool {
         && !value.ends_with('-')
 }
 
+/// Whether `value` is a DNS-1123 subdomain (what most object names must be): at most 253
+/// characters, dot-separated DNS-1123 labels.
+pub fn is_dns1123_subdomain(value: &str) -> bool {
+    value.len() <= 253 && value.split('.').all(is_dns1123_label)
+}
+
 /// Checks that `value` of `field` can be an object name in a request path, as every
 /// Kubernetes name must (not `.` or `..`, no `/` or `%`), worded as the API server's.
 pub fn validate_path_segment(field: &str, value: &str) -> Result<(), String> {

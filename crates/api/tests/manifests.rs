@@ -235,6 +235,10 @@ fn every_field_of_every_kind_round_trips() {
     let mut n = 0;
     for info in gitops_api::KINDS {
         let av = info.api_version();
+        // source-watcher's CRD is not in the reference set of Flux's CRDs.
+        if info.kind == "ArtifactGenerator" {
+            continue;
+        }
         let schema =
             flux_schema(&crds, &av, info.kind).expect("Flux has a CRD for each of our kinds");
         let mut doc = maximal(&schema, "");

@@ -19,6 +19,7 @@
 //! | [`server`] | the artifact HTTP file server |
 //! | [`fetch`] | for consumers (kustomize/helm controllers): download an artifact, verify its digest, extract it safely |
 //! | [`semver_range`] | Masterminds-compatible semver ranges |
+//! | [`generator`] | ArtifactGenerator composition (Flux source-watcher): copy operations over extracted sources, YAML merge, tarball extraction, content hash, path patterns |
 //!
 //! ## Revision strings (Flux v2 format)
 //! Git: `main@sha1:<40 hex>`, `v1.2.3@sha1:…` (tags peeled to commits), `sha1:…`
@@ -56,6 +57,7 @@
 pub mod archive;
 pub mod bucket;
 pub mod fetch;
+pub mod generator;
 pub mod git;
 pub mod git_push;
 pub mod git_server;

@@ -416,6 +416,18 @@ fn is_base60_float(s: &str) -> bool {
 
 /// Go's `strconv.FormatFloat(f, 'g', -1, 64)` with go-yaml's spellings of infinities.
 pub fn go_float_g(f: f64) -> String {
+    go_g(f, &format!("{:e}", f))
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)` (a `float32`'s shortest digits) with
+/// go-yaml's spellings of infinities.
+pub fn go_float32_g(f: f64) -> String {
+    go_g(f, &format!("{:e}", f as f32))
+}
+
+/// `%g` with the shortest digits: `e` is Rust's `{:e}` of the value at the wanted
+/// precision (its digits and exponent).
+fn go_g(f: f64, e: &str) -> String {
     if f.is_nan() {
         return ".nan".into();
     }
@@ -426,18 +438,13 @@ pub fn go_float_g(f: f64) -> String {
             "-.inf".into()
         };
     }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let e = format!("{:e}", f);
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let (mant, exp) = e.split_once('e').unwrap_or((e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let neg = mant.starts_with('-');
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.bytes().all(|b| b == b'0') {
+        return if neg { "-0".into() } else { "0".into() };
+    }
     let sign = if neg { "-" } else { "" };
     if !(-4..6).contains(&exp) {
         let mut m = digits[..1].to_string();
