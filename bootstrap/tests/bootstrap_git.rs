@@ -1,9 +1,12 @@
 //! `gitops bootstrap git` end to end: the embedded API server with the source and
-//! kustomize controllers running as their Deployments would, and a repository served by the
-//! real `git http-backend` behind basic auth. After bootstrap the three files are in the
+//! kustomize controllers (in-process, and in one test each as its own process as the
+//! Deployments would run them), and repositories served by the real `git http-backend`
+//! behind basic auth and by the real `sshd`. After bootstrap the three files are in the
 //! repository and the `flux-system` Kustomization is Ready at that commit with the
 //! controllers and CRDs in its inventory; a flag changed in `gotk-components.yaml` is
-//! applied; a second bootstrap commits nothing; a new `--version` commits an upgrade.
+//! applied; a second bootstrap commits nothing; a new `--version` commits an upgrade; wrong
+//! credentials, an unreachable server and a Helm-managed installation fail clearly with the
+//! cluster untouched, and the fixed command succeeds.
 
 mod common;
 
@@ -367,4 +370,80 @@ async fn bootstrap_git_failures_then_fixed() {
     );
     let live = env.get(&ks()).await.unwrap();
     assert_eq!(live["spec"]["path"], "./");
+}
+
+/// The installation as its Deployments would run it: `gitops apiserver`, the
+/// source-controller and the kustomize-controller each in its own process (`gitops
+/// controller …`), the CLI in another. After bootstrap the Kustomization is Ready at the
+/// pushed commit with the controllers' Deployments and the CRDs in its inventory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_git_with_controller_processes() {
+    use gitops_tests::bench::{spawn_controller, start_api_server};
+    if !gitops_tests::have("git") {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let gitops = env!("CARGO_BIN_EXE_gitops");
+    let dir = tempfile::tempdir().unwrap();
+    let (_api, kubeconfig, client) = start_api_server(gitops, dir.path()).await.unwrap();
+    let storage_port = gitops_tests::free_port();
+    let mut controllers = Vec::new();
+    for (name, flags) in [
+        (
+            "source-controller",
+            vec![
+                format!("--storage-path={}", dir.path().join("storage").display()),
+                format!("--storage-addr=127.0.0.1:{storage_port}"),
+                "--storage-adv-addr=".to_owned(),
+            ],
+        ),
+        ("kustomize-controller", vec![]),
+    ] {
+        controllers.push(gitops_tests::ChildGuard(
+            spawn_controller(gitops, name, &kubeconfig, &flags).unwrap(),
+        ));
+    }
+
+    let root = dir.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    git(&root, &["init", "-q", "--bare", "-b", "main", "fleet.git"]);
+    let remote = root.join("fleet.git");
+    let http = GitHttpServer::start(&root, Some(("bot", "s3cret"))).await;
+    let args = format!(
+        "bootstrap git --url={}/fleet.git --allow-insecure-http --token-auth --username=bot --password=s3cret --path=clusters/prod --silent --timeout=2m",
+        http.url
+    );
+    let kc = kubeconfig.clone();
+    let run = tokio::task::spawn_blocking(move || common::gitops(&args, Some(&kc)))
+        .await
+        .unwrap();
+    assert_eq!(run.code, 0, "{}", run.output);
+
+    let head = git(&remote, &["rev-parse", "main"]);
+    let ks: kube::Api<gitops_api::Kustomization> =
+        kube::Api::namespaced(client.clone(), "flux-system");
+    let live = serde_json::to_value(ks.get("flux-system").await.unwrap()).unwrap();
+    assert_eq!(
+        live["status"]["lastAppliedRevision"],
+        format!("main@sha1:{head}")
+    );
+    let inventory = live["status"]["inventory"]["entries"].to_string();
+    for id in [
+        "flux-system_source-controller_apps_Deployment",
+        "flux-system_kustomize-controller_apps_Deployment",
+        "_kustomizations.kustomize.toolkit.fluxcd.io_apiextensions.k8s.io_CustomResourceDefinition",
+    ] {
+        assert!(inventory.contains(id), "{id}: {inventory}");
+    }
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    for f in [
+        "gotk-components.yaml",
+        "gotk-sync.yaml",
+        "kustomization.yaml",
+    ] {
+        assert!(
+            files.contains(&format!("clusters/prod/flux-system/{f}")),
+            "{f}: {files}"
+        );
+    }
 }

@@ -543,7 +543,8 @@ impl Bootstrapper {
                 object::ready(&object::to_value(&k)?).is_some_and(|(s, _, _)| s == "True")
             }
             // No Kustomization kind yet: nothing installed.
-            Ok(None) | Err(kube::Error::Api(_)) => false,
+            Ok(None) => false,
+            Err(kube::Error::Api(s)) if s.code == 404 => false,
             Err(e) => return Err(e.into()),
         };
         if !installed {
