@@ -80,35 +80,54 @@ impl Acc {
         Ok(())
     }
 
-    /// Adds a kustomization's own vars, binding each to the one object it names.
+    /// Adds a kustomization's own vars, binding each to the one object it names (kustomize's
+    /// `MergeVars`: the same group, version, kind and name, by any of the object's ids; and
+    /// the same namespace when the var names one or the kind is cluster-scoped).
     fn bind_vars(&mut self, vars: &[Var]) -> Result<()> {
+        let wrap = |m: String| {
+            let list: Vec<String> = vars.iter().map(Var::display_raw).collect();
+            Error::msg(format!("merging vars [{}]: {m}", list.join(" ")))
+        };
         for v in vars {
             let want = &v.obj_ref;
-            let hits: Vec<usize> = self
+            let with_ns = !want.namespace.is_empty() || want.gvk.is_cluster_scoped();
+            let hits = self
                 .res
                 .iter()
-                .enumerate()
-                .filter(|(_, r)| {
+                .filter(|r| r.obj.as_map().is_some_and(|m| !m.is_empty()))
+                .filter(|r| {
                     r.all_ids().iter().any(|id| {
-                        id.gvk.is_selected(&want.gvk)
+                        id.gvk == want.gvk
                             && id.name == want.name
-                            && (want.namespace.is_empty() || id.ns_equals(want))
+                            && (!with_ns || id.ns_equals(want))
                     })
                 })
-                .map(|(i, _)| i)
-                .collect();
-            if hits.len() > 1 {
-                return Err(Error::msg(format!(
-                    "found {} resId matches for var {} (unable to disambiguate)",
-                    hits.len(),
-                    v.name
+                .count();
+            if hits > 1 {
+                return Err(wrap(format!(
+                    "found {hits} resId matches for var {} (unable to disambiguate)",
+                    v.display_resolved()
                 )));
             }
-            if let Some(&i) = hits.first() {
-                self.res[i].ref_var_names.push(v.name.clone());
+        }
+        for v in vars {
+            let want = &v.obj_ref;
+            let with_ns = !want.namespace.is_empty() || want.gvk.is_cluster_scoped();
+            if let Some(r) = self.res.iter_mut().find(|r| {
+                r.obj.as_map().is_some_and(|m| !m.is_empty())
+                    && r.all_ids().iter().any(|id| {
+                        id.gvk == want.gvk
+                            && id.name == want.name
+                            && (!with_ns || id.ns_equals(want))
+                    })
+            }) {
+                r.ref_var_names.push(v.name.clone());
             }
         }
-        self.merge_vars(vars)
+        self.merge_vars(vars).map_err(|e| match e {
+            Error::Build(m) => wrap(m),
+            other => other,
+        })
     }
 
     fn merge_vars(&mut self, vars: &[Var]) -> Result<()> {
@@ -134,7 +153,8 @@ impl Acc {
         match hits.len() {
             0 => match r.behavior {
                 Behavior::Merge | Behavior::Replace => Err(Error::msg(format!(
-                    "id {id} does not exist; cannot merge or replace"
+                    "id {} does not exist; cannot merge or replace",
+                    go_resid(&id)
                 ))),
                 _ => self.append(r),
             },
@@ -172,7 +192,9 @@ impl Acc {
                         r.prefixes = old.prefixes.clone();
                         r.suffixes = old.suffixes.clone();
                         r.ref_var_names = old.ref_var_names.clone();
-                        r.needs_hash = old.needs_hash;
+                        // the hash stays only when both the old object and the new
+                        // generator want it
+                        r.needs_hash = old.needs_hash && r.needs_hash;
                         if merge {
                             for field in ["data", "binaryData"] {
                                 let mut m: Mapping = match old.obj.get(field) {
@@ -199,7 +221,8 @@ impl Acc {
                         Ok(())
                     }
                     _ => Err(Error::msg(format!(
-                        "id {id} exists; behavior must be merge or replace"
+                        "id {} exists; behavior must be merge or replace",
+                        go_resid(&id)
                     ))),
                 }
             }
@@ -208,6 +231,20 @@ impl Acc {
             ))),
         }
     }
+}
+
+/// An id as kustomize's errors print it (Go's `%#v` of a `resid.ResId`).
+fn go_resid(id: &crate::resource::ResId) -> String {
+    let g = &id.gvk;
+    format!(
+        "resid.ResId{{Gvk:resid.Gvk{{Group:{:?}, Version:{:?}, Kind:{:?}, isClusterScoped:{}}}, Name:{:?}, Namespace:{:?}}}",
+        g.group,
+        g.version,
+        g.kind,
+        g.is_cluster_scoped(),
+        id.name,
+        id.namespace
+    )
 }
 
 struct Builder<'a> {
@@ -532,14 +569,14 @@ impl Builder<'_> {
             })?;
             acc.config.merge(&crate::crds::config_from_crd_schema(&v))?;
         }
-        // components
+        // generators, then components (kustomize runs a kustomization's own generators
+        // before its components)
+        self.run_generators(ldr, k, acc)?;
         for entry in &k.components {
             let child = ldr.child(entry)?;
             self.accumulate(&child, acc, true)
                 .map_err(|e| e.context(format!("accumulating components from '{entry}'")))?;
         }
-        // generators
-        self.run_generators(ldr, k, acc)?;
         // transformers
         self.run_transformers(ldr, k, acc)?;
         acc.bind_vars(&k.vars)?;

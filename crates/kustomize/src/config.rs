@@ -472,521 +472,371 @@ impl TransformerConfig {
     }
 }
 
-/// Workload kinds and the path prefix to their pod spec.
-const POD_TEMPLATES: &[(&str, &str, &str)] = &[
-    ("", "Deployment", "spec/template/spec"),
-    ("", "ReplicaSet", "spec/template/spec"),
-    ("", "DaemonSet", "spec/template/spec"),
-    ("", "StatefulSet", "spec/template/spec"),
-    ("", "Job", "spec/template/spec"),
-    ("", "CronJob", "spec/jobTemplate/spec/template/spec"),
-    ("", "ReplicationController", "spec/template/spec"),
+/// kustomize's `varReference` defaults, kind and path, as kustomize v5.7.1 lists them
+/// (including its quirks: no ReplicationController, the CronJob NFS path without `spec`,
+/// StatefulSet NFS servers in `volumeClaimTemplates`, Deployment pod template annotations).
+const VAR_REFERENCE: &[(&str, &str)] = &[
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/containers/args",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/containers/command",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/containers/env/value",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/containers/volumeMounts/mountPath",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/initContainers/args",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/initContainers/command",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/initContainers/env/value",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/spec/initContainers/volumeMounts/mountPath",
+    ),
+    (
+        "CronJob",
+        "spec/jobTemplate/spec/template/volumes/nfs/server",
+    ),
+    ("DaemonSet", "spec/template/spec/containers/args"),
+    ("DaemonSet", "spec/template/spec/containers/command"),
+    ("DaemonSet", "spec/template/spec/containers/env/value"),
+    (
+        "DaemonSet",
+        "spec/template/spec/containers/volumeMounts/mountPath",
+    ),
+    ("DaemonSet", "spec/template/spec/initContainers/args"),
+    ("DaemonSet", "spec/template/spec/initContainers/command"),
+    ("DaemonSet", "spec/template/spec/initContainers/env/value"),
+    (
+        "DaemonSet",
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+    ),
+    ("DaemonSet", "spec/template/spec/volumes/nfs/server"),
+    ("Deployment", "spec/template/spec/containers/args"),
+    ("Deployment", "spec/template/spec/containers/command"),
+    ("Deployment", "spec/template/spec/containers/env/value"),
+    (
+        "Deployment",
+        "spec/template/spec/containers/volumeMounts/mountPath",
+    ),
+    ("Deployment", "spec/template/spec/initContainers/args"),
+    ("Deployment", "spec/template/spec/initContainers/command"),
+    ("Deployment", "spec/template/spec/initContainers/env/value"),
+    (
+        "Deployment",
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+    ),
+    ("Deployment", "spec/template/spec/volumes/nfs/server"),
+    ("Deployment", "spec/template/metadata/annotations"),
+    ("Ingress", "spec/rules/host"),
+    ("Ingress", "spec/tls/hosts"),
+    ("Ingress", "spec/tls/secretName"),
+    ("Job", "spec/template/spec/containers/args"),
+    ("Job", "spec/template/spec/containers/command"),
+    ("Job", "spec/template/spec/containers/env/value"),
+    (
+        "Job",
+        "spec/template/spec/containers/volumeMounts/mountPath",
+    ),
+    ("Job", "spec/template/spec/initContainers/args"),
+    ("Job", "spec/template/spec/initContainers/command"),
+    ("Job", "spec/template/spec/initContainers/env/value"),
+    (
+        "Job",
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+    ),
+    ("Job", "spec/template/spec/volumes/nfs/server"),
+    ("Pod", "spec/containers/args"),
+    ("Pod", "spec/containers/command"),
+    ("Pod", "spec/containers/env/value"),
+    ("Pod", "spec/containers/volumeMounts/mountPath"),
+    ("Pod", "spec/initContainers/args"),
+    ("Pod", "spec/initContainers/command"),
+    ("Pod", "spec/initContainers/env/value"),
+    ("Pod", "spec/initContainers/volumeMounts/mountPath"),
+    ("Pod", "spec/volumes/nfs/server"),
+    ("ReplicaSet", "spec/template/spec/containers/args"),
+    ("ReplicaSet", "spec/template/spec/containers/command"),
+    ("ReplicaSet", "spec/template/spec/containers/env/value"),
+    (
+        "ReplicaSet",
+        "spec/template/spec/containers/volumeMounts/mountPath",
+    ),
+    ("ReplicaSet", "spec/template/spec/initContainers/args"),
+    ("ReplicaSet", "spec/template/spec/initContainers/command"),
+    ("ReplicaSet", "spec/template/spec/initContainers/env/value"),
+    (
+        "ReplicaSet",
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+    ),
+    ("ReplicaSet", "spec/template/spec/volumes/nfs/server"),
+    ("Service", "spec/ports/port"),
+    ("Service", "spec/ports/targetPort"),
+    ("StatefulSet", "spec/template/spec/containers/args"),
+    ("StatefulSet", "spec/template/spec/containers/command"),
+    ("StatefulSet", "spec/template/spec/containers/env/value"),
+    (
+        "StatefulSet",
+        "spec/template/spec/containers/volumeMounts/mountPath",
+    ),
+    ("StatefulSet", "spec/template/spec/initContainers/args"),
+    ("StatefulSet", "spec/template/spec/initContainers/command"),
+    ("StatefulSet", "spec/template/spec/initContainers/env/value"),
+    (
+        "StatefulSet",
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+    ),
+    ("StatefulSet", "spec/volumeClaimTemplates/spec/nfs/server"),
+    ("PersistentVolume", "spec/nfs/server"),
+    ("", "metadata/labels"),
+    ("", "metadata/annotations"),
 ];
 
-fn pod_paths(suffixes: &[&str], out: &mut Vec<FieldSpec>, pod_version: &str) {
-    for s in suffixes {
-        out.push(FieldSpec::new(
-            "",
-            pod_version,
-            "Pod",
-            &format!("spec/{s}"),
-            false,
-        ));
-    }
-    for (g, k, prefix) in POD_TEMPLATES {
-        for s in suffixes {
-            out.push(FieldSpec::new(g, "", k, &format!("{prefix}/{s}"), false));
-        }
-    }
+fn default_var_reference() -> Vec<FieldSpec> {
+    VAR_REFERENCE
+        .iter()
+        .map(|(kind, path)| FieldSpec::new("", "", kind, path, false))
+        .collect()
 }
 
-fn default_var_reference() -> Vec<FieldSpec> {
-    let mut v = Vec::new();
-    let container = [
-        "containers/args",
-        "containers/command",
-        "containers/env/value",
-        "containers/volumeMounts/mountPath",
-        "initContainers/args",
-        "initContainers/command",
-        "initContainers/env/value",
-        "initContainers/volumeMounts/mountPath",
-    ];
-    pod_paths(&container, &mut v, "");
-    let fs = FieldSpec::new;
-    v.extend([
-        fs("", "", "Ingress", "spec/rules/host", false),
-        fs("", "", "Ingress", "spec/tls/hosts", false),
-        fs("", "", "Ingress", "spec/tls/secretName", false),
-        fs("", "", "", "metadata/annotations", false),
-        fs("", "", "", "metadata/labels", false),
-        fs("", "", "Pod", "spec/volumes/nfs/server", false),
-        fs(
-            "",
-            "",
-            "Deployment",
-            "spec/template/spec/volumes/nfs/server",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "StatefulSet",
-            "spec/template/spec/volumes/nfs/server",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "DaemonSet",
-            "spec/template/spec/volumes/nfs/server",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "ReplicaSet",
-            "spec/template/spec/volumes/nfs/server",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "Job",
-            "spec/template/spec/volumes/nfs/server",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "CronJob",
-            "spec/jobTemplate/spec/template/spec/volumes/nfs/server",
-            false,
-        ),
-        fs("", "", "Service", "spec/ports/port", false),
-        fs("", "", "Service", "spec/ports/targetPort", false),
-    ]);
-    v
-}
+/// Group, version and kind.
+type GvkText = (&'static str, &'static str, &'static str);
+/// Group, version, kind and path of a field spec.
+type SpecText = (&'static str, &'static str, &'static str, &'static str);
+
+/// kustomize v5.7.1's `nameReference` defaults: each referred group/version/kind with the
+/// fields (group, version, kind, path) that hold its name, in kustomize's order.
+#[rustfmt::skip]
+const NAME_REFERENCE: &[(GvkText, &[SpecText])] = &[
+    (("", "", "Deployment"), &[
+        ("", "", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    ]),
+    (("", "", "ReplicationController"), &[
+        ("", "", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    ]),
+    (("", "", "ReplicaSet"), &[
+        ("", "", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    ]),
+    (("", "", "StatefulSet"), &[
+        ("", "", "HorizontalPodAutoscaler", "spec/scaleTargetRef/name"),
+    ]),
+    (("", "v1", "ConfigMap"), &[
+        ("", "v1", "Pod", "spec/volumes/configMap/name"),
+        ("", "v1", "Pod", "spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "v1", "Pod", "spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "v1", "Pod", "spec/containers/envFrom/configMapRef/name"),
+        ("", "v1", "Pod", "spec/initContainers/envFrom/configMapRef/name"),
+        ("", "v1", "Pod", "spec/volumes/projected/sources/configMap/name"),
+        ("", "", "PodTemplate", "template/spec/volumes/configMap/name"),
+        ("", "", "PodTemplate", "template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "PodTemplate", "template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "PodTemplate", "template/spec/containers/envFrom/configMapRef/name"),
+        ("", "", "PodTemplate", "template/spec/initContainers/envFrom/configMapRef/name"),
+        ("", "", "PodTemplate", "template/spec/volumes/projected/sources/configMap/name"),
+        ("", "", "Deployment", "spec/template/spec/volumes/configMap/name"),
+        ("", "", "Deployment", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "Deployment", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "Deployment", "spec/template/spec/containers/envFrom/configMapRef/name"),
+        ("", "", "Deployment", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+        ("", "", "Deployment", "spec/template/spec/volumes/projected/sources/configMap/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/volumes/configMap/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/containers/envFrom/configMapRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/volumes/projected/sources/configMap/name"),
+        ("", "", "DaemonSet", "spec/template/spec/volumes/configMap/name"),
+        ("", "", "DaemonSet", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/containers/envFrom/configMapRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/volumes/projected/sources/configMap/name"),
+        ("", "", "StatefulSet", "spec/template/spec/volumes/configMap/name"),
+        ("", "", "StatefulSet", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/containers/envFrom/configMapRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/volumes/projected/sources/configMap/name"),
+        ("", "", "Job", "spec/template/spec/volumes/configMap/name"),
+        ("", "", "Job", "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "Job", "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "Job", "spec/template/spec/containers/envFrom/configMapRef/name"),
+        ("", "", "Job", "spec/template/spec/initContainers/envFrom/configMapRef/name"),
+        ("", "", "Job", "spec/template/spec/volumes/projected/sources/configMap/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/configMap/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/projected/sources/configMap/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/containers/envFrom/configMapRef/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/envFrom/configMapRef/name"),
+        ("", "", "Node", "spec/configSource/configMap"),
+        ("", "", "Role", "rules/resourceNames"),
+        ("", "", "ClusterRole", "rules/resourceNames"),
+        ("", "", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/fastcgi-params-configmap"),
+    ]),
+    (("", "v1", "Secret"), &[
+        ("", "v1", "Pod", "spec/volumes/secret/secretName"),
+        ("", "v1", "Pod", "spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "v1", "Pod", "spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "v1", "Pod", "spec/containers/envFrom/secretRef/name"),
+        ("", "v1", "Pod", "spec/initContainers/envFrom/secretRef/name"),
+        ("", "v1", "Pod", "spec/imagePullSecrets/name"),
+        ("", "v1", "Pod", "spec/volumes/projected/sources/secret/name"),
+        ("", "", "PodTemplate", "template/spec/volumes/secret/secretName"),
+        ("", "", "PodTemplate", "template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "PodTemplate", "template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "PodTemplate", "template/spec/containers/envFrom/secretRef/name"),
+        ("", "", "PodTemplate", "template/spec/initContainers/envFrom/secretRef/name"),
+        ("", "", "PodTemplate", "template/spec/imagePullSecrets/name"),
+        ("", "", "PodTemplate", "template/spec/volumes/projected/sources/secret/name"),
+        ("", "", "Deployment", "spec/template/spec/volumes/secret/secretName"),
+        ("", "", "Deployment", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "Deployment", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "Deployment", "spec/template/spec/containers/envFrom/secretRef/name"),
+        ("", "", "Deployment", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+        ("", "", "Deployment", "spec/template/spec/imagePullSecrets/name"),
+        ("", "", "Deployment", "spec/template/spec/volumes/projected/sources/secret/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/volumes/secret/secretName"),
+        ("", "", "ReplicaSet", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/containers/envFrom/secretRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/imagePullSecrets/name"),
+        ("", "", "ReplicaSet", "spec/template/spec/volumes/projected/sources/secret/name"),
+        ("", "", "DaemonSet", "spec/template/spec/volumes/secret/secretName"),
+        ("", "", "DaemonSet", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/containers/envFrom/secretRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+        ("", "", "DaemonSet", "spec/template/spec/imagePullSecrets/name"),
+        ("", "", "DaemonSet", "spec/template/spec/volumes/projected/sources/secret/name"),
+        ("", "", "StatefulSet", "spec/template/spec/volumes/secret/secretName"),
+        ("", "", "StatefulSet", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/containers/envFrom/secretRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+        ("", "", "StatefulSet", "spec/template/spec/imagePullSecrets/name"),
+        ("", "", "StatefulSet", "spec/template/spec/volumes/projected/sources/secret/name"),
+        ("", "", "Job", "spec/template/spec/volumes/secret/secretName"),
+        ("", "", "Job", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "Job", "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "Job", "spec/template/spec/containers/envFrom/secretRef/name"),
+        ("", "", "Job", "spec/template/spec/initContainers/envFrom/secretRef/name"),
+        ("", "", "Job", "spec/template/spec/imagePullSecrets/name"),
+        ("", "", "Job", "spec/template/spec/volumes/projected/sources/secret/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/secret/secretName"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/projected/sources/secret/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/containers/envFrom/secretRef/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/initContainers/envFrom/secretRef/name"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/imagePullSecrets/name"),
+        ("", "", "Ingress", "spec/tls/secretName"),
+        ("", "", "Ingress", "metadata/annotations/ingress.kubernetes.io\\/auth-secret"),
+        ("", "", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret"),
+        ("", "", "Ingress", "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret"),
+        ("", "", "Ingress", "spec/tls/secretName"),
+        ("", "", "ServiceAccount", "imagePullSecrets/name"),
+        ("", "", "StorageClass", "parameters/secretName"),
+        ("", "", "StorageClass", "parameters/adminSecretName"),
+        ("", "", "StorageClass", "parameters/userSecretName"),
+        ("", "", "StorageClass", "parameters/secretRef"),
+        ("", "", "Role", "rules/resourceNames"),
+        ("", "", "ClusterRole", "rules/resourceNames"),
+        ("serving.knative.dev", "v1", "Service", "spec/template/spec/containers/env/valueFrom/secretKeyRef/name"),
+        ("", "", "PersistentVolume", "spec/azureFile/secretName"),
+    ]),
+    (("", "v1", "Service"), &[
+        ("apps", "", "StatefulSet", "spec/serviceName"),
+        ("", "", "Ingress", "spec/rules/http/paths/backend/serviceName"),
+        ("", "", "Ingress", "spec/backend/serviceName"),
+        ("", "", "Ingress", "spec/rules/http/paths/backend/service/name"),
+        ("", "", "Ingress", "spec/defaultBackend/service/name"),
+        ("apiregistration.k8s.io", "", "APIService", "spec/service/name"),
+        ("admissionregistration.k8s.io", "", "ValidatingWebhookConfiguration", "webhooks/clientConfig/service"),
+        ("admissionregistration.k8s.io", "", "MutatingWebhookConfiguration", "webhooks/clientConfig/service"),
+    ]),
+    (("rbac.authorization.k8s.io", "", "Role"), &[
+        ("rbac.authorization.k8s.io", "", "RoleBinding", "roleRef/name"),
+    ]),
+    (("rbac.authorization.k8s.io", "", "ClusterRole"), &[
+        ("rbac.authorization.k8s.io", "", "RoleBinding", "roleRef/name"),
+        ("rbac.authorization.k8s.io", "", "ClusterRoleBinding", "roleRef/name"),
+    ]),
+    (("", "v1", "ServiceAccount"), &[
+        ("rbac.authorization.k8s.io", "", "RoleBinding", "subjects"),
+        ("rbac.authorization.k8s.io", "", "ClusterRoleBinding", "subjects"),
+        ("", "", "Pod", "spec/serviceAccountName"),
+        ("", "", "StatefulSet", "spec/template/spec/serviceAccountName"),
+        ("", "", "Deployment", "spec/template/spec/serviceAccountName"),
+        ("", "", "ReplicationController", "spec/template/spec/serviceAccountName"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/serviceAccountName"),
+        ("", "", "Job", "spec/template/spec/serviceAccountName"),
+        ("", "", "DaemonSet", "spec/template/spec/serviceAccountName"),
+    ]),
+    (("", "v1", "PersistentVolumeClaim"), &[
+        ("", "", "Pod", "spec/volumes/persistentVolumeClaim/claimName"),
+        ("", "", "StatefulSet", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+        ("", "", "Deployment", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+        ("", "", "ReplicationController", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+        ("", "", "Job", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+        ("", "", "DaemonSet", "spec/template/spec/volumes/persistentVolumeClaim/claimName"),
+    ]),
+    (("", "v1", "PersistentVolume"), &[
+        ("", "", "PersistentVolumeClaim", "spec/volumeName"),
+        ("", "", "ClusterRole", "rules/resourceNames"),
+    ]),
+    (("storage.k8s.io", "v1", "StorageClass"), &[
+        ("", "", "PersistentVolume", "spec/storageClassName"),
+        ("", "", "PersistentVolumeClaim", "spec/storageClassName"),
+        ("", "", "StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"),
+    ]),
+    (("scheduling.k8s.io", "v1", "PriorityClass"), &[
+        ("", "", "Pod", "spec/priorityClassName"),
+        ("", "", "StatefulSet", "spec/template/spec/priorityClassName"),
+        ("", "", "Deployment", "spec/template/spec/priorityClassName"),
+        ("", "", "ReplicationController", "spec/template/spec/priorityClassName"),
+        ("", "", "CronJob", "spec/jobTemplate/spec/template/spec/priorityClassName"),
+        ("", "", "Job", "spec/template/spec/priorityClassName"),
+        ("", "", "DaemonSet", "spec/template/spec/priorityClassName"),
+    ]),
+    (("networking.k8s.io/v1", "v1", "IngressClass"), &[
+        ("", "", "Ingress", "spec/ingressClassName"),
+    ]),
+    (("admissionregistration.k8s.io", "", "ValidatingAdmissionPolicy"), &[
+        ("admissionregistration.k8s.io", "", "ValidatingAdmissionPolicyBinding", "spec/policyName"),
+    ]),
+];
 
 fn default_name_reference() -> Vec<NameBackRef> {
-    let fs = FieldSpec::new;
-    let gvk = |g: &str, v: &str, k: &str| Gvk {
-        group: g.into(),
-        version: v.into(),
-        kind: k.into(),
-    };
-    let mut out = Vec::new();
-    let scale = |k: &str| NameBackRef {
-        gvk: gvk("", "", k),
-        field_specs: vec![fs(
-            "",
-            "",
-            "HorizontalPodAutoscaler",
-            "spec/scaleTargetRef/name",
-            false,
-        )],
-    };
-    out.push(scale("Deployment"));
-    out.push(scale("ReplicationController"));
-    out.push(scale("ReplicaSet"));
-    out.push(scale("StatefulSet"));
-
-    let mut cm = Vec::new();
-    pod_paths(
-        &[
-            "volumes/configMap/name",
-            "containers/env/valueFrom/configMapKeyRef/name",
-            "initContainers/env/valueFrom/configMapKeyRef/name",
-            "containers/envFrom/configMapRef/name",
-            "initContainers/envFrom/configMapRef/name",
-            "volumes/projected/sources/configMap/name",
-        ],
-        &mut cm,
-        "v1",
-    );
-    cm.extend([
-        fs("", "", "Node", "spec/configSource/configMap", false),
-        fs(
-            "rbac.authorization.k8s.io",
-            "",
-            "Role",
-            "rules/resourceNames",
-            false,
-        ),
-        fs(
-            "rbac.authorization.k8s.io",
-            "",
-            "ClusterRole",
-            "rules/resourceNames",
-            false,
-        ),
-    ]);
-    out.push(NameBackRef {
-        gvk: gvk("", "v1", "ConfigMap"),
-        field_specs: cm,
-    });
-
-    let mut sec = Vec::new();
-    pod_paths(
-        &[
-            "volumes/secret/secretName",
-            "containers/env/valueFrom/secretKeyRef/name",
-            "initContainers/env/valueFrom/secretKeyRef/name",
-            "containers/envFrom/secretRef/name",
-            "initContainers/envFrom/secretRef/name",
-            "imagePullSecrets/name",
-            "volumes/projected/sources/secret/name",
-        ],
-        &mut sec,
-        "v1",
-    );
-    sec.extend([
-        fs("", "", "Ingress", "spec/tls/secretName", false),
-        fs(
-            "",
-            "",
-            "Ingress",
-            "metadata/annotations/ingress.kubernetes.io\\/auth-secret",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "Ingress",
-            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "Ingress",
-            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret",
-            false,
-        ),
-        fs("", "", "ServiceAccount", "imagePullSecrets/name", false),
-        fs("", "", "ServiceAccount", "secrets/name", false),
-        fs(
-            "rbac.authorization.k8s.io",
-            "",
-            "Role",
-            "rules/resourceNames",
-            false,
-        ),
-        fs(
-            "rbac.authorization.k8s.io",
-            "",
-            "ClusterRole",
-            "rules/resourceNames",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/azureFile/secretName",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/csi/controllerExpandSecretRef/name",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/csi/controllerPublishSecretRef/name",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/csi/nodePublishSecretRef/name",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/csi/nodeStageSecretRef/name",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/cephfs/secretRef/name",
-            false,
-        ),
-        fs("", "", "PersistentVolume", "spec/rbd/secretRef/name", false),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/flexVolume/secretRef/name",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/iscsi/secretRef/name",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/scaleIO/secretRef/name",
-            false,
-        ),
-        fs(
-            "",
-            "",
-            "PersistentVolume",
-            "spec/storageos/secretRef/name",
-            false,
-        ),
-        fs(
-            "snapshot.storage.k8s.io",
-            "",
-            "VolumeSnapshotClass",
-            "parameters/csi.storage.k8s.io\\/snapshotter-secret-name",
-            false,
-        ),
-        fs(
-            "storage.k8s.io",
-            "",
-            "StorageClass",
-            "parameters/csi.storage.k8s.io\\/provisioner-secret-name",
-            false,
-        ),
-        fs(
-            "storage.k8s.io",
-            "",
-            "StorageClass",
-            "parameters/csi.storage.k8s.io\\/node-stage-secret-name",
-            false,
-        ),
-        fs(
-            "storage.k8s.io",
-            "",
-            "StorageClass",
-            "parameters/csi.storage.k8s.io\\/node-publish-secret-name",
-            false,
-        ),
-        fs(
-            "storage.k8s.io",
-            "",
-            "StorageClass",
-            "parameters/csi.storage.k8s.io\\/controller-publish-secret-name",
-            false,
-        ),
-        fs(
-            "storage.k8s.io",
-            "",
-            "StorageClass",
-            "parameters/csi.storage.k8s.io\\/controller-expand-secret-name",
-            false,
-        ),
-    ]);
-    out.push(NameBackRef {
-        gvk: gvk("", "v1", "Secret"),
-        field_specs: sec,
-    });
-
-    out.push(NameBackRef {
-        gvk: gvk("", "v1", "Service"),
-        field_specs: vec![
-            fs("apps", "", "StatefulSet", "spec/serviceName", false),
-            fs(
-                "",
-                "",
-                "Ingress",
-                "spec/rules/http/paths/backend/serviceName",
-                false,
-            ),
-            fs("", "", "Ingress", "spec/backend/serviceName", false),
-            fs(
-                "",
-                "",
-                "Ingress",
-                "spec/rules/http/paths/backend/service/name",
-                false,
-            ),
-            fs("", "", "Ingress", "spec/defaultBackend/service/name", false),
-            fs(
-                "apiregistration.k8s.io",
-                "",
-                "APIService",
-                "spec/service/name",
-                false,
-            ),
-            fs(
-                "admissionregistration.k8s.io",
-                "",
-                "ValidatingWebhookConfiguration",
-                "webhooks/clientConfig/service",
-                false,
-            ),
-            fs(
-                "admissionregistration.k8s.io",
-                "",
-                "MutatingWebhookConfiguration",
-                "webhooks/clientConfig/service",
-                false,
-            ),
-            fs(
-                "apiextensions.k8s.io",
-                "",
-                "CustomResourceDefinition",
-                "spec/conversion/webhook/clientConfig/service",
-                false,
-            ),
-            fs(
-                "monitoring.coreos.com",
-                "",
-                "ServiceMonitor",
-                "spec/targetLabels",
-                false,
-            ),
-        ],
-    });
-    out.push(NameBackRef {
-        gvk: gvk("rbac.authorization.k8s.io", "", "Role"),
-        field_specs: vec![fs(
-            "rbac.authorization.k8s.io",
-            "",
-            "RoleBinding",
-            "roleRef/name",
-            false,
-        )],
-    });
-    out.push(NameBackRef {
-        gvk: gvk("rbac.authorization.k8s.io", "", "ClusterRole"),
-        field_specs: vec![
-            fs(
-                "rbac.authorization.k8s.io",
-                "",
-                "RoleBinding",
-                "roleRef/name",
-                false,
-            ),
-            fs(
-                "rbac.authorization.k8s.io",
-                "",
-                "ClusterRoleBinding",
-                "roleRef/name",
-                false,
-            ),
-        ],
-    });
-    let mut sa = vec![
-        fs(
-            "rbac.authorization.k8s.io",
-            "",
-            "RoleBinding",
-            "subjects",
-            false,
-        ),
-        fs(
-            "rbac.authorization.k8s.io",
-            "",
-            "ClusterRoleBinding",
-            "subjects",
-            false,
-        ),
-        fs("", "", "Pod", "spec/serviceAccountName", false),
-    ];
-    for (g, k, prefix) in POD_TEMPLATES {
-        sa.push(fs(g, "", k, &format!("{prefix}/serviceAccountName"), false));
-    }
-    out.push(NameBackRef {
-        gvk: gvk("", "v1", "ServiceAccount"),
-        field_specs: sa,
-    });
-    let mut pvc = vec![fs(
-        "",
-        "",
-        "Pod",
-        "spec/volumes/persistentVolumeClaim/claimName",
-        false,
-    )];
-    for (g, k, prefix) in POD_TEMPLATES {
-        pvc.push(fs(
-            g,
-            "",
-            k,
-            &format!("{prefix}/volumes/persistentVolumeClaim/claimName"),
-            false,
-        ));
-    }
-    out.push(NameBackRef {
-        gvk: gvk("", "v1", "PersistentVolumeClaim"),
-        field_specs: pvc,
-    });
-    out.push(NameBackRef {
-        gvk: gvk("", "v1", "PersistentVolume"),
-        field_specs: vec![
-            fs("", "", "PersistentVolumeClaim", "spec/volumeName", false),
-            fs(
-                "rbac.authorization.k8s.io",
-                "",
-                "ClusterRole",
-                "rules/resourceNames",
-                false,
-            ),
-        ],
-    });
-    out.push(NameBackRef {
-        gvk: gvk("storage.k8s.io", "", "StorageClass"),
-        field_specs: vec![
-            fs("", "", "PersistentVolume", "spec/storageClassName", false),
-            fs(
-                "",
-                "",
-                "PersistentVolumeClaim",
-                "spec/storageClassName",
-                false,
-            ),
-            fs(
-                "",
-                "",
-                "StatefulSet",
-                "spec/volumeClaimTemplates/spec/storageClassName",
-                false,
-            ),
-        ],
-    });
-    let mut pc = vec![fs("", "", "Pod", "spec/priorityClassName", false)];
-    for (g, k, prefix) in POD_TEMPLATES {
-        pc.push(fs(g, "", k, &format!("{prefix}/priorityClassName"), false));
-    }
-    out.push(NameBackRef {
-        gvk: gvk("scheduling.k8s.io", "", "PriorityClass"),
-        field_specs: pc,
-    });
-    out.push(NameBackRef {
-        gvk: gvk("networking.k8s.io", "", "IngressClass"),
-        field_specs: vec![fs("", "", "Ingress", "spec/ingressClassName", false)],
-    });
-    out.push(NameBackRef {
-        gvk: gvk(
-            "admissionregistration.k8s.io",
-            "",
-            "ValidatingAdmissionPolicy",
-        ),
-        field_specs: vec![fs(
-            "admissionregistration.k8s.io",
-            "",
-            "ValidatingAdmissionPolicyBinding",
-            "spec/policyName",
-            false,
-        )],
-    });
-    out
+    NAME_REFERENCE
+        .iter()
+        .map(|((g, v, k), specs)| NameBackRef {
+            gvk: Gvk {
+                group: g.to_string(),
+                version: v.to_string(),
+                kind: k.to_string(),
+            },
+            field_specs: specs
+                .iter()
+                .map(|(g, v, k, p)| FieldSpec::new(g, v, k, p, false))
+                .collect(),
+        })
+        .collect()
 }

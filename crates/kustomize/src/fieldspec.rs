@@ -27,7 +27,21 @@ pub fn apply(
     let segs = fs.segments();
     let create = if fs.create { create } else { CreateKind::None };
     walk(obj, &segs, create, set).map_err(|e| match e {
-        Error::Build(m) => Error::msg(format!("considering field '{}': {m}", fs.path)),
+        // kustomize's wording, naming the object by its current id
+        Error::Build(m) => {
+            let id = crate::resource::ResId {
+                gvk: crate::resource::Gvk::from_api_version(
+                    obj.get_str(&["apiVersion"]).unwrap_or(""),
+                    obj.get_str(&["kind"]).unwrap_or(""),
+                ),
+                name: obj.get_str(&["metadata", "name"]).unwrap_or("").into(),
+                namespace: obj.get_str(&["metadata", "namespace"]).unwrap_or("").into(),
+            };
+            Error::msg(format!(
+                "considering field '{}' of object {id}: {m}",
+                fs.path
+            ))
+        }
         other => other,
     })
 }
@@ -45,7 +59,13 @@ fn walk(
         Value::Null => Ok(()),
         Value::Seq(items) => {
             for it in items.iter_mut() {
-                walk(it, path, create, set)?;
+                walk(it, path, create, set).map_err(|e| match e {
+                    Error::Build(m) => Error::msg(format!(
+                        "visit traversal on path: [{}]: {m}",
+                        path.join(" ")
+                    )),
+                    other => other,
+                })?;
             }
             Ok(())
         }

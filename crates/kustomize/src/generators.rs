@@ -136,7 +136,9 @@ pub fn collect_pairs(
     Ok(pairs)
 }
 
-/// Global options override local labels/annotations; either may disable the hash.
+/// kustomize's `MergeGlobalOptionsIntoLocal`: a generator's own labels/annotations win,
+/// the kustomization's `generatorOptions` add the keys it lacks; either may disable the
+/// hash or make the object immutable (a local `false` cannot undo a global `true`).
 pub fn merge_options(
     local: Option<&GeneratorOptions>,
     global: Option<&GeneratorOptions>,
@@ -144,16 +146,12 @@ pub fn merge_options(
     let mut o = local.cloned().unwrap_or_default();
     if let Some(g) = global {
         for (k, v) in &g.labels {
-            if let Some(e) = o.labels.iter_mut().find(|(ek, _)| ek == k) {
-                e.1 = v.clone();
-            } else {
+            if !o.labels.iter().any(|(ek, _)| ek == k) {
                 o.labels.push((k.clone(), v.clone()));
             }
         }
         for (k, v) in &g.annotations {
-            if let Some(e) = o.annotations.iter_mut().find(|(ek, _)| ek == k) {
-                e.1 = v.clone();
-            } else {
+            if !o.annotations.iter().any(|(ek, _)| ek == k) {
                 o.annotations.push((k.clone(), v.clone()));
             }
         }

@@ -118,10 +118,63 @@ pub struct Replica {
 pub struct Var {
     /// Variable name.
     pub name: String,
-    /// The object it reads from.
+    /// The object it reads from (the group and version taken from `objref.apiVersion`
+    /// when given, else from `objref.group` / `objref.version`).
     pub obj_ref: crate::resource::ResId,
-    /// Group given in objref.apiVersion.
+    /// The field read (`fieldref.fieldPath`, `metadata.name` when not given).
     pub field_path: String,
+    /// `objref` group/version/kind as written (without reading `apiVersion`), for errors.
+    pub raw_gvk: crate::resource::Gvk,
+    /// `fieldref.fieldPath` as written (maybe empty), for errors.
+    pub raw_field_path: String,
+}
+
+fn gvk_text(g: &crate::resource::Gvk) -> String {
+    let or = |s: &str, d: &'static str| {
+        if s.is_empty() {
+            d.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    format!(
+        "{}.{}.{}",
+        or(&g.kind, "[noKind]"),
+        or(&g.version, "[noVer]"),
+        or(&g.group, "[noGrp]")
+    )
+}
+
+impl Var {
+    /// The var as kustomize prints it once defaulted: `{NAME Kind.version.group {path}}`.
+    pub fn display(&self) -> String {
+        format!(
+            "{{{} {} {{{}}}}}",
+            self.name,
+            gvk_text(&self.obj_ref.gvk),
+            self.field_path
+        )
+    }
+
+    /// The var as written in the kustomization (kustomize's `merging vars` errors).
+    pub fn display_raw(&self) -> String {
+        format!(
+            "{{{} {} {{{}}}}}",
+            self.name,
+            gvk_text(&self.raw_gvk),
+            self.raw_field_path
+        )
+    }
+
+    /// The var with its group/version resolved but its field path as written.
+    pub fn display_resolved(&self) -> String {
+        format!(
+            "{{{} {} {{{}}}}}",
+            self.name,
+            gvk_text(&self.obj_ref.gvk),
+            self.raw_field_path
+        )
+    }
 }
 
 /// `helmCharts` entry.
@@ -235,12 +288,28 @@ impl Ctx<'_> {
         }
     }
 
+    /// A string field. kustomize decodes kustomizations as JSON into typed structs, so a
+    /// number or boolean where a string belongs is an error (`newTag: 1.2`, `namespace: 123`).
     fn string(&self, field: &str, v: &Value) -> Result<String> {
-        match v {
-            Value::Null => Ok(String::new()),
-            Value::Map(_) | Value::Seq(_) => Err(self.err(field, "expected a string")),
-            other => Ok(other.scalar_string().unwrap_or_default()),
-        }
+        let found = match v {
+            Value::Null => return Ok(String::new()),
+            Value::String(s) => return Ok(s.clone()),
+            Value::Map(_) | Value::Seq(_) => return Err(self.err(field, "expected a string")),
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::Uint(_) | Value::Float(_) => "number",
+        };
+        // top-level fields as Go names them (`Kustomization.namespace`)
+        let go_field = if field.contains(['.', '[']) {
+            field.to_string()
+        } else {
+            format!("Kustomization.{field}")
+        };
+        Err(self.err(
+            field,
+            format!(
+                "invalid Kustomization: json: cannot unmarshal {found} into Go struct field {go_field} of type string"
+            ),
+        ))
     }
 
     fn bool(&self, field: &str, v: &Value) -> Result<bool> {
@@ -652,10 +721,23 @@ impl Kustomization {
                                 .unwrap_or_default()
                         };
                         let api = s(&["objref", "apiVersion"]);
-                        let mut gvk =
-                            crate::resource::Gvk::from_api_version(&api, &s(&["objref", "kind"]));
-                        if gvk.group.is_empty() && api.is_empty() {
-                            gvk.version.clear();
+                        let raw_gvk = crate::resource::Gvk {
+                            group: s(&["objref", "group"]),
+                            version: s(&["objref", "version"]),
+                            kind: s(&["objref", "kind"]),
+                        };
+                        // kustomize's Target.GVK(): apiVersion, when given, sets the version
+                        // (and the group when it has one); otherwise the inline fields count.
+                        let mut gvk = raw_gvk.clone();
+                        let parts: Vec<&str> = api.split('/').collect();
+                        match parts.as_slice() {
+                            [""] => {}
+                            [v] => gvk.version = v.to_string(),
+                            [g, v] => {
+                                gvk.group = g.to_string();
+                                gvk.version = v.to_string();
+                            }
+                            _ => {}
                         }
                         let fp = s(&["fieldref", "fieldPath"]);
                         let _ = mm;
@@ -669,8 +751,10 @@ impl Kustomization {
                             field_path: if fp.is_empty() {
                                 "metadata.name".into()
                             } else {
-                                fp
+                                fp.clone()
                             },
+                            raw_gvk,
+                            raw_field_path: fp,
                         });
                     }
                 }

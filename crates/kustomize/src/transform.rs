@@ -13,6 +13,8 @@ use regex::Regex;
 
 fn obj_err(r: &Resource, e: Error) -> Error {
     match e {
+        // field spec errors name their object already
+        Error::Build(m) if m.starts_with("considering field '") => Error::Build(m),
         Error::Build(m) => Error::Object {
             object: r.cur_id().to_string(),
             message: m,
@@ -952,7 +954,104 @@ pub fn expand_vars(input: &str, lookup: &mut dyn FnMut(&str) -> Option<Value>) -
     Value::String(out)
 }
 
-/// Replaces `$(VAR)` in the var-reference fields of every resource.
+/// Splits a var's field path as kustomize's `SmarterPathSplitter` then
+/// `convertSliceIndex` do: `.` separates (`\\.` escapes it), a part starting with `[`
+/// runs to its `]` (kept with brackets when it holds `=`, else unwrapped), and `name[3]`
+/// becomes `name`, `3`.
+fn var_path_parts(path: &str) -> Vec<String> {
+    let mut split: Vec<String> = Vec::new();
+    let mut raw: Vec<&str> = path.split('.').collect();
+    if raw.len() > 1 && raw[0].is_empty() {
+        raw.remove(0);
+    }
+    for p in raw {
+        match split.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('.');
+                last.push_str(p);
+            }
+            _ => split.push(p.to_string()),
+        }
+    }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < split.len() {
+        let elem = &split[i];
+        if elem.starts_with('[') && !elem.ends_with(']') {
+            let mut bracketed = vec![elem.clone()];
+            while i < split.len() - 1 {
+                i += 1;
+                bracketed.push(split[i].clone());
+                if split[i].ends_with(']') {
+                    break;
+                }
+            }
+            let joined = bracketed.join(".");
+            if joined.contains('=') {
+                parts.push(joined);
+            } else {
+                parts.push(joined.trim_matches(|c| c == '[' || c == ']').to_string());
+            }
+        } else {
+            parts.push(elem.clone());
+        }
+        i += 1;
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        if let Some(open) = p.strip_suffix(']').and_then(|q| q.rfind('['))
+            && !p[open + 1..p.len() - 1].is_empty()
+            && p[open + 1..p.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        {
+            if open > 0 {
+                out.push(p[..open].to_string());
+            }
+            out.push(p[open + 1..p.len() - 1].to_string());
+            continue;
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// The value a var reads (kustomize's `GetFieldValue`): numbers index sequences (`-` is the
+/// last item), `[k=v]` picks the item whose `k` is `v`, other parts are mapping keys.
+pub fn var_field_value(obj: &Value, path: &str) -> Option<Value> {
+    let mut cur = obj;
+    for part in var_path_parts(path) {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        if let Ok(i) = part.parse::<i64>() {
+            let items = cur.as_seq()?;
+            cur = items.get(usize::try_from(i).ok()?)?;
+        } else if part == "-" {
+            cur = cur.as_seq()?.last()?;
+        } else if part == "*" {
+            return None;
+        } else if let Some(inner) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']'))
+            && let Some((k, v)) = inner.split_once('=')
+        {
+            let items = cur.as_seq()?;
+            cur = items.iter().find(|it| {
+                if k.is_empty() {
+                    it.scalar_string().as_deref() == Some(v)
+                } else {
+                    it.get(k).and_then(Value::scalar_string).as_deref() == Some(v)
+                }
+            })?;
+        } else {
+            cur = cur.as_map()?.get(part)?;
+        }
+    }
+    Some(cur.clone())
+}
+
+/// Replaces `$(VAR)` in the var-reference fields of every resource (kustomize's legacy
+/// `vars`): values are read after name references are fixed, vars in name order; only
+/// strings, numbers and booleans replace (a mapping or list value leaves `$(VAR)` as is).
 pub fn resolve_vars(
     resources: &mut [Resource],
     vars: &[crate::kustomization::Var],
@@ -961,28 +1060,31 @@ pub fn resolve_vars(
     if vars.is_empty() {
         return Ok(());
     }
-    let mut values: Vec<(String, Value)> = Vec::new();
-    for v in vars {
+    let mut sorted: Vec<&crate::kustomization::Var> = vars.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut values: std::collections::HashMap<String, Option<Value>> =
+        std::collections::HashMap::with_capacity(sorted.len());
+    for v in sorted {
         let Some(r) = resources.iter().find(|r| r.ref_var_names.contains(&v.name)) else {
             return Err(Error::msg(format!(
                 "var '{}' cannot be mapped to a field in the set of known resources",
-                v.name
+                v.display()
             )));
         };
-        let val = get_field(&r.obj, &v.field_path).ok_or_else(|| {
+        let val = var_field_value(&r.obj, &v.field_path).ok_or_else(|| {
             Error::msg(format!(
                 "field specified in var '{}' not found in corresponding resource",
-                v.name
+                v.display()
             ))
         })?;
-        values.push((v.name.clone(), val));
+        let val = match val {
+            Value::Map(_) | Value::Seq(_) => None,
+            Value::Null => Some(Value::String(String::new())),
+            other => Some(other),
+        };
+        values.insert(v.name.clone(), val);
     }
-    let mut lookup = |name: &str| {
-        values
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let mut lookup = |name: &str| values.get(name).cloned().flatten();
     for r in resources.iter_mut() {
         apply_fs(r, specs, CreateKind::None, &mut |node| {
             match node {
@@ -998,8 +1100,9 @@ pub fn resolve_vars(
                 }
                 Value::Seq(items) => {
                     for v in items.iter_mut() {
-                        if let Value::String(s) = v {
-                            *v = expand_vars(s, &mut lookup);
+                        match v {
+                            Value::String(s) => *v = expand_vars(s, &mut lookup),
+                            _ => return Err(Error::msg("invalid value type expect a string")),
                         }
                     }
                 }

@@ -85,3 +85,93 @@ fn workloads_vars_images_replicas_webhooks_and_renames() {
 fn null_and_empty_metadata_maps() {
     check("empty-metadata", "empty-metadata");
 }
+
+/// Builds `dir` and checks it fails with kustomize's error: `<case>.expected-error.txt` holds
+/// the message `kubectl kustomize` printed (after `error: `, paths relative to `tests/cases`);
+/// ours must contain it.
+fn check_error(case: &str, dir: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let want = std::fs::read_to_string(root.join(format!("{case}.expected-error.txt")))
+        .expect("expected error is committed");
+    let want = want.trim_end();
+    match build_to_string(&root.join(dir), &BuildOptions::default()) {
+        Ok(_) => panic!("{case}: build succeeded, kustomize fails with: {want}"),
+        Err(e) => {
+            let got = e.to_string().replace(&format!("{}/", root.display()), "");
+            assert!(
+                got.contains(want),
+                "{case}: error differs from kubectl kustomize:\n ours: {got}\n want: {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn vars_fields_overlays_types_components_and_lookups() {
+    check("vars/fields", "vars/fields");
+    check("vars/overlay", "vars/overlay/overlay");
+    check("vars/types", "vars/types/multi");
+    check("vars/component", "vars/component/gen");
+    check("vars/lookup", "vars/lookup");
+}
+
+#[test]
+fn vars_errors() {
+    for case in ["dup", "nomatch", "noapi", "badfield", "nonstrseq", "multi"] {
+        check_error(
+            &format!("vars/errors/{case}"),
+            &format!("vars/errors/{case}"),
+        );
+    }
+    check_error("vars/errors/dupbase", "vars/errors/dupbase/overlay");
+}
+
+#[test]
+fn generator_options_inherited_merged_and_replaced() {
+    for case in ["base", "merge", "replace", "nohash", "hashoff"] {
+        check(
+            &format!("generator-options/inherit-{case}"),
+            &format!("generator-options/inherit/{case}"),
+        );
+    }
+    for case in ["ov", "ov2", "ov3"] {
+        check(
+            &format!("generator-options/overlays-{case}"),
+            &format!("generator-options/overlays/{case}"),
+        );
+    }
+    check_error(
+        "generator-options/overlays-create",
+        "generator-options/overlays/create",
+    );
+}
+
+#[test]
+fn name_references_defaults_annotations_custom_configs_and_namespaces() {
+    check("namereference/defaults", "namereference/defaults");
+    check("namereference/custom-base", "namereference/custom/base");
+    check("namereference/custom-overlay", "namereference/custom/ov");
+    check("namereference/namespaces", "namereference/namespaces/top");
+}
+
+#[test]
+fn namespace_values_blank_null_and_not_dns_labels() {
+    // kustomize v5.7.1 takes any string (even one that is no DNS label) and treats a blank
+    // or null namespace as absent
+    for case in [
+        "blank", "tilde", "upper", "under", "long", "dash", "ok63", "res", "space",
+    ] {
+        check(&format!("namespaces/{case}"), &format!("namespaces/{case}"));
+    }
+}
+
+#[test]
+fn kustomization_string_fields_reject_numbers_and_booleans() {
+    check_error("namespaces/num", "namespaces/num");
+    for case in ["bool", "prefix", "labels", "hex"] {
+        check_error(
+            &format!("namespaces/types/{case}"),
+            &format!("namespaces/types/{case}"),
+        );
+    }
+}
