@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use super::{a_str, nargs};
-use crate::template::exec::ExecErrorOrMissing;
+use crate::template::exec::{ExecErrorOrMissing, FRESH_NEST, MAX_DEPTH, MAX_NEST};
+use crate::template::fmt::go_quote;
 use crate::template::{Exec, FnErr, FuncMap};
 use crate::value::Value;
 
@@ -340,13 +341,23 @@ pub(super) fn register(m: &mut FuncMap) {
         nargs(a, "required", 2)?;
         let warn = a_str(&a[0])?;
         match &a[1] {
-            Value::Nil => Err(FnErr::Call(warn.to_string())),
-            Value::Str(s) if s.is_empty() => Err(FnErr::Call(warn.to_string())),
+            Value::Nil => Err(warn_wrap(warn)),
+            Value::Str(s) if s.is_empty() => Err(warn_wrap(warn)),
             v => Ok(v.clone()),
         }
     });
+    m.insert("fail", |_, a| {
+        nargs(a, "fail", 1)?;
+        Err(warn_wrap(a_str(&a[0])?))
+    });
     m.insert("include", include);
     m.insert("tpl", tpl);
+}
+
+/// Helm's `warnWrap`: a `required`/`fail` message, which Helm reports alone.
+fn warn_wrap(msg: &str) -> FnErr {
+    use crate::template::exec::{WARN_END, WARN_START};
+    FnErr::Call(format!("{WARN_START}{msg}{WARN_END}"))
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -363,7 +374,7 @@ fn include(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
     nargs(a, "include", 2)?;
     let name = a_str(&a[0])?.to_string();
     let count = e.included.entry(name.clone()).or_insert(0);
-    if *count > INCLUDE_MAX {
+    if *count > INCLUDE_MAX || e.nest + FRESH_NEST > MAX_NEST {
         return Err(FnErr::Call(format!(
             "rendering template has a nested reference name: {name}: unable to execute template"
         )));
@@ -376,39 +387,56 @@ fn include(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
     match r {
         Ok(s) => Ok(Value::from(s)),
         Err(ExecErrorOrMissing::Missing(n)) => Err(FnErr::Call(format!(
-            "template: no template {n:?} associated with template \"gotpl\""
+            "template: no template {} associated with template \"{TPL_NAME}\"",
+            go_quote(&n)
         ))),
         Err(ExecErrorOrMissing::Exec(err)) => Err(nested(err, String::new())),
     }
 }
 
+/// The name Helm's engine gives its root template, and so every `tpl` text.
+pub const TPL_NAME: &str = "gotpl";
+
+/// Helm's `tpl`: the text is parsed alone, as a template named [`TPL_NAME`], and run with
+/// the templates it defines laid over the current set (Helm's clone of the set) for its
+/// duration, so that its `include`s and nested `tpl`s see them.
 fn tpl(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
     nargs(a, "tpl", 2)?;
-    let text = a_str(&a[0])?.to_string();
-    let name = e
-        .current
-        .last()
-        .map(|t| t.name.clone())
-        .unwrap_or_else(|| "gotpl".into());
+    let text = a_str(&a[0])?;
+    if e.nest + FRESH_NEST > MAX_NEST {
+        return Err(FnErr::Call(format!(
+            "exceeded maximum template depth ({MAX_DEPTH})"
+        )));
+    }
     let funcs = e.funcs.clone();
     let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
-    let (tree, defs) = crate::template::parse(&name, &text, &has)
-        .map_err(|err| FnErr::Call(format!("cannot parse template {:?}: {err}", text)))?;
-    let mut overlay = crate::template::exec::FastMap::default();
+    let (tree, defs) = crate::template::parse(TPL_NAME, text, &has)
+        .map_err(|err| FnErr::Call(format!("cannot parse template {}: {err}", go_quote(text))))?;
+    let mut overlay = Vec::with_capacity(defs.len() + 1);
     for d in defs {
-        overlay.insert(d.name.clone(), Rc::new(d));
+        // as Go's `associate`: an empty body does not replace a defined template
+        if crate::template::parse::is_empty_tree(&d)
+            && e.lookup(&d.name)
+                .is_some_and(|t| !crate::template::parse::is_empty_tree(&t))
+        {
+            continue;
+        }
+        overlay.push(Rc::new(d));
     }
     let tree = Rc::new(tree);
-    overlay.insert(name.clone(), tree.clone());
-    e.overlays.push(overlay);
+    overlay.push(tree.clone());
+    e.push_overlay(&overlay);
     let mut out = String::new();
-    let r = e.run_tree(&tree, a[1].clone(), &mut out);
-    e.overlays.pop();
+    let r = e.run_fresh(&tree, a[1].clone(), &mut out);
+    e.pop_overlay(&overlay);
     match r {
         Ok(()) => Ok(Value::from(out.replace("<no value>", ""))),
         Err(err) => Err(nested(
             err,
-            format!("error during tpl function execution for {text:?}:"),
+            format!(
+                "error during tpl function execution for {}: ",
+                go_quote(text)
+            ),
         )),
     }
 }

@@ -86,7 +86,7 @@ pub fn query_escape(s: &str) -> String {
 
 pub(crate) fn nargs(a: &[Value], name: &str, n: usize) -> Result<(), FnErr> {
     if a.len() != n {
-        return Err(FnErr::Type(format!(
+        return Err(FnErr::Arity(format!(
             "wrong number of args for {name}: want {n} got {}",
             a.len()
         )));
@@ -96,7 +96,7 @@ pub(crate) fn nargs(a: &[Value], name: &str, n: usize) -> Result<(), FnErr> {
 
 pub(crate) fn min_args(a: &[Value], name: &str, n: usize) -> Result<(), FnErr> {
     if a.len() < n {
-        return Err(FnErr::Type(format!(
+        return Err(FnErr::Arity(format!(
             "wrong number of args for {name}: want at least {n} got {}",
             a.len()
         )));
@@ -104,12 +104,16 @@ pub(crate) fn min_args(a: &[Value], name: &str, n: usize) -> Result<(), FnErr> {
     Ok(())
 }
 
-fn wrong(v: &Value, want: &str) -> FnErr {
+fn wrong(v: &Value, want: &'static str) -> FnErr {
     let got = match v {
         Value::Nil => "interface {}".to_string(),
         v => v.type_name(),
     };
-    FnErr::Type(format!("wrong type for value; expected {want}; got {got}"))
+    FnErr::Arg {
+        arg: v as *const Value as usize,
+        want,
+        got,
+    }
 }
 
 pub(crate) fn a_str(v: &Value) -> Result<&str, FnErr> {
@@ -245,7 +249,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
 /// Go's builtin `slice` (and Sprig's, which shares its name).
 pub fn go_slice(a: &[Value]) -> Result<Value, FnErr> {
     let Some(item) = a.first() else {
-        return Err(FnErr::Type(
+        return Err(FnErr::Arity(
             "wrong number of args for slice: want at least 1 got 0".into(),
         ));
     };

@@ -9,6 +9,9 @@ use super::parse::{Arg, Branch, Cmd, Node, Pipe, Tree};
 use crate::value::Value;
 
 /// An error raised while executing a template, with Go's context.
+///
+/// Its [`Display`](fmt::Display) is Helm's report of it (`reformatExecErrorMsg`); Go's own
+/// text is [`ExecError::go_string`].
 #[derive(Debug, Clone)]
 pub struct ExecError {
     /// `file:line:col` of the failing node.
@@ -17,23 +20,178 @@ pub struct ExecError {
     pub name: String,
     /// The failing node, printed.
     pub context: String,
-    /// The message (for a failed function call: `error calling NAME:`).
+    /// The message; when there is a cause, its text up to the cause's (for a failed
+    /// function call: `error calling NAME: `).
     pub msg: String,
-    /// The error inside an `include`/`tpl` call, if any.
-    pub cause: Option<Box<ExecError>>,
+    /// The error the message wraps (Go's `%w`), if any.
+    pub cause: Option<Box<Cause>>,
+}
+
+/// The error an [`ExecError`] wraps.
+#[derive(Debug, Clone)]
+pub enum Cause {
+    /// A nested template execution failed (`include`): Go's `template: ...` error itself.
+    Exec(ExecError),
+    /// A function returned a plain error.
+    Plain(String),
+    /// A plain error text wrapping a template error (`tpl`'s `error during tpl function
+    /// execution for "...": `).
+    Wrapped(String, ExecError),
+}
+
+/// Helm's markers around `required`/`fail` messages (`warnWrap`).
+pub const WARN_START: &str = "HELM_ERR_START";
+/// See [`WARN_START`].
+pub const WARN_END: &str = "HELM_ERR_END";
+
+impl ExecError {
+    /// Go's `template: LOC: executing "NAME" at <CTX>: MSG` without the cause.
+    fn own(&self) -> String {
+        format!(
+            "template: {}: executing {:?} at <{}>: {}",
+            self.location, self.name, self.context, self.msg
+        )
+    }
+
+    /// The error text Go's `text/template` gives (`err.Error()`).
+    pub fn go_string(&self) -> String {
+        let mut out = String::new();
+        let mut e = self;
+        loop {
+            out.push_str(&e.own());
+            match e.cause.as_deref() {
+                None => return out,
+                Some(Cause::Plain(m)) => {
+                    out.push_str(m);
+                    return out;
+                }
+                Some(Cause::Exec(inner)) => e = inner,
+                Some(Cause::Wrapped(p, inner)) => {
+                    out.push_str(p);
+                    e = inner;
+                }
+            }
+        }
+    }
+
+    /// The texts of Go's unwrap chain, each cut to what Helm's parser of it reads: the
+    /// error's own text and the start of its cause's. `None` marks a link Helm cannot parse.
+    fn links(&self) -> Vec<Option<String>> {
+        let mut v = Vec::new();
+        let mut e = self;
+        loop {
+            let own = e.own();
+            match e.cause.as_deref() {
+                None => {
+                    v.push(Some(own));
+                    return v;
+                }
+                Some(Cause::Exec(inner)) => {
+                    v.push(Some(format!("{own}template:")));
+                    e = inner;
+                }
+                Some(Cause::Plain(m)) => {
+                    v.push(Some(format!("{own}{m}")));
+                    v.push(m.starts_with("template: ").then(|| m.clone()));
+                    return v;
+                }
+                Some(Cause::Wrapped(p, _)) => {
+                    v.push(Some(format!("{own}{p}")));
+                    v.push(None);
+                    return v;
+                }
+            }
+        }
+    }
+
+    /// The text between Helm's `required`/`fail` markers anywhere in the chain.
+    fn warning(&self) -> Option<String> {
+        let s = self.go_string();
+        let a = s.find(WARN_START)?;
+        let b = s.rfind(WARN_END)?;
+        (b >= a + WARN_START.len()).then(|| s[a + WARN_START.len()..b].to_string())
+    }
+}
+
+/// One parsed link of Helm's error chain (`TraceableError`).
+#[derive(PartialEq)]
+struct Traceable {
+    location: String,
+    message: String,
+    executed: String,
+}
+
+/// Helm's `parseTemplateExecErrorString`.
+fn parse_link(s: &str) -> Option<Traceable> {
+    let rest = s.strip_prefix("template: ")?;
+    if rest.starts_with("no template ") {
+        return Some(Traceable {
+            location: String::new(),
+            message: s.to_string(),
+            executed: String::new(),
+        });
+    }
+    let cut_msg = |m: &str| match m.find(" template:") {
+        Some(i) => m[..i].to_string(),
+        None => m.to_string(),
+    };
+    if let Some(i) = rest.find(": executing ") {
+        let name = &rest[..i];
+        let after = &rest[i + ": executing ".len()..];
+        if let Some(after) = after.strip_prefix('"')
+            && let Some(q) = after.find('"')
+        {
+            let func = &after[..q];
+            if let Some(at) = after[q + 1..].strip_prefix(" at <")
+                && let Some(j) = at.find(">: ")
+            {
+                return Some(Traceable {
+                    location: name.to_string(),
+                    message: cut_msg(&at[j + 3..]),
+                    executed: format!("executing \"{func}\" at <{}>:", &at[..j]),
+                });
+            }
+        }
+        return None;
+    }
+    let sep = rest.rfind(": ")?;
+    Some(Traceable {
+        location: rest[..sep].to_string(),
+        message: cut_msg(&rest[sep + 2..]),
+        executed: String::new(),
+    })
 }
 
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}\n  executing \"{}\" at <{}>:\n    {}",
-            self.location, self.name, self.context, self.msg
-        )?;
-        if let Some(c) = &self.cause {
-            write!(f, "\n{c}")?;
+        if let Some(w) = self.warning() {
+            return write!(f, "execution error at ({}): {w}", self.location);
         }
-        Ok(())
+        let mut parsed: Vec<Traceable> = Vec::new();
+        for l in self.links() {
+            let Some(t) = l.as_deref().and_then(parse_link) else {
+                return f.write_str(&self.go_string());
+            };
+            if parsed.last() != Some(&t) {
+                parsed.push(t);
+            }
+        }
+        let mut s = String::new();
+        for t in &parsed {
+            if !t.location.is_empty() {
+                s.push_str(&t.location);
+                s.push_str("\n  ");
+            }
+            if !t.executed.is_empty() {
+                s.push_str(&t.executed);
+                s.push_str("\n    ");
+            }
+            if !t.message.is_empty() {
+                s.push_str(&t.message);
+                s.push('\n');
+            }
+        }
+        f.write_str(s.trim())
     }
 }
 
@@ -46,7 +204,20 @@ pub enum FnErr {
     Call(String),
     /// An argument has the wrong type (reported without `error calling`).
     Type(String),
-    /// A nested template failed (`include`, `tpl`).
+    /// The wrong number of arguments (reported at the function's name).
+    Arity(String),
+    /// The argument at address `arg` (an element of the slice the function got) does not
+    /// have the parameter type `want` (Go type name); `got` is its type.
+    Arg {
+        /// Address of the offending argument.
+        arg: usize,
+        /// The parameter's Go type.
+        want: &'static str,
+        /// The argument's Go type.
+        got: String,
+    },
+    /// A nested template failed: with an empty prefix the template error itself
+    /// (`include`), else a plain text wrapping it (`tpl`).
     Nested(String, Box<ExecError>),
     /// A plain error not tied to a template position (e.g. `tpl` parse errors).
     Plain(String),
@@ -102,19 +273,33 @@ enum Flow {
     Continue,
 }
 
-/// Maximum nesting of template calls (`template`, `include`, `tpl`).
-pub const MAX_DEPTH: usize = 1000;
+/// Go's maximum nesting of `{{template}}` calls within one execution (`maxExecDepth`).
+pub const MAX_DEPTH: usize = 100_000;
+
+/// Our limit on all nested executions (`template`, `include`, `tpl`, weighted by their
+/// stack use), which keeps the stack (the renderer's thread has 512 MiB) bounded. Go's
+/// limit counts `{{template}}` calls alone, afresh in each `include`/`tpl`: a recursion
+/// that reaches ours but not Go's is reported as Go's depth error (`include`'s as Helm's
+/// nested-reference error).
+pub const MAX_NEST: usize = MAX_DEPTH + 1;
+
+/// What a new execution (`include`, `tpl`) counts towards [`MAX_NEST`]: it takes about
+/// that many times the stack of a `{{template}}` call.
+pub const FRESH_NEST: usize = 4;
 
 /// The execution engine: template set, functions, and per-render state.
 pub struct Exec {
     /// Parsed templates by name.
     pub set: FastMap<String, Rc<Tree>>,
-    /// Templates added by `tpl` (searched first).
-    pub overlays: Vec<FastMap<String, Rc<Tree>>>,
+    /// Templates defined by the `tpl` texts being run, innermost last per name (searched
+    /// before [`Exec::set`]).
+    pub overlay: FastMap<String, Vec<Rc<Tree>>>,
     /// Functions.
     pub funcs: Rc<FuncMap>,
-    /// Nesting depth of template calls.
+    /// Nesting depth of `{{template}}` calls in the current execution (Go's `state.depth`).
     pub depth: usize,
+    /// Nesting of all template executions (bounded by [`MAX_NEST`]).
+    pub nest: usize,
     /// `include` counts per name (Helm's recursion guard).
     pub included: FastMap<String, usize>,
     /// Host data for functions (Helm's `.Files` etc. live in values; this holds settings).
@@ -139,9 +324,10 @@ impl Exec {
     pub fn new(funcs: Rc<FuncMap>, host: Rc<dyn std::any::Any>) -> Self {
         Exec {
             set: FastMap::default(),
-            overlays: Vec::new(),
+            overlay: FastMap::default(),
             funcs,
             depth: 0,
+            nest: 0,
             included: FastMap::default(),
             host,
             current: Vec::new(),
@@ -164,12 +350,34 @@ impl Exec {
 
     /// Looks a template up by name.
     pub fn lookup(&self, name: &str) -> Option<Rc<Tree>> {
-        for o in self.overlays.iter().rev() {
-            if let Some(t) = o.get(name) {
-                return Some(t.clone());
-            }
+        if !self.overlay.is_empty()
+            && let Some(t) = self.overlay.get(name).and_then(|v| v.last())
+        {
+            return Some(t.clone());
         }
         self.set.get(name).cloned()
+    }
+
+    /// Lays templates over the set (a `tpl` text's), until [`Exec::pop_overlay`].
+    pub fn push_overlay(&mut self, trees: &[Rc<Tree>]) {
+        for t in trees {
+            self.overlay
+                .entry(t.name.clone())
+                .or_default()
+                .push(t.clone());
+        }
+    }
+
+    /// Removes the templates [`Exec::push_overlay`] laid over the set.
+    pub fn pop_overlay(&mut self, trees: &[Rc<Tree>]) {
+        for t in trees {
+            if let Some(v) = self.overlay.get_mut(&t.name) {
+                v.pop();
+                if v.is_empty() {
+                    self.overlay.remove(&t.name);
+                }
+            }
+        }
     }
 
     /// Whether a function exists (for parsing).
@@ -183,24 +391,14 @@ impl Exec {
             return Err(ExecErrorOrMissing::Missing(name.to_string()));
         };
         let mut out = String::new();
-        self.run_tree(&tree, dot, &mut out)
+        self.run_fresh(&tree, dot, &mut out)
             .map_err(ExecErrorOrMissing::Exec)?;
         Ok(out)
     }
 
     /// Runs a tree with a fresh variable scope.
     pub fn run_tree(&mut self, tree: &Rc<Tree>, dot: Value, out: &mut String) -> R<()> {
-        if self.depth >= MAX_DEPTH {
-            let (l, c) = tree.location(0);
-            return Err(ExecError {
-                location: format!("{}:{l}:{c}", tree.parse_name),
-                name: tree.name.clone(),
-                context: String::new(),
-                msg: format!("exceeded maximum template depth ({MAX_DEPTH})"),
-                cause: None,
-            });
-        }
-        self.depth += 1;
+        self.nest += 1;
         self.current.push(tree.clone());
         let mut st = State {
             tree,
@@ -210,8 +408,19 @@ impl Exec {
         };
         let r = self.walk_list(&mut st, &dot, &tree.root, out);
         self.current.pop();
-        self.depth -= 1;
+        self.nest -= 1;
         r.map(|_| ())
+    }
+
+    /// Runs a tree as a new execution (Go's `Execute`: `include`, `tpl`), whose
+    /// `{{template}}` depth starts again at zero.
+    pub fn run_fresh(&mut self, tree: &Rc<Tree>, dot: Value, out: &mut String) -> R<()> {
+        let depth = std::mem::replace(&mut self.depth, 0);
+        self.nest += FRESH_NEST - 1;
+        let r = self.run_tree(tree, dot, out);
+        self.nest -= FRESH_NEST - 1;
+        self.depth = depth;
+        r
     }
 
     fn err(&self, st: &State, msg: impl Into<String>) -> ExecError {
@@ -267,16 +476,18 @@ impl Exec {
             Node::With(b) => return self.if_with(st, dot, b, true, out),
             Node::Range(b) => return self.range(st, dot, b, out),
             Node::Template { pos, name, pipe } => {
-                self.at(st, *pos, node_ctx(node));
+                self.at(st, *pos, node);
                 let Some(tree) = self.lookup(name) else {
                     return Err(self.err(
                         st,
-                        format!(
-                            "template: no template {name:?} associated with template {:?}",
-                            st.tree.name
-                        ),
+                        format!("template {} not defined", super::fmt::go_quote(name)),
                     ));
                 };
+                if self.depth >= MAX_DEPTH || self.nest >= MAX_NEST {
+                    return Err(
+                        self.err(st, format!("exceeded maximum template depth ({MAX_DEPTH})"))
+                    );
+                }
                 let newdot = match pipe {
                     Some(p) => {
                         let mark = st.vars.len();
@@ -286,7 +497,10 @@ impl Exec {
                     }
                     None => Value::Nil,
                 };
-                self.run_tree(&tree, newdot, out)?;
+                self.depth += 1;
+                let r = self.run_tree(&tree, newdot, out);
+                self.depth -= 1;
+                r?;
             }
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
@@ -454,8 +668,8 @@ impl Exec {
             }
             Arg::Chain(pos, inner, fields) => {
                 self.at(st, *pos, first);
+                // Go reports errors of the fields wherever evaluating the operand stopped
                 let recv = self.arg(st, dot, inner)?;
-                self.at(st, *pos, first);
                 self.field_chain(st, dot, recv, fields, &c.args[1..], fin)
             }
             Arg::Var(pos, name, fields) => {
@@ -528,13 +742,17 @@ impl Exec {
             return Ok(Value::Nil);
         }
         let n = fields.len();
+        // a value read from a map has Go's static type `interface {}`
+        let mut from_map = false;
         for (i, f) in fields.iter().enumerate() {
+            let was_map = matches!(recv, Value::Map(_));
             if i + 1 < n {
-                recv = self.field(st, dot, recv, f, &[], None, false)?;
+                recv = self.field(st, dot, recv, f, &[], None, (false, from_map))?;
             } else {
                 let has = !args.is_empty() || fin.is_some();
-                return self.field(st, dot, recv, f, args, fin, has);
+                return self.field(st, dot, recv, f, args, fin, (has, from_map));
             }
+            from_map = was_map;
         }
         Ok(recv)
     }
@@ -548,8 +766,15 @@ impl Exec {
         name: &str,
         args: &'t [Arg],
         fin: Option<Value>,
-        has_args: bool,
+        (has_args, from_map): (bool, bool),
     ) -> R<Value> {
+        let type_name = |v: &Value| {
+            if from_map {
+                "interface {}".to_string()
+            } else {
+                v.type_name()
+            }
+        };
         match &recv {
             Value::Nil => {
                 Err(self.err(st, format!("nil pointer evaluating interface {{}}.{name}")))
@@ -571,7 +796,11 @@ impl Exec {
                     }
                     return match o.call(name, &vals) {
                         Some(Ok(v)) => Ok(v),
-                        Some(Err(e)) => Err(self.err(st, format!("error calling {name}: {e}"))),
+                        Some(Err(e)) => {
+                            let mut err = self.err(st, format!("error calling {name}: "));
+                            err.cause = Some(Box::new(Cause::Plain(e.to_string())));
+                            Err(err)
+                        }
                         None => Err(self.err(
                             st,
                             format!("can't evaluate field {name} in type {}", o.type_name()),
@@ -590,13 +819,13 @@ impl Exec {
                     }
                     None => Err(self.err(
                         st,
-                        format!("can't evaluate field {name} in type {}", o.type_name()),
+                        format!("can't evaluate field {name} in type {}", type_name(&recv)),
                     )),
                 }
             }
             other => Err(self.err(
                 st,
-                format!("can't evaluate field {name} in type {}", other.type_name()),
+                format!("can't evaluate field {name} in type {}", type_name(other)),
             )),
         }
     }
@@ -614,7 +843,6 @@ impl Exec {
             }
             Arg::Chain(_, inner, fields) => {
                 let v = self.arg(st, dot, inner)?;
-                self.at(st, a.pos(), a);
                 self.field_chain(st, dot, v, fields, &[], None)
             }
             Arg::Pipe(_, p) => {
@@ -641,7 +869,6 @@ impl Exec {
         // short-circuit builtins
         if (name == "and" || name == "or") && !self.funcs.contains_key(name) {
             if argn.is_empty() && fin.is_none() {
-                self.at(st, cpos, c);
                 return Err(self.err(
                     st,
                     format!("wrong number of args for {name}: want at least 1 got 0"),
@@ -659,6 +886,7 @@ impl Exec {
             }
             return Ok(last);
         }
+        let ident_at = (st.at_pos, st.at);
         let mut vals = Vec::with_capacity(argn.len() + 1);
         for a in argn {
             vals.push(self.arg(st, dot, a)?);
@@ -672,18 +900,63 @@ impl Exec {
         };
         match func(self, &vals) {
             Ok(v) => Ok(v),
-            Err(e) => {
+            Err(e) => Err(self.call_error(st, name, e, &vals, argn, ident_at, (cpos, c))),
+        }
+    }
+
+    /// Turns a function's failure into Go's error at Go's node: the function's name for
+    /// a wrong argument count, the argument for a wrong argument type, else the command.
+    #[allow(clippy::too_many_arguments)]
+    fn call_error<'t>(
+        &self,
+        st: &mut State<'t>,
+        name: &str,
+        e: FnErr,
+        vals: &[Value],
+        argn: &'t [Arg],
+        ident_at: (usize, Option<&'t dyn fmt::Display>),
+        (cpos, c): (usize, &'t dyn fmt::Display),
+    ) -> ExecError {
+        let call = |this: &Self, st: &mut State<'t>, cause: Cause| {
+            this.at(st, cpos, c);
+            let mut e = this.err(st, format!("error calling {name}: "));
+            e.cause = Some(Box::new(cause));
+            e
+        };
+        match e {
+            FnErr::Call(m) | FnErr::Plain(m) => call(self, st, Cause::Plain(m)),
+            FnErr::Nested(p, inner) if p.is_empty() => call(self, st, Cause::Exec(*inner)),
+            FnErr::Nested(p, inner) => call(self, st, Cause::Wrapped(p, *inner)),
+            FnErr::Type(m) => {
                 self.at(st, cpos, c);
-                Err(match e {
-                    FnErr::Call(m) => self.err(st, format!("error calling {name}: {m}")),
-                    FnErr::Type(m) => self.err(st, m),
-                    FnErr::Plain(m) => self.err(st, format!("error calling {name}: {m}")),
-                    FnErr::Nested(m, inner) => {
-                        let mut e = self.err(st, format!("error calling {name}: {m}"));
-                        e.cause = Some(inner);
-                        e
-                    }
-                })
+                self.err(st, m)
+            }
+            FnErr::Arity(m) => {
+                (st.at_pos, st.at) = ident_at;
+                self.err(st, m)
+            }
+            FnErr::Arg { arg, want, got } => {
+                let i = vals
+                    .iter()
+                    .position(|v| std::ptr::eq(v, arg as *const Value));
+                let wrong = format!("wrong type for value; expected {want}; got {got}");
+                let Some(a) = i.and_then(|i| argn.get(i)) else {
+                    // the piped value: Go reports it wherever evaluation stopped
+                    return self.err(st, wrong);
+                };
+                self.at(st, a.pos(), a);
+                let msg = match a {
+                    Arg::Nil(_) => format!("cannot assign nil to {want}"),
+                    Arg::Const(_, _, src) => match want {
+                        "string" => format!("expected string; found {src}"),
+                        "bool" => format!("expected bool; found {src}"),
+                        "int" | "int64" => format!("expected integer; found {src}"),
+                        "float64" => format!("expected float; found {src}"),
+                        _ => format!("can't handle {src} for arg of type {want}"),
+                    },
+                    _ => wrong,
+                };
+                self.err(st, msg)
             }
         }
     }
@@ -721,7 +994,7 @@ fn builtin(name: &str) -> Option<Func> {
     Some(match name {
         "not" => |_, a| {
             if a.len() != 1 {
-                return Err(FnErr::Type(format!(
+                return Err(FnErr::Arity(format!(
                     "wrong number of args for not: want 1 got {}",
                     a.len()
                 )));
@@ -730,7 +1003,7 @@ fn builtin(name: &str) -> Option<Func> {
         },
         "len" => |_, a| {
             if a.len() != 1 {
-                return Err(FnErr::Type(format!(
+                return Err(FnErr::Arity(format!(
                     "wrong number of args for len: want 1 got {}",
                     a.len()
                 )));
@@ -749,7 +1022,7 @@ fn builtin(name: &str) -> Option<Func> {
         },
         "index" => |_, a| {
             let Some(first) = a.first() else {
-                return Err(FnErr::Type(
+                return Err(FnErr::Arity(
                     "wrong number of args for index: want at least 1 got 0".into(),
                 ));
             };
@@ -771,27 +1044,21 @@ fn builtin(name: &str) -> Option<Func> {
                     Value::List(l) => {
                         let i = index_int(ix)?;
                         if i < 0 || i as usize >= l.len() {
-                            return Err(
-                                format!("error calling index: index out of range: {i}").into()
-                            );
+                            return Err(format!("index out of range: {i}").into());
                         }
                         l[i as usize].clone()
                     }
                     Value::Str(s) => {
                         let i = index_int(ix)?;
                         if i < 0 || i as usize >= s.len() {
-                            return Err(
-                                format!("error calling index: index out of range: {i}").into()
-                            );
+                            return Err(format!("index out of range: {i}").into());
                         }
                         Value::Int(s.as_bytes()[i as usize] as i64)
                     }
                     Value::Bytes(b) => {
                         let i = index_int(ix)?;
                         if i < 0 || i as usize >= b.len() {
-                            return Err(
-                                format!("error calling index: index out of range: {i}").into()
-                            );
+                            return Err(format!("index out of range: {i}").into());
                         }
                         Value::Int(b[i as usize] as i64)
                     }
@@ -804,7 +1071,19 @@ fn builtin(name: &str) -> Option<Func> {
         "println" => |_, a| Ok(Value::from(super::fmt::sprintln(a))),
         "printf" => |_, a| {
             let Some(Value::Str(f)) = a.first() else {
-                return Err(FnErr::Type("wrong type for value; expected string".into()));
+                return Err(match a.first() {
+                    Some(v) => FnErr::Arg {
+                        arg: v as *const Value as usize,
+                        want: "string",
+                        got: match v {
+                            Value::Nil => "interface {}".to_string(),
+                            v => v.type_name(),
+                        },
+                    },
+                    None => FnErr::Arity(
+                        "wrong number of args for printf: want at least 1 got 0".into(),
+                    ),
+                });
             };
             Ok(Value::from(super::fmt::sprintf(f, &a[1..])))
         },
@@ -828,7 +1107,7 @@ fn builtin(name: &str) -> Option<Func> {
         },
         "ne" => |_, a| {
             if a.len() != 2 {
-                return Err(FnErr::Type(format!(
+                return Err(FnErr::Arity(format!(
                     "wrong number of args for ne: want 2 got {}",
                     a.len()
                 )));
@@ -855,7 +1134,7 @@ fn index_int(v: &Value) -> Result<i64, FnErr> {
 
 fn cmp_fn(a: &[Value], name: &str, f: fn(std::cmp::Ordering) -> bool) -> Result<Value, FnErr> {
     if a.len() != 2 {
-        return Err(FnErr::Type(format!(
+        return Err(FnErr::Arity(format!(
             "wrong number of args for {name}: want 2 got {}",
             a.len()
         )));
@@ -969,11 +1248,4 @@ pub fn js_escape(s: &str) -> String {
         }
     }
     o
-}
-
-fn node_ctx(n: &Node) -> &dyn fmt::Display {
-    match n {
-        Node::Template { pipe: Some(p), .. } => p,
-        _ => &"template",
-    }
 }

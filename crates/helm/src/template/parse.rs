@@ -143,6 +143,25 @@ impl Arg {
     }
 }
 
+impl fmt::Display for Node {
+    /// Go's `String` of a node, as error contexts print it (`{{template "x" .}}`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Template { name, pipe, .. } => {
+                write!(f, "{{{{template {}", super::fmt::go_quote(name))?;
+                if let Some(p) = pipe {
+                    write!(f, " {p}")?;
+                }
+                f.write_str("}}")
+            }
+            Node::Action(p) => write!(f, "{{{{{p}}}}}"),
+            Node::Break(_) => f.write_str("{{break}}"),
+            Node::Continue(_) => f.write_str("{{continue}}"),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl fmt::Display for Arg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -792,6 +811,8 @@ impl<'a> Parser<'a> {
     }
 
     fn block(&mut self, pos: usize) -> Result<Node, ParseError> {
+        self.peek_non_space();
+        let name_pos = self.toks[self.i].1;
         let name = self.string_const("block clause")?;
         let pipe = self.pipeline("block clause", true)?;
         self.vars.push(vec!["$".into()]);
@@ -807,13 +828,16 @@ impl<'a> Parser<'a> {
             root: list,
         });
         Ok(Node::Template {
-            pos,
+            pos: name_pos,
             name,
             pipe: Some(pipe),
         })
     }
 
-    fn template(&mut self, pos: usize) -> Result<Node, ParseError> {
+    fn template(&mut self, _pos: usize) -> Result<Node, ParseError> {
+        // Go places the node at its name
+        self.peek_non_space();
+        let pos = self.toks[self.i].1;
         let name = self.string_const("template clause")?;
         let pipe = if *self.peek_non_space() == Tok::RightDelim {
             self.next();
@@ -1016,20 +1040,21 @@ impl<'a> Parser<'a> {
             return Ok(None);
         };
         if let Tok::Field(_) = self.peek() {
-            let pos = term.pos();
+            // Go places a chain at its first added field
+            let pos = self.toks[self.i].1;
             let mut fields = Vec::new();
             while let Tok::Field(f) = *self.peek() {
                 self.next();
                 fields.push(Rc::from(f));
             }
             return Ok(Some(match term {
-                Arg::Field(p, mut fs) => {
+                Arg::Field(_, mut fs) => {
                     fs.extend(fields);
-                    Arg::Field(p, fs)
+                    Arg::Field(pos, fs)
                 }
-                Arg::Var(p, v, mut fs) => {
+                Arg::Var(_, v, mut fs) => {
                     fs.extend(fields);
-                    Arg::Var(p, v, fs)
+                    Arg::Var(pos, v, fs)
                 }
                 Arg::Const(p, ..) | Arg::Nil(p) | Arg::Dot(p) => {
                     return Err(

@@ -1,0 +1,1 @@
+{{ define "x" }}{{ .Values.x.y }}{{ end }}

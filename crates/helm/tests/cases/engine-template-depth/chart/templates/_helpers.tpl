@@ -1,0 +1,1 @@
+{{ define "rec" }}{{ template "rec" . }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "x" }}{{ tpl "{{ .a.b }}" (dict "a" 1) }}{{ end }}

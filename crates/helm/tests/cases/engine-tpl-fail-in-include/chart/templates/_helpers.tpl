@@ -1,0 +1,1 @@
+{{ define "x" }}{{ tpl "{{ fail \"boom\" }}" . }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "x" }}{{ tpl "{{ .Values.x.y }}" . }}{{ end }}
