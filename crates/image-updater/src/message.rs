@@ -98,7 +98,8 @@ pub fn render(
     }));
     exec.execute("commit message", data).map_err(|e| {
         let msg = match e {
-            gitops_helm::template::exec::ExecErrorOrMissing::Exec(e) => e.to_string(),
+            // Flux prints Go's own text of the error (not Helm's formatting).
+            gitops_helm::template::exec::ExecErrorOrMissing::Exec(e) => e.go_string(),
             gitops_helm::template::exec::ExecErrorOrMissing::Missing(n) => {
                 format!("no such template {n:?}")
             }
@@ -458,6 +459,21 @@ Objects:
         assert!(
             e.to_string()
                 .contains("can't evaluate field Nope in type update.Result"),
+            "{e}"
+        );
+        // A function's error reads as Go's `err.Error()` (what Flux prints), not as Helm
+        // reformats template errors.
+        let e = render(
+            Some("{{ fail \"stop\" }}"),
+            &who(),
+            &report(),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "template: commit message:1:3: executing \"commit message\" at <fail \"stop\">: error calling fail: stop"
+            ),
             "{e}"
         );
         // Sprig's hermetic map: no clock, no randomness, no environment.
