@@ -214,7 +214,8 @@ async fn get_cases() {
 }
 
 /// `get artifact generators`: Flux's columns, `Suspended` from the
-/// `source.extensions.fluxcd.io/reconcile: disabled` annotation.
+/// `source.extensions.fluxcd.io/reconcile: disabled` annotation; `tree artifact generator`:
+/// the inventory as Flux draws it.
 #[tokio::test]
 async fn get_artifact_generators() {
     let env = Env::start().await;
@@ -238,11 +239,17 @@ async fn get_artifact_generators() {
         env.create(&obj).await;
         env.set_status(
             &obj,
-            serde_json::json!({"conditions": [{
-                "type": "Ready", "status": "True", "reason": "Succeeded",
-                "message": "reconciliation succeeded, generated 1 artifact(s)",
-                "lastTransitionTime": "2026-01-01T00:00:00Z",
-            }]}),
+            serde_json::json!({
+                "conditions": [{
+                    "type": "Ready", "status": "True", "reason": "Succeeded",
+                    "message": "reconciliation succeeded, generated 1 artifact(s)",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }],
+                "inventory": [
+                    {"name": format!("{name}-one"), "namespace": ns, "digest": "sha256:1", "filename": "1.tar.gz"},
+                    {"name": format!("{name}-two"), "namespace": ns, "digest": "sha256:2", "filename": "2.tar.gz"},
+                ],
+            }),
         )
         .await;
     }
@@ -253,5 +260,12 @@ async fn get_artifact_generators() {
 apps \tFalse    \tTrue \treconciliation succeeded, generated 1 artifact(s)\t
 infra\tTrue     \tTrue \treconciliation succeeded, generated 1 artifact(s)\t
 ",
+    );
+    let run = env.run(&format!("tree artifact generator apps -n {ns}")).await;
+    assert_output(
+        &run,
+        &format!(
+            "ArtifactGenerator/{ns}/apps\n├── ExternalArtifact/{ns}/apps-one\n└── ExternalArtifact/{ns}/apps-two\n\n"
+        ),
     );
 }

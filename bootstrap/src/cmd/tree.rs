@@ -1,6 +1,7 @@
 //! `gitops tree kustomization NAME`: what a Kustomization applied, as a tree, descending into
 //! the Kustomizations it applied and into the releases of its HelmReleases (read from Helm's
-//! storage Secrets), as `flux tree kustomization` prints it (`--compact`, `-o json|yaml`).
+//! storage Secrets), as `flux tree kustomization` prints it (`--compact`, `-o json|yaml`);
+//! `gitops tree artifact generator NAME`: the ExternalArtifacts an ArtifactGenerator made.
 
 use crate::cli::{Global, kinds, object};
 use gitops_apply::ObjectRef;
@@ -25,6 +26,25 @@ enum Command {
     /// Print the resources reconciled by a Kustomization.
     #[command(visible_aliases = ["ks", "kustomizations"])]
     Kustomization(KsArgs),
+    /// Print the inventory of artifact objects.
+    #[command(visible_alias = "artifacts", subcommand)]
+    Artifact(ArtifactCommand),
+}
+
+#[derive(clap::Subcommand)]
+enum ArtifactCommand {
+    /// Print the inventory of an ArtifactGenerator.
+    #[command(visible_alias = "generators")]
+    Generator(GeneratorArgs),
+}
+
+#[derive(clap::Args)]
+struct GeneratorArgs {
+    /// ArtifactGenerator name.
+    name: String,
+    /// The format in which the tree should be printed. Can be 'json' or 'yaml'.
+    #[arg(long, short = 'o', default_value = "", value_parser = ["", "json", "yaml"])]
+    output: String,
 }
 
 #[derive(clap::Args)]
@@ -138,7 +158,10 @@ const COMPACT_GROUP: &str = "toolkit.fluxcd.io";
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     args.global.check()?;
     let global = args.global;
-    let Command::Kustomization(ks) = args.command;
+    let ks = match args.command {
+        Command::Kustomization(ks) => ks,
+        Command::Artifact(ArtifactCommand::Generator(g)) => return generator(&global, g),
+    };
     let Some(name) = ks.name else {
         anyhow::bail!("kustomization name is required");
     };
@@ -160,17 +183,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             compact: ks.compact,
         };
         walker.kustomization(&mut root, &root_obj).await?;
-        let text = match ks.output.as_str() {
-            "json" => serde_json::to_string_pretty(&root)? + "\n",
-            "yaml" => {
-                let v = serde_json::to_value(&root)?;
-                let doc = crate::cli::yaml::document(&v)?;
-                doc.trim_start_matches("---\n").to_owned() + "\n"
-            }
-            _ => root.print() + "\n",
+        print_tree(&root, &ks.output)
+    })
+}
+
+/// Prints a tree as `-o` asks: box drawing, JSON or YAML.
+fn print_tree(root: &Tree, output: &str) -> anyhow::Result<ExitCode> {
+    let text = match output {
+        "json" => serde_json::to_string_pretty(root)? + "\n",
+        "yaml" => {
+            let v = serde_json::to_value(root)?;
+            let doc = crate::cli::yaml::document(&v)?;
+            doc.trim_start_matches("---\n").to_owned() + "\n"
+        }
+        _ => root.print() + "\n",
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tree artifact generator NAME`: the ExternalArtifacts in the generator's inventory.
+fn generator(global: &Global, args: GeneratorArgs) -> anyhow::Result<ExitCode> {
+    crate::cli::global::block_on(async {
+        let client = global.client().await?;
+        let api = kinds::ARTIFACT_GENERATOR.api(&client, Some(&global.namespace));
+        let obj = object::get(&api, &args.name).await?;
+        let meta = |group: &str, kind: &str, ns: &str, name: &str| ObjMetadata {
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            group_kind: GroupKind {
+                group: group.to_owned(),
+                kind: kind.to_owned(),
+            },
         };
-        std::io::stdout().write_all(text.as_bytes())?;
-        Ok(ExitCode::SUCCESS)
+        let info = kinds::ARTIFACT_GENERATOR.info;
+        let mut root = Tree::new(meta(info.group, info.kind, &global.namespace, &args.name));
+        for ea in obj["status"]["inventory"].as_array().into_iter().flatten() {
+            let s = |k: &str| ea[k].as_str().unwrap_or_default().to_owned();
+            root.resources.push(Tree::new(meta(
+                kinds::EXTERNAL_ARTIFACT.info.group,
+                "ExternalArtifact",
+                &s("namespace"),
+                &s("name"),
+            )));
+        }
+        print_tree(&root, &args.output)
     })
 }
 
