@@ -261,11 +261,39 @@ apps \tFalse    \tTrue \treconciliation succeeded, generated 1 artifact(s)\t
 infra\tTrue     \tTrue \treconciliation succeeded, generated 1 artifact(s)\t
 ",
     );
-    let run = env.run(&format!("tree artifact generator apps -n {ns}")).await;
+    let run = env
+        .run(&format!("tree artifact generator apps -n {ns}"))
+        .await;
     assert_output(
         &run,
         &format!(
             "ArtifactGenerator/{ns}/apps\n├── ExternalArtifact/{ns}/apps-one\n└── ExternalArtifact/{ns}/apps-two\n\n"
         ),
+    );
+    let run = env
+        .run(&format!("export artifact generator apps -n {ns}"))
+        .await;
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert_eq!(
+        run.output,
+        format!(
+            "---
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata:
+  name: apps
+  namespace: {ns}
+spec:
+  artifacts:
+  - copy:
+    - from: '@repo/**'
+      to: '@artifact/'
+    name: apps
+  sources:
+  - alias: repo
+    kind: GitRepository
+    name: repo
+"
+        )
     );
 }

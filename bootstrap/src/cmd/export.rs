@@ -10,11 +10,29 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::process::ExitCode;
 
+/// What `export` takes: the kinds the other object commands take, and ArtifactGenerators
+/// (which `flux export` has but `suspend`/`resume`/`reconcile` do not).
+#[derive(clap::Subcommand)]
+enum ExportTarget {
+    #[command(flatten)]
+    Flux(Target),
+    /// Artifact objects.
+    #[command(visible_alias = "artifacts", subcommand)]
+    Artifact(ArtifactTarget),
+}
+
+#[derive(clap::Subcommand)]
+enum ArtifactTarget {
+    /// ArtifactGenerator.
+    #[command(visible_alias = "generators")]
+    Generator(crate::cli::target::Names),
+}
+
 /// `gitops export`.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
-    target: Target,
+    target: ExportTarget,
     /// Select all resources.
     #[arg(long, global = true)]
     all: bool,
@@ -42,7 +60,11 @@ pub fn exportable(live: &Value) -> anyhow::Result<Value> {
     let full = typed_value(live)?;
     let mut meta = Map::new();
     for k in ["annotations", "labels", "name", "namespace"] {
-        if let Some(v) = live["metadata"].get(k).filter(|v| !v.is_null()) {
+        // Go's `omitempty`: empty maps are left out as well.
+        if let Some(v) = live["metadata"]
+            .get(k)
+            .filter(|v| !v.is_null() && v.as_object().is_none_or(|m| !m.is_empty()))
+        {
             meta.insert(k.into(), v.clone());
         }
     }
@@ -88,7 +110,12 @@ async fn credentials(client: &kube::Client, obj: &Value) -> anyhow::Result<Optio
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     args.global.check()?;
     let global = args.global;
-    let (kind, names) = args.target.resolve();
+    let (kind, names) = match args.target {
+        ExportTarget::Flux(t) => t.resolve(),
+        ExportTarget::Artifact(ArtifactTarget::Generator(n)) => {
+            (crate::cli::kinds::ARTIFACT_GENERATOR, n.names)
+        }
+    };
     if !args.all && names.is_empty() {
         anyhow::bail!("name is required");
     }
