@@ -795,6 +795,19 @@ impl Api {
         let meta = meta_mut(&mut new);
         meta.remove("resourceVersion");
         meta.remove("selfLink");
+        // ObjectMeta's maps and lists are `omitempty` in Kubernetes: an empty one is not
+        // stored or served (`annotations: {}` reads back as no annotations).
+        for k in ["labels", "annotations", "finalizers", "ownerReferences"] {
+            let empty = match meta.get(k) {
+                Some(Value::Null) => true,
+                Some(Value::Object(m)) => m.is_empty(),
+                Some(Value::Array(a)) => a.is_empty(),
+                _ => false,
+            };
+            if empty {
+                meta.remove(k);
+            }
+        }
         if !rt.namespaced {
             meta.remove("namespace");
         } else if let Some(ns) = ns {

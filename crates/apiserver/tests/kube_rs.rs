@@ -274,3 +274,45 @@ async fn a_controller_reconciles() {
     handle.abort();
     server.shutdown().await;
 }
+
+/// ObjectMeta's maps and lists are `omitempty` in Kubernetes: empty ones are not stored,
+/// so they read back absent (what Go clients and `flux export` see).
+#[tokio::test]
+async fn empty_metadata_maps_and_lists_read_back_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(Config::new(dir.path())).await.unwrap();
+    let client = client(&server).await;
+    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client,
+        "default",
+        &kube::api::ApiResource::erase::<ConfigMap>(&()),
+    );
+    let obj: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "empty", "labels": {}, "annotations": {}, "finalizers": []},
+        "data": {"key": "v"}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &obj).await.unwrap();
+    let got = serde_json::to_value(api.get("empty").await.unwrap()).unwrap();
+    for k in ["labels", "annotations", "finalizers"] {
+        assert!(got["metadata"].get(k).is_none(), "{k}: {got}");
+    }
+    // A patch that empties a map removes it too.
+    api.patch(
+        "empty",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "empty",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"a": null}}})),
+    )
+    .await
+    .unwrap();
+    let got = serde_json::to_value(api.get("empty").await.unwrap()).unwrap();
+    assert!(got["metadata"].get("labels").is_none(), "{got}");
+}
