@@ -137,8 +137,6 @@ pub async fn run(mut args: HelmArgs) -> anyhow::Result<()> {
     let metrics = Metrics::default();
     let ready = Readiness::default();
     telemetry::serve_from_args(&args.common, &metrics, &ready).await?;
-    let runtime_namespace =
-        std::env::var("RUNTIME_NAMESPACE").unwrap_or_else(|_| "flux-system".into());
     let ctx = Arc::new(Context {
         events: EventRecorder::new(
             client.clone(),
@@ -153,12 +151,7 @@ pub async fn run(mut args: HelmArgs) -> anyhow::Result<()> {
         impersonated: Mutex::new(HashMap::new()),
         args: args.clone(),
     });
-    let opts = RunOptions {
-        namespace: (!args.common.watch_all_namespaces).then_some(runtime_namespace),
-        concurrency: args.common.concurrent.max(1),
-        jitter_percent: args.interval_jitter_percentage,
-        label_selector: reconcile::label_selector(&args.common.watch_label_selector)?,
-    };
+    let opts = RunOptions::from_args(&args.common, args.interval_jitter_percentage)?;
     tracing::info!("starting helm-controller");
     let ns = opts.namespace.clone();
     let selector = if watch_configs {

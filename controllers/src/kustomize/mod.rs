@@ -186,12 +186,7 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
         impersonated: Mutex::new(HashMap::new()),
         args: args.clone(),
     });
-    let opts = RunOptions {
-        namespace: (!args.common.watch_all_namespaces).then_some(runtime_namespace),
-        concurrency: args.common.concurrent.max(1),
-        jitter_percent: args.interval_jitter_percentage,
-        label_selector: reconcile::label_selector(&args.common.watch_label_selector)?,
-    };
+    let opts = RunOptions::from_args(&args.common, args.interval_jitter_percentage)?;
     tracing::info!("starting kustomize-controller");
     let ns = opts.namespace.clone();
     let selector = if watch_configs {
