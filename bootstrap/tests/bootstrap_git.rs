@@ -14,6 +14,19 @@ use common::Env;
 use gitops_tests::{GitHttpServer, git};
 use serde_json::json;
 
+/// `<root>/fleet.git` (bare) with one commit on `main` pushed from `<root>/work`: the
+/// checkout and the bare repository.
+fn fleet(root: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(root, &["init", "-q", "--bare", "-b", "main", "fleet.git"]);
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README.md"), "fleet\n").unwrap();
+    let remote = root.join("fleet.git");
+    gitops_tests::commit_and_push(&work, &remote, "init");
+    (work, remote)
+}
+
 fn ks() -> serde_json::Value {
     json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
            "metadata": {"name": "flux-system", "namespace": "flux-system"}})
@@ -35,21 +48,7 @@ async fn bootstrap_git_over_http() {
     env.cluster.start_kustomize_controller();
 
     let root = tempfile::tempdir().unwrap();
-    let work = root.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        root.path(),
-        &["init", "-q", "--bare", "-b", "main", "fleet.git"],
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README.md"), "fleet\n").unwrap();
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "init"]);
-    let remote = root.path().join("fleet.git");
-    git(
-        &work,
-        &["push", "-q", &remote.display().to_string(), "main"],
-    );
+    let (work, remote) = fleet(root.path());
     let http = GitHttpServer::start(root.path(), Some(("bot", "s3cret"))).await;
     let url = format!("{}/fleet.git", http.url);
     // Commits are signed with an SSH key (`--ssh-signing-key-file`).
@@ -197,21 +196,7 @@ async fn bootstrap_git_over_ssh() {
     env.cluster.start_source_controller().await;
     env.cluster.start_kustomize_controller();
     let root = tempfile::tempdir().unwrap();
-    let work = root.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(
-        root.path(),
-        &["init", "-q", "--bare", "-b", "main", "fleet.git"],
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README.md"), "fleet\n").unwrap();
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "init"]);
-    let remote = root.path().join("fleet.git");
-    git(
-        &work,
-        &["push", "-q", &remote.display().to_string(), "main"],
-    );
+    let (_, remote) = fleet(root.path());
     let key = sshd.dir.path().join("client");
     let url = sshd.url(&remote);
     // The clone trusts the server through known_hosts, as ssh would.

@@ -27,9 +27,7 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
 /// Commits `files` in `work` and pushes to `bare`; the new commit.
 fn commit(work: &Path, bare: &Path, files: &[(&str, &str)], message: &str) -> String {
     write(work, files);
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "-qm", message]);
-    git(work, &["push", "-q", &bare.display().to_string(), "main"]);
+    gitops_tests::commit_and_push(work, bare, message);
     git(work, &["rev-parse", "HEAD"])
 }
 

@@ -45,7 +45,7 @@ pub struct GitArgs {
 
 /// A URL's parts: scheme, user (without password), `host[:port]`, and the path with its
 /// leading `/`. scp-like `user@host:path` is `ssh`.
-fn split_url(url: &str) -> (String, Option<String>, String, String) {
+pub(super) fn split_url(url: &str) -> (String, Option<String>, String, String) {
     let (scheme, rest, scp) = match url.split_once("://") {
         Some((s, r)) => (s.to_ascii_lowercase(), r, false),
         None => ("ssh".to_owned(), url, true),

@@ -226,7 +226,8 @@ fn ssh_clone_auth(url: &str, common: &Common, ca: Option<Vec<u8>>) -> anyhow::Re
         ca_pem: ca,
         ..Default::default()
     };
-    auth.ssh_known_hosts = Some(sourcesecret::scan_host_key(&ssh_host(url))?.into_bytes());
+    let (_, _, host, _) = git::split_url(url);
+    auth.ssh_known_hosts = Some(sourcesecret::scan_host_key(&host)?.into_bytes());
     auth.ssh_identity = private_key(common)?;
     Ok(auth)
 }
@@ -384,23 +385,6 @@ fn signer(
         }));
     }
     Ok(None)
-}
-
-/// The host (`host[:port]`) of an SSH URL, `ssh://user@host:port/path` or `user@host:path`.
-fn ssh_host(url: &str) -> String {
-    match url.split_once("://") {
-        Some((_, rest)) => {
-            let authority = rest.split('/').next().unwrap_or_default();
-            authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, h)| h)
-                .to_owned()
-        }
-        None => {
-            let host = url.split(':').next().unwrap_or_default();
-            host.rsplit_once('@').map_or(host, |(_, h)| h).to_owned()
-        }
-    }
 }
 
 /// `message`, with `--commit-message-appendix` after a blank line.

@@ -518,19 +518,32 @@ async fn bootstrap<P: Provider>(
     b.reconcile_sync().await
 }
 
+/// What every provider command starts with: the token (from `var` or asked for), the plan
+/// and the Git target.
+fn prepare(
+    common: &Common,
+    flags: &RepoFlags,
+    hostname: &str,
+    visibility: &str,
+    (var, service): (&str, &str),
+    token_auth: bool,
+) -> anyhow::Result<(String, Plan, Target)> {
+    let token = token(var, service)?;
+    let plan = plan(common, flags, hostname, visibility)?;
+    let target = provider_target(common, flags, hostname, &plan.repo, &token, token_auth)?;
+    Ok((token, plan, target))
+}
+
 /// Runs `gitops bootstrap github`.
 pub async fn run_github(common: Common, args: GitHubArgs, global: Global) -> anyhow::Result<()> {
-    let token = token("GITHUB_TOKEN", "GitHub")?;
     let visibility = if args.private { "private" } else { "public" };
-    let plan = plan(&common, &args.repo, &args.hostname, visibility)?;
-    let token_auth = common.token_auth;
-    let target = provider_target(
+    let (token, plan, target) = prepare(
         &common,
         &args.repo,
         &args.hostname,
-        &plan.repo,
-        &token,
-        token_auth,
+        visibility,
+        ("GITHUB_TOKEN", "GitHub"),
+        common.token_auth,
     )?;
     let p = github::GitHub::new(&args.hostname, &token)?;
     bootstrap(&p, plan, common, global, target, None).await
@@ -538,7 +551,6 @@ pub async fn run_github(common: Common, args: GitHubArgs, global: Global) -> any
 
 /// Runs `gitops bootstrap gitlab`.
 pub async fn run_gitlab(common: Common, args: GitLabArgs, global: Global) -> anyhow::Result<()> {
-    let token = token("GITLAB_TOKEN", "GitLab")?;
     if common.token_auth && args.deploy_token_auth {
         anyhow::bail!("--token-auth and --deploy-token-auth cannot be set both");
     }
@@ -548,15 +560,13 @@ pub async fn run_gitlab(common: Common, args: GitLabArgs, global: Global) -> any
     } else {
         args.visibility.as_str()
     };
-    let plan = plan(&common, &args.repo, &args.hostname, visibility)?;
-    let token_auth = common.token_auth || args.deploy_token_auth;
-    let mut target = provider_target(
+    let (token, plan, mut target) = prepare(
         &common,
         &args.repo,
         &args.hostname,
-        &plan.repo,
-        &token,
-        token_auth,
+        visibility,
+        ("GITLAB_TOKEN", "GitLab"),
+        common.token_auth || args.deploy_token_auth,
     )?;
     if args.deploy_token_auth {
         // No credentials of the user's go to the cluster: a deploy token is made for it
@@ -573,17 +583,14 @@ pub async fn run_gitlab(common: Common, args: GitLabArgs, global: Global) -> any
 
 /// Runs `gitops bootstrap gitea`.
 pub async fn run_gitea(common: Common, args: GiteaArgs, global: Global) -> anyhow::Result<()> {
-    let token = token("GITEA_TOKEN", "Gitea")?;
     let visibility = if args.private { "private" } else { "public" };
-    let plan = plan(&common, &args.repo, &args.hostname, visibility)?;
-    let token_auth = common.token_auth;
-    let target = provider_target(
+    let (token, plan, target) = prepare(
         &common,
         &args.repo,
         &args.hostname,
-        &plan.repo,
-        &token,
-        token_auth,
+        visibility,
+        ("GITEA_TOKEN", "Gitea"),
+        common.token_auth,
     )?;
     let p = gitea::Gitea::new(&args.hostname, &token, ca_bundle(&common)?.as_deref())?;
     bootstrap(&p, plan, common, global, target, None).await
