@@ -8,7 +8,7 @@
 //! (Flux's `main` prints it; its tests only see the command's output), so the expected
 //! output here is the golden file followed by that line.
 
-mod common;
+use crate::common;
 
 use common::{Env, Run, allocate_namespace, golden};
 use gitops_apply::{Applier, ApplyOptions, ObjectRef, PruneOptions};

@@ -2,7 +2,7 @@
 //! `gitops install`: the installation applied to the embedded API server, waited for, and
 //! applied again without changes.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::process::Command;

@@ -6,8 +6,6 @@
 //! suite (fluxcd/flux2 `cmd/flux/*_test.go` and `cmd/flux/testdata/`): the arguments and the
 //! expected text, with `{{ .name }}` placeholders filled in as those tests do.
 
-#![allow(dead_code)]
-
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::Value;
 use std::io::Read;

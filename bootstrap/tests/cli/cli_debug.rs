@@ -1,7 +1,7 @@
 //! `gitops debug kustomization|helmrelease`: Flux's `debug_kustomization_test.go` and
 //! `debug_helmrelease_test.go` cases against the embedded API server.
 
-mod common;
+use crate::common;
 
 use common::{Env, allocate_namespace, assert_error, assert_output, golden};
 

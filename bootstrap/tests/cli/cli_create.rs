@@ -5,7 +5,7 @@
 //! `image_test.go`) with the test playing the controllers against the embedded API server;
 //! and our own cases for the flags and checks those tests leave out.
 
-mod common;
+use crate::common;
 
 use common::{Env, allocate_namespace, assert_error, assert_output, gitops, golden};
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};

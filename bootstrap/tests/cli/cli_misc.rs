@@ -1,6 +1,6 @@
 //! `gitops version`, `envsubst` (Flux's `envsubst_test.go`) and `completion`.
 
-mod common;
+use crate::common;
 
 use common::{Env, assert_error, assert_output, gitops, gitops_with_input, golden};
 use serde_json::json;

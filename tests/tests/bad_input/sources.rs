@@ -6,8 +6,7 @@ use gitops_source::git::{ArchiveOptions, FetchOptions, FetchOutcome, GitReferenc
 use gitops_tests::{git, have};
 use std::io::{Read as _, Write};
 
-#[global_allocator]
-static ALLOC: gitops_tests::alloc::PeakAlloc = gitops_tests::alloc::PeakAlloc::new();
+use crate::ALLOC;
 
 const CAP: usize = 1 << 30;
 

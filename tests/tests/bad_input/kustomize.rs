@@ -4,8 +4,7 @@
 use gitops_kustomize::{BuildOptions, build_to_string};
 use std::path::{Path, PathBuf};
 
-#[global_allocator]
-static ALLOC: gitops_tests::alloc::PeakAlloc = gitops_tests::alloc::PeakAlloc::new();
+use crate::ALLOC;
 
 /// What a hostile build may cost at most (the alias bombs below expand to ~100 MB, and
 /// several GiB in our earlier reader).

@@ -8,7 +8,7 @@
 //! credentials, an unreachable server and a Helm-managed installation fail clearly with the
 //! cluster untouched, and the fixed command succeeds.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use gitops_tests::{GitHttpServer, git};

@@ -1,7 +1,7 @@
 //! `gitops tree`, `trace` and `events`: Flux's `tree_kustomization_test.go`,
 //! `trace_test.go` and `events_test.go` cases against the embedded API server.
 
-mod common;
+use crate::common;
 
 use common::{Env, allocate_namespace, assert_error, assert_output, golden};
 use serde_json::json;

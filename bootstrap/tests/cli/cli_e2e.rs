@@ -4,7 +4,7 @@
 //! get, reconcile --with-source, suspend, resume and delete change what they should and
 //! print Flux's lines (the golden files' commit replaced by ours).
 
-mod common;
+use crate::common;
 
 use common::{Env, allocate_namespace, assert_output, golden};
 use gitops_tests::{GitHttpServer, git};

@@ -2,7 +2,7 @@
 //! every schema property with its type, format, enum, pattern, default, bounds, required
 //! list and Kubernetes extensions. Descriptions are ours and not compared.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 //! Every expectation is what the real `helm template` v4.1.4 printed for the same input
 //! (after its `Error: `). Every render runs under [`PeakAlloc::measure`], which fails the
 //! test when the heap grows past a bound and aborts the binary past [`CAP`]; the figures are
-//! printed (`cargo test -p gitops-tests --test bad_input_helm -- --nocapture`). No timing.
+//! printed (`cargo test -p gitops-tests --test bad_input helm:: -- --nocapture`). No timing.
 //!
 //! The archives are generated here: gzip streams whose runs of zeros repeat one flushed
 //! deflate block of a mebibyte of zeros, so a gibibyte of content costs a megabyte and no
@@ -20,8 +20,7 @@ use flate2::{Compress, Compression, Crc, FlushCompress};
 use gitops_helm::{Error, TemplateRequest};
 use sha2::Digest;
 
-#[global_allocator]
-static ALLOC: gitops_tests::alloc::PeakAlloc = gitops_tests::alloc::PeakAlloc::new();
+use crate::ALLOC;
 
 /// Past this the allocator refuses memory and the binary aborts.
 const CAP: usize = 1 << 30;

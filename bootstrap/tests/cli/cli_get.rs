@@ -1,7 +1,7 @@
 //! `gitops get …`: Flux's `get_test.go` cases against the embedded API server, plus `-A`,
 //! `--no-header`, `get all` and `--watch`.
 
-mod common;
+use crate::common;
 
 use common::{Env, allocate_namespace, assert_error, assert_output, golden};
 

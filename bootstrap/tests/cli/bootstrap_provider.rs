@@ -12,7 +12,7 @@
 //! failures a user meets (bad token, unknown organization, wrong owner, a protected
 //! branch), each leaving the cluster untouched and a rerun succeeding after the fix.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use gitops_tests::git;

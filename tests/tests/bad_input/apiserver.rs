@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-#[global_allocator]
-static ALLOC: gitops_tests::alloc::PeakAlloc = gitops_tests::alloc::PeakAlloc::new();
+use crate::ALLOC;
 
 /// Held for a whole test.
 static SERIAL: Mutex<()> = Mutex::new(());

@@ -7,7 +7,7 @@
 //! and the golden file's `known_hosts` line is that server's (quoted by YAML since it starts
 //! with `[127.0.0.1]:<port>`).
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::{Env, Run, allocate_namespace, assert_error, assert_output, gitops, golden};

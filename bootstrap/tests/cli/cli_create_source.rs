@@ -2,7 +2,7 @@
 //! golden output and error texts), and the apply-and-wait path against the embedded API
 //! server with the test playing the source-controller.
 
-mod common;
+use crate::common;
 
 use common::{Env, allocate_namespace, assert_error, assert_output, gitops, golden};
 use serde_json::json;

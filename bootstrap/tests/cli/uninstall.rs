@@ -1,7 +1,7 @@
 //! `gitops uninstall` against the embedded API server: the installation goes, what the
 //! controllers applied stays.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! API server's defaulting and Go's duration spelling included), and `--all`,
 //! `--with-credentials`, missing objects.
 
-mod common;
+use crate::common;
 
 use common::{Env, allocate_namespace, assert_error, assert_output, golden};
 

@@ -2,7 +2,7 @@
 //! Flux CLI's exported manifests) reads into our types and writes back without losing or
 //! changing a field.
 
-mod common;
+use crate::common;
 
 use gitops_api::FluxObject;
 use serde_json::Value;

@@ -1,0 +1,5 @@
+//! Integration tests of the embedded API server with real clients (kubectl, helm, kube-rs).
+
+mod clients;
+mod kube_rs;
+mod semantics;

@@ -1,0 +1,5 @@
+//! Integration tests of the source library: Git, push, ArtifactGenerator copy operations.
+
+mod generator;
+mod git_local;
+mod git_push;
