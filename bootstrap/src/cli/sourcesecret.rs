@@ -872,7 +872,7 @@ pub fn scan_host_key(host: &str) -> anyhow::Result<String> {
 
 /// Go's `%q` of a string.
 pub fn go_quote(s: &str) -> String {
-    gitops_api::gostr::quote(s)
+    gitops_go::fmt::quote(s)
 }
 
 /// A JSON string as Go's `encoding/json` writes it (HTML characters escaped).

@@ -63,7 +63,7 @@ pub struct HelmRenderer;
 impl ChartRenderer for HelmRenderer {
     fn render(&self, req: &ChartRequest) -> Result<String, String> {
         let chart = gitops_helm::Chart::load(&req.chart_dir).map_err(|e| e.to_string())?;
-        let text = gitops_kustomize::yaml::to_yaml(&req.values);
+        let text = gitops_kustomize::yaml::to_yaml(&req.values).map_err(|e| e.to_string())?;
         let values = gitops_helm::values::read_values(&text).map_err(|e| e.to_string())?;
         let mut opts = gitops_helm::RenderOptions {
             name: req.release_name.clone(),

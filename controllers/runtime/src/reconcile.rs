@@ -205,58 +205,15 @@ impl RunOptions {
     }
 }
 
-/// Checks a `--watch-label-selector` value (Kubernetes label selector syntax) and returns
-/// it, `None` when empty; the error says what is wrong.
+/// Checks a `--watch-label-selector` value with the API server's selector parser
+/// ([`gitops_go::selector`]) and returns it, `None` when empty; the error is the parser's.
 pub fn label_selector(s: &str) -> anyhow::Result<Option<String>> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    let key = |k: &str| {
-        let k = k.trim();
-        !k.is_empty()
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-    };
-    let mut depth = 0i32;
-    let mut parts = vec![String::new()];
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(String::new());
-                continue;
-            }
-            _ => {}
-        }
-        if let Some(p) = parts.last_mut() {
-            p.push(c);
-        }
-    }
-    for p in &parts {
-        let p = p.trim();
-        let ok = if let Some((k, v)) = p
-            .split_once("!=")
-            .or_else(|| p.split_once("=="))
-            .or_else(|| p.split_once('='))
-        {
-            key(k)
-                && v.trim()
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        } else if let Some((k, set)) = p.split_once(" notin ").or_else(|| p.split_once(" in ")) {
-            let set = set.trim();
-            key(k) && set.starts_with('(') && set.ends_with(')')
-        } else if let Some(k) = p.strip_prefix('!') {
-            key(k)
-        } else {
-            key(p)
-        };
-        if !ok || depth != 0 {
-            anyhow::bail!("--watch-label-selector {s:?}: invalid requirement {p:?}");
-        }
-    }
+    gitops_go::selector::Selector::parse(s)
+        .map_err(|e| anyhow::anyhow!("--watch-label-selector {s:?}: {e}"))?;
     Ok(Some(s.to_owned()))
 }
 

@@ -31,6 +31,7 @@ use gitops_api::meta::SourceKind;
 use gitops_api::source::Source;
 use gitops_api::{Artifact, HelmChart, HelmRelease};
 use gitops_apply::{Action, Applier, ApplyOptions};
+use gitops_go::semver::Version;
 use gitops_helm::Chart;
 use gitops_helm::release::Actions;
 use k8s_openapi::api::core::v1::Secret;
@@ -626,12 +627,12 @@ fn track_digest(
     if !tracked {
         return Ok(None);
     }
-    let version = semver::Version::parse(chart.metadata.version.trim_start_matches('v'))
+    let version = Version::parse(&chart.metadata.version)
         .map_err(|_| format!("invalid chart version {}", chart.metadata.version))?;
     let rev = &artifact.revision;
     let digest = match rev.split_once('@') {
         Some((tag, d)) => {
-            if let Ok(tv) = semver::Version::parse(tag.replace('_', "+").trim_start_matches('v'))
+            if let Ok(tv) = Version::parse(&tag.replace('_', "+"))
                 && tv != version
             {
                 return Err(format!(
@@ -646,10 +647,9 @@ fn track_digest(
     let sha = digest
         .split_once(':')
         .map(|(_, s)| s)
-        .filter(|s| s.len() >= 12)
+        .and_then(|s| s.get(..12))
         .ok_or_else(|| format!("invalid artifact revision {rev}"))?;
-    let mut v = version;
-    v.build = semver::BuildMetadata::new(&sha[..12]).map_err(|e| e.to_string())?;
+    let v = version.with_metadata(sha).map_err(|e| e.to_string())?;
     chart.metadata.version = v.to_string();
     Ok(Some(digest))
 }

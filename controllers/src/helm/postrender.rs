@@ -70,7 +70,7 @@ impl PostRender {
                 chart_renderer: None,
             };
             let built = gitops_kustomize::build(dir.path(), &opts).map_err(|e| e.to_string())?;
-            out = gitops_kustomize::to_yaml_stream(&built);
+            out = gitops_kustomize::to_yaml_stream(&built).map_err(|e| e.to_string())?;
         }
         Ok(out)
     }

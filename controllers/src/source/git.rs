@@ -34,7 +34,7 @@ fn git_failure(e: GitError) -> Failure {
     let msg = format!("failed to checkout and determine revision: {e}");
     match e {
         GitError::InvalidUrl { .. } => Failure::stalled(reasons::URL_INVALID, msg),
-        GitError::BadRange(_) => Failure::stalled(reasons::GIT_OPERATION_FAILED, msg),
+        GitError::BadRange { .. } => Failure::stalled(reasons::GIT_OPERATION_FAILED, msg),
         GitError::Authentication { .. } => Failure::fetch(reasons::AUTHENTICATION_FAILED, msg),
         GitError::Archive(_) | GitError::Io { .. } => Failure::storage(msg),
         GitError::TooLarge { .. } => Failure::storage(format!("failed to archive repository: {e}")),

@@ -19,7 +19,7 @@ fn helm_failure(e: HelmError, what: &str) -> Failure {
     let msg = format!("{what}: {e}");
     match e {
         HelmError::Authentication { .. } => Failure::fetch(reasons::AUTHENTICATION_FAILED, msg),
-        HelmError::BadRange(_) => Failure::stalled(reasons::CHART_PULL_FAILED, msg),
+        HelmError::BadRange { .. } => Failure::stalled(reasons::CHART_PULL_FAILED, msg),
         _ => Failure::fetch(reasons::INDEXATION_FAILED, msg),
     }
 }
@@ -536,8 +536,8 @@ async fn pull_oci_chart(
         None => None,
     };
     let constraint = spec.version();
-    let exact = gitops_source::semver_range::parse_version(constraint).is_some()
-        && !constraint.contains(['*', 'x', 'X', '^', '~', '<', '>', '=', ' ', '|']);
+    // Flux's shortcut: a version (`version.ParseVersion`) is a tag, anything else a range.
+    let exact = gitops_go::semver::Version::parse_flux(constraint).is_ok();
     let reference = if exact {
         OciReference::Tag(constraint.replace('+', "_"))
     } else {

@@ -17,15 +17,12 @@ pub const INTERVAL_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
 /// The pattern Flux's CRDs use for most timeouts (no hours).
 pub const TIMEOUT_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m))+$";
 
-/// An error from parsing a Go duration string.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {reason}")]
-pub struct DurationError {
-    /// The text that failed to parse.
-    pub input: String,
-    /// What is wrong with it.
-    pub reason: &'static str,
-}
+pub use gitops_go::duration::DurationError;
+/// Formats a duration as Go's `time.Duration.String()` does: `0s`, `1.5s`, `1m0s`,
+/// `2h3m4.5s`, `250ms`.
+pub use gitops_go::duration::format_std as format_go_duration;
+/// Parses a non-negative Go duration (`time.ParseDuration`, negative values refused).
+pub use gitops_go::duration::parse_std as parse_go_duration;
 
 /// A non-negative Go duration that remembers its original spelling.
 #[derive(Clone, Debug)]
@@ -144,140 +141,9 @@ impl JsonSchema for Duration {
     }
 }
 
-const NANOS_PER: [(&str, u128); 8] = [
-    ("ns", 1),
-    ("us", 1_000),
-    ("µs", 1_000),
-    ("μs", 1_000),
-    ("ms", 1_000_000),
-    ("s", 1_000_000_000),
-    ("m", 60_000_000_000),
-    ("h", 3_600_000_000_000),
-];
-
-/// Parses a Go duration string (`time.ParseDuration` syntax, without negative values).
-pub fn parse_go_duration(text: &str) -> Result<StdDuration, DurationError> {
-    let err = |reason| DurationError {
-        input: text.to_owned(),
-        reason,
-    };
-    let mut s = text;
-    if let Some(rest) = s.strip_prefix('+') {
-        s = rest;
-    } else if s.starts_with('-') {
-        return Err(err("negative durations are not allowed"));
-    }
-    if s == "0" {
-        return Ok(StdDuration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(err("empty duration"));
-    }
-    let mut total: u128 = 0;
-    while !s.is_empty() {
-        let int_len = s.bytes().take_while(u8::is_ascii_digit).count();
-        let (int_part, rest) = s.split_at(int_len);
-        let (frac_part, rest) = match rest.strip_prefix('.') {
-            Some(r) => {
-                let n = r.bytes().take_while(u8::is_ascii_digit).count();
-                r.split_at(n)
-            }
-            None => ("", rest),
-        };
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(err("expected a number"));
-        }
-        let unit_len = rest
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(rest.len(), |(i, _)| i);
-        let (unit, rest) = rest.split_at(unit_len);
-        if unit.is_empty() {
-            return Err(err("missing unit (one of ns, us, ms, s, m, h)"));
-        }
-        let per = NANOS_PER
-            .iter()
-            .find(|(u, _)| *u == unit)
-            .map(|(_, n)| *n)
-            .ok_or_else(|| err("unknown unit (expected one of ns, us, ms, s, m, h)"))?;
-        let int: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| err("number too large"))?
-        };
-        let mut nanos = int.checked_mul(per).ok_or_else(|| err("overflow"))?;
-        if !frac_part.is_empty() {
-            // Scale the fraction to nanoseconds of this unit, truncating like Go.
-            let mut scale: u128 = 1;
-            let mut frac: u128 = 0;
-            for d in frac_part.bytes().take(30) {
-                frac = frac * 10 + u128::from(d - b'0');
-                scale *= 10;
-            }
-            nanos = nanos
-                .checked_add(frac * per / scale)
-                .ok_or_else(|| err("overflow"))?;
-        }
-        total = total.checked_add(nanos).ok_or_else(|| err("overflow"))?;
-        s = rest;
-    }
-    // Go's durations are int64 nanoseconds.
-    if total > i64::MAX as u128 {
-        return Err(err("overflow"));
-    }
-    Ok(StdDuration::from_nanos(total as u64))
-}
-
-/// Formats a duration as Go's `time.Duration.String()` does: `0s`, `1.5s`, `1m0s`, `2h3m4.5s`, `250ms`.
-pub fn format_go_duration(d: StdDuration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    if nanos < 1_000_000_000 {
-        let (unit, per) = if nanos < 1_000 {
-            ("ns", 1)
-        } else if nanos < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{}{}", fraction(nanos, per), unit);
-    }
-    let hours = nanos / 3_600_000_000_000;
-    let minutes = nanos / 60_000_000_000 % 60;
-    let seconds = nanos % 60_000_000_000;
-    let mut out = String::new();
-    if hours > 0 {
-        out.push_str(&format!("{hours}h"));
-    }
-    if hours > 0 || minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
-    }
-    out.push_str(&fraction(seconds, 1_000_000_000));
-    out.push('s');
-    out
-}
-
-/// `value / per` with the fraction printed without trailing zeros.
-fn fraction(value: u128, per: u128) -> String {
-    let int = value / per;
-    let rem = value % per;
-    if rem == 0 {
-        return int.to_string();
-    }
-    let width = per.ilog10() as usize;
-    let digits = format!("{rem:0width$}");
-    format!("{int}.{}", digits.trim_end_matches('0'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> StdDuration {
-        parse_go_duration(s).unwrap()
-    }
 
     #[test]
     fn go_encoding_is_scoped() {
@@ -291,48 +157,31 @@ mod tests {
     }
 
     #[test]
-    fn parses_go_syntax() {
-        assert_eq!(d("0"), StdDuration::ZERO);
-        assert_eq!(d("10m"), StdDuration::from_secs(600));
-        assert_eq!(d("1h30m"), StdDuration::from_secs(5400));
-        assert_eq!(d("1.5h"), StdDuration::from_secs(5400));
-        assert_eq!(d("250ms"), StdDuration::from_millis(250));
-        assert_eq!(d("1m0.5s"), StdDuration::from_millis(60_500));
-        assert_eq!(d(".5s"), StdDuration::from_millis(500));
-        assert_eq!(d("3µs"), StdDuration::from_micros(3));
-        assert_eq!(d("+5s"), StdDuration::from_secs(5));
-    }
-
-    #[test]
-    fn rejects_malformed() {
-        for bad in [
-            "", "m", "10", "10x", "-1s", "1..5s", ".s", "1s2", "abc", "1 m",
-        ] {
-            let e = parse_go_duration(bad).unwrap_err();
-            assert_eq!(e.input, bad);
-        }
-        assert!(parse_go_duration("9999999999999999999999h").is_err());
-        assert!(
-            parse_go_duration("3000000h").is_err(),
-            "beyond int64 nanoseconds"
+    fn parses_and_formats_as_go() {
+        // The syntax itself is gitops_go::duration's; these are the API type's uses of it.
+        assert_eq!(
+            Duration::parse("1.5h").unwrap().get(),
+            StdDuration::from_secs(5400)
         );
-    }
-
-    #[test]
-    fn formats_like_go() {
-        let f = |ns: u64| format_go_duration(StdDuration::from_nanos(ns));
-        assert_eq!(f(0), "0s");
-        assert_eq!(f(1), "1ns");
-        assert_eq!(f(1_100), "1.1µs");
-        assert_eq!(f(2_200_000), "2.2ms");
-        assert_eq!(f(1_500_000_000), "1.5s");
-        assert_eq!(f(60_000_000_000), "1m0s");
-        assert_eq!(f(3_600_000_000_000), "1h0m0s");
-        assert_eq!(f(3_723_500_000_000), "1h2m3.5s");
+        assert_eq!(Duration::parse("0").unwrap().get(), StdDuration::ZERO);
         assert_eq!(
             Duration::from(StdDuration::from_secs(600)).as_str(),
             "10m0s"
         );
+        assert_eq!(Duration::default().as_str(), "0s");
+        for (bad, msg) in [
+            ("10", r#"time: missing unit in duration "10""#),
+            ("1y", r#"time: unknown unit "y" in duration "1y""#),
+            ("soon", r#"time: invalid duration "soon""#),
+            (
+                "-1s",
+                r#"invalid duration "-1s": negative durations are not allowed"#,
+            ),
+        ] {
+            let e = Duration::parse(bad).unwrap_err();
+            assert_eq!(e.input(), bad);
+            assert_eq!(e.to_string(), msg);
+        }
     }
 
     #[test]
@@ -340,6 +189,7 @@ mod tests {
         let a: Duration = serde_json::from_str("\"1m\"").unwrap();
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"1m\"");
         assert_eq!(a, Duration::parse("60s").unwrap());
-        assert!(serde_json::from_str::<Duration>("\"1y\"").is_err());
+        let e = serde_json::from_str::<Duration>("\"1y\"").unwrap_err();
+        assert!(e.to_string().contains(r#"unknown unit "y""#), "{e}");
     }
 }

@@ -51,7 +51,6 @@ pub mod crd;
 pub mod duration;
 pub mod event;
 pub mod extensions;
-pub mod gostr;
 pub mod helm;
 pub mod image;
 pub mod kustomize;

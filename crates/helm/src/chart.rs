@@ -664,7 +664,7 @@ pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
             "validation: chart.metadata.version is required".into(),
         ));
     }
-    if crate::funcs::semver::Version::parse(&md.version).is_none() {
+    if gitops_go::semver::Version::parse(&md.version).is_err() {
         return Err(Error::Chart(format!(
             "validation: chart.metadata.version {:?} is invalid",
             md.version

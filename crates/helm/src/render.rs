@@ -931,10 +931,10 @@ fn check_kube_version(c: &Chart, kube: &str) -> Result<(), Error> {
         return Ok(());
     }
     let ok = match (
-        crate::funcs::semver::Constraints::parse(&c.metadata.kube_version),
-        crate::funcs::semver::Version::parse(kube),
+        gitops_go::semver::Constraints::parse(&c.metadata.kube_version),
+        gitops_go::semver::Version::parse(kube),
     ) {
-        (Ok(cs), Some(v)) => cs.check(&v),
+        (Ok(cs), Ok(v)) => cs.check(&v),
         _ => false,
     };
     if !ok {

@@ -234,10 +234,10 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), Error> {
             return true;
         }
         match (
-            crate::funcs::semver::Constraints::parse(range),
-            crate::funcs::semver::Version::parse(version),
+            gitops_go::semver::Constraints::parse(range),
+            gitops_go::semver::Version::parse(version),
         ) {
-            (Ok(cs), Some(v)) => cs.check(&v),
+            (Ok(cs), Ok(v)) => cs.check(&v),
             _ => false,
         }
     };

@@ -29,10 +29,8 @@
 //!   [`PolicyError::NoMatch`].
 
 use gitops_api::image::{ImagePolicyChoice, SortOrder};
-use gitops_source::semver_range::{Range, compare_versions, masterminds_version};
+use gitops_go::semver::Constraints;
 use regex::{CaptureLocations, Regex};
-use semver::Version;
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -208,7 +206,7 @@ pub struct Selector {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    SemVer(Range),
+    SemVer(Constraints),
     Alphabetical(Order),
     Numerical(Order),
 }
@@ -226,10 +224,12 @@ impl Selector {
     pub fn new(policy: &Policy, filter: Option<&TagFilter>) -> Result<Selector, PolicyError> {
         let kind = match policy {
             Policy::SemVer { range } => {
-                Kind::SemVer(Range::parse(range).map_err(|e| PolicyError::InvalidRange {
-                    range: e.input,
-                    reason: e.reason,
-                })?)
+                Kind::SemVer(
+                    Constraints::parse(range).map_err(|e| PolicyError::InvalidRange {
+                        range: range.clone(),
+                        reason: e.to_string(),
+                    })?,
+                )
             }
             Policy::Alphabetical { order } => Kind::Alphabetical(*order),
             Policy::Numerical { order } => Kind::Numerical(*order),
@@ -361,24 +361,8 @@ impl Kind {
             return Err(PolicyError::EmptyList);
         }
         match self {
-            Kind::SemVer(c) => {
-                let mut best: Option<(&str, Version)> = None;
-                for tag in tags {
-                    let Some(v) = parse_flux_version(tag) else {
-                        continue;
-                    };
-                    if !c.matches(&v) {
-                        continue;
-                    }
-                    if best
-                        .as_ref()
-                        .is_none_or(|(_, b)| compare_versions(&v, b) == Ordering::Greater)
-                    {
-                        best = Some((tag, v));
-                    }
-                }
-                best.map(|(t, _)| t).ok_or(PolicyError::NoMatch)
-            }
+            // Flux's version.ParseVersion, Check and the highest version.
+            Kind::SemVer(c) => c.latest(tags).map(|(t, _)| t).ok_or(PolicyError::NoMatch),
             Kind::Alphabetical(order) => {
                 let it = tags.into_iter();
                 let r = match order {
@@ -391,7 +375,7 @@ impl Kind {
                 let mut latest: Option<&str> = None;
                 let mut pv = 0.0f64;
                 for (i, tag) in tags.enumerate() {
-                    let cv = go_parse_float(tag)
+                    let cv = gitops_go::num::parse_float(tag)
                         .ok_or_else(|| PolicyError::InvalidNumber(tag.to_owned()))?;
                     // Go's loop, including its NaN behaviour (comparisons with NaN are false).
                     let skip = i != 0
@@ -493,199 +477,14 @@ fn go_extract(s: &str) -> Option<(&str, Option<usize>, &str)> {
     Some((name, num, rest))
 }
 
-// ---------------------------------------------------------------------------------------
-// Go's strconv.ParseFloat
-
-/// Reads a number as Go's `strconv.ParseFloat(s, 64)` does: decimal and hexadecimal
-/// (`0x1p-2`) forms, `_` digit separators, `Inf`/`Infinity` (signed) and `NaN` in any case.
-/// Out-of-range values (which Go reports with `ErrRange`) are `None`.
-pub(crate) fn go_parse_float(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    // Special values.
-    let (neg, body) = match b.first()? {
-        b'+' => (false, &s[1..]),
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
-        return Some(if neg {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if s.eq_ignore_ascii_case("nan") {
-        return Some(f64::NAN);
-    }
-    let bb = body.as_bytes();
-    let hex = bb.len() > 2 && bb[0] == b'0' && (bb[1] | 0x20) == b'x';
-    if hex {
-        return parse_hex_float(&body[2..], s).map(|v| if neg { -v } else { v });
-    }
-    // Decimal: digits [. digits] [e [sign] digits], with underscores.
-    let mut i = 0;
-    let mut digits = false;
-    let mut dot = false;
-    let mut underscores = false;
-    while i < bb.len() {
-        match bb[i] {
-            b'_' => underscores = true,
-            b'.' if !dot => dot = true,
-            b'0'..=b'9' => digits = true,
-            _ => break,
-        }
-        i += 1;
-    }
-    if !digits {
-        return None;
-    }
-    if i < bb.len() && (bb[i] | 0x20) == b'e' {
-        i += 1;
-        if i < bb.len() && (bb[i] == b'+' || bb[i] == b'-') {
-            i += 1;
-        }
-        if i >= bb.len() || !bb[i].is_ascii_digit() {
-            return None;
-        }
-        while i < bb.len() && (bb[i].is_ascii_digit() || bb[i] == b'_') {
-            underscores |= bb[i] == b'_';
-            i += 1;
-        }
-    }
-    if i != bb.len() || (underscores && !underscore_ok(s)) {
-        return None;
-    }
-    let v: f64 = if underscores {
-        body.replace('_', "").parse().ok()?
-    } else {
-        body.parse().ok()?
-    };
-    if v.is_infinite() {
-        return None; // ErrRange
-    }
-    Some(if neg { -v } else { v })
-}
-
-/// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
-    let mut b = s.as_bytes();
-    if let Some((b'+' | b'-', rest)) = b.split_first() {
-        b = rest;
-    }
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = (b[1] | 0x20) == b'x';
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || (hex && (c | 0x20).is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
-}
-
-/// The part after `0x` of a Go hexadecimal float: hex digits with an optional point, then a
-/// mandatory binary exponent `p±d`.
-fn parse_hex_float(body: &str, whole: &str) -> Option<f64> {
-    let b = body.as_bytes();
-    let mut i = 0;
-    let mut mant: f64 = 0.0;
-    let mut digits = false;
-    let mut dot = false;
-    let mut frac_bits: i64 = 0;
-    let mut underscores = false;
-    while i < b.len() {
-        match b[i] {
-            b'_' => underscores = true,
-            b'.' if !dot => dot = true,
-            c if c.is_ascii_hexdigit() => {
-                digits = true;
-                let d = (c as char).to_digit(16).unwrap_or(0);
-                mant = mant * 16.0 + f64::from(d);
-                if dot {
-                    frac_bits += 4;
-                }
-            }
-            _ => break,
-        }
-        i += 1;
-    }
-    if !digits || i >= b.len() || (b[i] | 0x20) != b'p' {
-        return None;
-    }
-    i += 1;
-    let mut esign = 1i64;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        if b[i] == b'-' {
-            esign = -1;
-        }
-        i += 1;
-    }
-    if i >= b.len() || !b[i].is_ascii_digit() {
-        return None;
-    }
-    let mut e: i64 = 0;
-    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
-        if b[i] == b'_' {
-            underscores = true;
-        } else if e < 10_000 {
-            e = e * 10 + i64::from(b[i] - b'0');
-        }
-        i += 1;
-    }
-    if i != b.len() || (underscores && !underscore_ok(whole)) {
-        return None;
-    }
-    let v = ldexp(mant, esign * e - frac_bits);
-    if v.is_infinite() { None } else { Some(v) }
-}
-
-/// `x * 2^e` without intermediate overflow or underflow of the power of two.
-fn ldexp(mut x: f64, mut e: i64) -> f64 {
-    e = e.clamp(-4000, 4000);
-    while e > 1000 {
-        x *= 2f64.powi(1000);
-        e -= 1000;
-    }
-    while e < -1000 {
-        x *= 2f64.powi(-1000);
-        e += 1000;
-    }
-    x * 2f64.powi(e as i32)
-}
-
-// ---------------------------------------------------------------------------------------
-// Masterminds semver/v3 constraints
-
-/// Reads a tag as Flux's `version.ParseVersion` does: it must have at least two dots
-/// (`1.2` is not a version, `v1.2.3` and `2025.01.02` are), then Masterminds `NewVersion`
-/// (optional lowercase `v`, leading zeros coerced, pre-release and build metadata).
-pub fn parse_flux_version(tag: &str) -> Option<Version> {
-    if tag.bytes().filter(|&b| b == b'.').take(2).count() < 2 {
-        return None;
-    }
-    masterminds_version(tag)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gitops_go::semver::Version;
+
+    fn flux_version(tag: &str) -> Option<Version> {
+        Version::parse_flux(tag).ok()
+    }
 
     fn semver(range: &str) -> Policy {
         Policy::SemVer {
@@ -720,26 +519,23 @@ mod tests {
     #[test]
     fn flux_version_parsing() {
         // At least two dots, lowercase v, leading zeros coerced.
-        assert!(parse_flux_version("1.2").is_none());
-        assert!(parse_flux_version("v1").is_none());
-        assert!(parse_flux_version("latest").is_none());
-        assert!(parse_flux_version("1.0.0.1").is_none());
-        assert!(parse_flux_version("1.0.0p").is_none());
-        assert!(parse_flux_version("V1.2.3").is_none());
-        assert!(parse_flux_version(" 1.2.3").is_none());
-        assert!(parse_flux_version("1.2.3-").is_none());
-        assert!(parse_flux_version("1.2.3-rc.01").is_none());
+        assert!(flux_version("1.2").is_none());
+        assert!(flux_version("v1").is_none());
+        assert!(flux_version("latest").is_none());
+        assert!(flux_version("1.0.0.1").is_none());
+        assert!(flux_version("1.0.0p").is_none());
+        assert!(flux_version("V1.2.3").is_none());
+        assert!(flux_version(" 1.2.3").is_none());
+        assert!(flux_version("1.2.3-").is_none());
+        assert!(flux_version("1.2.3-rc.01").is_none());
         assert_eq!(
-            parse_flux_version("v2025.02.03-rc.1").unwrap().to_string(),
+            flux_version("v2025.02.03-rc.1").unwrap().to_string(),
             "2025.2.3-rc.1"
         );
         // Two dots anywhere: Flux's SplitN(v, ".", 3) rule.
+        assert_eq!(flux_version("1.2-rc.1").unwrap().to_string(), "1.2.0-rc.1");
         assert_eq!(
-            parse_flux_version("1.2-rc.1").unwrap().to_string(),
-            "1.2.0-rc.1"
-        );
-        assert_eq!(
-            parse_flux_version("1-rc.1.2").unwrap().to_string(),
+            flux_version("1-rc.1.2").unwrap().to_string(),
             "1.0.0-rc.1.2"
         );
     }
@@ -833,11 +629,11 @@ mod tests {
             "1.0.0",
         ]
         .iter()
-        .map(|s| parse_flux_version(s).unwrap())
+        .map(|s| flux_version(s).unwrap())
         .collect();
         let sorted = v.clone();
         v.reverse();
-        v.sort_by(compare_versions);
+        v.sort();
         assert_eq!(v, sorted);
     }
 
@@ -927,52 +723,6 @@ mod tests {
         );
         // Ties: the later of equal values (Go replaces on equality).
         assert_eq!(select(&asc, None, &["1", "1.0", "0.5"]).unwrap(), "1.0");
-    }
-
-    #[test]
-    fn go_parse_float_matches_go() {
-        // Recorded from Go's strconv.ParseFloat(s, 64).
-        let cases: &[(&str, Option<f64>)] = &[
-            ("1_000", Some(1000.0)),
-            ("1__0", None),
-            ("_1", None),
-            ("1_", None),
-            ("1.5_5", Some(1.55)),
-            ("0x1p3", Some(8.0)),
-            ("0x1", None),
-            ("0x1.8p1", Some(3.0)),
-            ("0x_1p0", Some(1.0)),
-            ("+Inf", Some(f64::INFINITY)),
-            ("-infinity", Some(f64::NEG_INFINITY)),
-            ("+nan", None),
-            ("infin", None),
-            ("1e400", None),
-            ("1e-400", Some(0.0)),
-            ("5.", Some(5.0)),
-            (".5", Some(0.5)),
-            (".", None),
-            ("1e", None),
-            ("1e+", None),
-            ("+.5", Some(0.5)),
-            ("0b101", None),
-            ("017", Some(17.0)),
-            ("1,5", None),
-            (" 1", None),
-            ("1 ", None),
-            ("0x1p-1074", Some(5e-324)),
-            ("1.7976931348623157e308", Some(f64::MAX)),
-            ("1.7976931348623159e308", None),
-            ("0X1P+2", Some(4.0)),
-            ("1E5", Some(100000.0)),
-            ("00012", Some(12.0)),
-            ("", None),
-            ("-", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(go_parse_float(s), *want, "{s:?}");
-        }
-        assert!(go_parse_float("NaN").is_some_and(f64::is_nan));
-        assert!(go_parse_float("nan").is_some_and(f64::is_nan));
     }
 
     #[test]

@@ -1112,173 +1112,15 @@ fn is_null(value: &str) -> bool {
     matches!(value, "" | "~" | "null" | "Null" | "NULL")
 }
 
-/// go-yaml (v2 and v3) implicit resolution of a plain scalar: true unless a string. Covers
-/// YAML 1.1 booleans (`yes`, `on`…), nulls, Go-syntax integers (`0x`, `0o`, `0b`, leading-zero
-/// octal, `_` separators), floats (`.inf`, `.nan`, `1e3`), timestamps and the merge key.
+/// go-yaml (v2 and v3) implicit resolution of a plain scalar: true unless a string
+/// ([`gitops_go::yaml::resolve_v2`], plus v3's timestamps and merge key).
 fn implicitly_non_string(value: &str) -> bool {
-    if is_null(value) {
-        return true;
-    }
-    if matches!(
-        value,
-        "y" | "Y"
-            | "yes"
-            | "Yes"
-            | "YES"
-            | "n"
-            | "N"
-            | "no"
-            | "No"
-            | "NO"
-            | "true"
-            | "True"
-            | "TRUE"
-            | "false"
-            | "False"
-            | "FALSE"
-            | "on"
-            | "On"
-            | "ON"
-            | "off"
-            | "Off"
-            | "OFF"
-            | ".nan"
-            | ".NaN"
-            | ".NAN"
-            | ".inf"
-            | ".Inf"
-            | ".INF"
-            | "+.inf"
-            | "+.Inf"
-            | "+.INF"
-            | "-.inf"
-            | "-.Inf"
-            | "-.INF"
-            | "<<"
-    ) {
-        return true;
-    }
-    match value.as_bytes()[0] {
-        b'.' => is_float(value),
-        b'+' | b'-' | b'0'..=b'9' => {
-            is_timestamp(value) || {
-                let plain = value.replace('_', "");
-                is_go_int(&plain) || is_float(&plain)
-            }
-        }
-        _ => false,
-    }
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeds (underscores removed).
-fn is_go_int(s: &str) -> bool {
-    let (negative, signed, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, true, &s[1..]),
-        Some(b'+') => (false, true, &s[1..]),
-        _ => (false, false, s),
-    };
-    let lower = digits.to_ascii_lowercase();
-    let (radix, body) = if let Some(b) = lower.strip_prefix("0x") {
-        (16, b)
-    } else if let Some(b) = lower.strip_prefix("0o") {
-        (8, b)
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        (2, b)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
-        return false;
-    }
-    let Ok(n) = u128::from_str_radix(body, radix) else {
-        return false;
-    };
-    if negative {
-        n <= 1 << 63
-    } else if signed {
-        n <= i64::MAX as u128
-    } else {
-        n <= u64::MAX as u128
-    }
-}
-
-/// go-yaml's float forms: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn is_float(s: &str) -> bool {
-    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(p) => (&s[..p], Some(&s[p + 1..])),
-        None => (s, None),
-    };
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some(("", frac)) => digits(frac),
-        Some((int, frac)) => digits(int) && (frac.is_empty() || digits(frac)),
-        None => digits(mantissa),
-    };
-    let exponent_ok = match exponent {
-        None => true,
-        Some(e) => digits(e.strip_prefix(['+', '-']).unwrap_or(e)),
-    };
-    mantissa_ok && exponent_ok
-}
-
-/// A go-yaml timestamp: `YYYY-M-D`, optionally followed by `T`/`t`/space and a time.
-fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 8 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
-        return false;
-    }
-    let rest = &s[5..];
-    let date_end = rest.find(['T', 't', ' ']).unwrap_or(rest.len());
-    let Some((month, day)) = rest[..date_end].split_once('-') else {
-        return false;
-    };
-    let small = |t: &str, max: u32| {
-        (1..=2).contains(&t.len())
-            && t.bytes().all(|c| c.is_ascii_digit())
-            && t.parse::<u32>().is_ok_and(|n| (1..=max).contains(&n))
-    };
-    if !small(month, 12) || !small(day, 31) {
-        return false;
-    }
-    let time = &rest[date_end..];
-    if time.is_empty() {
-        return true;
-    }
-    // `15:4:5` with optional fraction, then a zone for `T`/`t` (`Z` or `±hh:mm`).
-    let (sep, time) = time.split_at(1);
-    let (clock, zone) = match sep {
-        " " => (time, ""),
-        _ => match time.find(['Z', '+', '-']) {
-            Some(p) => time.split_at(p),
-            None => return false,
-        },
-    };
-    let clock = clock.split_once('.').map_or(clock, |(c, frac)| {
-        if frac.bytes().all(|b| b.is_ascii_digit()) {
-            c
-        } else {
-            ""
-        }
-    });
-    let parts: Vec<&str> = clock.split(':').collect();
-    let clock_ok = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()));
-    let zone_ok = match zone {
-        "" => sep == " ",
-        "Z" => true,
-        z => {
-            let z = &z[1..];
-            z.len() == 5
-                && z.as_bytes()[2] == b':'
-                && z.bytes().filter(u8::is_ascii_digit).count() == 4
-        }
-    };
-    clock_ok && zone_ok
+    value == "<<"
+        || !matches!(
+            gitops_go::yaml::resolve_v2(value),
+            gitops_go::yaml::Scalar::Str
+        )
+        || gitops_go::yaml::timestamp(value).is_some()
 }
 
 /// libyaml's printable set (as go-yaml's emitter uses it: characters beyond the BMP are not).
@@ -1513,16 +1355,24 @@ mod tests {
     }
 
     #[test]
-    fn go_integers() {
-        assert!(is_go_int("9223372036854775807"));
-        assert!(is_go_int("18446744073709551615"));
-        assert!(!is_go_int("18446744073709551616"));
-        assert!(is_go_int("-9223372036854775808"));
-        assert!(!is_go_int("-9223372036854775809"));
-        assert!(!is_go_int("+18446744073709551615"));
-        assert!(is_go_int("0X1f"));
-        assert!(!is_go_int("089"));
-        assert!(is_float("089"));
+    fn go_yaml_non_strings() {
+        for v in [
+            "9223372036854775807",
+            "18446744073709551615",
+            "0X1f",
+            "089",
+            "yes",
+            "<<",
+            "2001-12-14",
+            "1e3",
+            ".5",
+            "~",
+        ] {
+            assert!(implicitly_non_string(v), "{v}");
+        }
+        for v in ["1:30", "1.2.3", "0x1p3", "v1", "2001-13-01"] {
+            assert!(!implicitly_non_string(v), "{v}");
+        }
     }
 
     #[test]

@@ -1213,8 +1213,10 @@ fn origin_text(o: &Mapping) -> String {
 pub(crate) fn yaml_inline(s: &str) -> String {
     let mut m = Mapping::new();
     m.insert("k".into(), Value::String(s.into()));
-    let out = yaml::to_yaml(&Value::Map(m));
-    out.trim_start_matches("k:").trim().to_string()
+    match yaml::to_yaml(&Value::Map(m)) {
+        Ok(out) => out.trim_start_matches("k:").trim().to_string(),
+        Err(_) => gitops_go::fmt::quote(s),
+    }
 }
 
 /// Builds the kustomization in `dir` and returns the resulting objects, in output order.
@@ -1326,19 +1328,29 @@ fn build_impl(dir: &Path, top: Option<(&str, &str)>, opts: &BuildOptions) -> Res
     Ok(acc.res)
 }
 
-/// Prints resources as kustomize does (`---` between documents).
-pub fn to_yaml_stream(resources: &[Resource]) -> String {
+/// Prints resources as kustomize does (`---` between documents). Fails, as kustomize does,
+/// on an object that Go cannot marshal (a NaN or infinity, a control character), naming it
+/// as Go's `%#v` prints it.
+pub fn to_yaml_stream(resources: &[Resource]) -> Result<String> {
     let mut out = String::new();
     for (i, r) in resources.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        yaml::emit_into(&mut out, &r.obj);
+        yaml::emit_into(&mut out, &r.obj).map_err(|e| marshal_error(&r.obj, e))?;
     }
-    out
+    Ok(out)
+}
+
+/// kustomize's error for an object it cannot print: the object as Go's `%#v` shows it.
+pub(crate) fn marshal_error(obj: &Value, e: yaml::MarshalError) -> Error {
+    Error::Build(format!(
+        "{}: {e}",
+        gitops_go::fmt::sharp_v(&yaml::to_node(obj))
+    ))
 }
 
 /// Builds `dir` and prints the YAML stream, like `kustomize build DIR`.
 pub fn build_to_string(dir: &Path, opts: &BuildOptions) -> Result<String> {
-    Ok(to_yaml_stream(&build(dir, opts)?))
+    to_yaml_stream(&build(dir, opts)?)
 }

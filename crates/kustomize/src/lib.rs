@@ -35,7 +35,7 @@
 //! flux::decrypt_resources(&mut objects, &keys)?; // SOPS-encrypted Secrets
 //! let vars = BTreeMap::from([("cluster".to_string(), "prod".to_string())]);
 //! flux::substitute(&mut objects, &vars, false)?; // postBuild.substitute
-//! print!("{}", to_yaml_stream(&objects));
+//! print!("{}", to_yaml_stream(&objects)?);
 //! # Ok(()) }
 //! ```
 //!

@@ -5,102 +5,28 @@
 //! kustomize does; other lists are replaced.
 
 use crate::yaml::{Mapping, Value};
+use gitops_go::patchmeta::ListKind;
 
-/// The schema position while walking an object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ty {
-    /// Not known: heuristics apply.
-    Unknown,
-    /// A workload (`spec.template` is a pod template).
-    Workload,
-    /// A workload's spec.
-    WorkloadSpec,
-    /// CronJob.
-    CronJob,
-    /// CronJob spec.
-    CronJobSpec,
-    /// `jobTemplate`.
-    JobTemplate,
-    /// Pod template.
-    PodTemplate,
-    /// Pod.
-    Pod,
-    /// Pod spec.
-    PodSpec,
-    /// A container.
-    Container,
-    /// Service.
-    Service,
-    /// Service spec.
-    ServiceSpec,
-    /// Object metadata.
-    Meta,
+/// Where a merge is in a built-in kind: the kind and the field path from its root, looked
+/// up in Kubernetes' patch metadata ([`gitops_go::patchmeta`]).
+#[derive(Clone, Debug)]
+struct Builtin<'a> {
+    group: &'a str,
+    kind: &'a str,
+    path: Vec<String>,
 }
 
-impl Ty {
-    /// The type at the root of an object of this kind.
-    pub fn for_kind(kind: &str) -> Ty {
-        match kind {
-            "Deployment"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "ReplicaSet"
-            | "Job"
-            | "ReplicationController" => Ty::Workload,
-            "CronJob" => Ty::CronJob,
-            "Pod" => Ty::Pod,
-            "PodTemplate" => Ty::PodTemplate,
-            "Service" => Ty::Service,
-            _ => Ty::Unknown,
-        }
+impl<'a> Builtin<'a> {
+    fn child(&self, field: &str) -> Builtin<'a> {
+        let mut path = self.path.clone();
+        path.push(field.to_owned());
+        Builtin { path, ..*self }
     }
 
-    fn child(self, field: &str) -> Ty {
-        match (self, field) {
-            (_, "metadata") if self != Ty::Unknown && self != Ty::Meta => Ty::Meta,
-            (Ty::Workload, "spec") => Ty::WorkloadSpec,
-            (Ty::WorkloadSpec, "template") => Ty::PodTemplate,
-            (Ty::CronJob, "spec") => Ty::CronJobSpec,
-            (Ty::CronJobSpec, "jobTemplate") => Ty::JobTemplate,
-            (Ty::JobTemplate, "spec") => Ty::WorkloadSpec,
-            (Ty::PodTemplate, "spec") | (Ty::Pod, "spec") => Ty::PodSpec,
-            (Ty::PodTemplate, "template") => Ty::PodTemplate,
-            (Ty::PodSpec, "containers" | "initContainers" | "ephemeralContainers") => Ty::Container,
-            (Ty::Service, "spec") => Ty::ServiceSpec,
-            (Ty::Unknown, "metadata") => Ty::Meta,
-            _ => Ty::Unknown,
-        }
-    }
-
-    /// The schema merge key of list `field` under this type, if the schema has one.
-    fn list_key(self, field: &str) -> Option<&'static str> {
-        match (self, field) {
-            (Ty::PodSpec, "containers" | "initContainers" | "ephemeralContainers") => Some("name"),
-            (
-                Ty::PodSpec,
-                "volumes" | "imagePullSecrets" | "resourceClaims" | "schedulingGates",
-            ) => Some("name"),
-            (Ty::PodSpec, "hostAliases") => Some("ip"),
-            (Ty::PodSpec, "topologySpreadConstraints") => Some("topologyKey"),
-            (Ty::Container, "ports") => Some("containerPort"),
-            (Ty::Container, "env") => Some("name"),
-            (Ty::Container, "volumeMounts") => Some("mountPath"),
-            (Ty::Container, "volumeDevices") => Some("devicePath"),
-            (Ty::Container, "resizePolicy") => Some("resourceName"),
-            (Ty::ServiceSpec, "ports") => Some("port"),
-            (Ty::Meta, "ownerReferences") => Some("uid"),
-            _ => None,
-        }
-    }
-
-    /// Whether the schema says this list has no merge key (so it is replaced).
-    fn list_is_atomic(self, field: &str) -> bool {
-        matches!(
-            (self, field),
-            (Ty::PodSpec, "tolerations")
-                | (Ty::Container, "args" | "command" | "envFrom")
-                | (Ty::ServiceSpec, "externalIPs" | "ipFamilies" | "clusterIPs")
-        )
+    fn list(&self, field: &str) -> Option<ListKind> {
+        let mut path: Vec<&str> = self.path.iter().map(String::as_str).collect();
+        path.push(field);
+        gitops_go::patchmeta::list_kind(self.group, self.kind, &path)
     }
 }
 
@@ -152,11 +78,14 @@ impl Schema {
     }
 }
 
-/// Where the merge is in the schema: built-in types, a custom schema node, or nowhere.
-#[derive(Clone, Copy)]
+/// Where the merge is in the schema: built-in types, a custom schema node, a custom
+/// resource without a schema (whose lists kustomize replaces), or nowhere known (lists of
+/// maps merge by their first associative key).
+#[derive(Clone)]
 enum Cur<'a> {
-    B(Ty),
+    B(Builtin<'a>),
     C(&'a Schema, &'a Value),
+    Opaque,
     N,
 }
 
@@ -170,10 +99,11 @@ impl<'a> Cur<'a> {
 
     /// The schema of a field's value; for arrays, of its elements.
     fn child(&self, field: &str) -> Cur<'a> {
-        match *self {
-            Cur::B(t) => Cur::B(t.child(field)),
+        match self {
+            Cur::B(b) => Cur::B(b.child(field)),
             Cur::C(s, _) => match self.prop(field) {
                 Some(p) => {
+                    let s = *s;
                     let p = s.resolve(p);
                     match p.get("items") {
                         Some(items) if p.get_str(&["type"]) == Some("array") => {
@@ -184,13 +114,17 @@ impl<'a> Cur<'a> {
                 }
                 None => Cur::N,
             },
+            Cur::Opaque => Cur::Opaque,
             Cur::N => Cur::N,
         }
     }
 
     fn list_key(&self, field: &str) -> Option<String> {
-        match *self {
-            Cur::B(t) => t.list_key(field).map(str::to_string),
+        match self {
+            Cur::B(b) => match b.list(field) {
+                Some(ListKind::Map { smp_key, .. }) => Some(smp_key),
+                _ => None,
+            },
             Cur::C(..) => {
                 let p = self.prop(field)?;
                 let merge = p
@@ -203,15 +137,21 @@ impl<'a> Cur<'a> {
                     None
                 }
             }
-            Cur::N => None,
+            Cur::Opaque | Cur::N => None,
         }
     }
 
     fn list_is_atomic(&self, field: &str) -> bool {
-        match *self {
-            Cur::B(t) => t.list_is_atomic(field),
+        match self {
+            Cur::B(b) => b.list(field) == Some(ListKind::Atomic),
+            Cur::Opaque => true,
             _ => false,
         }
+    }
+
+    /// A list of scalars merged as a set (`patchStrategy: merge` without a key).
+    fn list_is_set(&self, field: &str) -> bool {
+        matches!(self, Cur::B(b) if b.list(field) == Some(ListKind::Set))
     }
 }
 
@@ -249,21 +189,25 @@ pub fn apply_with_schema(
     kind: &str,
     schema: Option<&Schema>,
 ) -> Option<Value> {
+    let api = dest.get_str(&["apiVersion"]).unwrap_or("");
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
     let cur = match schema {
-        None => Cur::B(Ty::for_kind(kind)),
-        Some(s) => {
-            let api = dest.get_str(&["apiVersion"]).unwrap_or("");
-            match s.for_gvk(api, kind) {
-                Some(d) => Cur::C(s, d),
-                None => Cur::N,
-            }
-        }
+        None if gitops_go::patchmeta::is_builtin_group(group) => Cur::B(Builtin {
+            group,
+            kind,
+            path: Vec::new(),
+        }),
+        None => Cur::Opaque,
+        Some(s) => match s.for_gvk(api, kind) {
+            Some(d) => Cur::C(s, d),
+            None => Cur::N,
+        },
     };
-    merge(Some(dest), patch, cur)
+    merge(Some(dest), patch, &cur)
 }
 
 /// Merges `patch` into `dest`; `None` means "clear this field".
-fn merge(dest: Option<&Value>, patch: &Value, ty: Cur) -> Option<Value> {
+fn merge(dest: Option<&Value>, patch: &Value, ty: &Cur) -> Option<Value> {
     match patch {
         Value::Null => None,
         Value::Map(pm) => {
@@ -290,8 +234,8 @@ fn merge(dest: Option<&Value>, patch: &Value, ty: Cur) -> Option<Value> {
                 }
                 let cty = ty.child(k);
                 let merged = match pv {
-                    Value::Seq(ps) => merge_list(out.get(k), ps, ty, k, cty),
-                    _ => merge(out.get(k), pv, cty),
+                    Value::Seq(ps) => merge_list(out.get(k), ps, ty, k, &cty),
+                    _ => merge(out.get(k), pv, &cty),
                 };
                 match merged {
                     Some(v) => {
@@ -304,17 +248,17 @@ fn merge(dest: Option<&Value>, patch: &Value, ty: Cur) -> Option<Value> {
             }
             Some(Value::Map(out))
         }
-        Value::Seq(ps) => merge_list(dest, ps, Cur::N, "", Cur::N),
+        Value::Seq(ps) => merge_list(dest, ps, &Cur::N, "", &Cur::N),
         scalar => Some(scalar.clone()),
     }
 }
 
 /// A patch value applied to nothing: directives are dropped, deletions vanish.
-fn clean(v: &Value, ty: Cur) -> Option<Value> {
+fn clean(v: &Value, ty: &Cur) -> Option<Value> {
     merge(None, v, ty)
 }
 
-fn clean_map(m: &Mapping, ty: Cur) -> Mapping {
+fn clean_map(m: &Mapping, ty: &Cur) -> Mapping {
     let mut out = Mapping::new();
     for (k, v) in m {
         if k.starts_with('$') && k != "$retainKeys" {
@@ -322,7 +266,7 @@ fn clean_map(m: &Mapping, ty: Cur) -> Mapping {
         }
         let c = match v {
             Value::Null => Some(Value::Null),
-            _ => clean(v, ty.child(k)),
+            _ => clean(v, &ty.child(k)),
         };
         if let Some(c) = c {
             out.insert(k.clone(), c);
@@ -349,9 +293,9 @@ fn elem_key(items: &[&Value]) -> Option<&'static str> {
 fn merge_list(
     dest: Option<&Value>,
     patch: &[Value],
-    parent: Cur,
+    parent: &Cur,
     field: &str,
-    elem_ty: Cur,
+    elem_ty: &Cur,
 ) -> Option<Value> {
     // `- $patch: replace` anywhere in the patch list replaces the list
     let replace = patch.iter().any(|p| {
@@ -373,6 +317,16 @@ fn merge_list(
         Some(Value::Seq(d)) => d,
         _ => &[],
     };
+    if parent.list_is_set(field) {
+        // a set: the patch's items, then the destination's the patch does not hold
+        let mut out: Vec<Value> = Vec::new();
+        for v in patch.iter().chain(dest_items) {
+            if !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+        return Some(Value::Seq(out));
+    }
     let key = if parent.list_is_atomic(field) {
         None
     } else if let Some(k) = parent.list_key(field) {

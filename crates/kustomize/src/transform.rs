@@ -9,6 +9,7 @@ use crate::kustomization::{Image, Selector};
 use crate::resource::{Gvk, ResId, Resource};
 use crate::smp;
 use crate::yaml::{Mapping, Value};
+use gitops_go::selector::{Dialect, Selector as LabelSelector};
 use regex::Regex;
 
 fn obj_err(r: &Resource, e: Error) -> Error {
@@ -355,17 +356,8 @@ pub struct SelectorRegex {
     kind: Option<Regex>,
     name: Option<Regex>,
     namespace: Option<Regex>,
-    labels: Vec<LabelReq>,
-    annotations: Vec<LabelReq>,
-}
-
-enum LabelReq {
-    Eq(String, String),
-    Ne(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
+    labels: LabelSelector,
+    annotations: LabelSelector,
 }
 
 fn anchored(p: &str) -> Result<Option<Regex>> {
@@ -377,79 +369,17 @@ fn anchored(p: &str) -> Result<Option<Regex>> {
         .map_err(|e| Error::msg(format!("invalid selector regex '{p}': {e}")))
 }
 
-/// Parses a Kubernetes label selector (`a=b,c!=d,e in (f,g),!h,i`).
-fn parse_label_selector(s: &str) -> Result<Vec<LabelReq>> {
-    let mut out = Vec::new();
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in s.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                cur.push(c)
-            }
-            ')' => {
-                depth -= 1;
-                cur.push(c)
-            }
-            ',' if depth == 0 => parts.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    for p in parts {
-        let p = p.trim();
-        if p.is_empty() {
-            continue;
-        }
-        let set = |rest: &str| -> Vec<String> {
-            rest.trim()
-                .trim_start_matches('(')
-                .trim_end_matches(')')
-                .split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect()
-        };
-        if let Some((k, v)) = p.split_once("!=") {
-            out.push(LabelReq::Ne(k.trim().into(), v.trim().into()));
-        } else if let Some((k, v)) = p.split_once("==") {
-            out.push(LabelReq::Eq(k.trim().into(), v.trim().into()));
-        } else if let Some((k, v)) = p.split_once('=') {
-            out.push(LabelReq::Eq(k.trim().into(), v.trim().into()));
-        } else if let Some((k, v)) = p.split_once(" notin ") {
-            out.push(LabelReq::NotIn(k.trim().into(), set(v)));
-        } else if let Some((k, v)) = p.split_once(" in ") {
-            out.push(LabelReq::In(k.trim().into(), set(v)));
-        } else if let Some(k) = p.strip_prefix('!') {
-            out.push(LabelReq::NotExists(k.trim().into()));
-        } else if p
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        {
-            out.push(LabelReq::Exists(p.into()));
-        } else {
-            return Err(Error::msg(format!("unable to parse requirement: '{p}'")));
-        }
-    }
-    Ok(out)
+/// Parses a label (or annotation) selector as kustomize does, with its error texts.
+fn parse_label_selector(s: &str) -> Result<LabelSelector> {
+    LabelSelector::parse_with(s, Dialect::Kustomize).map_err(|e| Error::msg(e.to_string()))
 }
 
-fn labels_match(reqs: &[LabelReq], labels: &[(String, String)]) -> bool {
-    let get = |k: &str| {
+fn labels_match(sel: &LabelSelector, labels: &[(String, String)]) -> bool {
+    sel.matches(|k| {
         labels
             .iter()
             .find(|(lk, _)| lk == k)
             .map(|(_, v)| v.as_str())
-    };
-    reqs.iter().all(|r| match r {
-        LabelReq::Eq(k, v) => get(k) == Some(v.as_str()),
-        LabelReq::Ne(k, v) => get(k) != Some(v.as_str()),
-        LabelReq::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-        LabelReq::NotIn(k, vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
-        LabelReq::Exists(k) => get(k).is_some(),
-        LabelReq::NotExists(k) => get(k).is_none(),
     })
 }
 
@@ -613,8 +543,27 @@ pub fn apply_json6902(
             r.store_previous_id();
         }
         let mut obj = r.obj.clone();
+        // kustomize patches the object with its internal bookkeeping annotations on it
+        // (stripped on output), so `metadata.annotations` always exists for a patch: an
+        // `add` under it works on an object without annotations.
+        let added = match obj.get_mut("metadata").and_then(Value::as_map_mut) {
+            Some(meta) if !meta.contains_key("annotations") => {
+                meta.insert("annotations".into(), Value::map());
+                true
+            }
+            _ => false,
+        };
         if let Err(e) = jsonpatch::apply(&mut obj, ops) {
             return Err(obj_err(r, e));
+        }
+        if added
+            && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_map_mut)
+            && meta
+                .get("annotations")
+                .and_then(Value::as_map)
+                .is_some_and(|m| m.is_empty())
+        {
+            meta.shift_remove("annotations");
         }
         r.obj = obj;
     }

@@ -1639,11 +1639,7 @@ fn merge_map(base: Mapping, overlay: Mapping) -> Mapping {
 /// (JSON), encoded by `encoding/json`, read back and printed by go-yaml v2 (sorted keys).
 fn marshal_yaml(m: &Mapping) -> Result<String, String> {
     let v = numbers_to_float(Value::Map(m.clone()));
-    let json = gyaml::to_go_json(&v);
-    let back = gyaml::parse_one(&json).map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    gyaml::emit_into(&mut out, &back);
-    Ok(out)
+    gyaml::to_yaml(&v).map_err(|e| e.to_string())
 }
 
 fn numbers_to_float(v: Value) -> Value {
@@ -1827,7 +1823,7 @@ fn json_key(v: &Value) -> Result<String, String> {
         Value::String(s) => Ok(s.clone()),
         Value::Int(i) => Ok(i.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        Value::Float(f) => Ok(gyaml::scalar::go_float32_g(*f)),
+        Value::Float(f) => Ok(gitops_go::num::format_float32_g(*f)),
         other => Err(format!(
             "unsupported map key: {}",
             match other {
@@ -1873,21 +1869,16 @@ fn resolve_v2_scalar(
     }
 }
 
-/// go-yaml v2's resolution of an untagged plain scalar.
+/// go-yaml v2's resolution of an untagged plain scalar ([`gitops_go::yaml::resolve_v2`]).
 fn resolve_v2_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
-            Value::Bool(true)
-        }
-        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
-            Value::Bool(false)
-        }
-        // numbers as go-yaml resolves them; strings (timestamps included) keep their text
-        _ => match gyaml::scalar::resolve_plain(s) {
-            Value::String(_) => Value::String(s.to_string()),
-            v => v,
-        },
+    use gitops_go::yaml::Scalar;
+    match gitops_go::yaml::resolve_v2(s) {
+        Scalar::Null => Value::Null,
+        Scalar::Bool(b) => Value::Bool(b),
+        Scalar::Int(i) => Value::Int(i),
+        Scalar::Uint(u) => Value::Uint(u),
+        Scalar::Float(f) => Value::Float(f),
+        Scalar::Timestamp(_) | Scalar::Str => Value::String(s.to_string()),
     }
 }
 
@@ -2597,11 +2588,11 @@ mod tests {
         assert!(parse_v2_documents("a: *nope\n").is_err());
         assert!(parse_v2_documents("? [a]\n: b\n").is_err());
         assert!(parse_v2_documents("a: [\n").is_err());
-        assert_eq!(gyaml::scalar::go_float32_g(1.5), "1.5");
-        assert_eq!(gyaml::scalar::go_float32_g(1e6), "1e+06");
-        assert_eq!(gyaml::scalar::go_float32_g(100000.0), "100000");
-        assert_eq!(gyaml::scalar::go_float32_g(0.0001), "0.0001");
-        assert_eq!(gyaml::scalar::go_float32_g(0.00001), "1e-05");
+        assert_eq!(gitops_go::num::format_float32_g(1.5), "1.5");
+        assert_eq!(gitops_go::num::format_float32_g(1e6), "1e+06");
+        assert_eq!(gitops_go::num::format_float32_g(100000.0), "100000");
+        assert_eq!(gitops_go::num::format_float32_g(0.0001), "0.0001");
+        assert_eq!(gitops_go::num::format_float32_g(0.00001), "1e-05");
     }
 
     #[test]

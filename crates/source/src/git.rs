@@ -21,6 +21,7 @@
 
 use crate::archive::{ArchiveInfo, ArtifactWriter, sort_paths};
 use crate::ignore::{IgnoreRules, SOURCEIGNORE};
+use gitops_go::semver::Constraints;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::num::NonZeroU32;
@@ -63,9 +64,14 @@ pub enum GitError {
         /// The URL.
         url: String,
     },
-    /// The semver range is invalid.
-    #[error(transparent)]
-    BadRange(#[from] crate::semver_range::RangeError),
+    /// The semver range is not a Masterminds constraint.
+    #[error("invalid semver range {range:?}: {source}")]
+    BadRange {
+        /// The range as written.
+        range: String,
+        /// Masterminds' complaint.
+        source: gitops_go::semver::ConstraintError,
+    },
     /// Talking to the remote failed.
     #[error("fetching {reference} from {url}: {message}")]
     Transport {
@@ -733,19 +739,22 @@ pub fn resolve(opts: &FetchOptions, work_dir: &Path) -> Result<(String, String),
 fn target(s: &Session, opts: &FetchOptions) -> Result<(String, Vec<String>), GitError> {
     Ok(match &opts.reference {
         GitReference::Semver(range) => {
-            let r = crate::semver_range::Range::parse(range)?;
+            let r = Constraints::parse(range).map_err(|source| GitError::BadRange {
+                range: range.clone(),
+                source,
+            })?;
             let refs = list_refs(s, opts, &refspecs(&opts.reference, None))?;
             let tags: Vec<String> = refs
                 .iter()
                 .filter_map(|(n, _)| n.strip_prefix("refs/tags/").map(str::to_owned))
                 .filter(|t| !t.ends_with("^{}"))
                 .collect();
-            let (tag, _) =
-                r.best(tags.iter().map(String::as_str))
-                    .ok_or_else(|| GitError::NoSemverMatch {
-                        range: range.clone(),
-                        url: opts.url.clone(),
-                    })?;
+            let (tag, _) = r.latest(tags.iter().map(String::as_str)).ok_or_else(|| {
+                GitError::NoSemverMatch {
+                    range: range.clone(),
+                    url: opts.url.clone(),
+                }
+            })?;
             let tag = tag.to_owned();
             let specs = refspecs(&opts.reference, Some(&tag));
             (tag, specs)

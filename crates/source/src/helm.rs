@@ -5,8 +5,8 @@
 
 use crate::archive::{ArtifactWriter, sort_paths};
 use crate::ignore::IgnoreRules;
-use crate::semver_range::Range;
 use futures::StreamExt;
+use gitops_go::semver::Constraints;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -62,9 +62,14 @@ pub enum HelmError {
         /// The constraint.
         constraint: String,
     },
-    /// The constraint is invalid.
-    #[error(transparent)]
-    BadRange(#[from] crate::semver_range::RangeError),
+    /// The constraint is not a Masterminds constraint.
+    #[error("invalid semver range {range:?}: {source}")]
+    BadRange {
+        /// The constraint as written.
+        range: String,
+        /// Masterminds' complaint.
+        source: gitops_go::semver::ConstraintError,
+    },
     /// The chart directory or archive is not a valid chart.
     #[error("invalid chart {path}: {message}")]
     InvalidChart {
@@ -163,9 +168,12 @@ impl Index {
         if let Some(v) = versions.iter().find(|v| v.version == constraint) {
             return Ok(with_name(v, name));
         }
-        let range = Range::parse(constraint)?;
+        let range = Constraints::parse(constraint).map_err(|source| HelmError::BadRange {
+            range: constraint.to_owned(),
+            source,
+        })?;
         let (best, _) = range
-            .best(versions.iter().map(|v| v.version.as_str()))
+            .latest(versions.iter().map(|v| v.version.as_str()))
             .ok_or_else(|| HelmError::NoVersion {
                 name: name.to_owned(),
                 constraint: constraint.to_owned(),

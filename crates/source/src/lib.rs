@@ -18,7 +18,6 @@
 //! | [`storage`] | `<root>/<kind>/<namespace>/<name>/<file>` storage, atomic writes, garbage collection |
 //! | [`server`] | the artifact HTTP file server |
 //! | [`fetch`] | for consumers (kustomize/helm controllers): download an artifact, verify its digest, extract it safely |
-//! | [`semver_range`] | Masterminds-compatible semver ranges |
 //! | [`generator`] | ArtifactGenerator composition (Flux source-watcher): copy operations over extracted sources, YAML merge, tarball extraction, content hash, path patterns |
 //!
 //! ## Revision strings (Flux v2 format)
@@ -64,7 +63,6 @@ pub mod git_server;
 pub mod helm;
 pub mod ignore;
 pub mod oci;
-pub mod semver_range;
 pub mod server;
 pub mod storage;
 

@@ -5,8 +5,8 @@
 //! `application/vnd.cncf.flux.content.v1.tar+gzip`; manifest annotations
 //! `org.opencontainers.image.{created,source,revision}`.
 
-use crate::semver_range::Range;
 use futures::StreamExt;
+use gitops_go::semver::Constraints;
 use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -477,7 +477,9 @@ impl Registry {
             }
             OciReference::Tag(t) => t.clone(),
             OciReference::Semver { range, filter } => {
-                let r = Range::parse(range).map_err(|e| OciError::BadRange(e.to_string()))?;
+                let r = Constraints::parse(range).map_err(|e| {
+                    OciError::BadRange(format!("invalid semver range {range:?}: {e}"))
+                })?;
                 let re = filter
                     .as_deref()
                     .map(regex::Regex::new)
@@ -488,10 +490,12 @@ impl Registry {
                     .iter()
                     .filter(|t| re.as_ref().is_none_or(|re| re.is_match(t)))
                     .map(String::as_str);
-                let (best, _) = r.best(candidates).ok_or_else(|| OciError::NoSemverMatch {
-                    url: url.to_owned(),
-                    range: range.clone(),
-                })?;
+                let (best, _) = r
+                    .latest(candidates)
+                    .ok_or_else(|| OciError::NoSemverMatch {
+                        url: url.to_owned(),
+                        range: range.clone(),
+                    })?;
                 best.to_owned()
             }
         };

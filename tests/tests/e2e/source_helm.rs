@@ -261,8 +261,8 @@ async fn helmchart_from_oci_repository_and_from_git() {
         }
     };
     let s = ready("fromoci").await;
-    let want = if gitops_source::semver_range::parse_version(&meta.version)
-        .is_some_and(|v| v > semver::Version::new(0, 0, 1))
+    let want = if gitops_go::semver::Version::parse(&meta.version)
+        .is_ok_and(|v| v > gitops_go::semver::Version::new(0, 0, 1))
     {
         meta.version.clone()
     } else {

@@ -43,9 +43,7 @@ impl Node {
                 if n.is_i64() || n.is_u64() {
                     Node::Scalar(Tag::Int, n.to_string())
                 } else {
-                    let text = gitops_kustomize::yaml::scalar::float_output(
-                        n.as_f64().unwrap_or_default(),
-                    );
+                    let text = gitops_go::yaml::marshal_float(n.as_f64().unwrap_or_default());
                     let int = text
                         .strip_prefix('-')
                         .unwrap_or(&text)
@@ -584,7 +582,7 @@ fn neat_node(out: &mut String, prefix: &str, skip_first: bool, node: &Node) {
             let lines: Vec<&str> = v.split('\n').collect();
             if lines.len() == 1 {
                 if needs_quotes(*tag, v) {
-                    out.push_str(&gitops_api::gostr::quote(v));
+                    out.push_str(&gitops_go::fmt::quote(v));
                 } else {
                     out.push_str(v);
                 }

@@ -285,7 +285,7 @@ impl Builder {
                     "envsubst error: '{bad}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
                 )));
             }
-            let text = yaml::to_yaml(&r.obj);
+            let text = yaml::to_yaml(&r.obj).map_err(|e| fail(e.to_string()))?;
             let out =
                 flux::substitute_str(&text, &vars, self.opts.strict_substitute).map_err(|e| {
                     let m = e.to_string();
@@ -541,7 +541,7 @@ fn generate(k: &Value, dir: &Path, ignore: &[String]) -> anyhow::Result<flux::Ma
         let mut s = Mapping::new();
         s.insert("order".into(), YValue::String("fifo".into()));
         m.insert("sortOptions".into(), YValue::Map(s));
-        manifest.text = yaml::to_yaml(&v);
+        manifest.text = yaml::to_yaml(&v).map_err(|e| anyhow!("{e}"))?;
     }
     Ok(manifest)
 }
@@ -624,7 +624,7 @@ fn mask_sops_data(r: &mut Resource) -> anyhow::Result<()> {
     let sops_mess = b64(MASK);
     let mut data = string_entries(r.obj.get("data"));
     let mut string_data = string_entries(r.obj.get("stringData"));
-    let text = yaml::to_yaml(&r.obj);
+    let text = yaml::to_yaml(&r.obj).unwrap_or_default();
     if text.contains("sops:") && text.contains("mac: ENC[") {
         if let YValue::Map(m) = &mut r.obj {
             m.shift_remove("sops");
@@ -725,8 +725,8 @@ fn set_common_metadata(objects: &mut [Value], labels: &Value, annotations: &Valu
 pub fn objects_to_yaml(objects: &[Value]) -> anyhow::Result<String> {
     let mut out = String::new();
     for o in objects {
-        let v = to_yaml_value(o).context("converting an object to YAML")?;
-        yaml::emit_into(&mut out, &v);
+        gitops_go::yaml::marshal_into(&mut out, &crate::cli::yaml::node(o))
+            .context("converting an object to YAML")?;
         out.push_str("---\n");
     }
     Ok(out)
@@ -1108,7 +1108,7 @@ mod tests {
         );
         mask_sops_data(&mut r).unwrap();
         assert_eq!(
-            yaml::to_yaml(&r.obj),
+            yaml::to_yaml(&r.obj).unwrap(),
             "apiVersion: v1\ndata:\n  .dockerconfigjson: eyJtYXNrIjoiKipTT1BTKioifQ==\nkind: Secret\nmetadata:\n  name: s\ntype: kubernetes.io/dockerconfigjson\n"
         );
         let mut bad = Resource::new(

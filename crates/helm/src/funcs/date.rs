@@ -4,6 +4,8 @@ use std::rc::Rc;
 
 use jiff::{Timestamp, Zoned, tz::TimeZone};
 
+use gitops_go::duration;
+
 use super::{a_str, min_args, nargs, to_int64};
 use crate::template::{FnErr, FuncMap};
 use crate::value::{Object, Value};
@@ -321,84 +323,6 @@ fn tz_named(name: &str) -> TimeZone {
         "UTC" | "" => TimeZone::UTC,
         n => TimeZone::get(n).unwrap_or(TimeZone::UTC),
     }
-}
-
-/// Parses Go's duration syntax ("1h30m", "-5s").
-fn parse_go_duration(s: &str) -> Option<i128> {
-    let (neg, mut t) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if t == "0" {
-        return Some(0);
-    }
-    if t.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !t.is_empty() {
-        let n = t
-            .bytes()
-            .take_while(|c| c.is_ascii_digit() || *c == b'.')
-            .count();
-        if n == 0 {
-            return None;
-        }
-        let v: f64 = t[..n].parse().ok()?;
-        t = &t[n..];
-        let u = t
-            .bytes()
-            .take_while(|c| c.is_ascii_alphabetic() || *c == 0xc2 || *c == 0xb5)
-            .count();
-        let unit = &t[..u];
-        t = &t[u..];
-        let mul = match unit {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += v * mul;
-    }
-    Some(if neg { -(total as i128) } else { total as i128 })
-}
-
-/// Go's `time.Duration.String()`.
-pub fn duration_string(ns: i128) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    let neg = ns < 0;
-    let u = ns.unsigned_abs();
-    let mut s = String::new();
-    if u < 1_000_000_000 {
-        let (v, unit) = if u < 1000 {
-            (u as f64, "ns")
-        } else if u < 1_000_000 {
-            (u as f64 / 1e3, "µs")
-        } else {
-            (u as f64 / 1e6, "ms")
-        };
-        s = format!("{}{unit}", crate::value::format_float_g(v));
-    } else {
-        let h = u / 3_600_000_000_000;
-        let m = (u / 60_000_000_000) % 60;
-        let sec = (u % 60_000_000_000) as f64 / 1e9;
-        if h > 0 {
-            s.push_str(&format!("{h}h"));
-        }
-        if h > 0 || m > 0 {
-            s.push_str(&format!("{m}m"));
-        }
-        let mut secs = format!("{sec:.9}");
-        secs = secs.trim_end_matches('0').trim_end_matches('.').to_string();
-        s.push_str(&secs);
-        s.push('s');
-    }
-    if neg { format!("-{s}") } else { s }
 }
 
 /// One element of a Go layout.
@@ -1022,6 +946,18 @@ fn zero_time() -> Zoned {
         .unwrap_or_else(|_| Timestamp::UNIX_EPOCH.to_zoned(TimeZone::UTC))
 }
 
+/// Go's `time.Since(z)`: nanoseconds from `z` to now, saturating at the `int64` bounds.
+fn since(z: &Zoned) -> i64 {
+    let ns = Zoned::now().timestamp().as_nanosecond() - z.timestamp().as_nanosecond();
+    i64::try_from(ns).unwrap_or(if ns < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Go's `Time.Add`: `z` moved by `ns` nanoseconds (unchanged beyond the representable range).
+fn add_nanos(z: &Zoned, ns: i64) -> Zoned {
+    z.checked_add(jiff::SignedDuration::from_nanos(ns))
+        .unwrap_or_else(|_| z.clone())
+}
+
 fn t(z: Zoned) -> Value {
     Value::Object(Rc::new(GoTime(z, None)))
 }
@@ -1057,22 +993,24 @@ pub(super) fn register(m: &mut FuncMap) {
             time_arg(&a[0]).timestamp().as_second().to_string(),
         ))
     });
-    for n in [
-        "dateModify",
-        "date_modify",
-        "mustDateModify",
-        "must_date_modify",
-    ] {
+    // Sprig's dateModify: a duration that does not parse leaves the time as it is.
+    for n in ["dateModify", "date_modify"] {
         m.insert(n, |_, a| {
             nargs(a, "dateModify", 2)?;
             let z = time_arg(&a[1]);
-            match parse_go_duration(a_str(&a[0])?) {
-                Some(ns) => {
-                    let span = jiff::SignedDuration::from_nanos(ns as i64);
-                    Ok(t(z.checked_add(span).unwrap_or(z)))
-                }
-                None => Ok(t(z)),
-            }
+            Ok(t(match duration::parse(a_str(&a[0])?) {
+                Ok(ns) => add_nanos(&z, ns),
+                Err(_) => z,
+            }))
+        });
+    }
+    // mustDateModify fails with Go's `time.ParseDuration` error instead.
+    for n in ["mustDateModify", "must_date_modify"] {
+        m.insert(n, |_, a| {
+            nargs(a, "mustDateModify", 2)?;
+            let z = time_arg(&a[1]);
+            let ns = duration::parse(a_str(&a[0])?).map_err(|e| FnErr::Call(e.to_string()))?;
+            Ok(t(add_nanos(&z, ns)))
         });
     }
     m.insert("toDate", |_, a| {
@@ -1090,44 +1028,123 @@ pub(super) fn register(m: &mut FuncMap) {
     });
     m.insert("ago", |_, a| {
         nargs(a, "ago", 1)?;
-        let z = time_arg(&a[0]);
-        let ns = Zoned::now().timestamp().as_nanosecond() - z.timestamp().as_nanosecond();
-        Ok(Value::from(duration_string(
-            ns / 1_000_000_000 * 1_000_000_000,
-        )))
+        // time.Since(t).Round(time.Second)
+        let ns = since(&time_arg(&a[0]));
+        Ok(Value::from(duration::format(duration::round(
+            ns,
+            duration::SECOND,
+        ))))
     });
     m.insert("duration", |_, a| {
         nargs(a, "duration", 1)?;
-        // Sprig only converts strings and int64; Go ints and floats give 0
+        // Sprig only converts strings (strconv.ParseInt: out of range clamps, malformed is 0)
+        // and int64; Go ints and floats give 0. time.Duration(n) * time.Second wraps.
         let secs = match &a[0] {
-            Value::Str(s) => s.parse::<i64>().unwrap_or(0),
+            Value::Str(s) => match s.parse::<i64>() {
+                Ok(n) => n,
+                Err(e) => match e.kind() {
+                    std::num::IntErrorKind::PosOverflow => i64::MAX,
+                    std::num::IntErrorKind::NegOverflow => i64::MIN,
+                    _ => 0,
+                },
+            },
             _ => 0,
         };
-        Ok(Value::from(duration_string(secs as i128 * 1_000_000_000)))
+        Ok(Value::from(duration::format(
+            secs.wrapping_mul(duration::SECOND),
+        )))
     });
     m.insert("durationRound", |_, a| {
         min_args(a, "durationRound", 1)?;
-        let ns: i128 = match &a[0] {
-            Value::Str(s) => parse_go_duration(s).unwrap_or(0),
-            v => to_int64(v) as i128,
+        let ns: i64 = match &a[0] {
+            Value::Str(s) => duration::parse(s).unwrap_or(0),
+            Value::Object(o) if o.type_name() == "time.Time" => since(&time_arg(&a[0])),
+            v => to_int64(v),
         };
-        let u = ns.unsigned_abs() as f64 / 1e9;
-        let r = if u >= 31_104_000.0 {
-            format!("{}y", (u / 31_104_000.0) as i64)
-        } else if u >= 2_592_000.0 {
-            format!("{}mo", (u / 2_592_000.0) as i64)
-        } else if u >= 86_400.0 {
-            format!("{}d", (u / 86_400.0) as i64)
-        } else if u >= 3600.0 {
-            format!("{}h", (u / 3600.0) as i64)
-        } else if u >= 60.0 {
-            format!("{}m", (u / 60.0) as i64)
-        } else if u >= 1.0 {
-            format!("{}s", u as i64)
-        } else {
-            "0s".into()
-        };
+        // Sprig's units: a year of 365 days, a month of 30; each only when exceeded.
+        let u = ns.unsigned_abs();
+        let units: [(u64, &str); 6] = [
+            (365 * 24 * duration::HOUR as u64, "y"),
+            (30 * 24 * duration::HOUR as u64, "mo"),
+            (24 * duration::HOUR as u64, "d"),
+            (duration::HOUR as u64, "h"),
+            (duration::MINUTE as u64, "m"),
+            (duration::SECOND as u64, "s"),
+        ];
+        let r = units.iter().find(|(per, _)| u > *per).map_or_else(
+            || "0s".to_owned(),
+            |(per, unit)| format!("{}{unit}", u / per),
+        );
         Ok(Value::from(r))
     });
-    let _ = FnErr::Call(String::new());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use crate::template::{Exec, parse};
+    use crate::value::Value;
+
+    fn render(src: &str) -> String {
+        let funcs = Rc::new(crate::funcs::func_map());
+        let mut e = Exec::new(funcs.clone(), Rc::new(()));
+        let has = |n: &str| funcs.contains_key(n);
+        let mut run = || -> Result<String, String> {
+            let (tree, _) = parse("t", src, &has).map_err(|e| e.to_string())?;
+            e.add(tree);
+            let t = e.lookup("t").ok_or("no tree")?;
+            let mut out = String::new();
+            e.run_tree(&t, Value::Nil, &mut out)
+                .map_err(|e| e.to_string())?;
+            Ok(out)
+        };
+        run().unwrap_or_else(|e| format!("ERR: {e}"))
+    }
+
+    // Every expectation is what helm v4.1.4 renders.
+    #[test]
+    fn sprig_durations() {
+        for (src, want) in [
+            (r#"{{ durationRound "1h" }}"#, "60m"),
+            (r#"{{ durationRound "8761h" }}"#, "1y"),
+            (r#"{{ durationRound "8700h" }}"#, "12mo"),
+            (r#"{{ durationRound "-3h5m" }}"#, "3h"),
+            (r#"{{ durationRound "1.5s" }}"#, "1s"),
+            (r#"{{ durationRound (now | dateModify "-2h") }}"#, "2h"),
+            (r#"{{ duration "99999999999" }}"#, "2157299h53m50.45224192s"),
+            (r#"{{ duration "99999999999999999999" }}"#, "-1s"),
+            (r#"{{ duration 90 }}"#, "0s"),
+            (r#"{{ duration "3723" }}"#, "1h2m3s"),
+            (r#"{{ duration "-1" }}"#, "-1s"),
+            (
+                r#"{{ dateModify "bad" (toDate "2006-01-02" "2020-01-01") | date "2006-01-02T15:04:05" }}"#,
+                "2020-01-01T00:00:00",
+            ),
+            (
+                r#"{{ dateModify "1.5h" (toDate "2006-01-02" "2020-01-01") | date "2006-01-02T15:04:05" }}"#,
+                "2020-01-01T01:30:00",
+            ),
+            (r#"{{ ago (now | dateModify "-1.6s") }}"#, "2s"),
+            (r#"{{ ago (now | dateModify "1.6s") }}"#, "-2s"),
+        ] {
+            assert_eq!(render(src), want, "{src}");
+        }
+        for (src, err) in [
+            (
+                r#"{{ mustDateModify "bad" now }}"#,
+                r#"time: invalid duration "bad""#,
+            ),
+            (
+                r#"{{ mustDateModify "1x" now }}"#,
+                r#"time: unknown unit "x" in duration "1x""#,
+            ),
+        ] {
+            let got = render(src);
+            assert!(
+                got.starts_with("ERR: ") && got.ends_with(err),
+                "{src}: {got}"
+            );
+        }
+    }
 }

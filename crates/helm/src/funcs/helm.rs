@@ -75,7 +75,7 @@ fn write_json(
                     crate::value::format_float_g(*f)
                 ));
             }
-            out.push_str(&crate::yaml::json_float(*f));
+            out.push_str(&gitops_go::num::json_float(*f));
         }
         Value::Str(s) => json_str(s, html, out),
         Value::Bytes(b) => json_str(&super::b64(b), html, out),

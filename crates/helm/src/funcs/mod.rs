@@ -199,7 +199,7 @@ pub fn to_int64(v: &Value) -> i64 {
         Value::Int(i) => *i,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => *b as i64,
-        Value::Str(s) => crate::yaml::resolve_go_int(trim_zero_decimal(s)).unwrap_or(0),
+        Value::Str(s) => gitops_go::num::parse_i64(trim_zero_decimal(s)).unwrap_or(0),
         _ => 0,
     }
 }

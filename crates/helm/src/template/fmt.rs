@@ -52,58 +52,16 @@ struct Spec {
     prec: Option<usize>,
 }
 
-/// Go's `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
-    quote_with(s, false)
-}
+pub use gitops_go::fmt::quote as go_quote;
+use gitops_go::fmt::{can_backquote, is_print as is_go_printable};
 
-/// Go's `strconv.CanBackquote`: one line, no control characters but tabs, no backquote.
-fn can_backquote(s: &str) -> bool {
-    s.chars()
-        .all(|c| !((c < ' ' && c != '\t') || c == '`' || c == '\u{7f}' || c == '\u{feff}'))
-}
-
-/// Go's `strconv.Quote`, or with `ascii` `strconv.QuoteToASCII` (everything past ASCII
-/// escaped).
+/// `strconv.Quote`, or with `ascii` `strconv.QuoteToASCII`.
 fn quote_with(s: &str, ascii: bool) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            '\x07' => o.push_str("\\a"),
-            '\x08' => o.push_str("\\b"),
-            '\x0c' => o.push_str("\\f"),
-            '\x0b' => o.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(o, "\\x{:02x}", c as u32);
-            }
-            c if is_go_printable(c) && (!ascii || c.is_ascii()) => o.push(c),
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(o, "\\U{:08x}", c as u32);
-            }
-        }
+    if ascii {
+        gitops_go::fmt::quote_to_ascii(s)
+    } else {
+        gitops_go::fmt::quote(s)
     }
-    o.push('"');
-    o
-}
-
-fn is_go_printable(c: char) -> bool {
-    let u = c as u32;
-    if u < 0x80 {
-        return (0x20..0x7f).contains(&u);
-    }
-    !(0x80..0xa0).contains(&u)
-        && !matches!(u, 0xad | 0x2028 | 0x2029 | 0xfeff)
-        && !(0xfff9..=0xfffb).contains(&u)
-        && !(0xd800..=0xdfff).contains(&u)
 }
 
 // Widths and precisions need no cap here: Go's parser refuses those past about ten million

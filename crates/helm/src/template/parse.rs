@@ -620,7 +620,7 @@ pub fn unquote(s: &str) -> Option<String> {
 /// Parses a Go number literal as the template parser does (int if integral syntax).
 pub fn parse_number(text: &str) -> Option<Value> {
     let clean = text.replace('_', "");
-    if let Some(r) = crate::yaml::resolve_go_int(&clean) {
+    if let Some(r) = gitops_go::num::parse_i64(&clean) {
         return Some(Value::Int(r));
     }
     let digits = clean.trim_start_matches(['-', '+']);

@@ -372,7 +372,10 @@ pub fn flux_manifest(dir: &Path, overlays: &Overlays, exclude: Exclude<'_>) -> R
     }
     Ok(Manifest {
         file_name,
-        text: crate::yaml::to_yaml(&Value::Map(k)),
+        text: {
+            let k = Value::Map(k);
+            crate::yaml::to_yaml(&k).map_err(|e| crate::build::marshal_error(&k, e))?
+        },
         generated,
     })
 }

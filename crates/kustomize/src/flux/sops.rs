@@ -615,7 +615,8 @@ mod tests {
                 "apiVersion: v1\nkind: Secret\nmetadata: {name: s, labels: {app: x}}\nstringData:\n  password: hunter2\n  nested: {deep: secret2}\n  list: [a, b]\ndata:\n  token: dG9rZW4=\ntype: Opaque\n",
             )
             .unwrap(),
-        ))
+        )
+        .unwrap())
         .unwrap();
         let re = regex::Regex::new("^(data|stringData)$").unwrap();
         let encrypted = encrypt_tree_with(
@@ -626,7 +627,7 @@ mod tests {
             "encrypted_regex: ^(data|stringData)$",
             &|p| p.iter().any(|k| re.is_match(k)),
         );
-        let text = yaml::to_yaml(&encrypted);
+        let text = yaml::to_yaml(&encrypted).unwrap();
         for secret in ["hunter2", "secret2", "dG9rZW4="] {
             assert!(!text.contains(secret), "{secret} in the clear:\n{text}");
         }
@@ -641,7 +642,7 @@ mod tests {
             "encrypted_suffix: Data",
             &|p| p.iter().any(|k| k.ends_with("Data")),
         );
-        let text = yaml::to_yaml(&encrypted);
+        let text = yaml::to_yaml(&encrypted).unwrap();
         assert!(!text.contains("secret2") && text.contains("dG9rZW4="));
         assert_eq!(decrypt_yaml(&text, &keys).unwrap(), plain);
     }
@@ -660,9 +661,9 @@ mod tests {
         .unwrap();
         // the fixture is printed with sorted keys; SOPS hashes in document order, so
         // encrypt the document in that order
-        let plain = yaml::parse_one(&yaml::to_yaml(&plain)).unwrap();
+        let plain = yaml::parse_one(&yaml::to_yaml(&plain).unwrap()).unwrap();
         let encrypted = encrypt_tree(&plain, &data_key, &enc, &recipient);
-        let text = yaml::to_yaml(&encrypted);
+        let text = yaml::to_yaml(&encrypted).unwrap();
         assert!(text.contains("ENC[AES256_GCM,data:") && !text.contains("hunter2"));
         assert!(text.contains("note_unencrypted: visible"));
         let back = decrypt_yaml(&text, &keys).unwrap();

@@ -113,7 +113,7 @@ pub fn substitute(
         if disabled(r) {
             continue;
         }
-        let text = yaml::to_yaml(&r.obj);
+        let text = yaml::to_yaml(&r.obj).map_err(|e| crate::build::marshal_error(&r.obj, e))?;
         if !text.contains("${") {
             continue;
         }

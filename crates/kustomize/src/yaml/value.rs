@@ -95,7 +95,7 @@ impl Value {
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
             Value::Uint(u) => Some(u.to_string()),
-            Value::Float(f) => Some(crate::yaml::scalar::go_float_g(*f)),
+            Value::Float(f) => Some(gitops_go::yaml::float_text(*f)),
             Value::String(s) => Some(s.clone()),
             Value::Seq(_) | Value::Map(_) => None,
         }

@@ -175,3 +175,34 @@ fn kustomization_string_fields_reject_numbers_and_booleans() {
         );
     }
 }
+
+#[test]
+fn marshal_unicode_escapes_nel_folding_and_floats() {
+    check("marshal/unicode", "marshal/unicode");
+}
+
+#[test]
+fn marshal_errors_control_characters_infinities_and_broken_keys() {
+    for case in ["control", "inf", "nelkey"] {
+        check_error(
+            &format!("marshal/errors/{case}"),
+            &format!("marshal/errors/{case}"),
+        );
+    }
+}
+
+#[test]
+fn label_and_annotation_selectors_as_apimachinery_parses_them() {
+    check("selectors/ok", "selectors/ok");
+    for i in 1..=6 {
+        check_error(
+            &format!("selectors/errors/e{i}"),
+            &format!("selectors/errors/e{i}"),
+        );
+    }
+}
+
+#[test]
+fn strategic_merge_with_built_in_patch_metadata() {
+    check("smp-builtin", "smp-builtin");
+}
