@@ -80,20 +80,74 @@ enum Command {
     Bootstrap(cmd::bootstrap::Args),
 }
 
-fn main() -> ExitCode {
-    let command = <Cli as clap::CommandFactory>::command();
-    let argv = cli::argv::normalize(&command, std::env::args_os().collect());
-    let cli = match Cli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(err) => match cli::errors::cobra_message(&err) {
-            Some(msg) => {
-                cli::log::failure(msg);
-                return ExitCode::FAILURE;
+/// The engine commands alone. They run once per render, often thousands of times from
+/// scripts and pipelines, so they are parsed without building the whole command tree (which
+/// costs more than a small render).
+#[derive(Parser)]
+#[command(
+    name = "gitops",
+    version,
+    about = "GitOps toolkit: Flux-compatible controllers and tools"
+)]
+struct EngineCli {
+    #[command(subcommand)]
+    command: EngineCommand,
+}
+
+#[derive(Subcommand)]
+enum EngineCommand {
+    /// Kustomize engine: `gitops kustomize build DIR`.
+    Kustomize(cmd::kustomize::Args),
+    /// Helm engine: `gitops helm template NAME CHART ...`.
+    Helm(cmd::helm::Args),
+}
+
+/// Parses `argv` with `command` (built once), as Flux's CLI reads it.
+fn parse<T: clap::FromArgMatches>(
+    mut command: clap::Command,
+    argv: Vec<std::ffi::OsString>,
+) -> Result<(T, clap::Command), ExitCode> {
+    let argv = cli::argv::normalize(&command, argv);
+    let parsed = command
+        .try_get_matches_from_mut(argv)
+        .and_then(|m| T::from_arg_matches(&m));
+    match parsed {
+        Ok(v) => Ok((v, command)),
+        Err(err) => {
+            let err = err.format(&mut command);
+            match cli::errors::cobra_message(&err) {
+                Some(msg) => {
+                    cli::log::failure(msg);
+                    Err(ExitCode::FAILURE)
+                }
+                None => err.exit(),
             }
-            None => err.exit(),
-        },
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if matches!(
+        argv.get(1).and_then(|a| a.to_str()),
+        Some("helm" | "kustomize")
+    ) {
+        let command = <EngineCli as clap::CommandFactory>::command();
+        let engine = match parse::<EngineCli>(command, argv) {
+            Ok((cli, _)) => cli,
+            Err(code) => return code,
+        };
+        return finish(match engine.command {
+            EngineCommand::Kustomize(args) => cmd::kustomize::run(args),
+            EngineCommand::Helm(args) => cmd::helm::run(args),
+        });
+    }
+    let command = <Cli as clap::CommandFactory>::command();
+    let (cli, command) = match parse::<Cli>(command, argv) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
     };
-    let result = match cli.command {
+    finish(match cli.command {
         Command::Dev(args) => cmd::dev::run(args),
         Command::Install(args) => cmd::install::run(args),
         Command::Uninstall(args) => cmd::uninstall::run(args),
@@ -121,7 +175,11 @@ fn main() -> ExitCode {
         Command::Logs(args) => cmd::logs::run(args),
         Command::Debug(args) => cmd::debug::run(args),
         Command::Bootstrap(args) => cmd::bootstrap::run(args),
-    };
+    })
+}
+
+/// The exit code of a command's result, its error reported as Flux reports errors.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {

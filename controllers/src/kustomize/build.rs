@@ -180,18 +180,15 @@ pub(crate) fn ignored_paths(
         .iter()
         .map(|rule| flux::IgnoreRule {
             paths: rule.paths.clone(),
-            target: rule
-                .target
-                .as_ref()
-                .map(|t| gitops_kustomize::kustomization::Selector {
-                    group: t.group.clone().unwrap_or_default(),
-                    version: t.version.clone().unwrap_or_default(),
-                    kind: t.kind.clone().unwrap_or_default(),
-                    name: t.name.clone().unwrap_or_default(),
-                    namespace: t.namespace.clone().unwrap_or_default(),
-                    label_selector: t.label_selector.clone().unwrap_or_default(),
-                    annotation_selector: t.annotation_selector.clone().unwrap_or_default(),
-                }),
+            target: rule.target.as_ref().map(|t| gitops_kustomize::Selector {
+                group: t.group.clone().unwrap_or_default(),
+                version: t.version.clone().unwrap_or_default(),
+                kind: t.kind.clone().unwrap_or_default(),
+                name: t.name.clone().unwrap_or_default(),
+                namespace: t.namespace.clone().unwrap_or_default(),
+                label_selector: t.label_selector.clone().unwrap_or_default(),
+                annotation_selector: t.annotation_selector.clone().unwrap_or_default(),
+            }),
         })
         .collect();
     let compiled = flux::IgnoreRules::new(&rules).map_err(|e| BuildError {

@@ -1,4 +1,4 @@
-//! Go's `time.Duration`: [`parse`] is `time.ParseDuration`, [`format`] is
+//! Go's `time.Duration`: [`parse`] is `time.ParseDuration`, [`format()`] is
 //! `Duration.String()`, [`round`] is `Duration.Round`.
 //!
 //! A Go duration is a signed count of nanoseconds in an `int64`, so it spans about ±292
@@ -219,7 +219,7 @@ pub fn format(ns: i64) -> String {
     format_magnitude(ns < 0, u128::from(ns.unsigned_abs()))
 }
 
-/// [`format`] for a [`std::time::Duration`], also beyond Go's `int64` range (written the
+/// [`format()`] for a [`std::time::Duration`], also beyond Go's `int64` range (written the
 /// same way, with more hours).
 pub fn format_std(d: StdDuration) -> String {
     format_magnitude(false, d.as_nanos())

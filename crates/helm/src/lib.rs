@@ -27,11 +27,11 @@
 
 pub mod action;
 pub mod chart;
-pub mod error;
+mod error;
 pub mod funcs;
 pub mod release;
 pub mod render;
-pub mod schema;
+mod schema;
 pub mod template;
 pub mod value;
 pub mod values;

@@ -131,11 +131,6 @@ fn merge_fs(into: &mut Vec<FieldSpec>, from: &[FieldSpec]) -> Result<()> {
 }
 
 impl TransformerConfig {
-    /// An empty configuration.
-    pub fn empty() -> TransformerConfig {
-        TransformerConfig::default()
-    }
-
     /// Merges another configuration into this one (duplicates dropped).
     pub fn merge(&mut self, o: &TransformerConfig) -> Result<()> {
         merge_fs(&mut self.name_prefix, &o.name_prefix)?;

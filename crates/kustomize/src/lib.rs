@@ -40,29 +40,32 @@
 //! ```
 //!
 //! The YAML layer ([`yaml`]) parses with granit-parser and prints like kustomize (JSON round
-//! trip and go-yaml v2: sorted keys, quoting and folding rules).
+//! trip and go-yaml v2: sorted keys, quoting and folding rules, through
+//! [`gitops_go::yaml::marshal`]). Everything else (loading, generators, transformers, patches,
+//! name references) is internal: [`build`] is the engine's interface.
 
 #![warn(missing_docs)]
 
-pub mod build;
-pub mod config;
-pub mod crds;
-pub mod error;
-pub mod fieldspec;
+mod build;
+mod config;
+mod crds;
+mod error;
+mod fieldspec;
 pub mod flux;
-pub mod generators;
-pub mod helm;
-pub mod jsonpatch;
-pub mod kustomization;
-pub mod loader;
-pub mod replacements;
-pub mod resource;
-pub mod smp;
-pub mod transform;
+mod generators;
+mod helm;
+mod jsonpatch;
+mod kustomization;
+mod loader;
+mod replacements;
+mod resource;
+mod smp;
+mod transform;
 pub mod yaml;
 
 pub use build::{BuildOptions, build, build_to_string, build_with_kustomization, to_yaml_stream};
 pub use error::{Error, Result};
 pub use helm::{ChartRenderer, ChartRequest};
+pub use kustomization::Selector;
 pub use loader::LoadRestrictor;
 pub use resource::{ResId, Resource};

@@ -176,13 +176,8 @@ fn strip_directives(m: &Mapping) -> Mapping {
         .collect()
 }
 
-/// Applies a strategic merge patch to an object. Returns `None` when the patch deletes the
-/// whole object.
-pub fn apply(dest: &Value, patch: &Value, kind: &str) -> Option<Value> {
-    apply_with_schema(dest, patch, kind, None)
-}
-
-/// Like [`apply`], with a custom OpenAPI schema replacing the built-in merge keys.
+/// Applies a strategic merge patch to an object (`None` when the patch deletes the whole
+/// object), with a custom OpenAPI schema, when given, replacing the built-in merge keys.
 pub fn apply_with_schema(
     dest: &Value,
     patch: &Value,
@@ -400,7 +395,12 @@ mod tests {
     use crate::yaml::parse_one;
 
     fn smp(dest: &str, patch: &str, kind: &str) -> Option<Value> {
-        apply(&parse_one(dest).unwrap(), &parse_one(patch).unwrap(), kind)
+        apply_with_schema(
+            &parse_one(dest).unwrap(),
+            &parse_one(patch).unwrap(),
+            kind,
+            None,
+        )
     }
 
     #[test]

@@ -857,7 +857,7 @@ pub async fn diff(builder: &mut Builder, width: usize) -> anyhow::Result<DiffOut
                         .unwrap_or_default()
                         .to_owned()
                 };
-                gitops_kustomize::kustomization::Selector {
+                gitops_kustomize::Selector {
                     group: f("group"),
                     version: f("version"),
                     kind: f("kind"),

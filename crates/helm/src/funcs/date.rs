@@ -1081,25 +1081,10 @@ pub(super) fn register(m: &mut FuncMap) {
 
 #[cfg(test)]
 mod tests {
-    use std::rc::Rc;
-
-    use crate::template::{Exec, parse};
     use crate::value::Value;
 
     fn render(src: &str) -> String {
-        let funcs = Rc::new(crate::funcs::func_map());
-        let mut e = Exec::new(funcs.clone(), Rc::new(()));
-        let has = |n: &str| funcs.contains_key(n);
-        let mut run = || -> Result<String, String> {
-            let (tree, _) = parse("t", src, &has).map_err(|e| e.to_string())?;
-            e.add(tree);
-            let t = e.lookup("t").ok_or("no tree")?;
-            let mut out = String::new();
-            e.run_tree(&t, Value::Nil, &mut out)
-                .map_err(|e| e.to_string())?;
-            Ok(out)
-        };
-        run().unwrap_or_else(|e| format!("ERR: {e}"))
+        crate::template::tests::render_with(src, Value::Nil).unwrap_or_else(|e| format!("ERR: {e}"))
     }
 
     // Every expectation is what helm v4.1.4 renders.

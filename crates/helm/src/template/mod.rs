@@ -8,4 +8,4 @@ pub use exec::{Exec, ExecError, FnErr, Func, FuncMap};
 pub use parse::{ParseError, Tree, parse};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

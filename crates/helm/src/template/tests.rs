@@ -5,7 +5,9 @@ use std::rc::Rc;
 use super::{Exec, parse};
 use crate::value::Value;
 
-fn render_with(src: &str, data: Value) -> Result<String, String> {
+/// Renders `src` with `data` and every function, as a chart template would be (also used by
+/// the function modules' tests).
+pub(crate) fn render_with(src: &str, data: Value) -> Result<String, String> {
     // deep template recursion needs the large stack the renderer runs on
     let src = src.to_string();
     let data = crate::value::SendValue::from(&data);
