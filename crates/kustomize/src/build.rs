@@ -370,7 +370,7 @@ pub fn load_kustomization(dir: &Path) -> Result<Kustomization> {
     };
     let text = std::fs::read_to_string(&file).map_err(|e| Error::Io {
         path: file.clone(),
-        source: e,
+        error: e,
     })?;
     parse_kustomization(&file, &text)
 }

@@ -27,7 +27,7 @@ pub struct Loader {
 fn canonical(p: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(p).map_err(|e| Error::Io {
         path: p.to_path_buf(),
-        source: e,
+        error: e,
     })
 }
 
@@ -95,7 +95,7 @@ impl Loader {
         let p = self.resolve_file(rel)?;
         let bytes = std::fs::read(&p).map_err(|e| Error::Io {
             path: p.clone(),
-            source: e,
+            error: e,
         })?;
         let s = String::from_utf8(bytes)
             .map_err(|_| Error::msg(format!("{}: not UTF-8 text", p.display())))?;
@@ -130,6 +130,6 @@ impl FileSource for Loader {
                 p.display()
             )));
         }
-        std::fs::read(&p).map_err(|e| Error::Io { path: p, source: e })
+        std::fs::read(&p).map_err(|e| Error::Io { path: p, error: e })
     }
 }

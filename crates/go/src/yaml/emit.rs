@@ -140,6 +140,14 @@ fn check_keys(node: &Node, line: &mut usize) -> Result<(), MarshalError> {
 /// U+E000–U+FFFD and the supplementary planes; JSON escapes the C0 controls before it
 /// reads them.
 fn check_text(s: &str) -> Result<(), MarshalError> {
+    // everything refused is outside ASCII: plain ASCII text needs no look
+    if s.is_ascii() {
+        return if s.contains('\u{7f}') {
+            Err(MarshalError::ControlCharacters)
+        } else {
+            Ok(())
+        };
+    }
     let refused = |c: char| {
         let u = c as u32;
         (0x7F..=0x84).contains(&u) || (0x86..=0x9F).contains(&u) || u == 0xFFFE || u == 0xFFFF

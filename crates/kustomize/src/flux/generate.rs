@@ -20,7 +20,7 @@ fn has_kustomization(dir: &Path) -> bool {
 fn is_manifest(path: &Path) -> Result<bool> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     })?;
     crate::yaml::parse_documents_with(&text, crate::yaml::ParseOptions::RESOURCES).map_err(
         |e| Error::Yaml {
@@ -45,7 +45,7 @@ fn walk(root: &Path, dir: &Path, exclude: Exclude<'_>, out: &mut Vec<String>) ->
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::Io {
             path: dir.to_path_buf(),
-            source: e,
+            error: e,
         })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
@@ -115,7 +115,7 @@ pub fn ensure_kustomization(dir: &Path) -> Result<bool> {
     }
     let text = generated_kustomization(dir)?;
     let p = dir.join("kustomization.yaml");
-    std::fs::write(&p, text).map_err(|e| Error::Io { path: p, source: e })?;
+    std::fs::write(&p, text).map_err(|e| Error::Io { path: p, error: e })?;
     Ok(true)
 }
 
@@ -237,7 +237,7 @@ pub fn flux_manifest(dir: &Path, overlays: &Overlays, exclude: Exclude<'_>) -> R
         Some((name, path)) => {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
                 path: path.clone(),
-                source: e,
+                error: e,
             })?;
             let v = crate::yaml::parse_one(&text).map_err(|e| Error::Yaml {
                 path: path.clone(),
