@@ -61,12 +61,38 @@ pub fn marshal(node: &Node) -> Result<String, MarshalError> {
 }
 
 /// [`marshal`], appending to `out`; on error `out` is left as it was.
+///
+/// What Go refuses is noted while emitting (one walk) and decided afterwards in Go's order:
+/// the JSON encoding fails first (a NaN or infinity), then go-yaml's reader (a refused
+/// character, then a map key the JSON text breaks over lines).
 pub fn marshal_into(out: &mut String, node: &Node) -> Result<(), MarshalError> {
-    check(node)?;
+    let start = out.len();
     let mut e = Emitter::new(std::mem::take(out));
     e.node(node, false, false);
     e.write_indent();
-    *out = e.out;
+    let Emitter {
+        out: mut text,
+        unsupported,
+        control,
+        nel_key,
+        ..
+    } = e;
+    let error = if let Some(f) = unsupported {
+        Some(MarshalError::UnsupportedValue(format_float_g(f)))
+    } else if control {
+        Some(MarshalError::ControlCharacters)
+    } else if nel_key {
+        let mut line = 1;
+        check_keys(node, &mut line).err()
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        text.truncate(start);
+        *out = text;
+        return Err(error);
+    }
+    *out = text;
     Ok(())
 }
 
@@ -89,29 +115,6 @@ pub fn float_text(f: f64) -> String {
         if f > 0.0 { ".inf" } else { "-.inf" }.into()
     } else {
         format_float_g(f)
-    }
-}
-
-/// Refuses what Go's JSON encoding or go-yaml's reader would refuse, before anything is
-/// written: non-finite floats, characters the reader refuses, and map keys that the JSON
-/// text breaks over lines (a NEL in a key: go-yaml reads JSON keys as flow simple keys,
-/// which must fit on one line; the line is where the key starts in the JSON text).
-fn check(node: &Node) -> Result<(), MarshalError> {
-    check_values(node)?;
-    let mut line = 1;
-    check_keys(node, &mut line)
-}
-
-fn check_values(node: &Node) -> Result<(), MarshalError> {
-    match node {
-        Node::Float(f) if !f.is_finite() => Err(MarshalError::UnsupportedValue(format_float_g(*f))),
-        Node::Str(s) => check_text(s),
-        Node::Seq(items) => items.iter().try_for_each(check_values),
-        Node::Map(entries) => entries.iter().try_for_each(|(k, v)| {
-            check_text(k)?;
-            check_values(v)
-        }),
-        _ => Ok(()),
     }
 }
 
@@ -139,24 +142,15 @@ fn check_keys(node: &Node, line: &mut usize) -> Result<(), MarshalError> {
 /// go-yaml's reader accepts tab, line breaks, printable ASCII, NEL, U+00A0–U+D7FF,
 /// U+E000–U+FFFD and the supplementary planes; JSON escapes the C0 controls before it
 /// reads them.
-fn check_text(s: &str) -> Result<(), MarshalError> {
-    // everything refused is outside ASCII: plain ASCII text needs no look
+fn refused_text(s: &str) -> bool {
+    // DEL is the only refused ASCII character
     if s.is_ascii() {
-        return if s.contains('\u{7f}') {
-            Err(MarshalError::ControlCharacters)
-        } else {
-            Ok(())
-        };
+        return s.contains('\u{7f}');
     }
-    let refused = |c: char| {
+    s.chars().any(|c| {
         let u = c as u32;
         (0x7F..=0x84).contains(&u) || (0x86..=0x9F).contains(&u) || u == 0xFFFE || u == 0xFFFF
-    };
-    if s.chars().any(refused) {
-        Err(MarshalError::ControlCharacters)
-    } else {
-        Ok(())
-    }
+    })
 }
 
 /// The string go-yaml v2 reads from the JSON text of `s`: a run of spaces and NELs holding
@@ -323,6 +317,12 @@ struct Emitter {
     indention: bool,
     indent: i32,
     indents: Vec<i32>,
+    /// The first NaN or infinity met (Go's JSON encoding refuses it).
+    unsupported: Option<f64>,
+    /// A character go-yaml's reader refuses was met.
+    control: bool,
+    /// A map key holds a NEL.
+    nel_key: bool,
 }
 
 impl Emitter {
@@ -334,6 +334,9 @@ impl Emitter {
             indention: true,
             indent: -1,
             indents: Vec::new(),
+            unsupported: None,
+            control: false,
+            nel_key: false,
         }
     }
 
@@ -417,12 +420,16 @@ impl Emitter {
             }
             Node::Int(i) => self.scalar(&i.to_string(), Style::Plain, simple_key),
             Node::Uint(u) => self.scalar(&u.to_string(), Style::Plain, simple_key),
+            Node::Float(f) if !f.is_finite() => {
+                self.unsupported.get_or_insert(*f);
+            }
             Node::Float(f) => self.scalar(&marshal_float(*f), Style::Plain, simple_key),
             Node::Str(s) => self.string(s, simple_key),
         }
     }
 
     fn string(&mut self, s: &str, simple_key: bool) {
+        self.control |= refused_text(s);
         let s = json_reread(s);
         let style = if s.contains('\n') {
             Style::Literal
@@ -440,6 +447,7 @@ impl Emitter {
         self.increase_indent(false, false);
         for (k, v) in entries {
             self.write_indent();
+            self.nel_key |= k.contains('\u{85}');
             let k = json_reread(k);
             // go-yaml's check_simple_key: at most 128 bytes, on one line.
             if k.len() <= 128 && !k.chars().any(is_break) {
