@@ -34,10 +34,8 @@ enum Command {
     Apiserver(cmd::apiserver::Args),
     /// Run one controller (as the installation's Deployments do).
     Controller(cmd::controller::Args),
-    /// Kustomize engine: `gitops kustomize build DIR`.
-    Kustomize(cmd::kustomize::Args),
-    /// Helm engine: `gitops helm template NAME CHART ...`.
-    Helm(cmd::helm::Args),
+    #[command(flatten)]
+    Engine(EngineCommand),
     /// Create or update sources and resources.
     Create(cmd::create::Args),
     /// Get the resources and their status.
@@ -94,12 +92,22 @@ struct EngineCli {
     command: EngineCommand,
 }
 
+/// The engine commands, also part of [`Command`] (flattened there, in their place).
 #[derive(Subcommand)]
 enum EngineCommand {
     /// Kustomize engine: `gitops kustomize build DIR`.
     Kustomize(cmd::kustomize::Args),
     /// Helm engine: `gitops helm template NAME CHART ...`.
     Helm(cmd::helm::Args),
+}
+
+impl EngineCommand {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            EngineCommand::Kustomize(args) => cmd::kustomize::run(args),
+            EngineCommand::Helm(args) => cmd::helm::run(args),
+        }
+    }
 }
 
 /// Parses `argv` with `command` (built once), as Flux's CLI reads it.
@@ -137,10 +145,7 @@ fn main() -> ExitCode {
             Ok((cli, _)) => cli,
             Err(code) => return code,
         };
-        return finish(match engine.command {
-            EngineCommand::Kustomize(args) => cmd::kustomize::run(args),
-            EngineCommand::Helm(args) => cmd::helm::run(args),
-        });
+        return finish(engine.command.run());
     }
     let command = <Cli as clap::CommandFactory>::command();
     let (cli, command) = match parse::<Cli>(command, argv) {
@@ -153,8 +158,7 @@ fn main() -> ExitCode {
         Command::Uninstall(args) => cmd::uninstall::run(args),
         Command::Apiserver(args) => cmd::apiserver::run(args),
         Command::Controller(args) => cmd::controller::run(args),
-        Command::Kustomize(args) => cmd::kustomize::run(args),
-        Command::Helm(args) => cmd::helm::run(args),
+        Command::Engine(engine) => engine.run(),
         Command::Create(args) => cmd::create::run(args),
         Command::Get(args) => cmd::get::run(args),
         Command::Suspend(args) => cmd::ops::suspend(args),

@@ -420,9 +420,15 @@ fn is_dns_subdomain(s: &str) -> bool {
         })
 }
 
-/// Why a label key is invalid (`IsQualifiedName`'s messages, worded as the dialect's
-/// apimachinery words them).
+/// Why a label key is invalid, joined as apimachinery joins them.
 fn label_key_error(key: &str, dialect: Dialect) -> Option<String> {
+    let errs = label_key_errors(key, dialect);
+    (!errs.is_empty()).then(|| errs.join("; "))
+}
+
+/// Kubernetes' `IsQualifiedName` (label keys): what is wrong with `key`, worded as the
+/// dialect's apimachinery words it; empty when it is valid.
+pub fn label_key_errors(key: &str, dialect: Dialect) -> Vec<String> {
     let parts: Vec<&str> = key.split('/').collect();
     let mut errs = Vec::new();
     let name = match parts.as_slice() {
@@ -442,9 +448,9 @@ fn label_key_error(key: &str, dialect: Dialect) -> Option<String> {
             *name
         }
         _ => {
-            return Some(format!(
+            return vec![format!(
                 "a qualified name {QUALIFIED_NAME_MESSAGE} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-            ));
+            )];
         }
     };
     if name.is_empty() {
@@ -455,11 +461,17 @@ fn label_key_error(key: &str, dialect: Dialect) -> Option<String> {
     if !is_qualified_name_part(name) {
         errs.push(format!("name part {QUALIFIED_NAME_MESSAGE}"));
     }
+    errs
+}
+
+/// Why a label value is invalid, joined as apimachinery joins them.
+fn label_value_error(v: &str) -> Option<String> {
+    let errs = label_value_errors(v);
     (!errs.is_empty()).then(|| errs.join("; "))
 }
 
-/// Why a label value is invalid (`IsValidLabelValue`'s messages).
-fn label_value_error(v: &str) -> Option<String> {
+/// Kubernetes' `IsValidLabelValue`: what is wrong with `v`; empty when it is valid.
+pub fn label_value_errors(v: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if v.len() > 63 {
         errs.push("must be no more than 63 characters".to_owned());
@@ -467,5 +479,5 @@ fn label_value_error(v: &str) -> Option<String> {
     if !v.is_empty() && !is_qualified_name_part(v) {
         errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_owned());
     }
-    (!errs.is_empty()).then(|| errs.join("; "))
+    errs
 }

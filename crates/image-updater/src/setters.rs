@@ -1113,14 +1113,13 @@ fn is_null(value: &str) -> bool {
 }
 
 /// go-yaml (v2 and v3) implicit resolution of a plain scalar: true unless a string
-/// ([`gitops_go::yaml::resolve_v2`], plus v3's timestamps and merge key).
+/// (v2's resolver, which also reads timestamps as v3 does, plus v3's merge key).
 fn implicitly_non_string(value: &str) -> bool {
     value == "<<"
         || !matches!(
-            gitops_go::yaml::resolve_v2(value),
+            gitops_go::yaml::resolve_v2_with_timestamps(value),
             gitops_go::yaml::Scalar::Str
         )
-        || gitops_go::yaml::timestamp(value).is_some()
 }
 
 /// libyaml's printable set (as go-yaml's emitter uses it: characters beyond the BMP are not).

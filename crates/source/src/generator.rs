@@ -50,6 +50,7 @@
 //! `DirHash`: the archive is stored as `<hash>.tar.gz`.
 
 use crate::archive::{ExtractLimits, extract_tar_gz};
+use gitops_go::selector::{Dialect, label_key_errors, label_value_errors};
 use gitops_kustomize::yaml::{self as gyaml, Mapping, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
@@ -2015,7 +2016,8 @@ fn parse_path_pattern(pattern: &str) -> Result<Vec<PatternPart<'_>>, String> {
                 if !seen.insert(name) {
                     return Err(format!("duplicate capture variable {name:?}"));
                 }
-                let errs = label_key_errors(name);
+                // capture names hold no `/`, so this is the name part's check alone
+                let errs = label_key_errors(name, Dialect::ApiServer);
                 if !errs.is_empty() {
                     return Err(format!(
                         "capture variable {name:?} is not a valid Kubernetes label key: {}",
@@ -2043,44 +2045,6 @@ fn parse_path_pattern(pattern: &str) -> Result<Vec<PatternPart<'_>>, String> {
         parts.push(PatternPart::Lit(&pattern[lit_start..]));
     }
     Ok(parts)
-}
-
-/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
-fn qualified_name_shape(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-}
-
-/// Kubernetes `IsLabelKey` for a key without prefix (capture names never contain `/`).
-fn label_key_errors(name: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if name.is_empty() {
-        errs.push("name part must be non-empty".to_string());
-        return errs;
-    }
-    if name.len() > 63 {
-        errs.push("name part must be no more than 63 characters".to_string());
-    }
-    if !qualified_name_shape(name) {
-        errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".to_string());
-    }
-    errs
-}
-
-/// Kubernetes `IsLabelValue`.
-fn label_value_errors(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 63 {
-        errs.push("must be no more than 63 characters".to_string());
-    }
-    if !v.is_empty() && !qualified_name_shape(v) {
-        errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_string());
-    }
-    errs
 }
 
 /// `pathPattern` directory discovery: matches `pattern` (the part after `@alias/`, e.g.

@@ -430,15 +430,19 @@ impl Emitter {
 
     fn string(&mut self, s: &str, simple_key: bool) {
         self.control |= refused_text(s);
-        let s = json_reread(s);
+        self.reread_string(&json_reread(s), simple_key)
+    }
+
+    /// A string as go-yaml v2 read it back from the JSON text.
+    fn reread_string(&mut self, s: &str, simple_key: bool) {
         let style = if s.contains('\n') {
             Style::Literal
-        } else if needs_quotes_v2(&s) {
+        } else if needs_quotes_v2(s) {
             Style::Double
         } else {
             Style::Plain
         };
-        self.scalar(&s, style, simple_key)
+        self.scalar(s, style, simple_key)
     }
 
     fn mapping(&mut self, m: &[(Cow<str>, Node)]) {
@@ -448,14 +452,15 @@ impl Emitter {
         for (k, v) in entries {
             self.write_indent();
             self.nel_key |= k.contains('\u{85}');
+            self.control |= refused_text(k);
             let k = json_reread(k);
             // go-yaml's check_simple_key: at most 128 bytes, on one line.
             if k.len() <= 128 && !k.chars().any(is_break) {
-                self.string(&k, true);
+                self.reread_string(&k, true);
                 self.write_indicator(":", false, false, false);
             } else {
                 self.write_indicator("?", true, false, true);
-                self.string(&k, false);
+                self.reread_string(&k, false);
                 self.write_indent();
                 self.write_indicator(":", true, false, true);
             }

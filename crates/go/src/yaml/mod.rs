@@ -12,7 +12,9 @@ mod emit;
 mod resolve;
 
 pub use emit::{MarshalError, Node, float_text, marshal, marshal_float, marshal_into};
-pub use resolve::{Scalar, needs_quotes_v2, resolve_v2, resolve_v3, timestamp};
+pub use resolve::{
+    Scalar, needs_quotes_v2, resolve_v2, resolve_v2_with_timestamps, resolve_v3, timestamp,
+};
 
 use std::cmp::Ordering;
 

@@ -33,14 +33,20 @@ pub enum Scalar {
 /// strings. The merge key `<<` is a string here (v2's resolver never reaches its table entry;
 /// the parser, not the resolver, treats a plain `<<` key as a merge).
 pub fn resolve_v2(s: &str) -> Scalar {
-    match s {
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Scalar::Bool(true),
-        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Scalar::Bool(false),
-        _ => {}
-    }
-    match resolve_common(s) {
+    match resolve_v2_with_timestamps(s) {
         Scalar::Timestamp(_) => Scalar::Str,
         other => other,
+    }
+}
+
+/// What go-yaml v2's resolver itself answers, timestamps recognised: the encoder's view
+/// (it quotes a string that reads back as a timestamp), where the decoder's
+/// ([`resolve_v2`]) keeps timestamps as strings.
+pub fn resolve_v2_with_timestamps(s: &str) -> Scalar {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Scalar::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Scalar::Bool(false),
+        _ => resolve_common(s),
     }
 }
 
@@ -54,8 +60,8 @@ pub fn resolve_v3(s: &str) -> Scalar {
 /// type (including a timestamp or the merge key), or as a base-60 float (YAML 1.1's
 /// `1:30`, which v2 quotes without resolving).
 pub fn needs_quotes_v2(s: &str) -> bool {
-    match resolve_v2(s) {
-        Scalar::Str => timestamp(s).is_some() || is_base60_float(s),
+    match resolve_v2_with_timestamps(s) {
+        Scalar::Str => is_base60_float(s),
         _ => true,
     }
 }
