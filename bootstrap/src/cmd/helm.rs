@@ -78,6 +78,8 @@ fn request(a: TemplateArgs) -> TemplateRequest {
         kube_version: a.kube_version,
         api_versions: a.api_versions,
         show_only: a.show_only,
+        // the command prints and exits
+        one_shot: true,
     }
 }
 

@@ -25,7 +25,7 @@
 //! assert_eq!(Version::parse("1.2.x").unwrap_err().to_string(), "invalid semantic version");
 //! ```
 
-use regex::Regex;
+use regex_lite::Regex;
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;

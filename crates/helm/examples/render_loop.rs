@@ -24,6 +24,7 @@ fn main() {
         kube_version: None,
         api_versions: vec![],
         show_only: vec![],
+        one_shot: false,
     };
     let start = Instant::now();
     let mut bytes = 0;

@@ -39,6 +39,9 @@ pub struct TemplateRequest {
     pub api_versions: Vec<String>,
     /// `--show-only`.
     pub show_only: Vec<String>,
+    /// The process ends after this call: skip freeing what the render built (see
+    /// [`RenderOptions::one_shot`]).
+    pub one_shot: bool,
 }
 
 /// The output of a `helm template` run.
@@ -114,6 +117,7 @@ pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
             None => RenderOptions::default().kube_version,
         },
         api_versions: req.api_versions.clone(),
+        one_shot: req.one_shot,
         ..Default::default()
     };
     let rendered = render_chart(&chart, &user, &opts)?;
@@ -146,10 +150,11 @@ pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
         }
         picked
     };
-    Ok(TemplateOutput {
-        stdout,
-        warnings: rendered.warnings,
-    })
+    let warnings = rendered.warnings.clone();
+    if req.one_shot {
+        std::mem::forget((chart, user, rendered));
+    }
+    Ok(TemplateOutput { stdout, warnings })
 }
 
 /// Parses `helm template` arguments (as the conformance cases store them).

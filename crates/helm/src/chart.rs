@@ -6,7 +6,7 @@
 //! decompresses to at most [`MAX_TREE_SIZE`]. Archives are read as streams and every entry
 //! is checked before it is read; the errors are Helm's.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -717,24 +717,41 @@ fn walk(
             if md.len() > limits.max_file_size {
                 return Err(too_big());
             }
-            // read no more than the limit allows, even from a file that grows meanwhile
             let io = |er| Error::Io(path.display().to_string(), er);
-            let mut data = Vec::with_capacity(usize::try_from(md.len()).unwrap_or(0));
-            std::fs::File::open(&path)
-                .map_err(io)?
-                .take(limits.max_file_size.saturating_add(1))
-                .read_to_end(&mut data)
-                .map_err(io)?;
-            if data.len() as u64 > limits.max_file_size {
-                return Err(too_big());
-            }
-            out.push(File {
-                name: relp,
-                data: data.into(),
-            });
+            let mut file = std::fs::File::open(&path).map_err(io)?;
+            let data = match read_exactly(&mut file, md.len()) {
+                Some(data) => data,
+                None => {
+                    // the file changed size since it was listed: read what it holds now,
+                    // no more than the limit allows
+                    let mut data = Vec::new();
+                    file.rewind().map_err(io)?;
+                    file.take(limits.max_file_size.saturating_add(1))
+                        .read_to_end(&mut data)
+                        .map_err(io)?;
+                    if data.len() as u64 > limits.max_file_size {
+                        return Err(too_big());
+                    }
+                    data.into()
+                }
+            };
+            out.push(File { name: relp, data });
         }
     }
     Ok(())
+}
+
+/// A file's `len` bytes read straight into their shared buffer (no second copy), or `None`
+/// when the file does not hold exactly that many.
+fn read_exactly(file: &mut std::fs::File, len: u64) -> Option<Arc<[u8]>> {
+    let len = usize::try_from(len).ok()?;
+    let mut data: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+    let buf = Arc::get_mut(&mut data)?;
+    file.read_exact(buf).ok()?;
+    match file.read(&mut [0u8; 1]) {
+        Ok(0) => Some(data),
+        _ => None,
+    }
 }
 
 struct Rule {
@@ -827,67 +844,77 @@ impl Ignore {
     }
 }
 
-/// Go's `filepath.Match` (`*`, `?`, `[...]`, `\` escapes; `*` does not cross `/`).
+/// Go's `filepath.Match` (`*`, `?`, `[...]`, `\\` escapes; `*` does not cross `/`).
 pub fn go_match(pat: &str, name: &str) -> bool {
-    fn m(p: &[char], n: &[char]) -> bool {
-        if p.is_empty() {
-            return n.is_empty();
-        }
-        match p[0] {
-            '*' => {
-                let mut i = 0;
-                loop {
-                    if m(&p[1..], &n[i..]) {
-                        return true;
-                    }
-                    if i >= n.len() || n[i] == '/' {
-                        return false;
-                    }
-                    i += 1;
-                }
-            }
-            '?' => !n.is_empty() && n[0] != '/' && m(&p[1..], &n[1..]),
-            '[' => {
-                if n.is_empty() || n[0] == '/' {
-                    return false;
-                }
-                let c = n[0];
-                let mut i = 1;
-                let neg = i < p.len() && p[i] == '^';
-                if neg {
-                    i += 1;
-                }
-                let mut matched = false;
-                let mut first = true;
-                while i < p.len() && (p[i] != ']' || first) {
-                    first = false;
-                    let mut lo = p[i];
-                    if lo == '\\' && i + 1 < p.len() {
-                        i += 1;
-                        lo = p[i];
-                    }
-                    let mut hi = lo;
-                    if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-                        hi = p[i + 2];
-                        i += 2;
-                    }
-                    if lo <= c && c <= hi {
-                        matched = true;
-                    }
-                    i += 1;
-                }
-                if i >= p.len() {
-                    return false;
-                }
-                matched != neg && m(&p[i + 1..], &n[1..])
-            }
-            '\\' if p.len() > 1 => !n.is_empty() && n[0] == p[1] && m(&p[2..], &n[1..]),
-            c => !n.is_empty() && n[0] == c && m(&p[1..], &n[1..]),
-        }
+    if pat.is_ascii() && name.is_ascii() {
+        // the common case, without collecting characters
+        return glob(pat.as_bytes(), name.as_bytes());
     }
     let p: Vec<char> = pat.chars().collect();
     let n: Vec<char> = name.chars().collect();
-    m(&p, &n)
+    glob(&p, &n)
+}
+
+/// `filepath.Match` over characters (`char`s, or bytes of ASCII text).
+fn glob<C: Copy + Ord + From<u8>>(p: &[C], n: &[C]) -> bool {
+    let [star, question, open, close, caret, backslash, dash, slash] =
+        [b'*', b'?', b'[', b']', b'^', b'\\', b'-', b'/'].map(C::from);
+    let Some(&c0) = p.first() else {
+        return n.is_empty();
+    };
+    if c0 == star {
+        let mut i = 0;
+        loop {
+            if glob(&p[1..], &n[i..]) {
+                return true;
+            }
+            if i >= n.len() || n[i] == slash {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    if c0 == question {
+        return !n.is_empty() && n[0] != slash && glob(&p[1..], &n[1..]);
+    }
+    if c0 == open {
+        if n.is_empty() || n[0] == slash {
+            return false;
+        }
+        let c = n[0];
+        let mut i = 1;
+        let neg = i < p.len() && p[i] == caret;
+        if neg {
+            i += 1;
+        }
+        let mut matched = false;
+        let mut first = true;
+        while i < p.len() && (p[i] != close || first) {
+            first = false;
+            let mut lo = p[i];
+            if lo == backslash && i + 1 < p.len() {
+                i += 1;
+                lo = p[i];
+            }
+            let mut hi = lo;
+            if i + 2 < p.len() && p[i + 1] == dash && p[i + 2] != close {
+                hi = p[i + 2];
+                i += 2;
+            }
+            if lo <= c && c <= hi {
+                matched = true;
+            }
+            i += 1;
+        }
+        if i >= p.len() {
+            return false;
+        }
+        return matched != neg && glob(&p[i + 1..], &n[1..]);
+    }
+    if c0 == backslash && p.len() > 1 {
+        return !n.is_empty() && n[0] == p[1] && glob(&p[2..], &n[1..]);
+    }
+    !n.is_empty() && n[0] == c0 && glob(&p[1..], &n[1..])
 }
 
 #[cfg(test)]

@@ -245,12 +245,17 @@ impl Value {
             serde_json::Value::Array(a) => {
                 Value::from(a.iter().map(Value::from_json).collect::<Vec<_>>())
             }
-            serde_json::Value::Object(o) => Value::from(
-                o.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect::<BTreeMap<_, _>>(),
-            ),
+            serde_json::Value::Object(o) => Value::from_json_map(o),
         }
+    }
+
+    /// A JSON object as a template map.
+    pub fn from_json_map(o: &serde_json::Map<String, serde_json::Value>) -> Value {
+        Value::from(
+            o.iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect::<BTreeMap<_, _>>(),
+        )
     }
 
     /// Converts to JSON (Go `json.Marshal` semantics); errors for unsupported values.

@@ -10,10 +10,30 @@ use crate::value::Value;
 
 /// `semverCompare constraint version`: Masterminds `NewConstraint(constraint)` and
 /// `NewVersion(version)`, then `Check`; the errors are Masterminds'.
+///
+/// Charts call it with the same few arguments over and over (a `semverCompare` against
+/// `.Capabilities.KubeVersion` in every template), so answers are remembered per thread.
 pub fn compare(constraint: &str, version: &str) -> Result<bool, String> {
-    let c = Constraints::parse(constraint).map_err(|e| e.to_string())?;
-    let v = Version::parse(version).map_err(|e| e.to_string())?;
-    Ok(c.check(&v))
+    type Answers = std::collections::HashMap<(String, String), Result<bool, String>>;
+    thread_local! {
+        static ANSWERS: std::cell::RefCell<Answers> = Default::default();
+    }
+    let key = (constraint.to_string(), version.to_string());
+    if let Some(answer) = ANSWERS.with(|a| a.borrow().get(&key).cloned()) {
+        return answer;
+    }
+    let answer = (|| {
+        let c = Constraints::parse(constraint).map_err(|e| e.to_string())?;
+        let v = Version::parse(version).map_err(|e| e.to_string())?;
+        Ok(c.check(&v))
+    })();
+    ANSWERS.with(|a| {
+        let mut a = a.borrow_mut();
+        if a.len() < 1024 {
+            a.insert(key, answer.clone());
+        }
+    });
+    answer
 }
 
 /// A `*semver.Version` in a template.

@@ -15,16 +15,20 @@ fn s(v: impl Into<String>) -> Res {
 }
 
 thread_local! {
-    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> =
+    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, Rc<regex::Regex>>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-/// Compiles (and caches) a regular expression.
-fn regex(p: &str) -> Result<regex::Regex, FnErr> {
+/// Compiles (and caches) a regular expression. The cache hands out the compiled regex
+/// itself: a cloned `Regex` starts with an empty matching cache, which costs about as much to
+/// build again as a small render's other work.
+fn regex(p: &str) -> Result<Rc<regex::Regex>, FnErr> {
     if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(p).cloned()) {
         return Ok(r);
     }
-    let r = regex::Regex::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?;
+    let r = Rc::new(
+        regex::Regex::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?,
+    );
     REGEX_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() < 1024 {

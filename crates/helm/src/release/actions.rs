@@ -735,6 +735,7 @@ impl<'c, C: Cluster> Actions<'c, C> {
             include_crds: false,
             skip_tests: false,
             disable_hooks: false,
+            one_shot: false,
         };
         let rendered = render_chart(chart, values, &opts).map_err(|e| e.to_string())?;
         let mut manifest = manifest_text(&rendered.manifests);

@@ -654,7 +654,7 @@ struct Parser<'a> {
     parse_name: Rc<str>,
     defs: Vec<Tree>,
     funcs: &'a dyn Fn(&str) -> bool,
-    vars: Vec<Vec<String>>,
+    vars: Vec<Vec<&'a str>>,
     range_depth: usize,
 }
 
@@ -679,15 +679,11 @@ impl<'a> Parser<'a> {
         t
     }
     fn next_non_space(&mut self) -> (Tok<'a>, usize) {
-        loop {
-            let t = self.next();
-            if t.0 != Tok::Space {
-                return t;
-            }
-        }
+        self.peek_non_space();
+        self.next()
     }
     fn peek_non_space(&mut self) -> &Tok<'a> {
-        while *self.peek() == Tok::Space {
+        while matches!(self.peek(), Tok::Space) {
             self.i += 1;
         }
         self.peek()
@@ -775,7 +771,7 @@ impl<'a> Parser<'a> {
 
     fn expect_right(&mut self, ctx: &str) -> Result<(), ParseError> {
         let (t, p) = self.next_non_space();
-        if t != Tok::RightDelim {
+        if !matches!(t, Tok::RightDelim) {
             return Err(self.err(p, format!("unexpected {} in {ctx}", tok_desc(&t))));
         }
         Ok(())
@@ -792,7 +788,7 @@ impl<'a> Parser<'a> {
     fn define(&mut self, pos: usize) -> Result<(), ParseError> {
         let name = self.string_const("define clause")?;
         self.expect_right("define clause")?;
-        self.vars.push(vec!["$".into()]);
+        self.vars.push(vec!["$"]);
         let saved = self.range_depth;
         self.range_depth = 0;
         let (list, end) = self.list(false)?;
@@ -815,7 +811,7 @@ impl<'a> Parser<'a> {
         let name_pos = self.toks[self.i].1;
         let name = self.string_const("block clause")?;
         let pipe = self.pipeline("block clause", true)?;
-        self.vars.push(vec!["$".into()]);
+        self.vars.push(vec!["$"]);
         let (list, end) = self.list(false)?;
         self.vars.pop();
         if !matches!(end, End::Done) {
@@ -839,7 +835,7 @@ impl<'a> Parser<'a> {
         self.peek_non_space();
         let pos = self.toks[self.i].1;
         let name = self.string_const("template clause")?;
-        let pipe = if *self.peek_non_space() == Tok::RightDelim {
+        let pipe = if matches!(self.peek_non_space(), Tok::RightDelim) {
             self.next();
             None
         } else {
@@ -863,9 +859,10 @@ impl<'a> Parser<'a> {
             End::Else(epos) => {
                 // else if / else with chaining
                 let t = self.peek_non_space().clone();
-                if (kind == "if" && t == Tok::Keyword("if"))
-                    || (kind == "with" && t == Tok::Keyword("with"))
-                {
+                if matches!(
+                    (kind, &t),
+                    ("if", Tok::Keyword("if")) | ("with", Tok::Keyword("with"))
+                ) {
                     self.next();
                     let inner = self.control_chain(kind, epos)?;
                     Some(vec![inner])
@@ -915,16 +912,16 @@ impl<'a> Parser<'a> {
             loop {
                 let (t, _) = self.next_non_space();
                 let Tok::Var(v) = t else { break };
-                names.push(v.to_string());
-                match self.peek_non_space().clone() {
+                names.push(v);
+                match self.peek_non_space() {
                     Tok::Comma if ctx == "range" && names.len() < 2 => {
                         self.next();
                         continue;
                     }
                     Tok::Declare | Tok::Assign => {
                         let (t, _) = self.next();
-                        is_assign = t == Tok::Assign;
-                        decl = names.clone();
+                        is_assign = matches!(t, Tok::Assign);
+                        decl = std::mem::take(&mut names);
                         break;
                     }
                     _ => {
@@ -937,9 +934,7 @@ impl<'a> Parser<'a> {
                 self.i = save;
             } else if !is_assign {
                 if let Some(v) = self.vars.last_mut() {
-                    for d in &decl {
-                        v.push(d.clone());
-                    }
+                    v.extend_from_slice(&decl);
                 }
             } else {
                 for d in &decl {
@@ -955,7 +950,7 @@ impl<'a> Parser<'a> {
             };
             match t {
                 Tok::RightDelim | Tok::RParen => {
-                    if t == Tok::RightDelim {
+                    if matches!(t, Tok::RightDelim) {
                         self.next();
                     }
                     if cmds.is_empty() {
@@ -973,7 +968,7 @@ impl<'a> Parser<'a> {
         Ok(Pipe {
             pos,
             is_assign,
-            decl: decl.into_iter().map(Rc::from).collect(),
+            decl: decl.iter().map(|d| Rc::from(*d)).collect(),
             cmds,
         })
     }
@@ -982,7 +977,7 @@ impl<'a> Parser<'a> {
         let known = self
             .vars
             .last()
-            .is_some_and(|v| v.iter().any(|x| x == name));
+            .is_some_and(|v| v.contains(&name));
         if !known {
             return Err(self.err(pos, format!("undefined variable \"{name}\"")));
         }
@@ -1098,7 +1093,7 @@ impl<'a> Parser<'a> {
             Tok::LParen => {
                 let pipe = self.pipeline("parenthesized pipeline", false)?;
                 let (t, p2) = self.next_non_space();
-                if t != Tok::RParen {
+                if !matches!(t, Tok::RParen) {
                     return Err(self.err(
                         p2,
                         format!("unclosed left paren: unexpected {}", tok_desc(&t)),
@@ -1154,7 +1149,7 @@ pub fn parse(
         parse_name: parse_name.clone(),
         defs: Vec::new(),
         funcs,
-        vars: vec![vec!["$".into()]],
+        vars: vec![vec!["$"]],
         range_depth: 0,
     };
     let (root, _) = p.list(true)?;
@@ -1184,16 +1179,12 @@ pub fn is_empty_tree(tree: &Tree) -> bool {
 /// The position of the next `{{` in `b`.
 fn find_open(b: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while i + 1 < b.len() {
-        match b[i..b.len() - 1].iter().position(|&c| c == b'{') {
-            None => return None,
-            Some(k) => {
-                if b[i + k + 1] == b'{' {
-                    return Some(i + k);
-                }
-                i += k + 1;
-            }
+    while let Some(k) = memchr::memchr(b'{', &b[i..]) {
+        let at = i + k;
+        if b.get(at + 1) == Some(&b'{') {
+            return Some(at);
         }
+        i = at + 1;
     }
     None
 }
