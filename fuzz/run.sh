@@ -13,7 +13,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 secs="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(helm_values helm_template chart_archive kustomize_yaml label_selector)
+[ ${#targets[@]} -gt 0 ] || targets=(helm_values helm_template chart_archive kustomize_yaml label_selector revision)
 
 seeds_of() {
   case "$1" in
@@ -21,6 +21,7 @@ seeds_of() {
     helm_template) echo "$here/seeds/printf" ;;
     chart_archive) echo "$here/seeds/chart-archive" ;;
     label_selector) echo "$here/seeds/label-selector" ;;
+    revision) mkdir -p "$here/seeds/revision"; echo "$here/seeds/revision" ;;
   esac
 }
 

@@ -633,3 +633,25 @@ fn printf_bounds_print_as_helm_prints_them() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     assert_eq!(sha256(out.as_bytes()), PRINTF_STDOUT_SHA256);
 }
+
+/// Values whose keys form a cycle in go-yaml's key order (`"1" < "01" < "0a" < "1"`; the
+/// `helm_values` fuzz target's find: `toYaml` panicked sorting them) print through `toYaml`.
+#[test]
+fn values_keys_in_a_cycle_of_the_key_order_print() {
+    let text = "\"0a\": a\n\"01\": b\n\"1\": c\n";
+    let out = measured("cyclic keys", MIB, || {
+        let values = gitops_helm::values::read_values(text).expect("values");
+        gitops_helm::yaml::to_yaml(&gitops_helm::value::Value::from_json_map(&values))
+    });
+    // (Go's own order for such keys depends on its random map iteration; any order will do)
+    let out = out.expect("toYaml");
+    for line in ["\"01\": b\n", "0a: a\n", "\"1\": c\n"] {
+        assert!(out.contains(line), "{line:?} missing from {out:?}");
+    }
+    let found = std::fs::read_to_string(seeds().join("yaml/found-helm-values-key-order.yaml"))
+        .expect("seed");
+    let _printed = measured("the fuzzer's input", 16 * MIB, || {
+        gitops_helm::values::read_values(&found)
+            .map(|v| gitops_helm::yaml::to_yaml(&gitops_helm::value::Value::from_json_map(&v)))
+    });
+}

@@ -195,3 +195,38 @@ fn files_outside_the_root_name_the_kustomization_and_field() {
         );
     }
 }
+
+/// Map keys on which go-yaml's key order has a cycle (`"1" < "01" < "0a" < "1"`, found by the
+/// `kustomize_yaml` and `helm_values` fuzz targets: the key sort panicked) are printed, in a
+/// short map and a long one; so are the fuzzers' own inputs, or they fail with an error.
+#[test]
+fn keys_in_a_cycle_of_the_key_order_are_printed() {
+    let cms = seed("key-order-cycle.yaml");
+    let (out, peak, _) = build(
+        &[
+            ("kustomization.yaml", "resources:\n- cms.yaml\n"),
+            ("cms.yaml", &cms),
+        ],
+        "",
+    );
+    let out = out.expect("the ConfigMaps build");
+    for key in ["\"1\": v", "\"01\": v", "0a: v", "x0a: v", "c10: v"] {
+        assert!(out.contains(key), "{key} missing from\n{out}");
+    }
+    assert!(peak < BOUND, "peak heap {peak} bytes");
+    for found in [
+        "found-kustomize-yaml-key-order.yaml",
+        "found-helm-values-key-order.yaml",
+    ] {
+        let text = seed(found);
+        let (docs, peak) = ALLOC.measure(CAP, || {
+            gitops_kustomize::yaml::parse_documents(&text).map(|docs| {
+                docs.iter()
+                    .filter(|d| gitops_kustomize::yaml::to_yaml(&d.value).is_ok())
+                    .count()
+            })
+        });
+        eprintln!("{found}: {docs:?}");
+        assert!(peak < BOUND, "{found}: peak heap {peak} bytes");
+    }
+}

@@ -11,7 +11,6 @@
 //! as text) and binary values (Kubernetes objects as JSON have none).
 
 use super::gosort;
-use gitops_kustomize::yaml::key_cmp;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,7 +57,7 @@ impl Node {
                     .iter()
                     .map(|(k, v)| (k.clone(), Node::from_json(v)))
                     .collect();
-                entries.sort_by(|a, b| key_cmp(&a.0, &b.0));
+                gitops_go::yaml::sort_keys(&mut entries, |e| &e.0);
                 Node::Map(entries)
             }
         }

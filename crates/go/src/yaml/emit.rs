@@ -447,7 +447,7 @@ impl Emitter {
 
     fn mapping(&mut self, m: &[(Cow<str>, Node)]) {
         let mut entries: Vec<&(Cow<str>, Node)> = m.iter().collect();
-        entries.sort_by(|a, b| super::key_cmp(&a.0, &b.0));
+        super::sort_keys(&mut entries, |e| &e.0);
         self.increase_indent(false, false);
         for (k, v) in entries {
             self.write_indent();

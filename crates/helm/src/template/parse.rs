@@ -974,10 +974,7 @@ impl<'a> Parser<'a> {
     }
 
     fn check_var(&self, name: &str, pos: usize) -> Result<(), ParseError> {
-        let known = self
-            .vars
-            .last()
-            .is_some_and(|v| v.contains(&name));
+        let known = self.vars.last().is_some_and(|v| v.contains(&name));
         if !known {
             return Err(self.err(pos, format!("undefined variable \"{name}\"")));
         }

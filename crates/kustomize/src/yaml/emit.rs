@@ -5,8 +5,6 @@ use super::value::Value;
 use gitops_go::yaml::{MarshalError, Node};
 use std::borrow::Cow;
 
-pub use gitops_go::yaml::key_cmp;
-
 /// The value as the shared emitter's node, borrowing its strings.
 pub fn to_node(v: &Value) -> Node<'_> {
     match v {

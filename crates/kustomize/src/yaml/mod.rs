@@ -7,7 +7,7 @@ pub mod parse;
 pub mod scalar;
 pub mod value;
 
-pub use emit::{emit_into, key_cmp, to_go_json, to_node, to_yaml};
+pub use emit::{emit_into, to_go_json, to_node, to_yaml};
 pub use gitops_go::yaml::MarshalError;
 pub use parse::{
     Document, DuplicateKeys, ParseOptions, YamlError, parse_documents, parse_documents_with,
