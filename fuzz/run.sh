@@ -21,7 +21,7 @@ seeds_of() {
     helm_template) echo "$here/seeds/printf" ;;
     chart_archive) echo "$here/seeds/chart-archive" ;;
     label_selector) echo "$here/seeds/label-selector" ;;
-    revision) mkdir -p "$here/seeds/revision"; echo "$here/seeds/revision" ;;
+    revision) echo "$here/seeds/revision" ;;
   esac
 }
 

@@ -14,9 +14,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let value = gitops_helm::value::Value::from_json_map(&values);
     if let Ok(yaml) = gitops_helm::yaml::to_yaml(&value) {
-        // what toYaml prints is YAML the reader takes back
-        if gitops_helm::values::read_values(&yaml).is_err() && !yaml.trim().is_empty() {
-            let _ = gitops_helm::yaml::parse(&yaml).expect("toYaml output reads back");
+        // what toYaml prints of a values map reads back as a values map
+        if let Err(e) = gitops_helm::values::read_values(&yaml) {
+            panic!("toYaml output {yaml:?} does not read back: {e}");
         }
     }
 });

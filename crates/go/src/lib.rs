@@ -14,10 +14,12 @@
 //!   `sigs.k8s.io/yaml.Marshal` drives it), go-yaml's map key order.
 //! - [`fmt`]: `strconv.Quote` and `%#v` as Go's error texts show values.
 //! - [`duration`]: `time.ParseDuration` and `Duration.String`.
+//! - [`date`]: the month lengths of Go's `time` calendar.
 //! - [`patchmeta`]: the list merge keys and strategies of Kubernetes' built-in types.
 //! - [`selector`]: Kubernetes label selectors, in the API server's and kustomize's words.
 //! - [`semver`]: Masterminds semver v3 versions and constraints.
 
+pub mod date;
 pub mod duration;
 pub mod fmt;
 pub mod num;

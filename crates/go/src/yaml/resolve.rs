@@ -226,7 +226,7 @@ pub fn timestamp(s: &str) -> Option<String> {
             return None;
         }
     }
-    if !(1..=12).contains(&month) || day < 1 || day > days_in(month, year) {
+    if !(1..=12).contains(&month) || day < 1 || day > crate::date::days_in(month, year) {
         return None;
     }
     let mut out = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{min:02}:{sec:02}");
@@ -244,15 +244,6 @@ pub fn timestamp(s: &str) -> Option<String> {
         _ => out.push('Z'),
     }
     Some(out)
-}
-
-fn days_in(month: i64, year: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// A cursor over the text `time.Parse` reads.

@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use jiff::{Timestamp, Zoned, tz::TimeZone};
 
+use gitops_go::date::days_in;
 use gitops_go::duration;
 
 use super::{a_str, min_args, nargs, to_int64};
@@ -496,15 +497,6 @@ fn lookup_name<'a>(names: &[&str], v: &'a str, short: bool) -> Option<(usize, &'
         }
     }
     None
-}
-
-fn days_in(month: i64, year: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 fn quote(s: &str) -> String {
