@@ -69,6 +69,9 @@ pub struct WriteCtx {
     pub force: bool,
     /// Unknown field handling.
     pub field_validation: FieldValidation,
+    /// The requester, when RBAC applies to it: writes of roles and bindings are checked
+    /// for escalation. `None` for the server's own writes and privileged users.
+    pub user: Option<Arc<crate::auth::User>>,
 }
 
 /// Patch types.
@@ -910,6 +913,12 @@ impl Api {
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }
+        if let Some(user) = &ctx.user
+            && rt.group == crate::auth::RBAC_GROUP
+            && sub == Sub::Main
+        {
+            crate::auth::check_escalation(tx, user, &rt.plural, ns.unwrap_or(""), old, &new)?;
+        }
         if rt.generation
             && let Some(o) = old
             && spec_changed(o, &new)
@@ -935,6 +944,7 @@ impl Api {
             dry_run: false,
             force: false,
             field_validation: FieldValidation::Ignore,
+            user: None,
         };
         let time = now();
         let api_version = rt.api_version();

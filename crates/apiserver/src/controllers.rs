@@ -1,6 +1,7 @@
 //! Background controllers a cluster normally runs, reduced to what API clients observe:
 //! garbage collection through owner references (background, foreground, orphan),
-//! namespace and CRD cleanup on deletion, each namespace's `default` ServiceAccount, and
+//! namespace and CRD cleanup on deletion, each namespace's `default` ServiceAccount,
+//! aggregated ClusterRoles, tokens of `kubernetes.io/service-account-token` Secrets, and
 //! (optionally) workload readiness: Deployments, StatefulSets, DaemonSets, ReplicaSets,
 //! Jobs, Pods and PVCs get the status a healthy cluster would give them.
 
@@ -16,8 +17,16 @@ use tokio::sync::{broadcast::error::RecvError, watch};
 
 const MANAGER: &str = "kube-controller-manager";
 
+/// What the token controller signs Secret-held tokens with.
+pub struct Tokens {
+    /// The signer.
+    pub auth: Arc<crate::auth::Authenticator>,
+    /// The CA certificate (PEM) a token Secret carries as `ca.crt`.
+    pub ca_pem: String,
+}
+
 /// Runs until shutdown.
-pub async fn run(api: Arc<Api>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(api: Arc<Api>, tokens: Arc<Tokens>, mut shutdown: watch::Receiver<bool>) {
     let mut live = match api.store.subscribe(api.store.published_rv()) {
         Ok(s) => s.live,
         Err(e) => {
@@ -25,12 +34,12 @@ pub async fn run(api: Arc<Api>, mut shutdown: watch::Receiver<bool>) {
             return;
         }
     };
-    resync(&api).await;
+    resync(&api, &tokens).await;
     loop {
         tokio::select! {
             ev = live.recv() => match ev {
-                Ok(e) => handle(&api, &e).await,
-                Err(RecvError::Lagged(_)) => resync(&api).await,
+                Ok(e) => handle(&api, &tokens, &e).await,
+                Err(RecvError::Lagged(_)) => resync(&api, &tokens).await,
                 Err(RecvError::Closed) => return,
             },
             _ = shutdown.changed() => return,
@@ -67,14 +76,24 @@ fn has_finalizer(o: &Value, f: &str) -> bool {
         .is_some_and(|a| a.iter().any(|x| x == f))
 }
 
-async fn resync(api: &Arc<Api>) {
+async fn resync(api: &Arc<Api>, tokens: &Tokens) {
+    aggregate_cluster_roles(api).await;
     let (_, all) = api.store.list("");
     for (_, obj) in all {
         examine(api, &obj).await;
+        fill_token_secret(api, tokens, &obj.value).await;
     }
 }
 
-async fn handle(api: &Arc<Api>, e: &Event) {
+async fn handle(api: &Arc<Api>, tokens: &Tokens, e: &Event) {
+    if e.obj.value["kind"] == "ClusterRole"
+        && e.obj.value["apiVersion"] == "rbac.authorization.k8s.io/v1"
+    {
+        aggregate_cluster_roles(api).await;
+    }
+    if e.type_ != EventType::Deleted {
+        fill_token_secret(api, tokens, &e.obj.value).await;
+    }
     if e.type_ == EventType::Deleted {
         collect_dependents(api, e.obj.uid()).await;
         // Owners waiting in foreground deletion may now go.
@@ -380,6 +399,91 @@ async fn finish_crd(api: &Arc<Api>, crd: &Value) {
     }
 }
 
+/// Gives every aggregated ClusterRole the rules of the ClusterRoles it selects. Returns
+/// whether a role changed (its update is an event that runs this again, so chains of
+/// aggregated roles settle).
+pub async fn aggregate_cluster_roles(api: &Arc<Api>) -> bool {
+    let Some(t) = rt(api, crate::auth::RBAC_GROUP, "v1", "clusterroles") else {
+        return false;
+    };
+    let (_, roles) = api.store.list(&store::prefix(&t.storage(), None));
+    let mut changed = false;
+    for (_, role) in roles {
+        let Some(rules) = crate::auth::aggregated_rules(&api.store, &role.value) else {
+            continue;
+        };
+        let current = role.value["rules"].as_array().cloned().unwrap_or_default();
+        if current == rules {
+            continue;
+        }
+        let name = name_of(&role.value).to_owned();
+        match api
+            .update_with(
+                &t,
+                None,
+                &name,
+                Sub::Main,
+                "clusterrole-aggregation-controller",
+                |o| {
+                    o["rules"] = Value::Array(rules);
+                    true
+                },
+            )
+            .await
+        {
+            Ok(_) => changed = true,
+            Err(e) => tracing::warn!(error = %e, role = %name, "could not aggregate a ClusterRole"),
+        }
+    }
+    changed
+}
+
+/// Fills a `kubernetes.io/service-account-token` Secret with a token of its service
+/// account, the CA certificate and the namespace, as the token controller does.
+async fn fill_token_secret(api: &Arc<Api>, tokens: &Tokens, v: &Value) {
+    if v["apiVersion"] != "v1"
+        || v["kind"] != "Secret"
+        || v["type"] != "kubernetes.io/service-account-token"
+        || !v["data"]["token"].is_null()
+        || deleting(v)
+    {
+        return;
+    }
+    let (Some(ns), name) = (ns_of(v), name_of(v)) else {
+        return;
+    };
+    let Some(sa_name) = v["metadata"]["annotations"]["kubernetes.io/service-account.name"].as_str()
+    else {
+        return;
+    };
+    let Some(sa) = api.store.get(&store::key("/serviceaccounts", ns, sa_name)) else {
+        return;
+    };
+    let Some(t) = rt(api, "", "v1", "secrets") else {
+        return;
+    };
+    let uid = sa.uid().to_owned();
+    let token = tokens.auth.issue_legacy(ns, sa_name, &uid, name);
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    let result = api
+        .update_with(&t, Some(ns), name, Sub::Main, MANAGER, |o| {
+            if !o["data"]["token"].is_null() {
+                return false;
+            }
+            object_at(o, &["metadata", "annotations"])
+                .insert("kubernetes.io/service-account.uid".into(), json!(uid));
+            let data = object_at(o, &["data"]);
+            data.insert("token".into(), json!(b64(&token)));
+            data.insert("ca.crt".into(), json!(b64(&tokens.ca_pem)));
+            data.insert("namespace".into(), json!(b64(ns)));
+            true
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, namespace = ns, secret = name, "could not fill a service account token Secret");
+    }
+}
+
 async fn ensure_default_service_account(api: &Arc<Api>, ns: &str) {
     let Some(t) = rt(api, "", "v1", "serviceaccounts") else {
         return;
@@ -396,6 +500,7 @@ async fn ensure_default_service_account(api: &Arc<Api>, ns: &str) {
         dry_run: false,
         force: false,
         field_validation: crate::api::FieldValidation::Ignore,
+        user: None,
     };
     let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}});
     if let Err(e) = api.create(&t, Some(ns), sa, &ctx).await

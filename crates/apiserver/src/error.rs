@@ -258,6 +258,29 @@ impl ApiError {
         ApiError::new(403, "Forbidden", message)
     }
 
+    /// 403 for a resource (`<resource> "<name>" is forbidden: <why>`; without a name
+    /// `<resource> is forbidden: …`, without a resource `forbidden: …`), with the details
+    /// the real server gives.
+    pub fn forbidden_object(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let q = qualified(group, resource);
+        let message = if resource.is_empty() {
+            format!("forbidden: {why}")
+        } else if name.is_empty() {
+            format!("{q} is forbidden: {why}")
+        } else {
+            format!("{q} {name:?} is forbidden: {why}")
+        };
+        let mut d = serde_json::Map::new();
+        for (k, v) in [("name", name), ("group", group), ("kind", resource)] {
+            if !v.is_empty() {
+                d.insert(k.into(), json!(v));
+            }
+        }
+        let mut e = ApiError::new(403, "Forbidden", message);
+        e.details = Some(Value::Object(d));
+        e
+    }
+
     /// 405.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         ApiError::new(405, "MethodNotAllowed", message)

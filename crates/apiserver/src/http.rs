@@ -4,6 +4,7 @@
 use crate::api::{
     Api, DeleteOpts, Deleted, FieldValidation, ListQuery, PatchType, Sub, WriteCtx, for_version,
 };
+use crate::auth::{Attributes, User};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -30,8 +31,8 @@ pub type Body = BoxBody<Bytes, Infallible>;
 pub struct Ctx {
     /// The API.
     pub api: Arc<Api>,
-    /// Bearer token clients must present.
-    pub token: String,
+    /// Checks credentials (the admin token, service account tokens) and signs tokens.
+    pub auth: Arc<crate::auth::Authenticator>,
     /// `host:port` clients reach the server at.
     pub address: String,
     /// Closed when the server stops: ends watches.
@@ -99,18 +100,31 @@ fn parse_query(q: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Handles one request.
-pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// Handles one request; `peer` is the identity of the connection's client certificate.
+pub async fn handle(
+    ctx: Arc<Ctx>,
+    peer: Option<Arc<User>>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
-    let unauthenticated = matches!(
+    let public = matches!(
         path.as_str(),
         "/healthz" | "/livez" | "/readyz" | "/version"
     ) || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
         || path.starts_with("/readyz/");
-    if !unauthenticated && !authorized(&ctx.token, req.headers()) {
-        return Ok(error_response(&ApiError::unauthorized()));
-    }
+    let store = &ctx.api.store;
+    let user = match ctx.auth.authenticate(store, req.headers(), peer.as_deref()) {
+        Ok(Some(u)) => u,
+        // Health and version are public information (`system:public-info-viewer`).
+        Ok(None) if public => anonymous(),
+        Ok(None) => return Ok(error_response(&ApiError::unauthorized())),
+        Err(e) => return Ok(error_response(&e)),
+    };
+    let user = match crate::auth::impersonate(store, user, req.headers()) {
+        Ok(u) => Arc::new(u),
+        Err(e) => return Ok(error_response(&e)),
+    };
     let method = req.method().clone();
     let uri = req.uri().clone();
     let ct = req
@@ -119,15 +133,29 @@ pub async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Response<Bo
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let resp = match route(&ctx, req).await {
+    let resp = match route(&ctx, &user, req).await {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(error = %e, "request failed");
             error_response(&e)
         }
     };
-    tracing::debug!(%method, %uri, content_type = %ct, status = resp.status().as_u16(), "request");
+    tracing::debug!(%method, %uri, content_type = %ct, user = %user.name, status = resp.status().as_u16(), "request");
     Ok(resp)
+}
+
+/// The identity of a request without credentials.
+fn anonymous() -> User {
+    User {
+        name: "system:anonymous".into(),
+        groups: vec![crate::auth::UNAUTHENTICATED.into()],
+        ..User::default()
+    }
+}
+
+/// Refuses the request unless the user may do it.
+fn authorize(ctx: &Ctx, user: &User, a: &Attributes) -> ApiResult<()> {
+    crate::auth::require(&ctx.api.store, user, a)
 }
 
 /// The token of an `Authorization: Bearer <token>` header value. The scheme is
@@ -138,23 +166,6 @@ pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let scheme = parts.next()?;
     let token = parts.next()?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-fn authorized(token: &str, headers: &hyper::HeaderMap) -> bool {
-    let Some(got) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-    else {
-        return false;
-    };
-    // Constant-time comparison.
-    got.len() == token.len()
-        && got
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
 }
 
 async fn read_body(body: Incoming, headers: &hyper::HeaderMap) -> ApiResult<Bytes> {
@@ -246,7 +257,11 @@ fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
     })
 }
 
-async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Body>> {
+async fn route(
+    ctx: &Arc<Ctx>,
+    user: &Arc<User>,
+    req: Request<Incoming>,
+) -> ApiResult<Response<Body>> {
     let (parts, body) = req.into_parts();
     let header = |h: header::HeaderName| {
         parts
@@ -275,6 +290,18 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
         user_agent: header(header::USER_AGENT),
     };
     let segs: Vec<&str> = r.segments.iter().map(String::as_str).collect();
+    let resource_path = matches!(
+        segs.as_slice(),
+        ["api", "v1", _, ..] | ["apis", _, _, _, ..]
+    );
+    if !resource_path {
+        let verb = r.method.as_str().to_ascii_lowercase();
+        authorize(
+            ctx,
+            user,
+            &Attributes::non_resource(&verb, parts.uri.path()),
+        )?;
+    }
     match segs.as_slice() {
         ["healthz" | "livez" | "readyz", ..] => return Ok(bytes_response(200, "text/plain", "ok")),
         ["version"] => {
@@ -375,6 +402,91 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
     if rt.namespaced && ns.is_none() && name.is_some() {
         return Err(ApiError::no_route());
     }
+    if rt.is_review() {
+        if r.method != Method::POST || name.is_some() {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                r.method,
+                r.segments.join("/")
+            )));
+        }
+        let ns = ns.as_deref().unwrap_or("");
+        authorize(
+            ctx,
+            user,
+            &Attributes::resource("create", group, &rt.plural, "", ns, ""),
+        )?;
+        let body = parse_body(&read_body(body, &parts.headers).await?, &r.content_type)?;
+        let ns = (!ns.is_empty()).then_some(ns);
+        let out = crate::auth::review(&ctx.api.store, &ctx.auth, user, &rt, ns, body)?;
+        return Ok(json_response(201, &out));
+    }
+    let verb = request_verb(&r, name.is_some(), legacy_watch);
+    // A namespace is addressed as its own namespace (a RoleBinding there may grant it).
+    let attr_ns = match (&ns, name.as_deref()) {
+        (Some(ns), _) => ns.clone(),
+        (None, Some(n)) if rt.group.is_empty() && rt.plural == "namespaces" => n.to_owned(),
+        _ => String::new(),
+    };
+    let attr_name = match name.as_deref() {
+        Some(n) => n.to_owned(),
+        None if matches!(verb, "list" | "watch") => name_in_field_selector(&r),
+        None => String::new(),
+    };
+    let attrs = Attributes::resource(
+        verb,
+        group,
+        &rt.plural,
+        sub.as_deref().unwrap_or(""),
+        &attr_ns,
+        &attr_name,
+    );
+    authorize(ctx, user, &attrs)?;
+    if let (Some("token"), true) = (
+        sub.as_deref(),
+        rt.group.is_empty() && rt.plural == "serviceaccounts",
+    ) {
+        if r.method != Method::POST {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                r.method,
+                r.segments.join("/")
+            )));
+        }
+        let body = parse_body(&read_body(body, &parts.headers).await?, &r.content_type)?;
+        let out = crate::auth::token_request(
+            &ctx.api.store,
+            &ctx.auth,
+            ns.as_deref().unwrap_or(""),
+            name.as_deref().unwrap_or(""),
+            body,
+        )?;
+        return Ok(json_response(201, &out));
+    }
+    // Server-side apply may create the object: that needs `create` too.
+    if verb == "patch"
+        && !user.is_privileged()
+        && patch_type(&r.content_type).ok() == Some(PatchType::Apply)
+        && ctx
+            .api
+            .store
+            .get(&crate::api::object_key(
+                &rt,
+                ns.as_deref(),
+                name.as_deref().unwrap_or(""),
+            ))
+            .is_none()
+    {
+        authorize(
+            ctx,
+            user,
+            &Attributes {
+                verb: "create".into(),
+                ..attrs.clone()
+            },
+        )?;
+    }
+    let rbac_user = (!user.is_privileged()).then(|| user.clone());
     let sub = match sub.as_deref() {
         None => Sub::Main,
         Some("status") if rt.status => Sub::Status,
@@ -402,13 +514,13 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
         }
         (&Method::POST, None) => {
             let body = parse_body(&read_body(body, &parts.headers).await?, &r.content_type)?;
-            let wctx = write_ctx(&r, false)?;
+            let wctx = write_ctx(&r, false, rbac_user.clone())?;
             let obj = api.create(&rt, ns, body, &wctx).await?;
             Ok(object_response(&r, &rt, 201, obj))
         }
         (&Method::PUT, Some(name)) => {
             let body = parse_body(&read_body(body, &parts.headers).await?, &r.content_type)?;
-            let wctx = write_ctx(&r, false)?;
+            let wctx = write_ctx(&r, false, rbac_user.clone())?;
             let obj = api.replace(&rt, ns, name, body, sub, &wctx).await?;
             Ok(object_response(&r, &rt, 200, obj))
         }
@@ -423,7 +535,7 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
                     "application/json"
                 },
             )?;
-            let wctx = write_ctx(&r, ptype == PatchType::Apply)?;
+            let wctx = write_ctx(&r, ptype == PatchType::Apply, rbac_user.clone())?;
             let (obj, created) = api.patch(&rt, ns, name, ptype, &body, sub, &wctx).await?;
             Ok(object_response(
                 &r,
@@ -482,6 +594,37 @@ async fn route(ctx: &Arc<Ctx>, req: Request<Incoming>) -> ApiResult<Response<Bod
     }
 }
 
+/// The verb of a resource request, as Kubernetes' request info derives it.
+fn request_verb(r: &Req, named: bool, legacy_watch: bool) -> &'static str {
+    let watch = legacy_watch || r.q("watch").is_some_and(|w| w == "true" || w == "1");
+    match (&r.method, named) {
+        (&Method::GET, _) if watch => "watch",
+        (&Method::GET, true) => "get",
+        (&Method::GET, false) => "list",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) => "deletecollection",
+        _ => "",
+    }
+}
+
+/// The name a list or watch is limited to by `fieldSelector=metadata.name=<name>` (which
+/// RBAC's `resourceNames` may then allow), else "".
+fn name_in_field_selector(r: &Req) -> String {
+    r.q("fieldSelector")
+        .into_iter()
+        .flat_map(|s| s.split(','))
+        .find_map(|req| {
+            let req = req.trim();
+            req.strip_prefix("metadata.name==")
+                .or_else(|| req.strip_prefix("metadata.name="))
+        })
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
 fn patch_type(ct: &str) -> ApiResult<PatchType> {
     Ok(match media_type(ct).as_str() {
         "application/json-patch+json" => PatchType::Json,
@@ -498,7 +641,7 @@ fn patch_type(ct: &str) -> ApiResult<PatchType> {
     })
 }
 
-fn write_ctx(r: &Req, apply: bool) -> ApiResult<WriteCtx> {
+fn write_ctx(r: &Req, apply: bool, user: Option<Arc<User>>) -> ApiResult<WriteCtx> {
     let dry_run = match r.q("dryRun") {
         None | Some("") => false,
         Some("All") => true,
@@ -560,6 +703,7 @@ fn write_ctx(r: &Req, apply: bool) -> ApiResult<WriteCtx> {
         dry_run,
         force,
         field_validation,
+        user,
     })
 }
 
@@ -1119,7 +1263,7 @@ async fn scale(
             )],
         ));
     };
-    let wctx = write_ctx(r, false)?;
+    let wctx = write_ctx(r, false, None)?;
     if wctx.dry_run {
         let mut s = current;
         s["spec"]["replicas"] = json!(replicas);
@@ -1157,8 +1301,15 @@ mod tests {
         assert_eq!(bearer_token(""), None);
         let mut h = hyper::HeaderMap::new();
         h.insert(header::AUTHORIZATION, "bEaReR secret".parse().unwrap());
-        assert!(authorized("secret", &h));
-        assert!(!authorized("other!", &h));
+        let auth = crate::auth::Authenticator::new("secret", b"key");
+        let store = crate::store::Store::open(
+            &tempfile::tempdir().unwrap().path().join("db"),
+            crate::store::Durability::default(),
+        )
+        .unwrap();
+        assert!(auth.authenticate(&store, &h, None).unwrap().is_some());
+        h.insert(header::AUTHORIZATION, "Bearer other!".parse().unwrap());
+        assert_eq!(auth.authenticate(&store, &h, None).unwrap_err().code, 401);
     }
 
     #[test]

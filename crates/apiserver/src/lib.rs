@@ -35,6 +35,7 @@
 //! ```
 
 mod api;
+mod auth;
 mod builtin;
 mod controllers;
 mod error;
@@ -122,6 +123,7 @@ pub struct ServerHandle {
     kubeconfig: String,
     token: String,
     ca_pem: String,
+    ca_key_pem: String,
     shutdown: watch::Sender<bool>,
     accept: tokio::task::JoinHandle<()>,
     controllers: tokio::task::JoinHandle<()>,
@@ -157,6 +159,31 @@ impl ServerHandle {
     /// The CA certificate (PEM) clients must trust.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// A client certificate and its key (PEM) for `user` in up to two `groups`, signed by
+    /// the server's CA: the identity RBAC sees is the user with those groups.
+    pub fn issue_client_certificate(
+        &self,
+        user: &str,
+        groups: &[&str],
+    ) -> Result<(String, String), String> {
+        tls::issue_client(&self.ca_key_pem, user, groups)
+    }
+
+    /// A kubeconfig that authenticates with a client certificate for `user` in `groups`.
+    pub fn kubeconfig_for_user(&self, user: &str, groups: &[&str]) -> Result<String, String> {
+        let (cert, key) = self.issue_client_certificate(user, groups)?;
+        Ok(kubeconfig(
+            &self.url(),
+            &self.ca_pem,
+            &Credentials::Certificate(&cert, &key),
+        ))
+    }
+
+    /// A kubeconfig that authenticates with a bearer token (e.g. a service account's).
+    pub fn kubeconfig_for_token(&self, token: &str) -> String {
+        kubeconfig(&self.url(), &self.ca_pem, &Credentials::Token(token))
     }
 
     /// Stops serving, ends watches and flushes storage.
@@ -198,6 +225,22 @@ fn state_err(path: &Path, message: impl std::fmt::Display) -> StartError {
         path: path.to_owned(),
         message: message.to_string(),
     }
+}
+
+/// The secret service account tokens are signed with, created on first start.
+fn load_or_create_signing_key(path: &Path) -> Result<Vec<u8>, StartError> {
+    if let Ok(t) = std::fs::read_to_string(path)
+        && let Ok(key) = base64::engine::general_purpose::STANDARD.decode(t.trim())
+        && key.len() >= 32
+    {
+        return Ok(key);
+    }
+    let bytes: [u8; 32] = rand::random();
+    write_private(
+        path,
+        &base64::engine::general_purpose::STANDARD.encode(bytes),
+    )?;
+    Ok(bytes.to_vec())
 }
 
 fn load_or_create_token(path: &Path) -> Result<String, StartError> {
@@ -251,13 +294,14 @@ fn private_file(path: &Path) -> Result<(), StartError> {
 }
 
 /// The files the server keeps in its state directory.
-const STATE_FILES: [&str; 6] = [
+const STATE_FILES: [&str; 7] = [
     "state.redb",
     "state.wal",
     "token",
     "kubeconfig",
     "pki/ca.crt",
     "pki/ca.key",
+    "pki/sa.key",
 ];
 
 /// The server's files mode 0600 and `pki/` 0700, also when an earlier version created
@@ -303,10 +347,27 @@ fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
     std::fs::rename(&tmp, path).map_err(|e| state_err(path, e))
 }
 
-fn kubeconfig(server: &str, ca_pem: &str, token: &str) -> String {
-    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+/// How a kubeconfig's user authenticates.
+enum Credentials<'a> {
+    /// A bearer token.
+    Token(&'a str),
+    /// A client certificate and key (PEM).
+    Certificate(&'a str, &'a str),
+}
+
+fn kubeconfig(server: &str, ca_pem: &str, credentials: &Credentials) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let ca = b64(ca_pem);
+    let user = match credentials {
+        Credentials::Token(token) => format!("    token: {token}\n"),
+        Credentials::Certificate(cert, key) => format!(
+            "    client-certificate-data: {}\n    client-key-data: {}\n",
+            b64(cert),
+            b64(key)
+        ),
+    };
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: gitops\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: gitops\n  context:\n    cluster: gitops\n    user: gitops\n    namespace: default\ncurrent-context: gitops\nusers:\n- name: gitops\n  user:\n    token: {token}\npreferences: {{}}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gitops\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: gitops\n  context:\n    cluster: gitops\n    user: gitops\n    namespace: default\ncurrent-context: gitops\nusers:\n- name: gitops\n  user:\n{user}preferences: {{}}\n"
     )
 }
 
@@ -335,8 +396,10 @@ impl Server {
         })?;
         let pki = dir.join("pki");
         let tls = tls::load_or_create(&pki, &[addr.ip()]).map_err(|e| state_err(&pki, e))?;
+        let signing_key = load_or_create_signing_key(&pki.join("sa.key"))?;
         let api = Arc::new(api::Api::new(store, config.simulate_workloads));
         seed(&api).await;
+        let authenticator = Arc::new(auth::Authenticator::new(&token, &signing_key));
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let host = if addr.ip().is_unspecified() {
@@ -346,16 +409,20 @@ impl Server {
         };
         let ctx = Arc::new(http::Ctx {
             api: api.clone(),
-            token: token.clone(),
+            auth: authenticator.clone(),
             address: host.to_string(),
             shutdown: shutdown_rx.clone(),
         });
-        let controllers = tokio::spawn(controllers::run(api.clone(), shutdown_rx.clone()));
+        let tokens = Arc::new(controllers::Tokens {
+            auth: authenticator,
+            ca_pem: tls.ca_pem.clone(),
+        });
+        let controllers = tokio::spawn(controllers::run(api.clone(), tokens, shutdown_rx.clone()));
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
         let accept = tokio::spawn(accept_loop(listener, acceptor, ctx, shutdown_rx));
 
         let server = format!("https://{host}");
-        let kc = kubeconfig(&server, &tls.ca_pem, &token);
+        let kc = kubeconfig(&server, &tls.ca_pem, &Credentials::Token(&token));
         let kubeconfig_path = dir.join("kubeconfig");
         write_private(&kubeconfig_path, &kc)?;
         tighten(dir)?;
@@ -366,6 +433,7 @@ impl Server {
             kubeconfig: kc,
             token,
             ca_pem: tls.ca_pem,
+            ca_key_pem: tls.ca_key_pem,
             shutdown: shutdown_tx,
             accept,
             controllers,
@@ -381,8 +449,12 @@ async fn seed(api: &Arc<api::Api>) {
         dry_run: false,
         force: false,
         field_validation: api::FieldValidation::Ignore,
+        user: None,
     };
-    for (plural, obj) in builtin::initial_objects() {
+    for (plural, obj) in builtin::initial_objects()
+        .into_iter()
+        .chain(auth::initial_objects())
+    {
         let group = obj["apiVersion"]
             .as_str()
             .unwrap_or_default()
@@ -403,6 +475,13 @@ async fn seed(api: &Arc<api::Api>) {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
             Err(e) => tracing::warn!(error = %e, "could not create an initial object"),
+        }
+    }
+    // The aggregated roles are complete before the first request (chains settle in a few
+    // rounds: view feeds edit, edit feeds admin).
+    for _ in 0..5 {
+        if !controllers::aggregate_cluster_roles(api).await {
+            break;
         }
     }
 }
@@ -438,7 +517,16 @@ async fn accept_loop(
                 Ok(Ok(s)) => s,
                 _ => return,
             };
-            let service = hyper::service::service_fn(move |req| http::handle(ctx.clone(), req));
+            // The identity of a client certificate (verified against the CA by TLS).
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .and_then(|c| auth::cert_identity(c))
+                .map(Arc::new);
+            let service =
+                hyper::service::service_fn(move |req| http::handle(ctx.clone(), peer.clone(), req));
             let conn = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(tls), service);

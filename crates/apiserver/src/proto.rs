@@ -155,6 +155,120 @@ static DELETE_OPTIONS: [Field; 6] = [
     ),
 ];
 
+static RESOURCE_ATTRIBUTES: [Field; 7] = [
+    f(1, "namespace", Ty::Str),
+    f(2, "verb", Ty::Str),
+    f(3, "group", Ty::Str),
+    f(4, "version", Ty::Str),
+    f(5, "resource", Ty::Str),
+    f(6, "subresource", Ty::Str),
+    f(7, "name", Ty::Str),
+];
+
+static NON_RESOURCE_ATTRIBUTES: [Field; 2] = [f(1, "path", Ty::Str), f(2, "verb", Ty::Str)];
+
+/// `SubjectAccessReviewSpec` (its `extra` map of messages is not decoded).
+static SUBJECT_ACCESS_REVIEW_SPEC: [Field; 5] = [
+    f(1, "resourceAttributes", Ty::Msg(&RESOURCE_ATTRIBUTES)),
+    f(
+        2,
+        "nonResourceAttributes",
+        Ty::Msg(&NON_RESOURCE_ATTRIBUTES),
+    ),
+    f(3, "user", Ty::Str),
+    f(4, "groups", Ty::RepStr),
+    f(6, "uid", Ty::Str),
+];
+
+static SUBJECT_ACCESS_REVIEW: [Field; 2] = [
+    f(1, "metadata", Ty::Msg(&OBJECT_META)),
+    f(2, "spec", Ty::Msg(&SUBJECT_ACCESS_REVIEW_SPEC)),
+];
+
+static SELF_SUBJECT_RULES_REVIEW_SPEC: [Field; 1] = [f(1, "namespace", Ty::Str)];
+
+static SELF_SUBJECT_RULES_REVIEW: [Field; 2] = [
+    f(1, "metadata", Ty::Msg(&OBJECT_META)),
+    f(2, "spec", Ty::Msg(&SELF_SUBJECT_RULES_REVIEW_SPEC)),
+];
+
+static SELF_SUBJECT_REVIEW: [Field; 1] = [f(1, "metadata", Ty::Msg(&OBJECT_META))];
+
+static TOKEN_REVIEW_SPEC: [Field; 2] = [f(1, "token", Ty::Str), f(2, "audiences", Ty::RepStr)];
+
+static TOKEN_REVIEW: [Field; 2] = [
+    f(1, "metadata", Ty::Msg(&OBJECT_META)),
+    f(2, "spec", Ty::Msg(&TOKEN_REVIEW_SPEC)),
+];
+
+static BOUND_OBJECT_REFERENCE: [Field; 4] = [
+    f(1, "kind", Ty::Str),
+    f(2, "apiVersion", Ty::Str),
+    f(3, "name", Ty::Str),
+    f(4, "uid", Ty::Str),
+];
+
+static TOKEN_REQUEST_SPEC: [Field; 3] = [
+    f(1, "audiences", Ty::RepStr),
+    f(3, "boundObjectRef", Ty::Msg(&BOUND_OBJECT_REFERENCE)),
+    f(4, "expirationSeconds", Ty::Int),
+];
+
+static TOKEN_REQUEST: [Field; 2] = [
+    f(1, "metadata", Ty::Msg(&OBJECT_META)),
+    f(2, "spec", Ty::Msg(&TOKEN_REQUEST_SPEC)),
+];
+
+static POLICY_RULE: [Field; 5] = [
+    f(1, "verbs", Ty::RepStr),
+    f(2, "apiGroups", Ty::RepStr),
+    f(3, "resources", Ty::RepStr),
+    f(4, "resourceNames", Ty::RepStr),
+    f(5, "nonResourceURLs", Ty::RepStr),
+];
+
+static LABEL_SELECTOR_REQUIREMENT: [Field; 3] = [
+    f(1, "key", Ty::Str),
+    f(2, "operator", Ty::Str),
+    f(3, "values", Ty::RepStr),
+];
+
+static LABEL_SELECTOR: [Field; 2] = [
+    f(1, "matchLabels", Ty::MapStr),
+    f(
+        2,
+        "matchExpressions",
+        Ty::RepMsg(&LABEL_SELECTOR_REQUIREMENT),
+    ),
+];
+
+static AGGREGATION_RULE: [Field; 1] = [f(1, "clusterRoleSelectors", Ty::RepMsg(&LABEL_SELECTOR))];
+
+static ROLE: [Field; 3] = [
+    f(1, "metadata", Ty::Msg(&OBJECT_META)),
+    f(2, "rules", Ty::RepMsg(&POLICY_RULE)),
+    f(3, "aggregationRule", Ty::Msg(&AGGREGATION_RULE)),
+];
+
+static SUBJECT: [Field; 4] = [
+    f(1, "kind", Ty::Str),
+    f(2, "apiGroup", Ty::Str),
+    f(3, "name", Ty::Str),
+    f(4, "namespace", Ty::Str),
+];
+
+static ROLE_REF: [Field; 3] = [
+    f(1, "apiGroup", Ty::Str),
+    f(2, "kind", Ty::Str),
+    f(3, "name", Ty::Str),
+];
+
+static ROLE_BINDING: [Field; 3] = [
+    f(1, "metadata", Ty::Msg(&OBJECT_META)),
+    f(2, "subjects", Ty::RepMsg(&SUBJECT)),
+    f(3, "roleRef", Ty::Msg(&ROLE_REF)),
+];
+
 fn message_of(api_version: &str, kind: &str) -> Option<&'static [Field]> {
     Some(match (api_version, kind) {
         ("v1", "Secret") => &SECRET,
@@ -162,6 +276,17 @@ fn message_of(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("v1", "Namespace") => &NAMESPACE,
         ("v1", "ServiceAccount") => &SERVICE_ACCOUNT,
         ("coordination.k8s.io/v1", "Lease") => &LEASE,
+        // A Role has no aggregationRule (tag 3 never appears in its encoding).
+        ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => &ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => &ROLE_BINDING,
+        (
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview",
+        ) => &SUBJECT_ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => &SELF_SUBJECT_RULES_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
+        ("authentication.k8s.io/v1", "TokenReview") => &TOKEN_REVIEW,
+        ("authentication.k8s.io/v1", "TokenRequest") => &TOKEN_REQUEST,
         (_, "DeleteOptions") => &DELETE_OPTIONS,
         _ => return None,
     })
@@ -199,7 +324,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, String> {
     }
     let fields = message_of(&api_version, &kind).ok_or_else(|| {
         format!(
-            "protobuf bodies are accepted for Secret, ConfigMap, Namespace, ServiceAccount, Lease and DeleteOptions; send {kind} ({api_version}) as JSON or YAML"
+            "protobuf bodies are accepted for Secret, ConfigMap, Namespace, ServiceAccount, Lease, DeleteOptions, RBAC kinds, access reviews and TokenRequest; send {kind} ({api_version}) as JSON or YAML"
         )
     })?;
     let mut v = message(raw, fields, 0)?;

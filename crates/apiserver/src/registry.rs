@@ -75,6 +75,24 @@ impl ResourceType {
     pub fn is_custom(&self) -> bool {
         self.crd.is_some()
     }
+
+    /// Whether this is a review kind: only `create`, answered and never stored.
+    pub fn is_review(&self) -> bool {
+        self.crd.is_none()
+            && matches!(
+                self.group.as_str(),
+                "authorization.k8s.io" | "authentication.k8s.io"
+            )
+    }
+
+    /// The verbs discovery lists for the kind.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.is_review() {
+            &["create"]
+        } else {
+            &VERBS
+        }
+    }
 }
 
 /// Built-in resource table: group, version, kind, plural, namespaced, short names,
@@ -442,6 +460,78 @@ const BUILTINS: &[Builtin] = &[
         false,
     ),
     (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        true,
+        &[],
+        &[],
+        false,
+        false,
+        false,
+    ),
+    (
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+        false,
+    ),
+    (
+        "authentication.k8s.io",
+        "v1",
+        "TokenReview",
+        "tokenreviews",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+        false,
+    ),
+    (
         "apiextensions.k8s.io",
         "v1",
         "CustomResourceDefinition",
@@ -713,7 +803,7 @@ impl Registry {
                 "singularName": t.singular,
                 "namespaced": t.namespaced,
                 "kind": t.kind,
-                "verbs": VERBS,
+                "verbs": t.verbs(),
             });
             if !t.short_names.is_empty() {
                 r["shortNames"] = json!(t.short_names);
@@ -729,6 +819,17 @@ impl Registry {
                     "namespaced": t.namespaced,
                     "kind": t.kind,
                     "verbs": ["get", "patch", "update"],
+                }));
+            }
+            if t.group.is_empty() && t.plural == "serviceaccounts" {
+                resources.push(json!({
+                    "name": "serviceaccounts/token",
+                    "singularName": "",
+                    "namespaced": true,
+                    "group": "authentication.k8s.io",
+                    "version": "v1",
+                    "kind": "TokenRequest",
+                    "verbs": ["create"],
                 }));
             }
             if t.scale {
@@ -783,6 +884,13 @@ impl Registry {
                                         "verbs": ["get", "patch", "update"],
                                     }));
                                 }
+                                if t.group.is_empty() && t.plural == "serviceaccounts" {
+                                    subresources.push(json!({
+                                        "subresource": "token",
+                                        "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
+                                        "verbs": ["create"],
+                                    }));
+                                }
                                 if t.scale {
                                     subresources.push(json!({
                                         "subresource": "scale",
@@ -795,7 +903,7 @@ impl Registry {
                                     "responseKind": response_kind,
                                     "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
                                     "singularResource": t.singular,
-                                    "verbs": VERBS,
+                                    "verbs": t.verbs(),
                                 });
                                 if !t.short_names.is_empty() {
                                     r["shortNames"] = json!(t.short_names);

@@ -6,6 +6,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::IpAddr;
 use std::path::Path;
@@ -17,6 +18,8 @@ pub struct Tls {
     pub config: Arc<rustls::ServerConfig>,
     /// The CA certificate clients trust (PEM).
     pub ca_pem: String,
+    /// The CA's private key (PEM), to issue client certificates.
+    pub ca_key_pem: String,
 }
 
 /// Year, month and day (UTC) of today plus `offset` days.
@@ -85,20 +88,20 @@ pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<Tls, String> {
     #[cfg(not(unix))]
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let (crt_path, key_path) = (dir.join("ca.crt"), dir.join("ca.key"));
-    let (ca_pem, ca_key) = if crt_path.exists() && key_path.exists() {
+    let (ca_pem, ca_key_pem, ca_key) = if crt_path.exists() && key_path.exists() {
         let pem = std::fs::read_to_string(&crt_path)
             .map_err(|e| format!("reading {}: {e}", crt_path.display()))?;
         let key_pem = std::fs::read_to_string(&key_path)
             .map_err(|e| format!("reading {}: {e}", key_path.display()))?;
         let key =
             KeyPair::from_pem(&key_pem).map_err(|e| format!("{}: {e}", key_path.display()))?;
-        (pem, key)
+        (pem, key_pem, key)
     } else {
         let key = KeyPair::generate().map_err(|e| e.to_string())?;
         let cert = ca_params().self_signed(&key).map_err(|e| e.to_string())?;
         write_private(&key_path, &key.serialize_pem())?;
         write_private(&crt_path, &cert.pem())?;
-        (cert.pem(), key)
+        (cert.pem(), key.serialize_pem(), key)
     };
     let issuer = Issuer::new(ca_params(), ca_key);
 
@@ -127,10 +130,22 @@ pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<Tls, String> {
     let cert = params.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // Client certificates are optional; those presented must chain to the CA.
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| e.to_string())?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_no_client_auth()
+        .with_client_cert_verifier(verifier)
         .with_single_cert(
             vec![CertificateDer::from(cert.der().to_vec())],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
@@ -140,5 +155,41 @@ pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<Tls, String> {
     Ok(Tls {
         config: Arc::new(config),
         ca_pem,
+        ca_key_pem,
     })
+}
+
+/// Issues a client certificate (and its key, both PEM) for `user` in up to two `groups`:
+/// the subject's common name and organizations, as Kubernetes' x509 authenticator reads
+/// them. (rcgen keeps one value per attribute type; the second organization is written
+/// under the same OID as a custom attribute, which is as far as it goes.)
+pub fn issue_client(
+    ca_key_pem: &str,
+    user: &str,
+    groups: &[&str],
+) -> Result<(String, String), String> {
+    if groups.len() > 2 {
+        return Err("a client certificate can name at most two groups".into());
+    }
+    let ca_key = KeyPair::from_pem(ca_key_pem).map_err(|e| e.to_string())?;
+    let issuer = Issuer::new(ca_params(), ca_key);
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, user);
+    for (i, g) in groups.iter().enumerate() {
+        let ty = if i == 0 {
+            DnType::OrganizationName
+        } else {
+            DnType::CustomDnType(vec![2, 5, 4, 10])
+        };
+        dn.push(ty, *g);
+    }
+    params.distinguished_name = dn;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = day!(-1);
+    params.not_after = day!(365);
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
+    Ok((cert.pem(), key.serialize_pem()))
 }

@@ -61,6 +61,47 @@ impl Selector {
         Parser::new(s, dialect).parse().map(Selector)
     }
 
+    /// The selector of a structured `metav1.LabelSelector` (`matchLabels` pairs, then
+    /// `matchExpressions` as key, operator and values), as
+    /// `metav1.LabelSelectorAsSelector` builds it; errors name the wrong requirement.
+    pub fn from_structured<'a>(
+        match_labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+        match_expressions: impl IntoIterator<Item = (&'a str, &'a str, Vec<String>)>,
+    ) -> Result<Selector, SelectorError> {
+        let mut reqs: Vec<Requirement> = match_labels
+            .into_iter()
+            .map(|(k, v)| Req::Eq(k.to_owned(), v.to_owned()))
+            .collect();
+        for (key, op, values) in match_expressions {
+            let key = key.to_owned();
+            reqs.push(match op {
+                "In" | "NotIn" if values.is_empty() => {
+                    return Err(SelectorError(format!(
+                        "values: Invalid value: []string(nil): for 'in', 'notin' operators, values set can't be empty (key {})",
+                        quote(&key)
+                    )));
+                }
+                "In" => Req::In(key, values),
+                "NotIn" => Req::NotIn(key, values),
+                "Exists" | "DoesNotExist" if !values.is_empty() => {
+                    return Err(SelectorError(format!(
+                        "values: Invalid value: {values:?}: values set must be empty for exists and does not exist (key {})",
+                        quote(&key)
+                    )));
+                }
+                "Exists" => Req::Exists(key),
+                "DoesNotExist" => Req::NotExists(key),
+                other => {
+                    return Err(SelectorError(format!(
+                        "{} is not a valid label selector operator",
+                        quote(other)
+                    )));
+                }
+            });
+        }
+        Ok(Selector(reqs))
+    }
+
     /// The requirements, all of which must hold.
     pub fn requirements(&self) -> &[Requirement] {
         &self.0

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 use tokio::process::Command;
 
-fn peer(name: &str) -> Option<PathBuf> {
+pub(crate) fn peer(name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Ok(d) = std::env::var("GITOPS_PEERS_DIR") {
         dirs.push(d.into());
@@ -26,13 +26,13 @@ fn peer(name: &str) -> Option<PathBuf> {
     found
 }
 
-struct Tool {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
+pub(crate) struct Tool {
+    pub(crate) bin: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
 }
 
 impl Tool {
-    async fn run(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         Command::new(&self.bin)
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -54,7 +54,7 @@ impl Tool {
     }
 
     /// Runs and asserts success; returns stdout.
-    async fn ok(&self, args: &[&str]) -> String {
+    pub(crate) async fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args).await;
         assert!(
             out.status.success(),

@@ -2,4 +2,5 @@
 
 mod clients;
 mod kube_rs;
+mod rbac;
 mod semantics;
