@@ -13,3 +13,4 @@ mod source_git_ssh;
 mod source_helm;
 mod source_oci;
 mod source_watcher;
+mod tenancy;
