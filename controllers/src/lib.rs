@@ -26,6 +26,7 @@ pub mod helm;
 pub mod image;
 pub mod kustomize;
 pub mod notification;
+mod redact;
 pub mod source;
 pub mod watcher;
 

@@ -219,12 +219,14 @@ pub fn proxy_url(
     if address.is_empty() {
         return Err(format!("secret '{namespace}/{name}': address is empty"));
     }
+    // the address is quoted without its user info: that holds a password
+    let shown = without_userinfo(&address);
     let (scheme, rest) = address.split_once("://").ok_or_else(|| {
-        format!("secret '{namespace}/{name}': address {address:?} is not an http(s):// URL")
+        format!("secret '{namespace}/{name}': address {shown:?} is not an http(s):// URL")
     })?;
     if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains('@') {
         return Err(format!(
-            "secret '{namespace}/{name}': address {address:?} is not an http(s):// URL without user info"
+            "secret '{namespace}/{name}': address {shown:?} is not an http(s):// URL without user info"
         ));
     }
     let user = text("username").unwrap_or_default();
@@ -248,6 +250,19 @@ pub fn proxy_url(
         enc(&user),
         enc(&password)
     ))
+}
+
+/// `address` with its user info (up to the last `@` before the path) replaced by `***`.
+fn without_userinfo(address: &str) -> String {
+    let (scheme, rest) = match address.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), address),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]),
+        None => address.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -283,6 +298,11 @@ mod tests {
                 .contains("not an http(s):// URL")
         );
         let e = url(&[("address", "socks5://proxy"), ("password", "hunter2")]).unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = url(&[("address", "http://u:hunter2@proxy:3128/x@y")]).unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("\"http://***@proxy:3128/x@y\""), "{e}");
+        let e = url(&[("address", "u:hunter2@proxy:3128")]).unwrap_err();
         assert!(!e.contains("hunter2"), "{e}");
     }
 }

@@ -697,8 +697,9 @@ async fn cluster_for(ctx: &Context, hr: &HelmRelease) -> Result<KubeCluster, Fai
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(&bytes.0))
             .map_err(|e| {
                 bad(format!(
-                    "invalid kubeconfig in secret '{ns}/{}': {e}",
-                    sref.name
+                    "invalid kubeconfig in secret '{ns}/{}': {}",
+                    sref.name,
+                    crate::redact::kubeconfig_error(&e)
                 ))
             })?;
         let mut config = kube::Config::from_custom_kubeconfig(
@@ -708,8 +709,9 @@ async fn cluster_for(ctx: &Context, hr: &HelmRelease) -> Result<KubeCluster, Fai
         .await
         .map_err(|e| {
             bad(format!(
-                "invalid kubeconfig in secret '{ns}/{}': {e}",
-                sref.name
+                "invalid kubeconfig in secret '{ns}/{}': {}",
+                sref.name,
+                crate::redact::kubeconfig_error(&e)
             ))
         })?;
         if let Some(u) = user {

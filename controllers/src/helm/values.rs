@@ -75,6 +75,13 @@ pub async fn compose(client: &kube::Client, hr: &HelmRelease) -> Result<Values, 
                     )
                 };
                 res.map_err(|e| {
+                    let e = e.to_string();
+                    // the parser quotes the expression, a Secret's value included
+                    let e = if r.kind == ValuesKind::Secret {
+                        "invalid value".to_owned()
+                    } else {
+                        e
+                    };
                     format!(
                         "unable to replace value at path '{path}' with value from key '{key}' in {kind} '{ns}/{}': {e}",
                         r.name

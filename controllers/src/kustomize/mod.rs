@@ -544,14 +544,14 @@ async fn applier_for(ctx: &Context, k: &Kustomization) -> Result<Applier, Failur
                 format!("invalid kubeconfig in secret '{ns}/{}': {e}", sref.name),
             )
         };
-        let kubeconfig =
-            kube::config::Kubeconfig::from_yaml(&text).map_err(|e| bad(e.to_string()))?;
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text)
+            .map_err(|e| bad(crate::redact::kubeconfig_error(&e)))?;
         let mut config = kube::Config::from_custom_kubeconfig(
             kubeconfig,
             &kube::config::KubeConfigOptions::default(),
         )
         .await
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| bad(crate::redact::kubeconfig_error(&e)))?;
         if let Some(u) = user {
             config.auth_info.impersonate = Some(u);
         }

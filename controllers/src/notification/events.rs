@@ -540,8 +540,12 @@ async fn provider_config(
             cfg.proxy = Some(p);
         }
         if let Some(h) = data.get("headers") {
-            cfg.headers = serde_saphyr::from_slice::<BTreeMap<String, String>>(h)
-                .map_err(|e| format!("failed to read headers from secret: {e}"))?;
+            cfg.headers = serde_saphyr::from_slice::<BTreeMap<String, String>>(h).map_err(|e| {
+                format!(
+                    "failed to read headers from secret: {}",
+                    crate::redact::yaml_error(&e)
+                )
+            })?;
         }
         if let Some(t) = secret_text(&data, "token") {
             cfg.token = t;

@@ -660,6 +660,19 @@ fn rsa_sign(key: &ssh_key::private::RsaKeypair, data: &[u8]) -> Result<Vec<u8>, 
     Ok(sig.to_vec())
 }
 
+/// A parse error of the `pgp` crate up to what it quotes: its messages can carry the
+/// input they failed on (as text or as a list of bytes), which is the private key.
+fn without_input(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let head = text[..text.find(['(', '{', '[', '"', '\'']).unwrap_or(text.len())]
+        .trim_end_matches([' ', ':']);
+    if head.is_empty() {
+        "not an OpenPGP key ring".to_owned()
+    } else {
+        head.to_owned()
+    }
+}
+
 /// The secret key of a key ring that signs, chosen as Flux's
 /// `SelectOpenPGPSigningEntity` does (and with its messages).
 fn openpgp_key(
@@ -668,11 +681,14 @@ fn openpgp_key(
 ) -> Result<pgp::composed::SignedSecretKey, GitError> {
     use pgp::composed::PublicOrSecret;
     use pgp::types::KeyDetails;
-    let (keys, _) = PublicOrSecret::from_reader_many(key_ring)
-        .map_err(|e| signing_err(format!("unable to read GPG key ring: {e}")))?;
-    let keys: Vec<PublicOrSecret> = keys
-        .collect::<Result<_, _>>()
-        .map_err(|e| signing_err(format!("unable to read GPG key ring: {e}")))?;
+    let unreadable = |e: pgp::errors::Error| {
+        signing_err(format!(
+            "unable to read GPG key ring: {}",
+            without_input(&e)
+        ))
+    };
+    let (keys, _) = PublicOrSecret::from_reader_many(key_ring).map_err(unreadable)?;
+    let keys: Vec<PublicOrSecret> = keys.collect::<Result<_, _>>().map_err(unreadable)?;
     let id_of = |k: &PublicOrSecret| {
         let id = match k {
             PublicOrSecret::Public(k) => k.primary_key.legacy_key_id(),
@@ -1587,6 +1603,21 @@ mod tests {
         ] {
             assert!(valid_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn malformed_gpg_keys_are_not_quoted() {
+        let ring = b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nhunter2\n-----END PGP PRIVATE KEY BLOCK-----\n";
+        let Err(GitError::Signing { message }) = openpgp_key(ring, None) else {
+            panic!("a malformed key ring is refused");
+        };
+        let bytes: Vec<String> = b"hunter2".iter().map(|b| b.to_string()).collect();
+        assert!(
+            message.starts_with("unable to read GPG key ring"),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(!message.contains(&bytes.join(", ")), "{message}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod helm_controller;
 mod image_automation;
 mod kustomize_controller;
 mod notification;
+mod secret_canary;
 mod source_bucket;
 mod source_git;
 mod source_git_ssh;
