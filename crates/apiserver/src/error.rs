@@ -281,6 +281,13 @@ impl ApiError {
         e
     }
 
+    /// 429, with the real server's hint to retry after a second.
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        let mut e = ApiError::new(429, "TooManyRequests", message);
+        e.details = Some(json!({"retryAfterSeconds": 1}));
+        e
+    }
+
     /// 405.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         ApiError::new(405, "MethodNotAllowed", message)

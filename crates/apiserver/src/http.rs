@@ -37,6 +37,46 @@ pub struct Ctx {
     pub address: String,
     /// Closed when the server stops: ends watches.
     pub shutdown: watch::Receiver<bool>,
+    /// Open watches per user name.
+    pub watches: parking_lot::Mutex<HashMap<String, usize>>,
+    /// Most watches one user may hold open at once.
+    pub max_watches: usize,
+}
+
+/// One open watch of a user, released when the watch ends.
+struct WatchSlot {
+    ctx: Arc<Ctx>,
+    user: String,
+}
+
+impl WatchSlot {
+    fn take(ctx: &Arc<Ctx>, user: &str) -> ApiResult<WatchSlot> {
+        let mut open = ctx.watches.lock();
+        let n = open.entry(user.to_owned()).or_insert(0);
+        if *n >= ctx.max_watches {
+            return Err(ApiError::too_many_requests(format!(
+                "too many open watches for user {user:?} (at most {})",
+                ctx.max_watches
+            )));
+        }
+        *n += 1;
+        Ok(WatchSlot {
+            ctx: ctx.clone(),
+            user: user.to_owned(),
+        })
+    }
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut open = self.ctx.watches.lock();
+        if let Some(n) = open.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
 }
 
 fn full(bytes: impl Into<Bytes>) -> Body {
@@ -61,7 +101,12 @@ fn bytes_response(code: u16, content_type: &str, bytes: impl Into<Bytes>) -> Res
 }
 
 fn error_response(e: &ApiError) -> Response<Body> {
-    json_response(e.code, &e.to_status())
+    let mut r = json_response(e.code, &e.to_status());
+    if e.code == 429 {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    r
 }
 
 /// Parsed request.
@@ -501,13 +546,13 @@ async fn route(
     match (&r.method, name.as_deref()) {
         (&Method::GET, None) => {
             if legacy_watch || r.q("watch").is_some_and(|w| w == "true" || w == "1") {
-                return watch(ctx, &r, &rt, ns, None);
+                return watch(ctx, user, &r, &rt, ns, None);
             }
             list(ctx, &r, &rt, ns).await
         }
         (&Method::GET, Some(name)) => {
             if legacy_watch || r.q("watch").is_some_and(|w| w == "true" || w == "1") {
-                return watch(ctx, &r, &rt, ns, Some(name));
+                return watch(ctx, user, &r, &rt, ns, Some(name));
             }
             let obj = api.get(&rt, ns, name)?;
             Ok(object_response(&r, &rt, 200, obj))
@@ -946,12 +991,14 @@ impl WatchFilter {
 
 fn watch(
     ctx: &Arc<Ctx>,
+    user: &User,
     r: &Req,
     rt: &Arc<ResourceType>,
     ns: Option<&str>,
     name: Option<&str>,
 ) -> ApiResult<Response<Body>> {
     let q = list_query(r, rt)?;
+    let slot = WatchSlot::take(ctx, &user.name)?;
     let filter = WatchFilter {
         ns: if rt.namespaced {
             ns.map(str::to_owned)
@@ -1015,6 +1062,7 @@ fn watch(
     let mut shutdown = ctx.shutdown.clone();
     let rt = rt.clone();
     tokio::spawn(async move {
+        let _slot = slot;
         let mut defs_sent = false;
         let mut encode = |type_: &str, o: &Obj| -> Bytes {
             let mut out = Vec::with_capacity(o.json.len() + 40);

@@ -78,6 +78,10 @@ pub struct Config {
     /// When acknowledged writes reach the disk (default: a write-ahead log before the
     /// reply, fsynced within 100 ms; see [`Durability`]).
     pub durability: Durability,
+    /// Most watches one user may hold open at once (default 1000): a client that leaks
+    /// watches gets 429s instead of exhausting the server. A controller set needs a few
+    /// dozen.
+    pub max_watches_per_user: usize,
 }
 
 impl Config {
@@ -88,6 +92,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             simulate_workloads: true,
             durability: Durability::default(),
+            max_watches_per_user: 1000,
         }
     }
 }
@@ -412,6 +417,8 @@ impl Server {
             auth: authenticator.clone(),
             address: host.to_string(),
             shutdown: shutdown_rx.clone(),
+            watches: Default::default(),
+            max_watches: config.max_watches_per_user,
         });
         let tokens = Arc::new(controllers::Tokens {
             auth: authenticator,

@@ -553,3 +553,149 @@ async fn can_i_impersonation_tokens_certificates_and_escalation() {
 
     server.shutdown().await;
 }
+
+/// A GET over a fresh TLS connection: the status code and the start of the body.
+async fn raw_get(
+    server: &gitops_apiserver::ServerHandle,
+    path: &str,
+    token: &str,
+) -> (u16, String) {
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(server.ca_pem().as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    tls.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    // The status line and the error body arrive at once; a watch's body would not end.
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), tls.read(&mut buf)).await
+    {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+async fn kube_client(kubeconfig: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Each user may hold a bounded number of watches; one more is a 429, a closed watch
+/// frees its slot, and other users keep their own budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_per_user_are_limited() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, WatchParams};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.max_watches_per_user = 2;
+    let server = Server::start(config).await.unwrap();
+    let admin = kube_client(server.kubeconfig()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(admin.clone(), "default");
+    let w1 = cms
+        .watch(&WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let _w2 = cms
+        .watch(&WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
+    // The third is refused (asked over a bare connection: kube-rs and client-go retry 429s).
+    let (status, body) = raw_get(
+        &server,
+        "/api/v1/namespaces/default/configmaps?watch=true",
+        server.token(),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body.contains("TooManyRequests")
+            && body.contains("too many open watches for user")
+            && body.contains("gitops-admin")
+            && body.contains("(at most 2)")
+            && body.contains("retry-after: 1"),
+        "{body}"
+    );
+    // Another user has its own budget (with RBAC allowing the watch).
+    let binding: Api<kube::api::DynamicObject> = Api::all_with(
+        admin.clone(),
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk(
+                "rbac.authorization.k8s.io",
+                "v1",
+                "ClusterRoleBinding",
+            ),
+            "clusterrolebindings",
+        ),
+    );
+    binding
+        .create(
+            &Default::default(),
+            &serde_json::from_value(serde_json::json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": "watcher-view"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "watcher"}],
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let watcher = kube_client(&server.kubeconfig_for_user("watcher", &[]).unwrap()).await;
+    let _w3 = Api::<ConfigMap>::namespaced(watcher, "default")
+        .watch(&WatchParams::default(), "0")
+        .await
+        .expect("another user's watch");
+    // Closing a watch gives its slot back.
+    drop(w1);
+    let mut reopened = 0;
+    for _ in 0..100 {
+        reopened = raw_get(
+            &server,
+            "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1",
+            server.token(),
+        )
+        .await
+        .0;
+        if reopened == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(reopened, 200, "the closed watch's slot is free again");
+    server.shutdown().await;
+}
