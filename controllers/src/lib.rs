@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod artifact;
+pub mod cluster_access;
 pub mod helm;
 pub mod image;
 pub mod kustomize;

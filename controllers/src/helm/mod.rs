@@ -14,6 +14,7 @@ mod release;
 pub mod values;
 
 use crate::artifact::ArtifactCache;
+use crate::cluster_access::{ClusterAccess, Target};
 use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate, parse_duration};
 use crate::runtime::events::{EventMetadata, EventRecorder, EventType};
 use crate::runtime::object::object_ref;
@@ -34,14 +35,12 @@ use gitops_apply::{Action, Applier, ApplyOptions};
 use gitops_go::semver::Version;
 use gitops_helm::Chart;
 use gitops_helm::release::Actions;
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::Controller;
 use kube::{Resource, ResourceExt};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,10 +62,9 @@ pub struct HelmArgs {
     /// How long to wait before checking again when a dependency or the chart is not ready.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub requeue_dependency: Duration,
-    /// ServiceAccount to impersonate when a HelmRelease names none (empty: the
-    /// controller's own identity).
-    #[arg(long, default_value = "")]
-    pub default_service_account: String,
+    /// Impersonation, remote-cluster and kubeconfig lockdown flags.
+    #[command(flatten)]
+    pub access: crate::cluster_access::AccessArgs,
     /// Refuse references to sources in other namespaces.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub no_cross_namespace_refs: bool,
@@ -96,14 +94,14 @@ pub struct HelmArgs {
 
 struct Context {
     client: kube::Client,
-    config: kube::Config,
     applier: Applier,
     events: EventRecorder,
     artifacts: ArtifactCache,
     /// Parsed charts by artifact digest, the most recently used last.
     charts: Mutex<Vec<(String, Arc<Chart>)>>,
     args: HelmArgs,
-    impersonated: Mutex<HashMap<String, kube::Client>>,
+    /// The clients releases are installed with.
+    access: ClusterAccess,
 }
 
 /// Flux's helm-controller feature gates (`--feature-gates`).
@@ -146,10 +144,9 @@ pub async fn run(mut args: HelmArgs) -> anyhow::Result<()> {
         ),
         client: client.clone(),
         applier: Applier::new(client.clone(), FIELD_MANAGER),
-        config,
+        access: ClusterAccess::new(client.clone(), config, args.access.clone()),
         artifacts: ArtifactCache::new(CONTROLLER_NAME, args.artifact_cache_size)?,
         charts: Mutex::new(Vec::new()),
-        impersonated: Mutex::new(HashMap::new()),
         args: args.clone(),
     });
     let opts = RunOptions::from_args(&args.common, args.interval_jitter_percentage)?;
@@ -658,91 +655,22 @@ fn track_digest(
 /// cluster (`spec.kubeConfig`).
 async fn cluster_for(ctx: &Context, hr: &HelmRelease) -> Result<KubeCluster, Failure> {
     let ns = hr.namespace().unwrap_or_default();
-    let sa = hr
-        .spec
-        .service_account_name
-        .clone()
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            (!ctx.args.default_service_account.is_empty())
-                .then(|| ctx.args.default_service_account.clone())
-        });
-    let user = sa.map(|sa| format!("system:serviceaccount:{ns}:{sa}"));
-    let bad = |m: String| Failure::new(reasons::INIT_FAILED, m);
-    if let Some(kc) = &hr.spec.kube_config {
-        let Some(sref) = &kc.secret_ref else {
-            return Err(bad("spec.kubeConfig.configMapRef (cloud provider authentication) is not supported by this helm-controller".into()));
-        };
-        let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-            .get(&sref.name)
-            .await
-            .map_err(|e| {
-                bad(format!(
-                    "could not get KubeConfig secret '{ns}/{}': {e}",
-                    sref.name
-                ))
-            })?;
-        let data = secret.data.unwrap_or_default();
-        let keys: Vec<String> = match &sref.key {
-            Some(k) if !k.is_empty() => vec![k.clone()],
-            _ => vec!["value".into(), "value.yaml".into()],
-        };
-        let Some(bytes) = keys.iter().find_map(|k| data.get(k)) else {
-            return Err(bad(format!(
-                "KubeConfig secret '{ns}/{}' does not contain a '{}' key with a kubeconfig",
-                sref.name,
-                keys.join("' or '")
-            )));
-        };
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&String::from_utf8_lossy(&bytes.0))
-            .map_err(|e| {
-                bad(format!(
-                    "invalid kubeconfig in secret '{ns}/{}': {}",
-                    sref.name,
-                    crate::redact::kubeconfig_error(&e)
-                ))
-            })?;
-        let mut config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
+    let target = ctx
+        .access
+        .target(
+            &ns,
+            hr.spec.service_account_name.as_deref(),
+            hr.spec.kube_config.as_ref(),
         )
         .await
-        .map_err(|e| {
-            bad(format!(
-                "invalid kubeconfig in secret '{ns}/{}': {}",
-                sref.name,
-                crate::redact::kubeconfig_error(&e)
-            ))
-        })?;
-        if let Some(u) = user {
-            config.auth_info.impersonate = Some(u);
-        }
-        let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
-        return Ok(KubeCluster {
-            applier: Applier::new(client, FIELD_MANAGER),
-        });
-    }
-    let Some(user) = user else {
-        return Ok(KubeCluster {
-            applier: ctx.applier.clone(),
-        });
+        .map_err(|m| Failure::new(reasons::INIT_FAILED, m))?;
+    let applier = match target {
+        Target::Own => ctx.applier.clone(),
+        // A remote cluster has its own kinds: its own discovery cache.
+        Target::Client(c) if hr.spec.kube_config.is_some() => Applier::new(c, FIELD_MANAGER),
+        Target::Client(c) => ctx.applier.with_client(c),
     };
-    if let Some(c) = ctx.impersonated.lock().get(&user) {
-        return Ok(KubeCluster {
-            applier: ctx.applier.with_client(c.clone()),
-        });
-    }
-    let mut config = ctx.config.clone();
-    config.auth_info.impersonate = Some(user.clone());
-    let c = kube::Client::try_from(config).map_err(|e| {
-        bad(format!(
-            "failed to create a client impersonating {user}: {e}"
-        ))
-    })?;
-    ctx.impersonated.lock().insert(user, c.clone());
-    Ok(KubeCluster {
-        applier: ctx.applier.with_client(c),
-    })
+    Ok(KubeCluster { applier })
 }
 
 /// The release objects as they would be applied, minus those excluded from drift

@@ -12,6 +12,7 @@
 pub(crate) mod build;
 
 use crate::artifact;
+use crate::cluster_access::{ClusterAccess, Target};
 
 use crate::runtime::args::{ControllerArgs, WatchConfigsArgs, feature_gate, parse_duration};
 use crate::runtime::events::{EventMetadata, EventRecorder, EventType};
@@ -34,10 +35,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::runtime::controller::Controller;
 use kube::{Resource, ResourceExt};
-use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,10 +62,9 @@ pub struct KustomizeArgs {
     /// not ready.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub requeue_dependency: Duration,
-    /// ServiceAccount to impersonate when a Kustomization names none (empty: the
-    /// controller's own identity).
-    #[arg(long, default_value = "")]
-    pub default_service_account: String,
+    /// Impersonation, remote-cluster and kubeconfig lockdown flags.
+    #[command(flatten)]
+    pub access: crate::cluster_access::AccessArgs,
     /// Refuse `sourceRef`s in other namespaces.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub no_cross_namespace_refs: bool,
@@ -80,9 +79,6 @@ pub struct KustomizeArgs {
     /// Accepted for compatibility (cloud KMS workload identity is not implemented).
     #[arg(long, default_value = "")]
     pub default_decryption_service_account: String,
-    /// Accepted for compatibility (workload identity for remote clusters is not implemented).
-    #[arg(long, default_value = "")]
-    pub default_kubeconfig_service_account: String,
     /// Percentage of jitter added to `interval`.
     #[arg(long, default_value_t = 5)]
     pub interval_jitter_percentage: u32,
@@ -107,14 +103,13 @@ pub struct KustomizeArgs {
 /// Shared state of the reconciler.
 struct Context {
     client: kube::Client,
-    config: kube::Config,
     applier: Applier,
     events: EventRecorder,
     artifacts: artifact::ArtifactCache,
     args: KustomizeArgs,
     runtime_namespace: String,
-    /// Impersonating clients by user name.
-    impersonated: Mutex<HashMap<String, kube::Client>>,
+    /// The clients Kustomizations apply with.
+    access: ClusterAccess,
 }
 
 /// Flux's kustomize-controller feature gates (`--feature-gates`).
@@ -180,10 +175,9 @@ pub async fn run(args: KustomizeArgs) -> anyhow::Result<()> {
         ),
         client: client.clone(),
         applier: Applier::new(client.clone(), FIELD_MANAGER),
-        config,
+        access: ClusterAccess::new(client.clone(), config, args.access.clone()),
         artifacts: artifact::ArtifactCache::new(CONTROLLER_NAME, args.artifact_cache_size)?,
         runtime_namespace: runtime_namespace.clone(),
-        impersonated: Mutex::new(HashMap::new()),
         args: args.clone(),
     });
     let opts = RunOptions::from_args(&args.common, args.interval_jitter_percentage)?;
@@ -498,82 +492,21 @@ async fn check_dependencies(
 /// the controller's cluster share one discovery cache.
 async fn applier_for(ctx: &Context, k: &Kustomization) -> Result<Applier, Failure> {
     let ns = k.namespace().unwrap_or_default();
-    let sa = k
-        .spec
-        .service_account_name
-        .clone()
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            (!ctx.args.default_service_account.is_empty())
-                .then(|| ctx.args.default_service_account.clone())
-        });
-    let user = sa.map(|sa| format!("system:serviceaccount:{ns}:{sa}"));
-    if let Some(kc) = &k.spec.kube_config {
-        let Some(sref) = &kc.secret_ref else {
-            return Err(Failure::new(
-                reasons::RECONCILIATION_FAILED,
-                "spec.kubeConfig.configMapRef (cloud provider authentication) is not supported by this kustomize-controller",
-            ));
-        };
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-        let secret = api.get(&sref.name).await.map_err(|e| {
-            Failure::new(
-                reasons::RECONCILIATION_FAILED,
-                format!("failed to get kubeconfig secret '{ns}/{}': {e}", sref.name),
-            )
-        })?;
-        let data = secret.data.unwrap_or_default();
-        let keys: Vec<String> = match &sref.key {
-            Some(key) if !key.is_empty() => vec![key.clone()],
-            _ => vec!["value".into(), "value.yaml".into()],
-        };
-        let Some(bytes) = keys.iter().find_map(|key| data.get(key)) else {
-            return Err(Failure::new(
-                reasons::RECONCILIATION_FAILED,
-                format!(
-                    "kubeconfig secret '{ns}/{}' does not contain a '{}' key with a kubeconfig",
-                    sref.name,
-                    keys.join("' or '")
-                ),
-            ));
-        };
-        let text = String::from_utf8_lossy(&bytes.0);
-        let bad = |e: String| {
-            Failure::new(
-                reasons::RECONCILIATION_FAILED,
-                format!("invalid kubeconfig in secret '{ns}/{}': {e}", sref.name),
-            )
-        };
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text)
-            .map_err(|e| bad(crate::redact::kubeconfig_error(&e)))?;
-        let mut config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
+    let target = ctx
+        .access
+        .target(
+            &ns,
+            k.spec.service_account_name.as_deref(),
+            k.spec.kube_config.as_ref(),
         )
         .await
-        .map_err(|e| bad(crate::redact::kubeconfig_error(&e)))?;
-        if let Some(u) = user {
-            config.auth_info.impersonate = Some(u);
-        }
-        let client = kube::Client::try_from(config).map_err(|e| bad(e.to_string()))?;
-        return Ok(Applier::new(client, FIELD_MANAGER));
-    }
-    let Some(user) = user else {
-        return Ok(ctx.applier.clone());
-    };
-    if let Some(c) = ctx.impersonated.lock().get(&user) {
-        return Ok(ctx.applier.with_client(c.clone()));
-    }
-    let mut config = ctx.config.clone();
-    config.auth_info.impersonate = Some(user.clone());
-    let c = kube::Client::try_from(config).map_err(|e| {
-        Failure::new(
-            reasons::RECONCILIATION_FAILED,
-            format!("failed to create a client impersonating {user}: {e}"),
-        )
-    })?;
-    ctx.impersonated.lock().insert(user, c.clone());
-    Ok(ctx.applier.with_client(c))
+        .map_err(|m| Failure::new(reasons::RECONCILIATION_FAILED, m))?;
+    Ok(match target {
+        Target::Own => ctx.applier.clone(),
+        // A remote cluster has its own kinds: its own discovery cache.
+        Target::Client(c) if k.spec.kube_config.is_some() => Applier::new(c, FIELD_MANAGER),
+        Target::Client(c) => ctx.applier.with_client(c),
+    })
 }
 
 /// Post-build variables: `substituteFrom` in order, then `substitute` (which wins).
@@ -1354,6 +1287,6 @@ mod tests {
         assert_eq!(a.common.concurrent, 10);
         assert_eq!(a.requeue_dependency, Duration::from_secs(5));
         assert!(a.no_cross_namespace_refs);
-        assert_eq!(a.default_service_account, "flux");
+        assert_eq!(a.access.default_service_account, "flux");
     }
 }

@@ -404,7 +404,6 @@ impl Server {
         let signing_key = load_or_create_signing_key(&pki.join("sa.key"))?;
         let api = Arc::new(api::Api::new(store, config.simulate_workloads));
         seed(&api).await;
-        let authenticator = Arc::new(auth::Authenticator::new(&token, &signing_key));
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let host = if addr.ip().is_unspecified() {
@@ -412,6 +411,10 @@ impl Server {
         } else {
             addr
         };
+        let authenticator = Arc::new(
+            auth::Authenticator::new(&token, &signing_key)
+                .with_audience(&format!("https://{host}")),
+        );
         let ctx = Arc::new(http::Ctx {
             api: api.clone(),
             auth: authenticator.clone(),

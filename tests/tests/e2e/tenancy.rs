@@ -109,6 +109,7 @@ async fn tenants_stay_in_their_namespaces() {
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tenant-a-extra\n".into(),
         ),
         ("default-sa/cm.yaml", cm("by-default", "tenant-b")),
+        ("remote/cm.yaml", cm("via-remote", "tenant-a")),
         (
             "charts/app/Chart.yaml",
             "apiVersion: v2\nname: app\nversion: 0.1.0\n".into(),
@@ -140,6 +141,7 @@ async fn tenants_stay_in_their_namespaces() {
     let lockdown = [
         "--no-cross-namespace-refs=true",
         "--default-service-account=default",
+        "--default-kubeconfig-service-account=reconciler",
     ];
     cluster.start_kustomize_controller_with(&lockdown);
     cluster.start_helm_controller_with(&lockdown);
@@ -281,6 +283,66 @@ async fn tenants_stay_in_their_namespaces() {
             .unwrap()
             .is_none()
     );
+
+    // A remote cluster by workload identity (the `generic` provider: a token of the
+    // tenant's ServiceAccount, named by --default-kubeconfig-service-account, for the
+    // remote server's address; here the remote is this same server, which accepts tokens
+    // for its own URL). The tenant's identity holds there too.
+    let server = cluster.server.as_ref().unwrap();
+    let remote = |name: &str, path: &str| {
+        let mut k = ks("tenant-a", name, path, Some("reconciler"), None);
+        k["spec"]["kubeConfig"] = json!({"configMapRef": {"name": "remote"}});
+        k
+    };
+    create(
+        &client,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "remote", "namespace": "tenant-a"},
+               "data": {"provider": "generic", "address": server.url(), "ca.crt": server.ca_pem()}}),
+    )
+    .await;
+    create(&client, remote("remote-own", "./remote")).await;
+    create(&client, remote("remote-cross", "./cross")).await;
+    wait_ready::<Kustomization>(&client, "tenant-a", "remote-own", "True", &[]).await;
+    assert!(
+        Api::<ConfigMap>::namespaced(client.clone(), "tenant-a")
+            .get_opt("via-remote")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    wait_ready::<Kustomization>(
+        &client,
+        "tenant-a",
+        "remote-cross",
+        "False",
+        &["forbidden", user, "in the namespace \"tenant-b\""],
+    )
+    .await;
+    // A kubeconfig Secret may not run commands on the controller.
+    let pwned = t.path().join("pwned");
+    create(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "exec-kubeconfig", "namespace": "tenant-a"},
+               "stringData": {"value": format!(
+                   "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: '{}'}}\nusers:\n- name: u\n  user:\n    exec: {{apiVersion: client.authentication.k8s.io/v1, command: touch, args: ['{}']}}\n",
+                   server.url(),
+                   pwned.display())}}),
+    )
+    .await;
+    let mut exec = ks("tenant-a", "exec", "./own", Some("reconciler"), None);
+    exec["spec"]["kubeConfig"] = json!({"secretRef": {"name": "exec-kubeconfig"}});
+    create(&client, exec).await;
+    wait_ready::<Kustomization>(
+        &client,
+        "tenant-a",
+        "exec",
+        "False",
+        &["runs a command (exec)", "--insecure-kubeconfig-exec"],
+    )
+    .await;
+    assert!(!pwned.exists(), "the kubeconfig's command did not run");
 
     // HelmReleases impersonate the same way: into its own namespace the release installs,
     // into tenant-b (where Helm would keep its release Secret too) it is Forbidden. With a

@@ -24,6 +24,10 @@ pub const ADMIN_USER: &str = "gitops-admin";
 pub struct Authenticator {
     admin_token: String,
     key: ring::hmac::Key,
+    /// Token audiences this server accepts: the issuer, and its own URL (as a cluster
+    /// configured with `--api-audiences` does, so a controller's `generic` workload
+    /// identity token for this server's address is valid here).
+    audiences: Vec<String>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -43,7 +47,14 @@ impl Authenticator {
         Authenticator {
             admin_token: admin_token.to_owned(),
             key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, signing_secret),
+            audiences: vec![ISSUER.to_owned()],
         }
+    }
+
+    /// Also accepts tokens for `audience` (the server's URL).
+    pub fn with_audience(mut self, audience: &str) -> Authenticator {
+        self.audiences.push(audience.to_owned());
+        self
     }
 
     /// The admin identity: a member of `system:masters`.
@@ -76,7 +87,8 @@ impl Authenticator {
             .ok()
             .and_then(crate::http::bearer_token)
             .ok_or_else(ApiError::unauthorized)?;
-        self.user_of_token(objs, token, &[ISSUER])
+        let audiences: Vec<&str> = self.audiences.iter().map(String::as_str).collect();
+        self.user_of_token(objs, token, &audiences)
             .ok_or_else(ApiError::unauthorized)
             .map(Some)
     }
