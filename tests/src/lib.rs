@@ -16,6 +16,7 @@
 //! - [`alloc::PeakAlloc`]: a peak-measuring global allocator for memory-bounded tests.
 
 pub mod alloc;
+pub mod fault;
 pub mod git_provider;
 
 use hyper_util::rt::TokioIo;

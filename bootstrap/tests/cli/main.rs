@@ -17,6 +17,7 @@ mod cli_inspect;
 mod cli_misc;
 mod common;
 mod dev;
+mod fault;
 mod install;
 mod kustomize_helm;
 mod uninstall;

@@ -259,6 +259,73 @@ fn trigger_hash<K: Resource>(obj: &K) -> Option<u64> {
     Some(h.finish())
 }
 
+/// The backoff of the runtime's watches: 200 ms doubling to at most 5 s, with jitter,
+/// back to the start as soon as the watch delivers again. kube's default (800 ms to 30 s,
+/// reset only after two quiet minutes) kept a controller deaf for half a minute or more
+/// after its API server restarted a few times in a row, and a 410 during the recovery
+/// waited a whole step more.
+#[derive(Debug, Clone)]
+pub struct WatchBackoff {
+    next: Duration,
+    seed: u64,
+}
+
+impl WatchBackoff {
+    const FIRST: Duration = Duration::from_millis(200);
+    const MAX: Duration = Duration::from_secs(5);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(1)
+            | 1;
+        WatchBackoff {
+            next: Self::FIRST,
+            seed,
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        // xorshift for the jitter: up to a quarter of the step either way
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let step = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        let quarter = step.as_millis() as u64 / 4;
+        let jitter = if quarter == 0 {
+            0
+        } else {
+            self.seed % (2 * quarter)
+        };
+        Some(step - Duration::from_millis(quarter) + Duration::from_millis(jitter))
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+/// How long a watch may stay silent before it is taken for dead and started again. The
+/// API server sends a bookmark at least every few seconds, so a live watch is never
+/// silent this long; a connection the server no longer serves (after it restarted) would
+/// otherwise hold a watch for kube's default of 290 s.
+const WATCH_IDLE_SECONDS: u32 = 30;
+
+/// The watch configuration of the runtime's watches.
+pub fn watch_config() -> watcher::Config {
+    watcher::Config::default().timeout(WATCH_IDLE_SECONDS)
+}
+
 struct Ctx<R> {
     reconciler: Arc<R>,
     client: kube::Client,
@@ -278,6 +345,18 @@ where
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let fin = ctx.reconciler.finalizer().to_owned();
     let key = (ns.clone(), name.clone());
+    // The object as the API server has it now, not as the watch cache last saw it: a
+    // cache behind (a watch recovering from a restart of the server) would reconcile an
+    // old generation and prune from an old inventory.
+    let obj = match api.get_opt(&name).await {
+        Ok(Some(live)) => Arc::new(live),
+        Ok(None) => {
+            ctx.metrics.forget(&kind, &ns, &name);
+            ctx.failures.lock().remove(&key);
+            return Ok(Action::await_change());
+        }
+        Err(e) => return Err(RuntimeError(format!("reading {kind} {ns}/{name}: {e}"))),
+    };
 
     if obj.meta().deletion_timestamp.is_some() {
         if obj.finalizers().contains(&fin) {
@@ -378,12 +457,12 @@ pub async fn run_with<K, R>(
         None => Api::all(client.clone()),
     };
     let (reader, writer) = reflector::store();
-    let mut config = watcher::Config::default();
+    let mut config = watch_config();
     if let Some(sel) = &opts.label_selector {
         config = config.labels(sel);
     }
     let stream = watcher(api, config)
-        .default_backoff()
+        .backoff(WatchBackoff::default())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(trigger_hash::<K>, Default::default());
@@ -459,8 +538,8 @@ where
         key(s).hash(&mut h);
         Some(h.finish())
     };
-    let trigger = watcher(api, watcher::Config::default())
-        .default_backoff()
+    let trigger = watcher(api, watch_config())
+        .backoff(WatchBackoff::default())
         .applied_objects()
         .predicate_filter(hashed, Default::default());
     controller.watches_stream(trigger, move |other: S| {
@@ -540,8 +619,8 @@ where
     };
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
     let mut listed = false;
-    let trigger = watcher(api, watcher::Config::default().labels(selector))
-        .default_backoff()
+    let trigger = watcher(api, watch_config().labels(selector))
+        .backoff(WatchBackoff::default())
         .filter_map(move |event| {
             let key = |o: &S| (o.namespace().unwrap_or_default(), o.name_any());
             let out = match event {

@@ -133,8 +133,8 @@ impl Shared {
 /// A store of `K` kept current by a watch (all namespaces or one).
 fn store<K: reconcile::Watched>(api: Api<K>) -> Store<K> {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
+    let stream = watcher(api, crate::runtime::reconcile::watch_config())
+        .backoff(crate::runtime::reconcile::WatchBackoff::default())
         .reflect(writer)
         .touched_objects();
     tokio::spawn(async move {
