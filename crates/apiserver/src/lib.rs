@@ -517,6 +517,7 @@ async fn accept_loop(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let ctx = ctx.clone();
+        let mut stop = shutdown.clone();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(
                 std::time::Duration::from_secs(10),
@@ -540,7 +541,12 @@ async fn accept_loop(
             let conn = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(tls), service);
-            let _ = conn.await;
+            // A stopped server closes its connections too: clients must not keep talking
+            // to a server whose storage is closed (they reconnect to the next one).
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.changed() => {}
+            }
         });
     }
 }
