@@ -9,7 +9,7 @@
 //! `cargo run -p gitops-tests --example bench_helm -- <path to gitops> [N] [concurrency]`.
 
 use gitops_api::HelmRelease;
-use gitops_tests::{StaticServer, bench, free_port};
+use gitops_tests::{bench, free_port};
 use kube::api::{Api, ListParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -50,27 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let (_api, kubeconfig, client) = bench::start_api_server(&gitops, tmp.path()).await?;
 
     // The chart, packaged and indexed, served over HTTP.
-    let src = tmp.path().join("small");
-    for (path, body) in CHART {
-        let p = src.join(path);
-        std::fs::create_dir_all(p.parent().expect("parent"))?;
-        std::fs::write(p, body)?;
-    }
-    let (tgz, meta) = gitops_source::helm::package_chart(&src, &src, &[], false, None, 10 << 20)?;
-    let served = tmp.path().join("served");
-    std::fs::create_dir_all(&served)?;
-    let file = format!("{}-{}.tgz", meta.name, meta.version);
-    std::fs::write(served.join(&file), &tgz)?;
-    std::fs::write(
-        served.join("index.yaml"),
-        gitops_source::helm::write_index(&[(
-            meta.name.clone(),
-            meta.version.clone(),
-            file,
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&tgz)),
-        )]),
-    )?;
-    let server = StaticServer::start(&served).await;
+    let server = gitops_tests::serve_chart(tmp.path(), CHART).await?;
 
     let storage_port = free_port();
     let mut source = bench::spawn_controller(

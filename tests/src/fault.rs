@@ -15,7 +15,7 @@
 //! `tests/examples/fault.rs` through `tests/bench/fault.sh` (200 Kustomizations and 50
 //! HelmReleases, 20 rounds).
 
-use crate::{ChildGuard, GitHttpServer, StaticServer, free_port, git, wait_until};
+use crate::{ChildGuard, GitHttpServer, free_port, git, wait_until};
 use anyhow::{Context, bail, ensure};
 use gitops_api::{HelmRelease, Kustomization};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -243,50 +243,6 @@ const CHART: &[(&str, &str)] = &[
     ),
 ];
 
-/// Serves the chart from a Helm repository over HTTP.
-async fn chart_server(dir: &Path) -> anyhow::Result<StaticServer> {
-    let src = dir.join("chart-src");
-    for (path, body) in CHART {
-        let p = src.join(path);
-        std::fs::create_dir_all(p.parent().context("parent")?)?;
-        std::fs::write(p, body)?;
-    }
-    let (tgz, meta) = gitops_source::helm::package_chart(&src, &src, &[], false, None, 10 << 20)?;
-    let served = dir.join("charts");
-    std::fs::create_dir_all(&served)?;
-    let file = format!("{}-{}.tgz", meta.name, meta.version);
-    std::fs::write(served.join(&file), &tgz)?;
-    std::fs::write(
-        served.join("index.yaml"),
-        gitops_source::helm::write_index(&[(
-            meta.name.clone(),
-            meta.version.clone(),
-            file,
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&tgz)),
-        )]),
-    )?;
-    Ok(StaticServer::start(&served).await)
-}
-
-async fn apply(client: &kube::Client, obj: Value) -> anyhow::Result<()> {
-    let obj: kube::api::DynamicObject = serde_json::from_value(obj)?;
-    let types = obj.types.clone().context("apiVersion and kind")?;
-    let gvk = kube::core::GroupVersionKind::try_from(&types)?;
-    let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await?;
-    let api: Api<kube::api::DynamicObject> = match obj.metadata.namespace.as_deref() {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
-    };
-    let name = obj.metadata.name.clone().context("name")?;
-    api.patch(
-        &name,
-        &PatchParams::apply("fault-test").force(),
-        &Patch::Apply(&obj),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Retries an API call while the server is down or restarting.
 async fn retry<T, F, Fut>(what: &str, mut f: F) -> anyhow::Result<T>
 where
@@ -330,7 +286,7 @@ pub async fn run(cfg: FaultConfig) -> anyhow::Result<FaultReport> {
     let bare = root.join("repo.git");
     let mut sha = commit_round(&work, &bare, cfg.kustomizations, 0)?;
     let git_server = GitHttpServer::start(&root, None).await;
-    let charts = chart_server(&dir).await?;
+    let charts = crate::serve_chart(&dir, CHART).await?;
 
     std::fs::create_dir_all(dir.join("logs"))?;
     let mut procs = Processes {
@@ -357,19 +313,19 @@ pub async fn run(cfg: FaultConfig) -> anyhow::Result<FaultReport> {
         procs.start(name)?;
     }
 
-    apply(
+    crate::apply_json(
         &client,
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
     )
     .await?;
-    apply(
+    crate::apply_json(
         &client,
         json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
                "metadata": {"name": "repo", "namespace": NS},
                "spec": {"url": format!("{}/repo.git", git_server.url), "interval": cfg.interval, "ref": {"branch": "main"}}}),
     )
     .await?;
-    apply(
+    crate::apply_json(
         &client,
         json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
                "metadata": {"name": "charts", "namespace": NS},
@@ -377,7 +333,7 @@ pub async fn run(cfg: FaultConfig) -> anyhow::Result<FaultReport> {
     )
     .await?;
     for i in 0..cfg.kustomizations {
-        apply(
+        crate::apply_json(
             &client,
             json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                    "metadata": {"name": format!("app-{i}"), "namespace": NS},
@@ -388,7 +344,7 @@ pub async fn run(cfg: FaultConfig) -> anyhow::Result<FaultReport> {
         .await?;
     }
     for i in 0..cfg.helm_releases {
-        apply(
+        crate::apply_json(
             &client,
             json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
                    "metadata": {"name": format!("rel-{i}"), "namespace": NS},
@@ -508,7 +464,9 @@ pub async fn run(cfg: FaultConfig) -> anyhow::Result<FaultReport> {
     }
     if let Some(keep) = std::env::var_os("FAULT_KEEP") {
         let _ = keep;
-        report.rounds.push(format!("state and logs kept in {}", t.keep().display()));
+        report
+            .rounds
+            .push(format!("state and logs kept in {}", t.keep().display()));
     }
     Ok(report)
 }

@@ -239,6 +239,60 @@ pub fn test_tls() -> (Arc<rustls::ServerConfig>, String) {
     (Arc::new(config), ca.pem())
 }
 
+/// Packages the chart made of `files` (path, content) under `dir/chart-src`, writes it and
+/// its `index.yaml` under `dir/charts` and serves that directory as a Helm repository.
+pub async fn serve_chart(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<StaticServer> {
+    let src = dir.join("chart-src");
+    for (path, body) in files {
+        let p = src.join(path);
+        std::fs::create_dir_all(p.parent().ok_or_else(|| anyhow::anyhow!("no parent"))?)?;
+        std::fs::write(p, body)?;
+    }
+    let (tgz, meta) = gitops_source::helm::package_chart(&src, &src, &[], false, None, 10 << 20)?;
+    let served = dir.join("charts");
+    std::fs::create_dir_all(&served)?;
+    let file = format!("{}-{}.tgz", meta.name, meta.version);
+    std::fs::write(served.join(&file), &tgz)?;
+    std::fs::write(
+        served.join("index.yaml"),
+        gitops_source::helm::write_index(&[(
+            meta.name.clone(),
+            meta.version.clone(),
+            file,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&tgz)),
+        )]),
+    )?;
+    Ok(StaticServer::start(&served).await)
+}
+
+/// Server-side applies an object given as JSON (any kind the server serves, found by
+/// discovery), as the manager `gitops-tests`.
+pub async fn apply_json(client: &kube::Client, obj: serde_json::Value) -> anyhow::Result<()> {
+    let obj: kube::api::DynamicObject = serde_json::from_value(obj)?;
+    let types = obj
+        .types
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("apiVersion and kind"))?;
+    let gvk = kube::core::GroupVersionKind::try_from(&types)?;
+    let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await?;
+    let api: kube::Api<kube::api::DynamicObject> = match obj.metadata.namespace.as_deref() {
+        Some(ns) => kube::Api::namespaced_with(client.clone(), ns, &ar),
+        None => kube::Api::all_with(client.clone(), &ar),
+    };
+    let name = obj
+        .metadata
+        .name
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("metadata.name"))?;
+    api.patch(
+        &name,
+        &kube::api::PatchParams::apply("gitops-tests").force(),
+        &kube::api::Patch::Apply(&obj),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A static file server (for Helm repositories): `GET /<path>` from a directory.
 pub struct StaticServer {
     /// `http://127.0.0.1:<port>`.

@@ -927,7 +927,8 @@ impl Registry {
     }
 }
 
-const VERBS: [&str; 8] = [
+/// The verbs of every stored kind.
+pub const VERBS: [&str; 8] = [
     "create",
     "delete",
     "deletecollection",

@@ -8,7 +8,7 @@
 use gitops_api::{HelmRelease, Kustomization};
 use gitops_tests::{Cluster, GitHttpServer, git, have, ready_of, wait_until};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -37,19 +37,7 @@ fn cm(name: &str, ns: &str) -> String {
 }
 
 async fn create(client: &kube::Client, obj: Value) {
-    let obj: kube::api::DynamicObject = serde_json::from_value(obj).unwrap();
-    let types = obj.types.clone().expect("apiVersion and kind");
-    let gvk = kube::core::GroupVersionKind::try_from(&types).expect("a group, version and kind");
-    let (ar, _) = kube::discovery::pinned_kind(client, &gvk)
-        .await
-        .expect("the kind is served");
-    let api: Api<kube::api::DynamicObject> = match obj.metadata.namespace.as_deref() {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
-    };
-    api.create(&PostParams::default(), &obj)
-        .await
-        .expect("create");
+    gitops_tests::apply_json(client, obj).await.expect("apply");
 }
 
 /// Waits for the Ready condition of `name` in `ns` (a Kustomization or HelmRelease) to have
