@@ -13,7 +13,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 secs="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(helm_values helm_template chart_archive kustomize_yaml label_selector revision)
+[ ${#targets[@]} -gt 0 ] || targets=(helm_values helm_template chart_archive kustomize_yaml label_selector revision
+  kustomize_tree artifact_extract apiserver_request)
 
 seeds_of() {
   case "$1" in
@@ -22,6 +23,9 @@ seeds_of() {
     chart_archive) echo "$here/seeds/chart-archive" ;;
     label_selector) echo "$here/seeds/label-selector" ;;
     revision) echo "$here/seeds/revision" ;;
+    kustomize_tree) echo "$here/seeds/kustomize-tree" ;;
+    artifact_extract) echo "$here/seeds/artifact-extract" ;;
+    apiserver_request) echo "$here/seeds/apiserver-request" ;;
   esac
 }
 
@@ -38,10 +42,10 @@ for t in "${targets[@]}"; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   took=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   if [ $rc -eq 0 ]; then
-    printf '%-16s ok    %10s runs  %8s exec/s\n' "$t" "${runs:-?}" "${took:-?}"
+    printf '%-18s ok    %10s runs  %8s exec/s\n' "$t" "${runs:-?}" "${took:-?}"
   else
     status=1
-    printf '%-16s FAIL  (exit %s) — see below and fuzz/artifacts/%s/\n' "$t" "$rc" "$t"
+    printf '%-18s FAIL  (exit %s) — see below and fuzz/artifacts/%s/\n' "$t" "$rc" "$t"
     grep -E "panicked|ERROR: |SUMMARY|Test unit written" "$log" | head -10
   fi
   rm -f "$log"

@@ -1056,7 +1056,7 @@ fn json_patch_error(rt: &ResourceType, name: &str, e: patch::PatchError) -> ApiE
 
 /// Refuses a patched object that could not be stored (checked before the object is
 /// completed, so nothing more is spent on it).
-fn check_patch_result(v: &Value) -> ApiResult<()> {
+pub(crate) fn check_patch_result(v: &Value) -> ApiResult<()> {
     match limits::measure(v, limits::MAX_OBJECT_BYTES, limits::MAX_NESTING) {
         Ok(_) => Ok(()),
         Err(limits::Over::Bytes) => Err(ApiError::entity_too_large(format!(
@@ -1154,7 +1154,7 @@ fn check_metadata_types(rt: &ResourceType, body: &Value) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_type(rt: &ResourceType, body: &Value) -> ApiResult<()> {
+pub(crate) fn check_type(rt: &ResourceType, body: &Value) -> ApiResult<()> {
     if !body.is_object() {
         return Err(ApiError::bad_request(
             "the request body must be a JSON or YAML object",

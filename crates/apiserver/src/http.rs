@@ -271,7 +271,7 @@ fn parse_yaml(text: &str) -> ApiResult<Value> {
         .ok_or_else(|| ApiError::bad_request("the request body is empty"))
 }
 
-fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
+pub(crate) fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
     let ct = media_type(content_type);
     let ct = ct.as_str();
     if crate::proto::is_protobuf(ct) {

@@ -40,6 +40,7 @@ mod builtin;
 mod controllers;
 mod error;
 mod fieldset;
+pub mod fuzzing;
 mod http;
 mod limits;
 mod openapi;
