@@ -232,23 +232,11 @@ impl ClusterAccess {
 
 /// The DER certificates of a PEM bundle.
 fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
-    use base64::Engine;
-    let mut out = Vec::new();
-    let mut body: Option<String> = None;
-    for line in pem.lines().map(str::trim) {
-        match (&mut body, line) {
-            (None, "-----BEGIN CERTIFICATE-----") => body = Some(String::new()),
-            (Some(b), "-----END CERTIFICATE-----") => {
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(b.as_bytes())
-                    .map_err(|_| "a certificate is not valid base64".to_owned())?;
-                out.push(der);
-                body = None;
-            }
-            (Some(b), l) => b.push_str(l),
-            (None, _) => {}
-        }
-    }
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let out = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid PEM: {e}"))?;
     if out.is_empty() {
         return Err("no PEM certificate".into());
     }

@@ -861,44 +861,12 @@ impl Api {
             }
         }
         builtin::defaults(self, tx, rt, old, &mut new)?;
-        if let Some(schema) = &rt.schema {
-            // apiVersion, kind and metadata are the server's, not the schema's.
-            let kept: Vec<(&str, Value)> = ["apiVersion", "kind", "metadata"]
-                .into_iter()
-                .filter_map(|k| {
-                    new.as_object_mut()
-                        .and_then(|m| m.remove(k))
-                        .map(|v| (k, v))
-                })
-                .collect();
-            let before = (ctx.field_validation == FieldValidation::Strict).then(|| new.clone());
-            schema.prune(&mut new);
-            if let Some(before) = before {
-                let mut unknown = Vec::new();
-                find_removed(&before, &new, "", &mut unknown);
-                if !unknown.is_empty() {
-                    let list: Vec<String> = unknown
-                        .iter()
-                        .map(|f| format!("unknown field \"{}\"", f.trim_start_matches('.')))
-                        .collect();
-                    return Err(ApiError::bad_request(format!(
-                        "strict decoding error: {}",
-                        list.join(", ")
-                    )));
-                }
-            }
-            schema.apply_defaults(&mut new);
-            let root = object_at(&mut new, &[]);
-            for (k, v) in kept {
-                root.insert(k.to_owned(), v);
-            }
-        }
-        let mut causes = Vec::new();
-        validation::validate_metadata(rt, &new, &mut causes);
-        if let Some(schema) = &rt.schema {
-            schema.validate_root(&new, &mut causes);
-        }
-        builtin::validate(rt, old, &new, &mut causes);
+        let mut causes = schema_and_validation(
+            rt,
+            old,
+            &mut new,
+            ctx.field_validation == FieldValidation::Strict,
+        )?;
         if let Some(o) = old
             && is_deleting(o)
         {
@@ -1184,6 +1152,56 @@ pub(crate) fn check_type(rt: &ResourceType, body: &Value) -> ApiResult<()> {
         }
     }
     check_metadata_types(rt, body)
+}
+
+/// The steps of admission that need no store: a custom resource's schema pruning (unknown
+/// fields refused when `strict`) and defaults, then the metadata, schema and built-in
+/// validations, whose causes are returned.
+pub(crate) fn schema_and_validation(
+    rt: &ResourceType,
+    old: Option<&Value>,
+    new: &mut Value,
+    strict: bool,
+) -> ApiResult<Vec<Cause>> {
+    if let Some(schema) = &rt.schema {
+        // apiVersion, kind and metadata are the server's, not the schema's.
+        let kept: Vec<(&str, Value)> = ["apiVersion", "kind", "metadata"]
+            .into_iter()
+            .filter_map(|k| {
+                new.as_object_mut()
+                    .and_then(|m| m.remove(k))
+                    .map(|v| (k, v))
+            })
+            .collect();
+        let before = strict.then(|| new.clone());
+        schema.prune(new);
+        if let Some(before) = before {
+            let mut unknown = Vec::new();
+            find_removed(&before, new, "", &mut unknown);
+            if !unknown.is_empty() {
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{}\"", f.trim_start_matches('.')))
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )));
+            }
+        }
+        schema.apply_defaults(new);
+        let root = object_at(new, &[]);
+        for (k, v) in kept {
+            root.insert(k.to_owned(), v);
+        }
+    }
+    let mut causes = Vec::new();
+    validation::validate_metadata(rt, new, &mut causes);
+    if let Some(schema) = &rt.schema {
+        schema.validate_root(new, &mut causes);
+    }
+    builtin::validate(rt, old, new, &mut causes);
+    Ok(causes)
 }
 
 fn check_rv(rt: &ResourceType, name: &str, body: &Value, old: &Obj) -> ApiResult<()> {

@@ -6,17 +6,17 @@
 //! **For fuzzing only**: hidden from the documentation, not part of the crate's API, and
 //! free to change with the fuzz targets. Nothing here is used by the server.
 //!
-//! Bodies, type checks and patch limits go through the server's own functions
-//! (`http::parse_body`, `api::check_type`, `api::check_patch_result`); the store-free
-//! steps of `Api::admit` (which needs a store transaction) are repeated here in its order:
-//! keep them in step.
+//! Bodies, type checks, patch limits and the store-free admission steps go through the
+//! server's own functions (`http::parse_body`, `api::check_type`,
+//! `api::check_patch_result`, `api::schema_and_validation`); only the status handling of
+//! `Api::admit` (which needs a store transaction) is repeated here.
 #![doc(hidden)]
 
 use crate::api::PatchType;
 use crate::registry::{Registry, ResourceType};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::ssa::{self, Manager};
-use crate::{builtin, limits, patch, types, validation};
+use crate::{builtin, limits, patch, types};
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};
 
@@ -217,29 +217,8 @@ fn admit(rt: &ResourceType, old: &Value, new: &mut Value) {
             };
         }
     }
-    if let Some(schema) = &rt.schema {
-        let kept: Vec<(&str, Value)> = ["apiVersion", "kind", "metadata"]
-            .into_iter()
-            .filter_map(|k| {
-                new.as_object_mut()
-                    .and_then(|m| m.remove(k))
-                    .map(|v| (k, v))
-            })
-            .collect();
-        schema.prune(new);
-        schema.apply_defaults(new);
-        if let Some(m) = new.as_object_mut() {
-            for (k, v) in kept {
-                m.insert(k.to_owned(), v);
-            }
-        }
-    }
-    let mut causes = Vec::new();
-    validation::validate_metadata(rt, new, &mut causes);
-    if let Some(schema) = &rt.schema {
-        schema.validate_root(new, &mut causes);
-    }
-    builtin::validate(rt, Some(old), new, &mut causes);
+    // Refusals are what the fuzzer looks past; panics are what it looks for.
+    let _ = crate::api::schema_and_validation(rt, Some(old), new, false);
 }
 
 /// Parses a label selector and a field selector (for the kind `resource_types()[kind_index
