@@ -315,6 +315,25 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
     }
 }
 
+/// The back-off of the controller's merged trigger stream: none. kube's `Controller`
+/// applies its own (client-go's 0.8–30 s, growing) to the merge of all its watches, so one
+/// watch's error (say a 410 after an API server restart) paused every other watch, the
+/// object's own included, for up to a minute. Each watch stream here carries its own
+/// [`WatchBackoff`] instead, so an error delays only the watch that failed.
+struct MergedNoBackoff;
+
+impl Iterator for MergedNoBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for MergedNoBackoff {
+    fn reset(&mut self) {}
+}
+
 /// How long a watch may stay silent before it is taken for dead and started again. The
 /// API server sends a bookmark at least every few seconds, so a live watch is never
 /// silent this long; a connection the server no longer serves (after it restarted) would
@@ -475,7 +494,8 @@ pub async fn run_with<K, R>(
     });
     ready.set_ready();
     let controller = Controller::for_stream(stream, reader)
-        .with_config(kube::runtime::controller::Config::default().concurrency(opts.concurrency));
+        .with_config(kube::runtime::controller::Config::default().concurrency(opts.concurrency))
+        .trigger_backoff(MergedNoBackoff);
     customize(controller)
         .run(
             reconcile_one::<K, R>,
