@@ -287,6 +287,17 @@ pub const MAX_NEST: usize = MAX_DEPTH + 1;
 /// that many times the stack of a `{{template}}` call.
 pub const FRESH_NEST: usize = 4;
 
+/// The most output one render may write, in bytes, counted over every template,
+/// `include` and `tpl` (a chart that loops into gigabytes fails with a clear error
+/// instead of exhausting the process's memory). Helm has no such limit; its release
+/// Secret would refuse a manifest a fraction of this size anyway.
+pub const MAX_OUTPUT: usize = 64 << 20;
+
+/// The most template nodes one render may execute: a bound on the work of nested
+/// `range`s over huge lists, which write little but never end. Real charts take a few
+/// million.
+pub const MAX_STEPS: u64 = 500_000_000;
+
 /// The execution engine: template set, functions, and per-render state.
 pub struct Exec {
     /// Parsed templates by name.
@@ -308,6 +319,10 @@ pub struct Exec {
     pub current: Vec<Rc<Tree>>,
     /// Warnings (e.g. deprecations) collected while rendering.
     pub warnings: RefCell<Vec<String>>,
+    /// Output bytes this render may still write (starts at [`MAX_OUTPUT`]).
+    pub output_left: usize,
+    /// Template nodes this render may still execute (starts at [`MAX_STEPS`]).
+    pub steps_left: u64,
 }
 
 struct State<'t> {
@@ -332,7 +347,31 @@ impl Exec {
             host,
             current: Vec::new(),
             warnings: RefCell::new(Vec::new()),
+            output_left: MAX_OUTPUT,
+            steps_left: MAX_STEPS,
         }
+    }
+
+    /// Counts `written` output bytes and one executed node against the render's limits.
+    fn spend(&mut self, st: &State, written: usize) -> R<()> {
+        self.steps_left = self.steps_left.saturating_sub(1);
+        self.output_left = self.output_left.saturating_sub(written);
+        if self.steps_left == 0 {
+            return Err(self.err(
+                st,
+                format!("template execution exceeded the limit of {MAX_STEPS} steps"),
+            ));
+        }
+        if self.output_left == 0 {
+            return Err(self.err(
+                st,
+                format!(
+                    "rendered output exceeded the limit of {} MiB",
+                    MAX_OUTPUT >> 20
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Adds a tree; a template with an empty body does not replace a non-empty one.
@@ -462,20 +501,33 @@ impl Exec {
         node: &'t Node,
         out: &mut String,
     ) -> R<Flow> {
+        let before = out.len();
         match node {
             Node::Text(s, e) => {
-                out.push_str(st.tree.text.get(*s as usize..*e as usize).unwrap_or(""))
+                out.push_str(st.tree.text.get(*s as usize..*e as usize).unwrap_or(""));
+                self.spend(st, out.len() - before)?;
             }
             Node::Action(p) => {
                 let v = self.pipeline(st, dot, p)?;
                 if p.decl.is_empty() {
                     print_value(&v, out);
                 }
+                self.spend(st, out.len().saturating_sub(before))?;
             }
-            Node::If(b) => return self.if_with(st, dot, b, false, out),
-            Node::With(b) => return self.if_with(st, dot, b, true, out),
-            Node::Range(b) => return self.range(st, dot, b, out),
+            Node::If(b) => {
+                self.spend(st, 0)?;
+                return self.if_with(st, dot, b, false, out);
+            }
+            Node::With(b) => {
+                self.spend(st, 0)?;
+                return self.if_with(st, dot, b, true, out);
+            }
+            Node::Range(b) => {
+                self.spend(st, 0)?;
+                return self.range(st, dot, b, out);
+            }
             Node::Template { pos, name, pipe } => {
+                self.spend(st, 0)?;
                 self.at(st, *pos, node);
                 let Some(tree) = self.lookup(name) else {
                     return Err(self.err(
@@ -552,6 +604,7 @@ impl Exec {
                    e: Value,
                    out: &mut String|
          -> R<bool> {
+            this.spend(st, 0)?;
             let m = st.vars.len();
             if decl.len() == 1 {
                 st.vars.push((decl[0].clone(), e.clone()));

@@ -577,3 +577,50 @@ fn printf_bounds_match_helm() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+#[test]
+fn output_beyond_the_limit_is_an_error_naming_it() {
+    // 100,000 × 1,000 bytes: more than MAX_OUTPUT (64 MiB); stops there, not at 100 MB
+    let e = render(r#"{{ range until 100000 }}{{ repeat 1000 "x" }}{{ end }}"#);
+    assert!(
+        e.starts_with("ERR: ") && e.contains("rendered output exceeded the limit of 64 MiB"),
+        "{}",
+        &e[..e.len().min(300)]
+    );
+    // output written through `include` counts too
+    let e = render(
+        r#"{{ define "big" }}{{ repeat 1000000 "y" }}{{ end }}{{ range until 100 }}{{ $_ := include "big" . }}{{ end }}"#,
+    );
+    assert!(
+        e.contains("exceeded the limit of 64 MiB"),
+        "{}",
+        &e[..e.len().min(300)]
+    );
+}
+
+#[test]
+fn endless_loops_stop_at_the_step_limit() {
+    // 10^12 iterations writing nothing: stopped by the step budget (lowered here so the
+    // test is quick; the real one is MAX_STEPS)
+    let funcs = Rc::new(crate::funcs::func_map());
+    let mut e = Exec::new(funcs.clone(), Rc::new(()));
+    e.steps_left = 100_000;
+    let has = |n: &str| funcs.contains_key(n) || super::exec::is_builtin(n);
+    let src = "{{ range until 1000000 }}{{ range until 1000000 }}{{ end }}{{ end }}";
+    let (tree, _) = parse("t", src, &has).expect("parses");
+    e.add(tree);
+    let t = e.lookup("t").expect("tree");
+    let mut out = String::new();
+    let err = e
+        .run_tree(&t, Value::Nil, &mut out)
+        .expect_err("stopped")
+        .to_string();
+    assert!(
+        err.contains("template execution exceeded the limit of"),
+        "{err}"
+    );
+    assert!(
+        err.contains("t:1:"),
+        "names the template and position: {err}"
+    );
+}
