@@ -78,9 +78,182 @@ pub fn defaults(
             }
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => crd_defaults(old, new),
+        (RBAC_GROUP, "rolebindings" | "clusterrolebindings") => {
+            // rbac/v1's SetDefaults_Subject: users and groups are in the RBAC group
+            if let Some(subjects) = new["subjects"].as_array_mut() {
+                for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
+                    if s.get("apiGroup").is_none_or(|g| g == "")
+                        && matches!(
+                            s.get("kind").and_then(Value::as_str),
+                            Some("User" | "Group")
+                        )
+                    {
+                        s.insert("apiGroup".into(), json!(RBAC_GROUP));
+                    }
+                }
+            }
+        }
         _ => {}
     }
     Ok(())
+}
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// Kubernetes' validation of Roles, ClusterRoles and their bindings (the rules' required
+/// parts, non-resource URLs only cluster-wide and never mixed with resources, the
+/// aggregation rule's selectors, a binding's `roleRef` and subjects, `roleRef` immutable).
+fn validate_rbac(plural: &str, old: Option<&Value>, new: &Value, out: &mut Vec<Cause>) {
+    let len = |v: &Value| v.as_array().map_or(0, Vec::len);
+    match plural {
+        "roles" | "clusterroles" => {
+            let namespaced = plural == "roles";
+            for (i, rule) in new["rules"].as_array().into_iter().flatten().enumerate() {
+                let at = |f: &str| format!("rules[{i}].{f}");
+                if len(&rule["verbs"]) == 0 {
+                    out.push(Cause::required_because(
+                        at("verbs"),
+                        "verbs must contain at least one value",
+                    ));
+                }
+                if len(&rule["nonResourceURLs"]) > 0 {
+                    let urls = &rule["nonResourceURLs"];
+                    if namespaced {
+                        out.push(Cause::invalid(
+                            at("nonResourceURLs"),
+                            urls,
+                            "namespaced rules cannot apply to non-resource URLs",
+                        ));
+                    }
+                    if len(&rule["apiGroups"]) > 0
+                        || len(&rule["resources"]) > 0
+                        || len(&rule["resourceNames"]) > 0
+                    {
+                        out.push(Cause::invalid(
+                            at("nonResourceURLs"),
+                            urls,
+                            "rules cannot apply to both regular resources and non-resource URLs",
+                        ));
+                    }
+                    continue;
+                }
+                if len(&rule["apiGroups"]) == 0 {
+                    out.push(Cause::required_because(
+                        at("apiGroups"),
+                        "resource rules must supply at least one api group",
+                    ));
+                }
+                if len(&rule["resources"]) == 0 {
+                    out.push(Cause::required_because(
+                        at("resources"),
+                        "resource rules must supply at least one resource",
+                    ));
+                }
+            }
+            let agg = &new["aggregationRule"];
+            if !namespaced && agg.is_object() {
+                let selectors = &agg["clusterRoleSelectors"];
+                if len(selectors) == 0 {
+                    out.push(Cause::required_because(
+                        "aggregationRule.clusterRoleSelectors",
+                        "at least one clusterRoleSelector required if aggregationRule is non-nil",
+                    ));
+                }
+                for (i, sel) in selectors.as_array().into_iter().flatten().enumerate() {
+                    if let Err(e) = crate::auth::rbac::structured_selector(sel) {
+                        out.push(Cause::invalid(
+                            format!("aggregationRule.clusterRoleSelectors[{i}]"),
+                            sel,
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        _ => {
+            let namespaced = plural == "rolebindings";
+            let role_ref = &new["roleRef"];
+            if role_ref["apiGroup"] != RBAC_GROUP {
+                out.push(Cause::not_supported(
+                    "roleRef.apiGroup",
+                    &role_ref["apiGroup"],
+                    &[json!(RBAC_GROUP)],
+                ));
+            }
+            let kinds: &[Value] = if namespaced {
+                &[json!("Role"), json!("ClusterRole")]
+            } else {
+                &[json!("ClusterRole")]
+            };
+            if !kinds.contains(&role_ref["kind"]) {
+                out.push(Cause::not_supported(
+                    "roleRef.kind",
+                    &role_ref["kind"],
+                    kinds,
+                ));
+            }
+            match role_ref["name"].as_str().unwrap_or_default() {
+                "" => out.push(Cause::required("roleRef.name")),
+                name => {
+                    for msg in crate::validation::path_segment_problems(name) {
+                        out.push(Cause::invalid("roleRef.name", &role_ref["name"], msg));
+                    }
+                }
+            }
+            for (i, s) in new["subjects"].as_array().into_iter().flatten().enumerate() {
+                let at = |f: &str| format!("subjects[{i}].{f}");
+                let name = s["name"].as_str().unwrap_or_default();
+                if name.is_empty() {
+                    out.push(Cause::required(at("name")));
+                }
+                let group = s["apiGroup"].as_str().unwrap_or_default();
+                match s["kind"].as_str() {
+                    Some("ServiceAccount") => {
+                        if !name.is_empty() && !is_dns_subdomain(name) {
+                            out.push(Cause::invalid(
+                                at("name"),
+                                &s["name"],
+                                crate::validation::SUBDOMAIN_MSG,
+                            ));
+                        }
+                        if !group.is_empty() {
+                            out.push(Cause::not_supported(
+                                at("apiGroup"),
+                                &s["apiGroup"],
+                                &[json!("")],
+                            ));
+                        }
+                        if !namespaced && s["namespace"].as_str().unwrap_or_default().is_empty() {
+                            out.push(Cause::required(at("namespace")));
+                        }
+                    }
+                    Some("User" | "Group") => {
+                        if group != RBAC_GROUP {
+                            out.push(Cause::not_supported(
+                                at("apiGroup"),
+                                &s["apiGroup"],
+                                &[json!(RBAC_GROUP)],
+                            ));
+                        }
+                    }
+                    _ => out.push(Cause::not_supported(
+                        at("kind"),
+                        &s["kind"],
+                        &[json!("ServiceAccount"), json!("User"), json!("Group")],
+                    )),
+                }
+            }
+            if let Some(o) = old
+                && o["roleRef"] != new["roleRef"]
+            {
+                out.push(Cause::invalid(
+                    "roleRef",
+                    &new["roleRef"],
+                    "cannot change roleRef",
+                ));
+            }
+        }
+    }
 }
 
 fn service_defaults(tx: &Tx, old: Option<&Value>, new: &mut Value) {
@@ -303,6 +476,7 @@ pub fn validate(rt: &ResourceType, old: Option<&Value>, new: &Value, out: &mut V
             }
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => validate_crd(old, new, out),
+        (RBAC_GROUP, plural) => validate_rbac(plural, old, new, out),
         _ => {}
     }
 }

@@ -49,6 +49,15 @@ impl Cause {
         }
     }
 
+    /// A missing required value, with Kubernetes' explanation.
+    pub fn required_because(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        Cause {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: format!("Required value: {detail}"),
+        }
+    }
+
     /// A value outside an enumeration.
     pub fn not_supported(field: impl Into<String>, value: &Value, allowed: &[Value]) -> Self {
         let allowed: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();

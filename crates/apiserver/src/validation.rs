@@ -5,7 +5,7 @@ use crate::error::Cause;
 use crate::registry::ResourceType;
 use serde_json::Value;
 
-const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+pub(crate) const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const QUALIFIED_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
@@ -47,11 +47,8 @@ pub fn name_problem(rt: &ResourceType, name: &str) -> Option<String> {
             }
         }
         ("rbac.authorization.k8s.io", _) => {
-            if name == "." || name == ".." {
-                return Some(format!("may not be '{name}'"));
-            }
-            if name.contains('/') || name.contains('%') {
-                return Some("may not contain '/' or '%'".into());
+            if let Some(msg) = path_segment_problems(name).into_iter().next() {
+                return Some(msg);
             }
         }
         _ => {
@@ -61,6 +58,18 @@ pub fn name_problem(rt: &ResourceType, name: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Kubernetes' `IsValidPathSegmentName` (RBAC names): not `.` or `..`, no `/` or `%`.
+pub fn path_segment_problems(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .into_iter()
+        .filter(|bad| name.contains(bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
 }
 
 /// Validates `metadata.name`, `metadata.namespace`, labels and annotations.

@@ -5,7 +5,7 @@
 
 mod authn;
 mod bootstrap;
-mod rbac;
+pub(crate) mod rbac;
 mod review;
 
 pub use authn::{Authenticator, cert_identity, impersonate};

@@ -430,7 +430,7 @@ pub fn aggregated_rules(objs: &impl Objects, role: &Value) -> Option<Vec<Value>>
     let all = objs.objects(&format!("{RBAC_GROUP}/clusterroles/"));
     let mut rules: Vec<Value> = Vec::new();
     for sel in selectors {
-        let Some(selector) = structured_selector(sel) else {
+        let Ok(selector) = structured_selector(sel) else {
             continue;
         };
         for cr in &all {
@@ -452,8 +452,10 @@ pub fn aggregated_rules(objs: &impl Objects, role: &Value) -> Option<Vec<Value>>
     Some(rules)
 }
 
-/// A `metav1.LabelSelector` object; `None` when it is invalid.
-fn structured_selector(sel: &Value) -> Option<Selector> {
+/// A `metav1.LabelSelector` object (an aggregation rule's), or why it is invalid.
+pub(crate) fn structured_selector(
+    sel: &Value,
+) -> Result<Selector, gitops_go::selector::SelectorError> {
     let labels = sel["matchLabels"]
         .as_object()
         .into_iter()
@@ -470,7 +472,7 @@ fn structured_selector(sel: &Value) -> Option<Selector> {
                 strings(&e["values"]).map(str::to_owned).collect(),
             )
         });
-    Selector::from_structured(labels, exprs).ok()
+    Selector::from_structured(labels, exprs)
 }
 
 /// A SelfSubjectRulesReview status: the user's rules in a namespace.

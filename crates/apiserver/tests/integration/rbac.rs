@@ -699,3 +699,106 @@ async fn watches_per_user_are_limited() {
     assert_eq!(reopened, 200, "the closed watch's slot is free again");
     server.shutdown().await;
 }
+
+/// RBAC objects are validated as Kubernetes validates them (`pkg/apis/rbac/validation`):
+/// the errors name the field and use Kubernetes' words; a binding's `roleRef` is
+/// immutable; users' and groups' `apiGroup` defaults to the RBAC group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_objects_are_validated() {
+    let Some(bin) = peer("kubectl") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(Config::new(dir.path().join("state")))
+        .await
+        .unwrap();
+    let admin = Tool {
+        bin,
+        kubeconfig: server.kubeconfig_path().to_owned(),
+    };
+    let apply = |name: &str, yaml: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        path
+    };
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: default}\nrules:\n- {apiGroups: [''], resources: [pods]}\n- {verbs: [get]}\n- {nonResourceURLs: [/healthz], verbs: [get]}\n",
+            &[
+                r#"The Role "r" is invalid: "#,
+                "rules[0].verbs: Required value: verbs must contain at least one value",
+                "rules[1].apiGroups: Required value: resource rules must supply at least one api group",
+                "rules[1].resources: Required value: resource rules must supply at least one resource",
+                r#"rules[2].nonResourceURLs: Invalid value: ["/healthz"]: namespaced rules cannot apply to non-resource URLs"#,
+            ],
+        ),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: c}\nrules:\n- {apiGroups: [''], resources: [pods], nonResourceURLs: [/metrics], verbs: [get]}\naggregationRule: {clusterRoleSelectors: []}\n",
+            &[
+                r#"rules[0].nonResourceURLs: Invalid value: ["/metrics"]: rules cannot apply to both regular resources and non-resource URLs"#,
+                "aggregationRule.clusterRoleSelectors: Required value: at least one clusterRoleSelector required if aggregationRule is non-nil",
+            ],
+        ),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: default}\nroleRef: {apiGroup: example.com, kind: Secret, name: a/b}\nsubjects:\n- {kind: Robot, name: x}\n- {kind: ServiceAccount, name: Bad_Name, apiGroup: rbac.authorization.k8s.io}\n- {kind: User, apiGroup: example.com, name: ''}\n",
+            &[
+                r#"roleRef.apiGroup: Unsupported value: "example.com": supported values: "rbac.authorization.k8s.io""#,
+                r#"roleRef.kind: Unsupported value: "Secret": supported values: "Role", "ClusterRole""#,
+                r#"roleRef.name: Invalid value: "a/b": may not contain '/'"#,
+                r#"subjects[0].kind: Unsupported value: "Robot": supported values: "ServiceAccount", "User", "Group""#,
+                r#"subjects[1].name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#,
+                r#"subjects[1].apiGroup: Unsupported value: "rbac.authorization.k8s.io": supported values: """#,
+                "subjects[2].name: Required value",
+                r#"subjects[2].apiGroup: Unsupported value: "example.com": supported values: "rbac.authorization.k8s.io""#,
+            ],
+        ),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: cb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa}\n",
+            &[
+                r#"roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole""#,
+                "subjects[0].namespace: Required value",
+            ],
+        ),
+    ];
+    for (i, (yaml, wanted)) in cases.iter().enumerate() {
+        let path = apply(&format!("bad-{i}.yaml"), yaml);
+        let out = admin.run(&["apply", "-f", path.to_str().unwrap()]).await;
+        assert!(!out.status.success(), "case {i} accepted");
+        let said = text(&out);
+        for w in *wanted {
+            assert!(said.contains(w), "case {i}: wanted {w:?} in:\n{said}");
+        }
+    }
+
+    // A valid binding: a User's apiGroup is defaulted; its roleRef cannot change.
+    let path = apply(
+        "good.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: good, namespace: default}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: User, name: erin}\n",
+    );
+    admin.ok(&["apply", "-f", path.to_str().unwrap()]).await;
+    let got = admin
+        .ok(&[
+            "get",
+            "rolebinding",
+            "good",
+            "-o",
+            "jsonpath={.subjects[0].apiGroup}",
+        ])
+        .await;
+    assert_eq!(got.trim(), "rbac.authorization.k8s.io");
+    let out = admin
+        .run(&[
+            "patch",
+            "rolebinding",
+            "good",
+            "--type=merge",
+            "-p",
+            r#"{"roleRef":{"name":"edit"}}"#,
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(r#"roleRef: Invalid value: "#)
+            && text(&out).contains("cannot change roleRef"),
+        "{}",
+        text(&out)
+    );
+}
