@@ -19,6 +19,8 @@ enum Ty {
     RepMsg(&'static [Field]),
     MapStr,
     MapBytes,
+    /// `map<string, ExtraValue>` (user info's `extra`: lists of strings).
+    MapRepStr,
     Time,
     MicroTime,
     Fields,
@@ -167,8 +169,8 @@ static RESOURCE_ATTRIBUTES: [Field; 7] = [
 
 static NON_RESOURCE_ATTRIBUTES: [Field; 2] = [f(1, "path", Ty::Str), f(2, "verb", Ty::Str)];
 
-/// `SubjectAccessReviewSpec` (its `extra` map of messages is not decoded).
-static SUBJECT_ACCESS_REVIEW_SPEC: [Field; 5] = [
+/// `SubjectAccessReviewSpec`.
+static SUBJECT_ACCESS_REVIEW_SPEC: [Field; 6] = [
     f(1, "resourceAttributes", Ty::Msg(&RESOURCE_ATTRIBUTES)),
     f(
         2,
@@ -177,6 +179,7 @@ static SUBJECT_ACCESS_REVIEW_SPEC: [Field; 5] = [
     ),
     f(3, "user", Ty::Str),
     f(4, "groups", Ty::RepStr),
+    f(5, "extra", Ty::MapRepStr),
     f(6, "uid", Ty::Str),
 ];
 
@@ -427,8 +430,8 @@ fn message(buf: &[u8], fields: &'static [Field], depth: usize) -> Result<Value, 
                 let v = message(r.bytes()?, sub, depth + 1)?;
                 push(&mut out, name, v);
             }
-            Ty::MapStr | Ty::MapBytes => {
-                let (k, v) = map_entry(r.bytes()?, matches!(field.ty, Ty::MapBytes))?;
+            Ty::MapStr | Ty::MapBytes | Ty::MapRepStr => {
+                let (k, v) = map_entry(r.bytes()?, field.ty)?;
                 if let Value::Object(m) =
                     out.entry(name).or_insert_with(|| Value::Object(Map::new()))
                 {
@@ -457,14 +460,31 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn map_entry(buf: &[u8], bytes_value: bool) -> Result<(String, Value), String> {
+/// One entry of a map field of type `ty` ([`Ty::MapStr`], [`Ty::MapBytes`] or
+/// [`Ty::MapRepStr`]).
+fn map_entry(buf: &[u8], ty: Ty) -> Result<(String, Value), String> {
     let mut r = Reader { buf };
-    let (mut k, mut v) = (String::new(), json!(""));
+    let mut k = String::new();
+    let mut v = match ty {
+        Ty::MapRepStr => json!([]),
+        _ => json!(""),
+    };
     while let Some((tag, wire)) = r.key()? {
-        match (tag, wire) {
-            (1, 2) => k = r.string()?,
-            (2, 2) if bytes_value => v = json!(b64(r.bytes()?)),
-            (2, 2) => v = json!(r.string()?),
+        match (tag, wire, ty) {
+            (1, 2, _) => k = r.string()?,
+            (2, 2, Ty::MapBytes) => v = json!(b64(r.bytes()?)),
+            (2, 2, Ty::MapRepStr) => {
+                let mut items = Reader { buf: r.bytes()? };
+                let mut list = Vec::new();
+                while let Some((tag, wire)) = items.key()? {
+                    match (tag, wire) {
+                        (1, 2) => list.push(json!(items.string()?)),
+                        _ => items.skip(wire)?,
+                    }
+                }
+                v = json!(list);
+            }
+            (2, 2, _) => v = json!(r.string()?),
             _ => r.skip(wire)?,
         }
     }
@@ -555,6 +575,35 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
                    "metadata": {"name": "sh.helm.release.v1.web.v1", "namespace": "default", "labels": {"owner": "helm"}},
                    "data": {"release": "AAFwYXlsb2Fk"}})
+        );
+    }
+
+    #[test]
+    fn decodes_a_subject_access_review_with_extra() {
+        let mut extra_value = Vec::new();
+        field(1, b"a", &mut extra_value);
+        field(1, b"b", &mut extra_value);
+        let mut entry = Vec::new();
+        field(1, b"scopes", &mut entry);
+        field(2, &extra_value, &mut entry);
+        let mut spec = Vec::new();
+        field(3, b"alice", &mut spec);
+        field(4, b"devs", &mut spec);
+        field(5, &entry, &mut spec);
+        let mut sar = Vec::new();
+        field(2, &spec, &mut sar);
+        let mut tm = Vec::new();
+        field(1, b"authorization.k8s.io/v1", &mut tm);
+        field(2, b"SubjectAccessReview", &mut tm);
+        let mut unknown = Vec::new();
+        field(1, &tm, &mut unknown);
+        field(2, &sar, &mut unknown);
+        let mut body = b"k8s\0".to_vec();
+        body.extend_from_slice(&unknown);
+        let v = decode(&body).unwrap();
+        assert_eq!(
+            v["spec"],
+            json!({"user": "alice", "groups": ["devs"], "extra": {"scopes": ["a", "b"]}})
         );
     }
 
