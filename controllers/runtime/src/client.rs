@@ -9,11 +9,17 @@ pub async fn client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
     kube::Client::try_from(config).map_err(|e| anyhow::anyhow!("Kubernetes client: {e}"))
 }
 
+/// How long a request may wait for the server's next bytes. kube sets no limit, so a
+/// server that stopped answering mid-request held a reconcile until the reconcile's own
+/// guard (the fault test saw a Kustomization wait 70 s after an API server restart). Watches are unaffected: the runtime's end
+/// within [`crate::reconcile::watch_config`]'s 30 s, and servers send bookmarks meanwhile.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The client configuration [`client`] uses (for controllers that derive other clients
 /// from it, e.g. impersonating ones).
 pub async fn config(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Config> {
     crate::ensure_crypto_provider();
-    Ok(match kubeconfig {
+    let mut config = match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| anyhow::anyhow!("reading kubeconfig {}: {e}", path.display()))?;
@@ -24,5 +30,9 @@ pub async fn config(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Config> {
         None => kube::Config::incluster().map_err(|e| {
             anyhow::anyhow!("in-cluster configuration: {e} (pass --kubeconfig outside a cluster)")
         })?,
-    })
+    };
+    config.read_timeout = Some(READ_TIMEOUT);
+    // counted from the request, not from when a pooled connection went idle
+    config.reset_reader_on_write = true;
+    Ok(config)
 }
