@@ -74,6 +74,8 @@ enum Command {
     Logs(cmd::logs::Args),
     /// Debug a flux resource.
     Debug(cmd::debug::Args),
+    /// Serve a live web view of the Flux objects (overview, objects, graph, actions).
+    Ui(cmd::ui::Args),
     /// Deploy Flux on a cluster the GitOps way.
     Bootstrap(cmd::bootstrap::Args),
 }
@@ -179,6 +181,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => cmd::stats::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::Debug(args) => cmd::debug::run(args),
+        Command::Ui(args) => cmd::ui::run(args),
         Command::Bootstrap(args) => cmd::bootstrap::run(args),
     })
 }

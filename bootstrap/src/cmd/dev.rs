@@ -64,6 +64,10 @@ pub struct Args {
     /// `git push` hook can make the sync immediate; a free port when this one is taken.
     #[arg(long, default_value = "127.0.0.1:9292")]
     receiver_listen: SocketAddr,
+    /// Address of the web view (as `gitops ui` serves it); a free port when this one is
+    /// taken. Any other than a loopback address requires the token printed in its URL.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    ui_listen: SocketAddr,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -172,6 +176,23 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
     let controllers = start_controllers(&kubeconfig, &state, receivers)?;
     say(&format!("controllers: {}", controllers.names.join(", ")));
     say(&format!("receivers: http://{receivers}/hook/…"));
+    let ui_listener = match tokio::net::TcpListener::bind(args.ui_listen).await {
+        Ok(l) => l,
+        Err(e) if args.ui_listen.port() != 0 => {
+            let other = tokio::net::TcpListener::bind((args.ui_listen.ip(), 0))
+                .await
+                .with_context(|| format!("listening on {}", args.ui_listen))?;
+            say(&format!(
+                "{} is not available ({e}): the web view listens on {}",
+                args.ui_listen,
+                other.local_addr()?
+            ));
+            other
+        }
+        Err(e) => return Err(e).with_context(|| format!("listening on {}", args.ui_listen)),
+    };
+    let ui = super::ui::Server::start(client.clone(), ui_listener, Duration::from_secs(300))?;
+    say(&format!("web view: {}", ui.url()));
 
     let mut git_server = None;
     if let Some(r) = repo.as_mut().filter(|r| r.local.is_some()) {
@@ -195,6 +216,7 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
         say("stopping");
         ExitCode::SUCCESS
     };
+    drop(ui);
     progress.abort();
     events.abort();
     if let Some(t) = git_server {

@@ -142,7 +142,7 @@ async fn object_refs(
 }
 
 /// The time events sort by: series last observed, else last timestamp, else event time.
-fn event_time(e: &Event) -> Option<jiff::Timestamp> {
+pub fn event_time(e: &Event) -> Option<jiff::Timestamp> {
     let conv = |t: &k8s_openapi::jiff::Timestamp| t.to_string().parse::<jiff::Timestamp>().ok();
     if let Some(s) = &e.series
         && let Some(t) = &s.last_observed_time
@@ -166,7 +166,7 @@ fn since(t: Option<jiff::Timestamp>) -> String {
 }
 
 /// kubectl's "last seen" column: age, or `age (xN over first-age)` for repeated events.
-fn last_seen(e: &Event) -> String {
+pub fn last_seen(e: &Event) -> String {
     let conv = |t: &k8s_openapi::jiff::Timestamp| t.to_string().parse::<jiff::Timestamp>().ok();
     let first = match &e.event_time {
         Some(t) => since(conv(&t.0)),

@@ -466,6 +466,19 @@ fn source_column(r: &Value, own_ns: &str) -> String {
     )
 }
 
+/// The revision Flux's tables show for an object, untruncated: the last applied one of a
+/// Kustomization, the chart version of a HelmRelease's latest release (else the last
+/// attempted revision), the artifact's of a source.
+pub fn revision<'a>(kind: &FluxKind, obj: &'a Value) -> &'a str {
+    match kind.kind() {
+        "Kustomization" => str_at(obj, &["status", "lastAppliedRevision"]),
+        "HelmRelease" => obj["status"]["history"][0]["chartVersion"]
+            .as_str()
+            .unwrap_or_else(|| str_at(obj, &["status", "lastAttemptedRevision"])),
+        _ => str_at(obj, &["status", "artifact", "revision"]),
+    }
+}
+
 /// One table row of an object (Flux's `summariseItem`).
 pub fn row(
     kind: &FluxKind,
@@ -487,7 +500,7 @@ pub fn row(
     });
     let suspended = title_bool(object::suspended(obj));
     let (status, msg) = status_and_message(obj);
-    let artifact_rev = str_at(obj, &["status", "artifact", "revision"]);
+    let artifact_rev = revision(&kinds::GIT_REPOSITORY, obj);
     match kind.kind() {
         "HelmChart" => {
             row.extend([
@@ -533,7 +546,7 @@ pub fn row(
             if show_source {
                 row.push(source_column(&obj["spec"]["sourceRef"], namespace));
             }
-            let rev = str_at(obj, &["status", "lastAppliedRevision"]);
+            let rev = revision(kind, obj);
             row.extend([truncate_hex(rev), suspended, status, truncate_hex(&msg)]);
         }
         "HelmRelease" => {
@@ -545,9 +558,7 @@ pub fn row(
                 };
                 row.push(source_column(r, namespace));
             }
-            let rev = obj["status"]["history"][0]["chartVersion"]
-                .as_str()
-                .unwrap_or_else(|| str_at(obj, &["status", "lastAttemptedRevision"]));
+            let rev = revision(kind, obj);
             row.extend([rev.to_owned(), suspended, status, msg]);
         }
         "ImageRepository" => {

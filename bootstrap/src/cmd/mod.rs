@@ -23,5 +23,6 @@ pub mod ops;
 pub mod stats;
 pub mod trace;
 pub mod tree;
+pub mod ui;
 pub mod uninstall;
 pub mod version;

@@ -72,8 +72,59 @@ fn by_name(name: Option<&str>) -> ListParams {
     }
 }
 
-fn suspend_patch(suspend: bool) -> Patch<Value> {
+/// The patch `suspend` and `resume` send: `spec.suspend` set to `suspend`.
+pub fn suspend_patch(suspend: bool) -> Patch<Value> {
     Patch::Merge(json!({ "spec": { "suspend": suspend } }))
+}
+
+/// Suspends (`true`) or resumes (`false`) the object `name` of `kind` in `ns`, saying so
+/// as Flux does; returns it as patched.
+pub async fn set_suspended(
+    api: &kube::Api<kube::api::DynamicObject>,
+    kind: &FluxKind,
+    ns: &str,
+    name: &str,
+    suspend: bool,
+    progress: &dyn Progress,
+) -> anyhow::Result<Value> {
+    let (doing, done) = if suspend {
+        ("suspending", "suspended")
+    } else {
+        ("resuming", "resumed")
+    };
+    progress.action(format!("{doing} {} {name} in {ns} namespace", kind.human));
+    let patched = api
+        .patch(name, &PatchParams::default(), &suspend_patch(suspend))
+        .await
+        .map_err(object::api_error)?;
+    progress.success(format!("{} {done}", kind.human));
+    object::to_value(&patched)
+}
+
+/// Where the progress lines of `reconcile` and `resume` go: the terminal for the CLI,
+/// the answer to the request for the web view.
+pub trait Progress: Sync {
+    /// `► …`: something is being done.
+    fn action(&self, msg: String);
+    /// `◎ …`: waiting for the cluster.
+    fn waiting(&self, msg: String);
+    /// `✔ …`: a step succeeded.
+    fn success(&self, msg: String);
+}
+
+/// Progress lines on stderr, as Flux prints them.
+pub struct Terminal;
+
+impl Progress for Terminal {
+    fn action(&self, msg: String) {
+        log::action(msg);
+    }
+    fn waiting(&self, msg: String) {
+        log::waiting(msg);
+    }
+    fn success(&self, msg: String) {
+        log::success(msg);
+    }
 }
 
 /// Runs `gitops suspend`.
@@ -127,14 +178,7 @@ async fn suspend_matching(
     }
     for item in list.items {
         let name = item.metadata.name.unwrap_or_default();
-        log::action(format!(
-            "suspending {} {name} in {ns} namespace",
-            kind.human
-        ));
-        api.patch(&name, &PatchParams::default(), &suspend_patch(true))
-            .await
-            .map_err(object::api_error)?;
-        log::success(format!("{} suspended", kind.human));
+        set_suspended(api, &kind, ns, &name, true, &Terminal).await?;
     }
     Ok(true)
 }
@@ -239,13 +283,7 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
                 let mut out = Vec::new();
                 for item in list.items {
                     let name = item.metadata.name.clone().unwrap_or_default();
-                    log::action(format!("resuming {} {name} in {ns} namespace", kind.human));
-                    let patched = api
-                        .patch(&name, &PatchParams::default(), &suspend_patch(false))
-                        .await
-                        .map_err(object::api_error)?;
-                    out.push(object::to_value(&patched)?);
-                    log::success(format!("{} resumed", kind.human));
+                    out.push(set_suspended(&api, &kind, &ns, &name, false, &Terminal).await?);
                 }
                 Ok(out)
             }
@@ -279,16 +317,9 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
         let waits = resumed.iter().map(|obj| {
             let api = api.clone();
             let name = str_at(obj, &["metadata", "name"]).to_owned();
-            let static_ = is_static(&kind, obj);
             let timeout = global.timeout;
             async move {
-                log::waiting(format!("waiting for {} reconciliation", kind.kind()));
-                let readiness = if static_ {
-                    wait::Readiness::Static
-                } else {
-                    wait::Readiness::Dynamic
-                };
-                let r = wait::until_ready_as(&api, &name, timeout, readiness).await;
+                let r = wait_resumed(&api, kind, obj, timeout, &Terminal).await;
                 (name, r)
             }
         });
@@ -297,10 +328,7 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
         let mut failed = 0;
         for (name, r) in results {
             match r {
-                Ok(obj) => {
-                    log::success(format!("{} {name} reconciliation completed", kind.kind()));
-                    log::success(success_message(&kind, &obj));
-                }
+                Ok(message) => report_resumed(&kind, &name, &message, &Terminal),
                 Err(e) => {
                     failed += 1;
                     log::failure(format!(
@@ -317,24 +345,76 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Waits until a resumed object (`obj`, as the resume patch returned it) is ready, the way
+/// Flux decides it for its kind; returns what Flux prints then (its `successMessage`, for
+/// [`report_resumed`]).
+pub async fn wait_resumed(
+    api: &kube::Api<kube::api::DynamicObject>,
+    kind: FluxKind,
+    obj: &Value,
+    timeout: std::time::Duration,
+    progress: &dyn Progress,
+) -> anyhow::Result<String> {
+    progress.waiting(format!("waiting for {} reconciliation", kind.kind()));
+    let name = str_at(obj, &["metadata", "name"]);
+    let readiness = if is_static(&kind, obj) {
+        wait::Readiness::Static
+    } else {
+        wait::Readiness::Dynamic
+    };
+    let ready = wait::until_ready_as(api, name, timeout, readiness).await?;
+    Ok(success_message(&kind, &ready))
+}
+
+/// The lines Flux prints once a resumed object `name` is ready (`message` from
+/// [`wait_resumed`]).
+pub fn report_resumed(kind: &FluxKind, name: &str, message: &str, progress: &dyn Progress) {
+    progress.success(format!("{} {name} reconciliation completed", kind.kind()));
+    progress.success(message.to_owned());
+}
+
+/// Flux's checks of a reconcile request before it is sent: the kind must reconcile, and
+/// `--with-source`, `--force` and `--reset` only go with the kinds that take them.
+pub fn check_reconcile(
+    kind: &FluxKind,
+    with_source: bool,
+    force: bool,
+    reset: bool,
+) -> anyhow::Result<()> {
+    if matches!(kind.kind(), "Alert" | "Provider" | "ExternalArtifact") {
+        anyhow::bail!("reconcile is not supported for {}", kind.human);
+    }
+    if with_source && !matches!(kind.kind(), "Kustomization" | "HelmRelease" | "HelmChart") {
+        anyhow::bail!("unknown flag: --with-source");
+    }
+    if (force || reset) && kind.kind() != "HelmRelease" {
+        anyhow::bail!("unknown flag: --{}", if force { "force" } else { "reset" });
+    }
+    Ok(())
+}
+
+/// The patch that asks the controller to reconcile now: `reconcile.fluxcd.io/requestedAt`
+/// set to `now`, and for a HelmRelease the force and reset annotations when asked.
+pub fn reconcile_patch(kind: &FluxKind, now: &str, force: bool, reset: bool) -> Patch<Value> {
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(gitops_api::annotations::REQUESTED_AT.into(), json!(now));
+    if kind.kind() == "HelmRelease" {
+        if force {
+            annotations.insert(gitops_api::annotations::FORCE_AT.into(), json!(now));
+        }
+        if reset {
+            annotations.insert(gitops_api::annotations::RESET_AT.into(), json!(now));
+        }
+    }
+    Patch::Merge(json!({ "metadata": { "annotations": annotations } }))
+}
+
 /// Runs `gitops reconcile`.
 pub fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     args.global.check()?;
     let global = args.global;
     let (kind, names) = args.target.resolve();
-    let supported = !matches!(kind.kind(), "Alert" | "Provider" | "ExternalArtifact");
-    if !supported {
-        anyhow::bail!("reconcile is not supported for {}", kind.human);
-    }
-    if args.with_source && !matches!(kind.kind(), "Kustomization" | "HelmRelease" | "HelmChart") {
-        anyhow::bail!("unknown flag: --with-source");
-    }
-    if (args.force || args.reset) && kind.kind() != "HelmRelease" {
-        anyhow::bail!(
-            "unknown flag: --{}",
-            if args.force { "force" } else { "reset" }
-        );
-    }
+    check_reconcile(&kind, args.with_source, args.force, args.reset)?;
     let Some(name) = names.first().cloned() else {
         anyhow::bail!("{} name is required", kind.kind());
     };
@@ -345,35 +425,48 @@ pub fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     };
     crate::cli::global::block_on(async move {
         let client = global.client().await?;
-        opts.run(&client, &global, kind, &global.namespace, &name)
-            .await?;
+        opts.run(
+            &client,
+            global.timeout,
+            kind,
+            &global.namespace,
+            &name,
+            &Terminal,
+        )
+        .await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-struct Reconcile {
-    with_source: bool,
-    force: bool,
-    reset: bool,
+/// A reconcile request, as `gitops reconcile` makes it.
+pub struct Reconcile {
+    /// Reconcile the object's source first.
+    pub with_source: bool,
+    /// HelmRelease: force a one-off install or upgrade.
+    pub force: bool,
+    /// HelmRelease: reset the failure count.
+    pub reset: bool,
 }
 
 impl Reconcile {
     /// Reconciles `kind/name` in `ns`: the source first when asked (or always, for the
-    /// HelmChart of a HelmRelease), then the object itself.
-    fn run<'a>(
+    /// HelmChart of a HelmRelease), then the object itself, each time waiting (up to
+    /// `timeout`) until the controller handled the request; progress goes to `progress`.
+    pub fn run<'a>(
         &'a self,
         client: &'a kube::Client,
-        global: &'a Global,
+        timeout: std::time::Duration,
         kind: FluxKind,
         ns: &'a str,
         name: &'a str,
+        progress: &'a dyn Progress,
     ) -> futures::future::BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             let api = kind.api(client, Some(ns));
             let obj = object::get(&api, name).await?;
             let with_source = self.with_source || kind.kind() == "HelmChart" && self.force;
             if !with_source && is_static(&kind, &obj) {
-                log::success("reconciliation not supported by the object");
+                progress.success("reconciliation not supported by the object".into());
                 return Ok(());
             }
             if object::suspended(&obj) {
@@ -387,38 +480,28 @@ impl Reconcile {
                     reset: false,
                 };
                 source_opts
-                    .run(client, global, src_kind, &src_ns, &src_name)
+                    .run(client, timeout, src_kind, &src_ns, &src_name, progress)
                     .await?;
             }
             let before = obj["status"]["lastHandledReconcileAt"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            log::action(format!(
+            progress.action(format!(
                 "annotating {} {name} in {ns} namespace",
                 kind.kind()
             ));
             let ts = jiff::Timestamp::now().to_string();
-            let mut annotations = serde_json::Map::new();
-            annotations.insert(gitops_api::annotations::REQUESTED_AT.into(), json!(ts));
-            if kind.kind() == "HelmRelease" {
-                if self.force {
-                    annotations.insert(gitops_api::annotations::FORCE_AT.into(), json!(ts));
-                }
-                if self.reset {
-                    annotations.insert(gitops_api::annotations::RESET_AT.into(), json!(ts));
-                }
-            }
             api.patch(
                 name,
                 &PatchParams::default(),
-                &Patch::Merge(json!({ "metadata": { "annotations": annotations } })),
+                &reconcile_patch(&kind, &ts, self.force, self.reset),
             )
             .await
             .map_err(object::api_error)?;
-            log::success(format!("{} annotated", kind.kind()));
-            log::waiting(format!("waiting for {} reconciliation", kind.kind()));
-            let done = wait::poll(&api, name, global.timeout, |o| {
+            progress.success(format!("{} annotated", kind.kind()));
+            progress.waiting(format!("waiting for {} reconciliation", kind.kind()));
+            let done = wait::poll(&api, name, timeout, |o| {
                 if o["status"]["lastHandledReconcileAt"]
                     .as_str()
                     .unwrap_or_default()
@@ -443,7 +526,7 @@ impl Reconcile {
                     anyhow::bail!("{} reconciliation failed: '{message}'", kind.kind());
                 }
             }
-            log::success(success_message(&kind, &done));
+            progress.success(success_message(&kind, &done));
             Ok(())
         })
     }
@@ -451,7 +534,11 @@ impl Reconcile {
 
 /// The source a Kustomization, HelmRelease or HelmChart reconciles from, as Flux's
 /// `getSource` finds it.
-fn source_of(kind: &FluxKind, obj: &Value, ns: &str) -> anyhow::Result<(FluxKind, String, String)> {
+pub fn source_of(
+    kind: &FluxKind,
+    obj: &Value,
+    ns: &str,
+) -> anyhow::Result<(FluxKind, String, String)> {
     let by_kind = |k: &str, allowed: &[FluxKind]| {
         allowed
             .iter()

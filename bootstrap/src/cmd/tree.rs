@@ -61,21 +61,30 @@ struct KsArgs {
 
 /// cli-utils' `ObjMetadata` (Go field names, as Flux's `-o json` prints them).
 #[derive(Serialize, Clone, Debug)]
-struct ObjMetadata {
+pub struct ObjMetadata {
+    /// The namespace (empty for cluster-scoped objects).
     #[serde(rename = "Namespace")]
-    namespace: String,
+    pub namespace: String,
+    /// The name.
     #[serde(rename = "Name")]
-    name: String,
+    pub name: String,
+    /// Group and kind.
     #[serde(rename = "GroupKind")]
-    group_kind: GroupKind,
+    pub group_kind: GroupKind,
+    /// The API version the object was recorded with (not printed: Flux's tree has none).
+    #[serde(skip)]
+    pub version: String,
 }
 
+/// A group and kind.
 #[derive(Serialize, Clone, Debug)]
-struct GroupKind {
+pub struct GroupKind {
+    /// The API group (empty for core).
     #[serde(rename = "Group")]
-    group: String,
+    pub group: String,
+    /// The kind.
     #[serde(rename = "Kind")]
-    kind: String,
+    pub kind: String,
 }
 
 impl ObjMetadata {
@@ -87,7 +96,19 @@ impl ObjMetadata {
                 group: r.group.clone(),
                 kind: r.kind.clone(),
             },
+            version: r.version.clone(),
         }
+    }
+
+    /// The object's reference (its recorded version).
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef::new(
+            &self.group_kind.group,
+            &self.version,
+            &self.group_kind.kind,
+            &self.namespace,
+            &self.name,
+        )
     }
 
     /// `Kind/namespace/name`, or `Kind/name` for cluster-scoped objects.
@@ -102,10 +123,12 @@ impl ObjMetadata {
 
 /// A node and the objects under it.
 #[derive(Serialize, Debug)]
-struct Tree {
-    resource: ObjMetadata,
+pub struct Tree {
+    /// The object.
+    pub resource: ObjMetadata,
+    /// What it applied or released.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    resources: Vec<Tree>,
+    pub resources: Vec<Tree>,
 }
 
 impl Tree {
@@ -169,22 +192,63 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let client = global.client().await?;
         let api = kinds::KUSTOMIZATION.api(&client, Some(&global.namespace));
         let root_obj = object::get(&api, &name).await?;
-        let root_ref = ObjectRef::new(
-            gitops_api::kustomize::GROUP,
-            "v1",
-            "Kustomization",
-            &global.namespace,
-            &name,
-        );
-        let mut root = Tree::new(ObjMetadata::of(&root_ref));
-        let walker = Walker {
-            client: &client,
-            applier: gitops_apply::Applier::new(client.clone(), "flux"),
-            compact: ks.compact,
-        };
-        walker.kustomization(&mut root, &root_obj).await?;
+        let root = kustomization_tree(&client, &root_obj, ks.compact).await?;
         print_tree(&root, &ks.output)
     })
+}
+
+/// What the Kustomization `ks` applied, as a tree: the objects of its inventory, the
+/// Kustomizations among them expanded (unless they apply to a remote cluster), and the
+/// objects of the current release of each HelmRelease. `compact`: Flux objects only.
+pub async fn kustomization_tree(
+    client: &kube::Client,
+    ks: &Value,
+    compact: bool,
+) -> anyhow::Result<Tree> {
+    let root_ref = ObjectRef::new(
+        gitops_api::kustomize::GROUP,
+        "v1",
+        "Kustomization",
+        ks["metadata"]["namespace"].as_str().unwrap_or_default(),
+        ks["metadata"]["name"].as_str().unwrap_or_default(),
+    );
+    let mut root = Tree::new(ObjMetadata::of(&root_ref));
+    let walker = Walker {
+        client,
+        applier: gitops_apply::Applier::new(client.clone(), "flux"),
+        compact,
+    };
+    walker.kustomization(&mut root, ks).await?;
+    Ok(root)
+}
+
+/// The objects of the current release of the HelmRelease `name` in `ns` (read from Helm's
+/// storage Secret), under the HelmRelease.
+pub async fn helm_release_tree(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<Tree> {
+    let info = kinds::HELM_RELEASE.info;
+    let mut root = Tree::new(ObjMetadata::of(&ObjectRef::new(
+        info.group,
+        info.version,
+        info.kind,
+        ns,
+        name,
+    )));
+    let walker = Walker {
+        client,
+        applier: gitops_apply::Applier::new(client.clone(), "flux"),
+        compact: false,
+    };
+    root.resources = walker
+        .helm_release(ns, name)
+        .await?
+        .into_iter()
+        .map(Tree::new)
+        .collect();
+    Ok(root)
 }
 
 /// Prints a tree as `-o` asks: box drawing, JSON or YAML.
@@ -215,6 +279,7 @@ fn generator(global: &Global, args: GeneratorArgs) -> anyhow::Result<ExitCode> {
                 group: group.to_owned(),
                 kind: kind.to_owned(),
             },
+            version: String::new(),
         };
         let info = kinds::ARTIFACT_GENERATOR.info;
         let mut root = Tree::new(meta(info.group, info.kind, &global.namespace, &args.name));
@@ -355,6 +420,7 @@ impl Walker<'_> {
                     namespace = release_ns.to_owned();
                 }
             }
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
             out.push(ObjMetadata {
                 namespace,
                 name: v
@@ -362,12 +428,10 @@ impl Walker<'_> {
                     .unwrap_or_default()
                     .to_owned(),
                 group_kind: GroupKind {
-                    group: api_version
-                        .rsplit_once('/')
-                        .map(|(g, _)| g.to_owned())
-                        .unwrap_or_default(),
+                    group: group.to_owned(),
                     kind,
                 },
+                version: version.to_owned(),
             });
         }
         // CRDs the release installed are labelled with it.
@@ -397,6 +461,7 @@ impl Walker<'_> {
                                 group: "apiextensions.k8s.io".into(),
                                 kind: "CustomResourceDefinition".into(),
                             },
+                            version: "v1".into(),
                         });
                     }
                 }

@@ -2,6 +2,7 @@
 //! cluster, a new commit is applied, progress shows in the terminal, Ctrl-C stops cleanly,
 //! and the state survives a restart.
 
+use crate::common::git;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use std::io::{BufRead, BufReader};
@@ -9,24 +10,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn write_app(repo: &Path, message: &str) {
     let dir = repo.join("clusters/dev");

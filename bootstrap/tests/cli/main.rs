@@ -1,4 +1,4 @@
-//! End-to-end tests of the `gitops` command: its golden outputs (Flux's CLI tests), install, bootstrap, uninstall and `gitops dev`.
+//! End-to-end tests of the `gitops` command: its golden outputs (Flux's CLI tests), install, bootstrap, uninstall, `gitops dev` and its web view.
 //!
 //! One test binary (each file a module) so the workspace links one executable here, not one per file.
 
@@ -20,4 +20,5 @@ mod dev;
 mod fault;
 mod install;
 mod kustomize_helm;
+mod ui;
 mod uninstall;

@@ -70,6 +70,8 @@ pub struct Builder {
     preset: Option<Value>,
     /// The Kustomization the build used.
     kustomization: Option<Value>,
+    /// Nothing outside this directory is read (overrides `in_memory`'s working directory).
+    sandbox: Option<PathBuf>,
 }
 
 /// `metadata.name` and `.namespace` of an object.
@@ -119,7 +121,15 @@ impl Builder {
             client,
             preset,
             kustomization: None,
+            sandbox: None,
         })
+    }
+
+    /// The same builder reading nothing outside `root` (an extracted artifact: its
+    /// kustomizations may not reach the files of the machine that builds them).
+    pub fn sandboxed(mut self, root: PathBuf) -> Builder {
+        self.sandbox = Some(root);
+        self
     }
 
     fn client(&self) -> anyhow::Result<&kube::Client> {
@@ -154,6 +164,7 @@ impl Builder {
                     ..self.opts.clone()
                 };
                 let mut sub = Builder::with_preset(opts, self.client.clone(), Some(obj.clone()))?;
+                sub.sandbox = self.sandbox.clone();
                 more.extend(Box::pin(sub.build()).await?);
             }
             objects.extend(more);
@@ -224,10 +235,10 @@ impl Builder {
             .map_err(|e| anyhow!("failed to generate kustomization.yaml: {e:#} <nil>"))?;
         let build_opts = BuildOptions {
             load_restrictor: LoadRestrictor::None,
-            sandbox: if self.opts.in_memory {
-                std::env::current_dir().ok()
-            } else {
-                None
+            sandbox: match &self.sandbox {
+                Some(root) => Some(root.clone()),
+                None if self.opts.in_memory => std::env::current_dir().ok(),
+                None => None,
             },
             chart_renderer: None,
         };
@@ -830,8 +841,18 @@ fn sops_secret_drift(obj: &Value, live: &mut Value, merged: &mut Value) -> bool 
     keys(live) != keys(merged)
 }
 
-/// The lines of `flux diff kustomization` for what `builder` builds.
-pub async fn diff(builder: &mut Builder, width: usize) -> anyhow::Result<DiffOutput> {
+/// One built object and what its server-side dry run found.
+pub struct DryRun {
+    /// The object as built (normalized as Flux sends it).
+    pub built: Value,
+    /// What applying it would do (Secret values masked), or why the dry run failed.
+    pub outcome: Result<gitops_apply::ObjectDiff, String>,
+}
+
+/// What `builder` builds, each object dry-run applied against the cluster in build order,
+/// as `flux diff kustomization` does it (its ignore rules, exclusions and SOPS Secrets
+/// compared by keys). Returns the Kustomization the build used and the results.
+pub async fn dry_run(builder: &mut Builder) -> anyhow::Result<(Value, Vec<DryRun>)> {
     let mut objects = builder.build().await?;
     for o in objects.iter_mut() {
         normalize(o);
@@ -876,14 +897,9 @@ pub async fn diff(builder: &mut Builder, width: usize) -> anyhow::Result<DiffOut
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
     };
-    let mut out = DiffOutput {
-        text: String::new(),
-        changed: false,
-        errors: Vec::new(),
-    };
-    let mut new_inventory: Vec<ObjectRef> = Vec::new();
-    for obj in &objects {
-        let resource = to_yaml_value(obj).ok().map(Resource::new);
+    let mut out = Vec::with_capacity(objects.len());
+    for obj in objects {
+        let resource = to_yaml_value(&obj).ok().map(Resource::new);
         let opts = DiffOptions {
             exclusions: selector(&[
                 ("kustomize.toolkit.fluxcd.io/reconcile", "disabled"),
@@ -898,25 +914,75 @@ pub async fn diff(builder: &mut Builder, width: usize) -> anyhow::Result<DiffOut
                 rules.paths_for(resource.as_ref())
             },
         };
-        let mut change = match applier.diff_object(obj, &opts).await {
+        let outcome = match applier.diff_object(&obj, &opts).await {
+            Ok(mut change) => {
+                if obj["kind"] == "Secret"
+                    && change.action == Action::Configured
+                    && let (Some(live), Some(merged)) =
+                        (change.live.as_mut(), change.merged.as_mut())
+                    && !sops_secret_drift(&obj, live, merged)
+                {
+                    change.action = Action::Unchanged;
+                }
+                Ok(change)
+            }
+            Err(DiffError::Apply(a)) => Err(a.to_string()),
+            Err(other) => Err(other.to_string()),
+        };
+        out.push(DryRun {
+            built: obj,
+            outcome,
+        });
+    }
+    Ok((k, out))
+}
+
+/// The objects of the Kustomization `k`'s inventory that `applied` no longer has, in
+/// Flux's order: what pruning would delete (none when `spec.prune` is off).
+pub fn stale(k: &Value, applied: &[ObjectRef]) -> anyhow::Result<Vec<ObjectRef>> {
+    if !k["spec"]["prune"].as_bool().unwrap_or(false) {
+        return Ok(Vec::new());
+    }
+    let mut stale = Vec::new();
+    for e in k["status"]["inventory"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let id = e["id"].as_str().unwrap_or_default();
+        let v = e["v"].as_str().unwrap_or_default();
+        let r = ObjectRef::parse_inventory_id(id, v).map_err(|e| anyhow!("{e}"))?;
+        if !applied.iter().any(|n| n.same_object(&r)) {
+            stale.push(r);
+        }
+    }
+    stale.sort_by(flux_order);
+    Ok(stale)
+}
+
+/// The lines of `flux diff kustomization` for what `builder` builds.
+pub async fn diff(builder: &mut Builder, width: usize) -> anyhow::Result<DiffOutput> {
+    let (k, results) = dry_run(builder).await?;
+    let mut out = DiffOutput {
+        text: String::new(),
+        changed: false,
+        errors: Vec::new(),
+    };
+    let mut new_inventory: Vec<ObjectRef> = Vec::new();
+    for DryRun {
+        built: obj,
+        outcome,
+    } in &results
+    {
+        let change = match outcome {
             Ok(c) => c,
             Err(e) => {
-                out.errors.push(match e {
-                    DiffError::Apply(a) => a.to_string(),
-                    other => other.to_string(),
-                });
+                out.errors.push(e.clone());
                 continue;
             }
         };
         if change.action == Action::Skipped {
             out.text.push_str(&format!("► {} skipped\n", change.object));
-        }
-        if obj["kind"] == "Secret"
-            && change.action == Action::Configured
-            && let (Some(live), Some(merged)) = (change.live.as_mut(), change.merged.as_mut())
-            && !sops_secret_drift(obj, live, merged)
-        {
-            change.action = Action::Unchanged;
         }
         match change.action {
             Action::Created => {
@@ -959,21 +1025,8 @@ pub async fn diff(builder: &mut Builder, width: usize) -> anyhow::Result<DiffOut
             }
         }
     }
-    if k["spec"]["prune"].as_bool().unwrap_or(false) && out.errors.is_empty() {
-        let mut stale = Vec::new();
-        for e in k["status"]["inventory"]["entries"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let id = e["id"].as_str().unwrap_or_default();
-            let v = e["v"].as_str().unwrap_or_default();
-            let r = ObjectRef::parse_inventory_id(id, v).map_err(|e| anyhow!("{e}"))?;
-            if !new_inventory.iter().any(|n| n.same_object(&r)) {
-                stale.push(r);
-            }
-        }
-        stale.sort_by(flux_order);
+    if out.errors.is_empty() {
+        let stale = stale(&k, &new_inventory)?;
         if !stale.is_empty() {
             out.changed = true;
         }
@@ -997,6 +1050,7 @@ async fn sub_diff(parent: &Builder, k: &Value, width: usize) -> anyhow::Result<D
         ..parent.opts.clone()
     };
     let mut sub = Builder::new(opts, parent.client.clone())?;
+    sub.sandbox = parent.sandbox.clone();
     Box::pin(diff(&mut sub, width)).await
 }
 
