@@ -90,12 +90,6 @@ pub enum OpError {
     },
 }
 
-impl OpError {
-    fn invalid(message: impl Into<String>) -> Self {
-        OpError::Invalid(message.into())
-    }
-}
-
 /// What one JSON patch may do.
 #[derive(Debug, Clone, Copy)]
 pub struct JsonPatchLimits {
@@ -124,8 +118,9 @@ impl Default for JsonPatchLimits {
     }
 }
 
-/// RFC 6902, within `limits`. `start_bytes` is the length of the target's compact JSON
-/// encoding (the stored object's, which is known without measuring).
+/// RFC 6902 ([`gitops_go::jsonpatch`], the one implementation), within `limits`.
+/// `start_bytes` is the length of the target's compact JSON encoding (the stored object's,
+/// which is known without measuring).
 ///
 /// The size of the document is tracked as the operations apply, from the measured size of
 /// every value added, copied, moved, replaced or removed, so an operation that would take
@@ -139,6 +134,7 @@ pub fn json_patch(
     start_bytes: usize,
     limits: &JsonPatchLimits,
 ) -> Result<usize, PatchError> {
+    use gitops_go::jsonpatch::{self, Error, OpError as CoreError};
     let Value::Array(ops) = patch else {
         return Err(PatchError::NotAList);
     };
@@ -148,21 +144,28 @@ pub fn json_patch(
             got: ops.len(),
         });
     }
-    let mut run = Run {
+    let mut meter = SizeMeter {
         limits,
         size: start_bytes,
         copied: 0,
         work: 0,
     };
-    for (index, op) in ops.iter().enumerate() {
-        run.apply(target, op)
-            .map_err(|error| PatchError::Op { index, error })?;
+    match jsonpatch::apply(target, patch, &mut meter) {
+        Ok(()) => Ok(meter.size),
+        Err(Error::NotAList) => Err(PatchError::NotAList),
+        Err(Error::Op { index, error }) => Err(PatchError::Op {
+            index,
+            error: match error {
+                CoreError::Invalid(m) => OpError::Invalid(m),
+                CoreError::Meter(e) => e,
+            },
+        }),
     }
-    Ok(run.size)
 }
 
-/// The running totals of one JSON patch.
-struct Run<'a> {
+/// The running totals of one JSON patch, kept as the shared JSON patch reports its changes:
+/// the document's encoded size, the bytes copied and the work done.
+struct SizeMeter<'a> {
     limits: &'a JsonPatchLimits,
     /// Current size of the document's encoding.
     size: usize,
@@ -177,18 +180,7 @@ fn pointer_depth(path: &str) -> usize {
     path.bytes().filter(|b| *b == b'/').count()
 }
 
-impl Run<'_> {
-    /// Measures a value that goes to `path` (charging the walk), checking its nesting there.
-    fn measure_at(&mut self, v: &Value, path: &str) -> Result<usize, OpError> {
-        let depth = pointer_depth(path);
-        if depth > self.limits.max_depth {
-            return Err(OpError::TooDeep {
-                limit: self.limits.max_depth,
-            });
-        }
-        self.measure(v, self.limits.max_depth - depth)
-    }
-
+impl SizeMeter<'_> {
     fn measure(&mut self, v: &Value, max_depth: usize) -> Result<usize, OpError> {
         let left = self.limits.max_work.saturating_sub(self.work);
         match crate::limits::measure(v, left, max_depth) {
@@ -228,213 +220,89 @@ impl Run<'_> {
         self.size = size;
         Ok(())
     }
-
-    fn apply(&mut self, doc: &mut Value, op: &Value) -> Result<(), OpError> {
-        let name = op["op"]
-            .as_str()
-            .ok_or_else(|| OpError::invalid("missing \"op\""))?;
-        let path = op["path"]
-            .as_str()
-            .ok_or_else(|| OpError::invalid("missing \"path\""))?;
-        let value = || {
-            op.get("value")
-                .ok_or_else(|| OpError::invalid(format!("{name} needs a \"value\"")))
-        };
-        match name {
-            "add" => {
-                let v = value()?;
-                let bytes = self.measure_at(v, path)?;
-                self.insert(doc, path, v.clone(), bytes)
-            }
-            "remove" => self.take(doc, path, None).map(|_| ()),
-            "replace" => {
-                let v = value()?;
-                let bytes = self.measure_at(v, path)?;
-                let old = doc
-                    .pointer(path)
-                    .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))?;
-                let old_bytes = self.measure(old, usize::MAX)?;
-                self.resize(bytes, old_bytes)?;
-                let slot = pointer_mut(doc, path)?;
-                *slot = v.clone();
-                Ok(())
-            }
-            "move" => {
-                let from = op["from"]
-                    .as_str()
-                    .ok_or_else(|| OpError::invalid("move needs \"from\""))?;
-                if path.starts_with(&format!("{from}/")) {
-                    return Err(OpError::invalid(format!(
-                        "cannot move {from} into its own child {path}"
-                    )));
-                }
-                let moved = doc
-                    .pointer(from)
-                    .ok_or_else(|| OpError::invalid(format!("{from}: no such path")))?;
-                let bytes = self.measure_at(moved, path)?;
-                let v = self.take(doc, from, Some(bytes))?;
-                self.insert(doc, path, v, bytes)
-            }
-            "copy" => {
-                let from = op["from"]
-                    .as_str()
-                    .ok_or_else(|| OpError::invalid("copy needs \"from\""))?;
-                let source = doc
-                    .pointer(from)
-                    .ok_or_else(|| OpError::invalid(format!("{from}: no such path")))?;
-                // Measured before anything is cloned: the budget stops a doubling copy
-                // while it is still small.
-                let bytes = self.measure_at(source, path)?;
-                self.copied = self.copied.saturating_add(bytes);
-                if self.copied > self.limits.max_copy_bytes {
-                    return Err(OpError::CopyTooLarge {
-                        accumulated: self.copied,
-                        limit: self.limits.max_copy_bytes,
-                    });
-                }
-                if self.size.saturating_add(bytes) > self.limits.max_bytes {
-                    return Err(OpError::TooLarge {
-                        limit: self.limits.max_bytes,
-                    });
-                }
-                let v = source.clone();
-                self.insert(doc, path, v, bytes)
-            }
-            "test" => {
-                let want = value()?;
-                match doc.pointer(path) {
-                    Some(v) if *v == *want => Ok(()),
-                    Some(v) => Err(OpError::invalid(format!(
-                        "test failed: {path} is {}, not {}",
-                        crate::error::short_json(v),
-                        crate::error::short_json(want)
-                    ))),
-                    None => Err(OpError::invalid(format!(
-                        "test failed: {path}: no such path"
-                    ))),
-                }
-            }
-            other => Err(OpError::invalid(format!("unknown operation {other:?}"))),
-        }
-    }
-
-    /// `add`: puts `v` (whose encoding is `bytes` long) at `path`.
-    fn insert(
-        &mut self,
-        doc: &mut Value,
-        path: &str,
-        v: Value,
-        bytes: usize,
-    ) -> Result<(), OpError> {
-        if path.is_empty() {
-            self.size = 0;
-            self.resize(bytes, 0)?;
-            *doc = v;
-            return Ok(());
-        }
-        let (parent, last) = split_pointer(path)?;
-        match pointer_mut(doc, &parent)? {
-            Value::Object(m) => {
-                let (added, removed) = match m.get(&last) {
-                    Some(old) => (bytes, self.measure(old, usize::MAX)?),
-                    None => (
-                        bytes + crate::limits::string_len(&last) + 1 + usize::from(!m.is_empty()),
-                        0,
-                    ),
-                };
-                self.resize(added, removed)?;
-                m.insert(last, v);
-                Ok(())
-            }
-            Value::Array(a) => {
-                let i = if last == "-" {
-                    a.len()
-                } else {
-                    let i: usize = last.parse().map_err(|_| {
-                        OpError::invalid(format!("{path}: {last:?} is not an index"))
-                    })?;
-                    if i > a.len() {
-                        return Err(OpError::invalid(format!(
-                            "{path}: index {i} is out of bounds"
-                        )));
-                    }
-                    i
-                };
-                self.shift(a.len() - i)?;
-                self.resize(bytes + usize::from(!a.is_empty()), 0)?;
-                a.insert(i, v);
-                Ok(())
-            }
-            _ => Err(OpError::invalid(format!("{parent}: not an object or list"))),
-        }
-    }
-
-    /// `remove`: takes the value at `path` out (`bytes`: its encoding's length, when known).
-    fn take(
-        &mut self,
-        doc: &mut Value,
-        path: &str,
-        bytes: Option<usize>,
-    ) -> Result<Value, OpError> {
-        let (parent, last) = split_pointer(path)?;
-        match pointer_mut(doc, &parent)? {
-            Value::Object(m) => {
-                let old = m
-                    .get(&last)
-                    .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))?;
-                let bytes = match bytes {
-                    Some(b) => b,
-                    None => self.measure(old, usize::MAX)?,
-                };
-                let overhead = crate::limits::string_len(&last) + 1 + usize::from(m.len() > 1);
-                self.resize(0, bytes + overhead)?;
-                m.remove(&last)
-                    .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))
-            }
-            Value::Array(a) => {
-                let i: usize = last
-                    .parse()
-                    .map_err(|_| OpError::invalid(format!("{path}: {last:?} is not an index")))?;
-                if i >= a.len() {
-                    return Err(OpError::invalid(format!(
-                        "{path}: index {i} is out of bounds"
-                    )));
-                }
-                let bytes = match bytes {
-                    Some(b) => b,
-                    None => self.measure(&a[i], usize::MAX)?,
-                };
-                self.resize(0, bytes + usize::from(a.len() > 1))?;
-                self.shift(a.len() - i)?;
-                Ok(a.remove(i))
-            }
-            _ => Err(OpError::invalid(format!("{parent}: not an object or list"))),
-        }
-    }
 }
 
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
+impl gitops_go::jsonpatch::Meter<Value> for SizeMeter<'_> {
+    /// Bytes of compact JSON.
+    type Weight = usize;
+    type Error = OpError;
 
-fn split_pointer(path: &str) -> Result<(String, String), OpError> {
-    if path.is_empty() {
-        return Err(OpError::invalid("the root cannot be the target here"));
+    /// Measures a value that goes to `path` (charging the walk), checking its nesting there.
+    fn weigh_in(&mut self, v: &Value, path: &str) -> Result<usize, OpError> {
+        let depth = pointer_depth(path);
+        if depth > self.limits.max_depth {
+            return Err(OpError::TooDeep {
+                limit: self.limits.max_depth,
+            });
+        }
+        self.measure(v, self.limits.max_depth - depth)
     }
-    if !path.starts_with('/') {
-        return Err(OpError::invalid(format!("{path:?} is not a JSON pointer")));
-    }
-    let idx = path.rfind('/').unwrap_or(0);
-    Ok((path[..idx].to_owned(), unescape(&path[idx + 1..])))
-}
 
-fn pointer_mut<'a>(target: &'a mut Value, path: &str) -> Result<&'a mut Value, OpError> {
-    if path.is_empty() {
-        return Ok(target);
+    fn weigh_out(&mut self, v: &Value) -> Result<usize, OpError> {
+        self.measure(v, usize::MAX)
     }
-    target
-        .pointer_mut(path)
-        .ok_or_else(|| OpError::invalid(format!("{path}: no such path")))
+
+    fn copy(&mut self, bytes: usize) -> Result<(), OpError> {
+        self.copied = self.copied.saturating_add(bytes);
+        if self.copied > self.limits.max_copy_bytes {
+            return Err(OpError::CopyTooLarge {
+                accumulated: self.copied,
+                limit: self.limits.max_copy_bytes,
+            });
+        }
+        if self.size.saturating_add(bytes) > self.limits.max_bytes {
+            return Err(OpError::TooLarge {
+                limit: self.limits.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn change(&mut self, change: gitops_go::jsonpatch::Change<'_, usize>) -> Result<(), OpError> {
+        use gitops_go::jsonpatch::Change;
+        // an entry's encoding: `"key":value` in a map, `value` in a list, a comma between
+        match change {
+            Change::Root(bytes) => {
+                self.size = 0;
+                self.resize(bytes, 0)
+            }
+            Change::SetKey {
+                weight,
+                replaced: Some(old),
+                ..
+            } => self.resize(weight, old),
+            Change::SetKey {
+                key,
+                weight,
+                replaced: None,
+                len,
+            } => self.resize(
+                weight + crate::limits::string_len(key) + 1 + usize::from(len > 0),
+                0,
+            ),
+            Change::Insert {
+                weight,
+                len,
+                shifted,
+            } => {
+                self.shift(shifted)?;
+                self.resize(weight + usize::from(len > 0), 0)
+            }
+            Change::Replace { weight, old } => self.resize(weight, old),
+            Change::RemoveKey { key, weight, len } => self.resize(
+                0,
+                weight + crate::limits::string_len(key) + 1 + usize::from(len > 1),
+            ),
+            Change::RemoveItem {
+                weight,
+                len,
+                shifted,
+            } => {
+                self.resize(0, weight + usize::from(len > 1))?;
+                self.shift(shifted)
+            }
+        }
+    }
 }
 
 /// Strategic merge patch of a built-in kind.
@@ -734,7 +602,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.to_string().starts_with("operation 0: test failed"),
+            err.to_string() == "operation 0: testing value /a/c~1d failed",
             "{err}"
         );
     }
@@ -896,20 +764,16 @@ mod tests {
         for (p, want) in [
             (json!([{"path": "/a"}]), "operation 0: missing \"op\""),
             (
-                json!([{"op": "add", "path": "/a"}]),
-                "operation 0: add needs a \"value\"",
-            ),
-            (
                 json!([{"op": "copy", "from": "/nope", "path": "/a"}]),
-                "operation 0: /nope: no such path",
+                "operation 0: copy operation does not apply: doc is missing path: /nope",
             ),
             (
                 json!([{"op": "remove", "path": "/a/5"}]),
-                "operation 0: /a: no such path",
+                "operation 0: remove operation does not apply: doc is missing path: /a",
             ),
             (
                 json!([{"op": "frobnicate", "path": "/a"}]),
-                "operation 0: unknown operation \"frobnicate\"",
+                "operation 0: unexpected operation \"frobnicate\"",
             ),
         ] {
             assert_eq!(jp(&mut json!({}), &p).unwrap_err().to_string(), want);

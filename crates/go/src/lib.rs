@@ -18,10 +18,12 @@
 //! - [`patchmeta`]: the list merge keys and strategies of Kubernetes' built-in types.
 //! - [`selector`]: Kubernetes label selectors, in the API server's and kustomize's words.
 //! - [`semver`]: Masterminds semver v3 versions and constraints.
+//! - [`jsonpatch`]: RFC 6902 as `evanphx/json-patch` applies it, over any document tree.
 
 pub mod date;
 pub mod duration;
 pub mod fmt;
+pub mod jsonpatch;
 pub mod num;
 pub mod patchmeta;
 pub mod selector;

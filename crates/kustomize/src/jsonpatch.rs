@@ -1,197 +1,100 @@
-//! RFC 6902 JSON patches (add, remove, replace, move, copy, test) on [`Value`]s.
+//! JSON 6902 patches on [`Value`]s: [`gitops_go::jsonpatch`] (the one RFC 6902
+//! implementation, shared with the API server) over kustomize's document model, unmetered.
 
 use crate::error::{Error, Result};
-use crate::yaml::Value;
+use crate::yaml::{Mapping, Value};
+use gitops_go::jsonpatch::{self as core, DocMap, Node, NodeMut, Unmetered};
 
-/// One patch operation.
+/// A JSON patch, checked to be a list of operations that each name their `op`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Operation {
-    /// `add`, `remove`, `replace`, `move`, `copy` or `test`.
-    pub op: String,
-    /// Target JSON pointer.
-    pub path: String,
-    /// Source pointer for `move` / `copy`.
-    pub from: String,
-    /// Value for `add`, `replace`, `test`.
-    pub value: Option<Value>,
-}
+pub struct Patch(Value);
 
-/// Reads a list of operations from its YAML/JSON value.
-pub fn parse_operations(v: &Value) -> Result<Vec<Operation>> {
+/// Reads a JSON patch from its YAML/JSON value (errors before any target is looked at).
+pub fn parse_operations(v: &Value) -> Result<Patch> {
     let Value::Seq(items) = v else {
         return Err(Error::msg("a JSON patch must be a list of operations"));
     };
-    let mut ops = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let Some(m) = it.as_map() else {
             return Err(Error::msg(format!(
                 "JSON patch operation {i} is not a mapping"
             )));
         };
-        let s = |k: &str| m.get(k).and_then(Value::scalar_string).unwrap_or_default();
-        let op = s("op");
-        if op.is_empty() {
+        if m.get("op")
+            .and_then(Value::scalar_string)
+            .is_none_or(|s| s.is_empty())
+        {
             return Err(Error::msg(format!("JSON patch operation {i} has no 'op'")));
         }
-        ops.push(Operation {
-            op,
-            path: s("path"),
-            from: s("from"),
-            value: m.get("value").cloned(),
-        });
     }
-    Ok(ops)
+    Ok(Patch(v.clone()))
 }
 
-fn pointer_tokens(p: &str) -> Result<Vec<String>> {
-    if p.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Some(rest) = p.strip_prefix('/') else {
-        return Err(Error::msg(format!("invalid JSON pointer '{p}'")));
-    };
-    Ok(rest
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect())
+/// Applies the patch's operations in order.
+pub fn apply(root: &mut Value, patch: &Patch) -> Result<()> {
+    core::apply(root, &patch.0, &mut Unmetered).map_err(|e| Error::msg(e.to_string()))
 }
 
-fn get_mut<'a>(root: &'a mut Value, toks: &[String], full: &str) -> Result<&'a mut Value> {
-    let mut cur = root;
-    for t in toks {
-        cur = match cur {
-            Value::Map(m) => m
-                .get_mut(t.as_str())
-                .ok_or_else(|| Error::msg(format!("path '{full}': missing key '{t}'")))?,
-            Value::Seq(s) => {
-                let i: usize = t
-                    .parse()
-                    .map_err(|_| Error::msg(format!("path '{full}': invalid index '{t}'")))?;
-                let len = s.len();
-                s.get_mut(i).ok_or_else(|| {
-                    Error::msg(format!(
-                        "path '{full}': index {i} out of range (length {len})"
-                    ))
-                })?
-            }
-            _ => {
-                return Err(Error::msg(format!(
-                    "path '{full}': cannot descend into a scalar at '{t}'"
-                )));
-            }
+impl DocMap<Value> for Mapping {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Mapping::get(self, key)
+    }
+    fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        Mapping::get_mut(self, key)
+    }
+    fn insert(&mut self, key: String, value: Value) {
+        Mapping::insert(self, key, value);
+    }
+    fn remove(&mut self, key: &str) -> Option<Value> {
+        self.shift_remove(key)
+    }
+    fn len(&self) -> usize {
+        Mapping::len(self)
+    }
+}
+
+impl core::Doc for Value {
+    type Map = Mapping;
+    fn node(&self) -> Node<'_, Self> {
+        match self {
+            Value::Map(m) => Node::Map(m),
+            Value::Seq(s) => Node::List(s),
+            _ => Node::Other,
+        }
+    }
+    fn node_mut(&mut self) -> NodeMut<'_, Self> {
+        match self {
+            Value::Map(m) => NodeMut::Map(m),
+            Value::Seq(s) => NodeMut::List(s),
+            _ => NodeMut::Other,
+        }
+    }
+    fn as_str(&self) -> Option<&str> {
+        Value::as_str(self)
+    }
+    fn null() -> Self {
+        Value::Null
+    }
+    /// JSON equality, numbers by value (the patch is compared as Go's JSON decodes it).
+    fn same(&self, other: &Self) -> bool {
+        let num = |v: &Value| match v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Uint(u) => Some(*u as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
         };
-    }
-    Ok(cur)
-}
-
-fn add(root: &mut Value, path: &str, value: Value) -> Result<()> {
-    let toks = pointer_tokens(path)?;
-    let Some((last, parent)) = toks.split_last() else {
-        *root = value;
-        return Ok(());
-    };
-    let p = get_mut(root, parent, path)?;
-    match p {
-        Value::Map(m) => {
-            m.insert(last.clone(), value);
-            Ok(())
+        match (self, other) {
+            (Value::Seq(a), Value::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, x)| b.get(k).is_some_and(|y| x.same(y)))
+            }
+            _ => match (num(self), num(other)) {
+                (Some(a), Some(b)) => a == b,
+                _ => self == other,
+            },
         }
-        Value::Seq(s) => {
-            if last == "-" {
-                s.push(value);
-                return Ok(());
-            }
-            let i: usize = last
-                .parse()
-                .map_err(|_| Error::msg(format!("path '{path}': invalid index '{last}'")))?;
-            if i > s.len() {
-                return Err(Error::msg(format!(
-                    "path '{path}': index {i} out of range (length {})",
-                    s.len()
-                )));
-            }
-            s.insert(i, value);
-            Ok(())
-        }
-        _ => Err(Error::msg(format!(
-            "path '{path}': parent is not a container"
-        ))),
-    }
-}
-
-fn remove(root: &mut Value, path: &str) -> Result<Value> {
-    let toks = pointer_tokens(path)?;
-    let Some((last, parent)) = toks.split_last() else {
-        return Err(Error::msg("cannot remove the document root"));
-    };
-    let p = get_mut(root, parent, path)?;
-    match p {
-        Value::Map(m) => m
-            .shift_remove(last.as_str())
-            .ok_or_else(|| Error::msg(format!("path '{path}': missing key '{last}'"))),
-        Value::Seq(s) => {
-            let i: usize = last
-                .parse()
-                .map_err(|_| Error::msg(format!("path '{path}': invalid index '{last}'")))?;
-            if i >= s.len() {
-                return Err(Error::msg(format!(
-                    "path '{path}': index {i} out of range (length {})",
-                    s.len()
-                )));
-            }
-            Ok(s.remove(i))
-        }
-        _ => Err(Error::msg(format!(
-            "path '{path}': parent is not a container"
-        ))),
-    }
-}
-
-/// Applies operations in order.
-pub fn apply(root: &mut Value, ops: &[Operation]) -> Result<()> {
-    for op in ops {
-        match op.op.as_str() {
-            "add" => add(root, &op.path, op.value.clone().unwrap_or(Value::Null))?,
-            "remove" => {
-                remove(root, &op.path)?;
-            }
-            "replace" => {
-                let toks = pointer_tokens(&op.path)?;
-                let target = get_mut(root, &toks, &op.path).map_err(|e| {
-                    Error::msg(format!(
-                        "replace operation does not apply: doc is missing path: {}: {e}",
-                        op.path
-                    ))
-                })?;
-                *target = op.value.clone().unwrap_or(Value::Null);
-            }
-            "move" => {
-                let v = remove(root, &op.from)?;
-                add(root, &op.path, v)?;
-            }
-            "copy" => {
-                let toks = pointer_tokens(&op.from)?;
-                let v = get_mut(root, &toks, &op.from)?.clone();
-                add(root, &op.path, v)?;
-            }
-            "test" => {
-                let toks = pointer_tokens(&op.path)?;
-                let v = get_mut(root, &toks, &op.path)?;
-                let want = op.value.clone().unwrap_or(Value::Null);
-                if !values_equal(v, &want) {
-                    return Err(Error::msg(format!("testing value {} failed", op.path)));
-                }
-            }
-            other => return Err(Error::msg(format!("unexpected JSON patch op '{other}'"))),
-        }
-    }
-    Ok(())
-}
-
-fn values_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => *x as f64 == *y,
-        _ => a == b,
     }
 }
 
@@ -205,7 +108,7 @@ mod tests {
         let mut doc = parse_one("a: {b: [1, 2]}\nc: x\n").unwrap();
         let ops = parse_operations(
             &parse_one(
-                "- {op: add, path: /a/b/-, value: 3}\n- {op: replace, path: /c, value: y}\n- {op: remove, path: /a/b/0}\n- {op: copy, from: /c, path: /d}\n- {op: move, from: /d, path: /e~1f}\n- {op: test, path: /c, value: y}\n",
+                "- {op: add, path: /a/b/-, value: 3}\n- {op: replace, path: /c, value: y}\n- {op: remove, path: /a/b/0}\n- {op: copy, from: /c, path: /d}\n- {op: move, from: /d, path: /e~1f}\n- {op: test, path: /c, value: y}\n- {op: test, path: /a/b/0, value: 2.0}\n",
             )
             .unwrap(),
         )
@@ -215,10 +118,15 @@ mod tests {
     }
 
     #[test]
-    fn replace_missing_path_fails() {
+    fn failures_are_clear() {
         let mut doc = parse_one("a: 1\n").unwrap();
         let ops =
             parse_operations(&parse_one("- {op: replace, path: /b, value: 2}").unwrap()).unwrap();
-        assert!(apply(&mut doc, &ops).is_err());
+        assert_eq!(
+            apply(&mut doc, &ops).unwrap_err().to_string(),
+            "operation 0: replace operation does not apply: doc is missing path: /b"
+        );
+        assert!(parse_operations(&parse_one("{op: add}").unwrap()).is_err());
+        assert!(parse_operations(&parse_one("- {path: /a}").unwrap()).is_err());
     }
 }

@@ -534,7 +534,7 @@ pub fn apply_smp(
 pub fn apply_json6902(
     resources: &mut [Resource],
     targets: &[usize],
-    ops: &[jsonpatch::Operation],
+    ops: &jsonpatch::Patch,
     store_prev: bool,
 ) -> Result<()> {
     for &i in targets {
