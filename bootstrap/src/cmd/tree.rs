@@ -251,6 +251,57 @@ pub async fn helm_release_tree(
     Ok(root)
 }
 
+/// The record of a HelmRelease's current release (`status.history[0]`), as the
+/// helm-controller wrote it: Helm's storage Secret `sh.helm.release.v1.<name>.v<version>`
+/// in `status.storageNamespace`, decoded. `None` when there is none (nothing released
+/// yet, the Secret is gone, or the release lives on a remote cluster).
+pub async fn helm_release_record(
+    client: &kube::Client,
+    hr: &Value,
+) -> anyhow::Result<Option<gitops_helm::release::Release>> {
+    if hr["spec"]["kubeConfig"].is_object() {
+        return Ok(None);
+    }
+    let storage_ns = hr["status"]["storageNamespace"]
+        .as_str()
+        .unwrap_or_default();
+    let latest = &hr["status"]["history"][0];
+    if storage_ns.is_empty() || !latest.is_object() {
+        return Ok(None);
+    }
+    let key = format!(
+        "{}/{}",
+        hr["metadata"]["namespace"].as_str().unwrap_or_default(),
+        hr["metadata"]["name"].as_str().unwrap_or_default()
+    );
+    let secret_name = format!(
+        "sh.helm.release.v1.{}.v{}",
+        latest["name"].as_str().unwrap_or_default(),
+        latest["version"].as_i64().unwrap_or_default()
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), storage_ns);
+    let Some(secret) = secrets.get_opt(&secret_name).await.map_err(|e| {
+        anyhow::anyhow!(
+            "failed to find the Helm storage object for HelmRelease '{key}': {:#}",
+            object::api_error(e)
+        )
+    })?
+    else {
+        return Ok(None);
+    };
+    let data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("release"))
+        .ok_or_else(|| {
+            anyhow::anyhow!("failed to decode the Helm storage object for HelmRelease '{key}'")
+        })?;
+    let release = gitops_helm::release::storage::decode(&data.0).map_err(|e| {
+        anyhow::anyhow!("failed to decode the Helm storage object for HelmRelease '{key}': {e}")
+    })?;
+    Ok(Some(release))
+}
+
 /// Prints a tree as `-o` asks: box drawing, JSON or YAML.
 fn print_tree(root: &Tree, output: &str) -> anyhow::Result<ExitCode> {
     let text = match output {
@@ -356,43 +407,13 @@ impl Walker<'_> {
     async fn helm_release(&self, ns: &str, name: &str) -> anyhow::Result<Vec<ObjMetadata>> {
         let api = kinds::HELM_RELEASE.api(self.client, Some(ns));
         let hr = object::get(&api, name).await?;
-        if hr["spec"]["kubeConfig"].is_object() {
-            return Ok(Vec::new());
-        }
-        let storage_ns = hr["status"]["storageNamespace"]
-            .as_str()
-            .unwrap_or_default();
-        let latest = &hr["status"]["history"][0];
-        if storage_ns.is_empty() || !latest.is_object() {
-            return Ok(Vec::new());
-        }
-        let key = format!("{ns}/{name}");
-        let secret_name = format!(
-            "sh.helm.release.v1.{}.v{}",
-            latest["name"].as_str().unwrap_or_default(),
-            latest["version"].as_i64().unwrap_or_default()
-        );
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), storage_ns);
-        let Some(secret) = secrets.get_opt(&secret_name).await.map_err(|e| {
-            anyhow::anyhow!(
-                "failed to find the Helm storage object for HelmRelease '{key}': {:#}",
-                object::api_error(e)
-            )
-        })?
-        else {
+        let Some(release) = helm_release_record(self.client, &hr).await? else {
             return Ok(Vec::new());
         };
-        let data = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get("release"))
-            .ok_or_else(|| {
-                anyhow::anyhow!("failed to decode the Helm storage object for HelmRelease '{key}'")
-            })?;
-        let release = gitops_helm::release::storage::decode(&data.0).map_err(|e| {
-            anyhow::anyhow!("failed to decode the Helm storage object for HelmRelease '{key}': {e}")
-        })?;
-        let release_ns = latest["namespace"].as_str().unwrap_or_default();
+        let key = format!("{ns}/{name}");
+        let release_ns = hr["status"]["history"][0]["namespace"]
+            .as_str()
+            .unwrap_or_default();
         let mut out = Vec::new();
         let docs = gitops_kustomize::yaml::parse_documents(&release.manifest).map_err(|e| {
             anyhow::anyhow!("failed to read the Helm storage object for HelmRelease '{key}': {e}")

@@ -4,7 +4,9 @@
 //! local repository. Skipped, with a message, when chromedriver is not installed.
 //!
 //! With `GITOPS_UI_SCREENSHOTS=1` the browser test also saves `docs/ui-overview.png` and
-//! `docs/ui-object.png` (the README's screenshots).
+//! `docs/ui-object.png` (the README's screenshots), and screenshots of a narrow screen
+//! (390×844) under the temporary directory (`$TMPDIR/gitops-ui-screenshots/`) to look at;
+//! with `GITOPS_UI_SCREENSHOTS=<directory>` all of them go to that directory.
 
 use crate::common::git;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -21,8 +23,30 @@ fn write(repo: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// A repository whose `flux-system` applies two Kustomizations: `infra` (a namespace) and
-/// `apps` (a Deployment and a Secret), which depends on `infra`.
+/// A HelmRelease of the repository's chart `charts/hello` (a Deployment, a Secret and a
+/// ConfigMap) into `demo`, its record in `demo` too.
+const RELEASE: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: hello
+  namespace: flux-system
+spec:
+  interval: 1h
+  targetNamespace: demo
+  storageNamespace: demo
+  releaseName: hello
+  chart:
+    spec:
+      chart: ./charts/hello
+      sourceRef: {kind: GitRepository, name: flux-system}
+";
+
+/// The chart's Secret value (never to be shown).
+const CHART_PASSWORD: &str = "s3cr3t-value";
+
+/// A repository whose `flux-system` applies two Kustomizations: `infra` (a namespace and
+/// a HelmRelease of the repository's chart) and `apps` (a Deployment and a Secret), which
+/// depends on `infra`.
 fn sample_repo(repo: &Path) {
     git(repo, &["init", "-q", "-b", "main"]);
     write(
@@ -44,7 +68,37 @@ fn sample_repo(repo: &Path) {
             ks("apps", "  dependsOn: [{name: infra}]\n")
         ),
     );
-    write(repo, "infra/kustomization.yaml", "resources: [ns.yaml]\n");
+    write(
+        repo,
+        "infra/kustomization.yaml",
+        "resources: [ns.yaml, release.yaml]\n",
+    );
+    write(repo, "infra/release.yaml", RELEASE);
+    write(
+        repo,
+        "charts/hello/Chart.yaml",
+        "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+    );
+    write(
+        repo,
+        "charts/hello/values.yaml",
+        &format!("replicas: 1\npassword: {CHART_PASSWORD}\n"),
+    );
+    write(
+        repo,
+        "charts/hello/templates/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector: {matchLabels: {app: hello}}\n  template:\n    metadata: {labels: {app: hello}}\n    spec:\n      containers: [{name: hello, image: 'nginx:1.27'}]\n",
+    );
+    write(
+        repo,
+        "charts/hello/templates/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-creds\ndata:\n  password: {{ .Values.password | b64enc }}\n",
+    );
+    write(
+        repo,
+        "charts/hello/templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\ndata:\n  greeting: hello\n",
+    );
     write(
         repo,
         "infra/ns.yaml",
@@ -261,18 +315,130 @@ async fn row(b: &Client, key: &str) -> Option<(String, String)> {
     Some((v[0].as_str()?.to_owned(), v[1].as_str()?.to_owned()))
 }
 
-fn screenshots_dir() -> Option<PathBuf> {
-    std::env::var_os("GITOPS_UI_SCREENSHOTS")
-        .filter(|v| !v.is_empty() && v != "0")
-        .map(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs"))
+/// `GITOPS_UI_SCREENSHOTS`: unset, empty or `0` for none, `1` for the README's (in
+/// `docs/`) and the narrow screen's (under the temporary directory), or a directory for
+/// all of them.
+fn screenshots_setting() -> Option<std::ffi::OsString> {
+    std::env::var_os("GITOPS_UI_SCREENSHOTS").filter(|v| !v.is_empty() && v != "0")
 }
 
-async fn screenshot(b: &Client, name: &str) {
-    if let Some(dir) = screenshots_dir() {
+/// Where the README's screenshots go.
+fn screenshots_dir() -> Option<PathBuf> {
+    screenshots_setting().map(|v| {
+        if v == "1" {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs")
+        } else {
+            PathBuf::from(v)
+        }
+    })
+}
+
+/// Where the narrow screen's screenshots go (never into the repository by default).
+fn narrow_screenshots_dir() -> Option<PathBuf> {
+    screenshots_setting().map(|v| {
+        if v == "1" {
+            std::env::temp_dir().join("gitops-ui-screenshots")
+        } else {
+            PathBuf::from(v)
+        }
+    })
+}
+
+async fn save_screenshot(b: &Client, dir: Option<PathBuf>, name: &str) {
+    if let Some(dir) = dir {
         std::fs::create_dir_all(&dir).unwrap();
         let png = b.screenshot().await.unwrap();
         std::fs::write(dir.join(name), png).unwrap();
     }
+}
+
+async fn screenshot(b: &Client, name: &str) {
+    save_screenshot(b, screenshots_dir(), name).await;
+}
+
+/// A phone's screen: 390×844 CSS pixels.
+const NARROW: (u32, u32) = (390, 844);
+const WIDE: (u32, u32) = (1280, 1000);
+
+/// On a narrow screen the page does not scroll sideways (wide tables, graphs and YAML
+/// scroll in their own boxes) and every button is within the screen; a screenshot of
+/// the top of the page (and of the element `then`, scrolled to) is saved as `name`.
+async fn check_narrow(b: &Client, name: &str, then: Option<&str>) {
+    b.set_window_size(NARROW.0, NARROW.1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let layout = js(
+        b,
+        "window.scrollTo(0, 0); var w = document.documentElement.clientWidth; \
+         var off = Array.from(document.querySelectorAll('button, input, a, summary')) \
+           .filter(e => e.getClientRects().length > 0 && !e.closest('.graph-scroll, pre, .skip')) \
+           .map(e => [e.getBoundingClientRect(), e]).filter(([r]) => r.right > w + 1 || r.left < -1) \
+           .map(([r, e]) => e.outerHTML.slice(0, 80) + ' ' + r.left + '..' + r.right); \
+         return [w, document.documentElement.scrollWidth, off];",
+    )
+    .await;
+    let width = layout[0].as_u64().unwrap();
+    assert!(width <= NARROW.0 as u64, "{layout}");
+    assert!(
+        layout[1].as_u64().unwrap() <= width,
+        "{name}: the page scrolls sideways on a narrow screen: {layout}"
+    );
+    assert_eq!(layout[2], json!([]), "{name}: controls off the screen");
+    save_screenshot(b, narrow_screenshots_dir(), &format!("{name}-narrow.png")).await;
+    if let Some(sel) = then {
+        js(
+            b,
+            &format!("document.querySelector({sel:?}).scrollIntoView(); return null;"),
+        )
+        .await;
+        save_screenshot(b, narrow_screenshots_dir(), &format!("{name}-narrow-2.png")).await;
+    }
+    if narrow_screenshots_dir().is_some() {
+        // The whole page, to look at.
+        let height = js(
+            b,
+            "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+        )
+        .await;
+        let height = height.as_u64().unwrap_or(844).clamp(844, 5000) as u32;
+        b.set_window_size(NARROW.0, height).await.unwrap();
+        save_screenshot(
+            b,
+            narrow_screenshots_dir(),
+            &format!("{name}-narrow-full.png"),
+        )
+        .await;
+    }
+    b.set_window_size(WIDE.0, WIDE.1).await.unwrap();
+}
+
+/// Presses Tab until the focused element matches `selector` (at most `max` times); the
+/// texts of the elements focused on the way. Every one shows its focus (an outline).
+async fn tab_to(b: &Client, selector: &str, max: usize) -> Vec<String> {
+    let tab = char::from(fantoccini::key::Key::Tab).to_string();
+    let mut seen = Vec::new();
+    for _ in 0..max {
+        b.active_element()
+            .await
+            .unwrap()
+            .send_keys(&tab)
+            .await
+            .unwrap();
+        let v = b
+            .execute(
+                "var e = document.activeElement; var s = getComputedStyle(e); \
+                 return [e.matches(arguments[0]), e.tagName + ' ' + (e.textContent || '').trim().slice(0, 40), \
+                         e === document.body || (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)];",
+                vec![json!(selector)],
+            )
+            .await
+            .unwrap();
+        seen.push(v[1].as_str().unwrap_or_default().to_owned());
+        assert_eq!(v[2], json!(true), "no visible focus on {}", v[1]);
+        if v[0] == json!(true) {
+            return seen;
+        }
+    }
+    panic!("{selector} not reached with Tab; focused: {seen:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,6 +486,7 @@ async fn web_view_shows_gitops_dev_live() {
         "gitrepositories/flux-system/flux-system",
         "kustomizations/flux-system/flux-system",
         "kustomizations/flux-system/infra",
+        "helmreleases/flux-system/hello",
     ] {
         until(key, 60, &dev, async || {
             row(&b, key).await.filter(|(c, _)| c.contains("row-ready"))
@@ -382,6 +549,8 @@ async fn web_view_shows_gitops_dev_live() {
     .await;
     assert_eq!(first_row, json!("kustomizations/flux-system/apps"));
     screenshot(&b, "ui-overview.png").await;
+    // On a phone's screen the table's rows become cards; nothing scrolls sideways.
+    check_narrow(&b, "overview", Some("#graph")).await;
 
     // A fixed manifest: the object page's tree shows the Deployment under its
     // Kustomization, and its reconcile button brings the new revision.
@@ -391,13 +560,19 @@ async fn web_view_shows_gitops_dev_live() {
     b.goto(&format!("{url}kustomizations/flux-system/flux-system"))
         .await
         .unwrap();
-    until("the Deployment in the nested tree", 30, &dev, async || {
+    until("the Deployments in the nested tree", 30, &dev, async || {
         let nested = js(
             &b,
-            "return Array.from(document.querySelectorAll('#tree li[data-kind=\"Kustomization\"] li[data-kind=\"Deployment\"] .name')).map(e => e.textContent);",
+            "return Array.from(document.querySelectorAll('#tree li[data-kind=\"Kustomization\"] li[data-kind=\"Deployment\"] .name')).map(e => e.textContent).sort();",
         )
         .await;
-        (nested == json!(["demo/web"])).then_some(())
+        let released = js(
+            &b,
+            "return Array.from(document.querySelectorAll('#tree li[data-kind=\"Kustomization\"] li[data-kind=\"HelmRelease\"] li[data-kind=\"Deployment\"] .name')).map(e => e.textContent);",
+        )
+        .await;
+        (nested == json!(["demo/hello", "demo/web"]) && released == json!(["demo/hello"]))
+            .then_some(())
     })
     .await;
     b.goto(&format!("{url}kustomizations/flux-system/apps"))
@@ -537,6 +712,97 @@ async fn web_view_shows_gitops_dev_live() {
         b.set_window_size(1280, 1000).await.unwrap();
     }
 
+    // A HelmRelease's page compares the objects of its release with the cluster: the
+    // Deployment scaled by hand and the Secret edited by hand have drifted, values masked.
+    b.goto(&format!("{url}helmreleases/flux-system/hello"))
+        .await
+        .unwrap();
+    until("the release's Deployment in the tree", 30, &dev, async || {
+        let tree = js(
+            &b,
+            "return Array.from(document.querySelectorAll('#tree li')).map(li => li.getAttribute('data-kind') + ' ' + li.querySelector('.name').textContent);",
+        )
+        .await;
+        tree.as_array()?
+            .contains(&json!("Deployment demo/hello"))
+            .then_some(())
+    })
+    .await;
+    let client = kube_client(&kubeconfig).await;
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), "demo");
+    deployments
+        .patch(
+            "hello",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let by_hand = "changed-by-hand";
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client, "demo");
+    secrets
+        .patch(
+            "hello-creds",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"data": {"password": b64(by_hand)}})),
+        )
+        .await
+        .unwrap();
+    // With the keyboard only: Tab reaches the actions, then the compare button, each
+    // with a visible focus; Enter presses it.
+    let focused = tab_to(&b, "button[data-diff]", 200).await;
+    for action in ["Reconcile", "Reconcile with source", "Suspend"] {
+        assert!(
+            focused.contains(&format!("BUTTON {action}")),
+            "{action} not reached with Tab: {focused:?}"
+        );
+    }
+    let enter = char::from(fantoccini::key::Key::Enter).to_string();
+    b.active_element()
+        .await
+        .unwrap()
+        .send_keys(&enter)
+        .await
+        .unwrap();
+    let drift = until("the release's drift", 60, &dev, async || {
+        let t = js(
+            &b,
+            "return document.getElementById('diff-out').textContent;",
+        )
+        .await;
+        t.as_str()
+            .filter(|t| t.contains("as Helm last applied it"))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(drift.contains("hello.v1 (deployed)"), "{drift}");
+    assert!(drift.contains("hello@0.1.0"), "{drift}");
+    assert!(drift.contains("drifted Deployment/demo/hello"), "{drift}");
+    assert!(drift.contains("spec.replicas"), "{drift}");
+    assert!(drift.contains("drifted Secret/demo/hello-creds"), "{drift}");
+    assert!(drift.contains("1 unchanged"), "{drift}");
+    assert!(drift.contains("Drift detection is off"), "{drift}");
+    for secret in [CHART_PASSWORD, by_hand, &b64(CHART_PASSWORD), &b64(by_hand)] {
+        assert!(!drift.contains(secret), "{secret} shown: {drift}");
+    }
+    let unchanged = js(
+        &b,
+        "var d = document.querySelector('#diff-out > details'); d.open = true; return d.textContent;",
+    )
+    .await;
+    assert!(
+        unchanged
+            .as_str()
+            .unwrap()
+            .contains("ConfigMap/demo/hello-settings"),
+        "{unchanged}"
+    );
+    check_narrow(&b, "object", Some("#diff-out")).await;
+
     // An unknown object whose name is markup: an escaped 404.
     let evil = "<script>window.__pwned=1</script>";
     let evil_path = "%3Cscript%3Ewindow.__pwned=1%3C%2Fscript%3E";
@@ -570,8 +836,9 @@ async fn web_view_shows_gitops_dev_live() {
     b.close().await.unwrap();
 }
 
-/// Off loopback, `gitops ui` wants its token for everything, and actions also come from
-/// its own pages; with the token they work as the CLI's.
+/// Off loopback, `gitops ui` wants its token for everything but its static assets, and
+/// actions also come from its own pages; with the token they work as the CLI's. An
+/// identity that may only read one namespace sees that namespace, and is told so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_view_off_loopback_needs_the_token() {
     let dir = tempfile::tempdir().unwrap();
@@ -624,10 +891,35 @@ async fn web_view_off_loopback_needs_the_token() {
     let origin = base.trim_end_matches('/');
     let c = http();
 
-    // Nothing without the token.
+    // Nothing without the token but the assets, so the login page has its style.
     let r = c.get(base).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.text().await.unwrap().contains("Token required"));
+    let login = r.text().await.unwrap();
+    assert!(login.contains("Token required"));
+    assert!(login.contains("href=\"/_/static/style.css\""), "{login}");
+    for (asset, content_type) in [
+        ("style.css", "text/css"),
+        ("app.js", "text/javascript"),
+        ("icon.svg", "image/svg+xml"),
+    ] {
+        let r = c
+            .get(format!("{base}_/static/{asset}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{asset}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with(content_type), "{asset}: {ct}");
+    }
+    for path in [
+        "_/static/other.css",
+        "_/stream?page=%2F",
+        "_/object?apiVersion=v1&kind=Namespace&namespace=&name=flux-system",
+        "gitrepositories/flux-system/nowhere",
+    ] {
+        let r = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
     let r = c
         .post(&action)
         .header("origin", origin)
@@ -715,5 +1007,117 @@ async fn web_view_off_loopback_needs_the_token() {
         .unwrap();
     assert_eq!(r.status(), 400);
     drop(ui);
+
+    scoped_identity(&dev, &kubeconfig, dir.path()).await;
     drop(dev);
+}
+
+/// A ServiceAccount that may only read `flux-system` (the `view` role, which the Flux
+/// kinds aggregate into, bound there): the web view watches that namespace, says so, and
+/// shows its objects, not those of other namespaces.
+async fn scoped_identity(dev: &Proc, admin_kubeconfig: &Path, dir: &Path) {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let admin = kube_client(admin_kubeconfig).await;
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "viewer", "namespace": "flux-system"}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": "flux-view",
+                            "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+               "rules": [{"apiGroups": ["source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io",
+                                        "helm.toolkit.fluxcd.io", "image.toolkit.fluxcd.io"],
+                          "resources": ["*"], "verbs": ["get", "list", "watch"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "viewer-view", "namespace": "flux-system"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+               "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": "flux-system"}]}),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}),
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+               "metadata": {"name": "elsewhere", "namespace": "team"},
+               "spec": {"url": "http://127.0.0.1:1/elsewhere.git", "interval": "1h", "suspend": true}}),
+    ];
+    let applier = gitops_apply::Applier::new(admin.clone(), "ui-test");
+    applier
+        .apply(objects.to_vec(), &gitops_apply::ApplyOptions::default())
+        .await
+        .unwrap();
+    let sa: kube::Api<ServiceAccount> = kube::Api::namespaced(admin, "flux-system");
+    let token = sa
+        .create_token_request(
+            "viewer",
+            &kube::api::PostParams::default(),
+            &TokenRequest {
+                spec: TokenRequestSpec {
+                    expiration_seconds: Some(3600),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .token;
+    let text = std::fs::read_to_string(admin_kubeconfig).unwrap();
+    let scoped: String = text
+        .lines()
+        .map(|l| match l.trim_start().strip_prefix("token: ") {
+            Some(_) => format!("    token: {token}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(scoped, text, "no token in {text}");
+    let kubeconfig = dir.join("viewer.kubeconfig");
+    std::fs::write(&kubeconfig, scoped).unwrap();
+    let ui = Proc::gitops(&[
+        "ui",
+        "--listen",
+        "127.0.0.1:0",
+        "-n",
+        "flux-system",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    let url = ui.web_view_url().await;
+    let c = http();
+    let page = until("the namespace notice", 60, dev, async || {
+        let body = c.get(&url).send().await.ok()?.text().await.ok()?;
+        (body.contains("Showing namespace <strong>flux-system</strong> only")
+            && body.contains("data-key=\"gitrepositories/flux-system/nowhere\""))
+        .then_some(body)
+    })
+    .await;
+    assert!(!page.contains("Cannot watch"), "{page}");
+    assert!(!page.contains("elsewhere"), "{page}");
+    assert!(
+        page.contains("may not list Flux objects or their events in all namespaces"),
+        "{page}"
+    );
+    // Its objects' pages work with the same identity.
+    let r = c
+        .get(format!("{url}gitrepositories/flux-system/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Granted more, it widens to all namespaces by itself (it tries every 20 s).
+    let grant = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "viewer-view-all"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": "flux-system"}]});
+    applier
+        .apply(vec![grant], &gitops_apply::ApplyOptions::default())
+        .await
+        .unwrap();
+    let page = until("all namespaces", 60, &ui, async || {
+        let body = c.get(&url).send().await.ok()?.text().await.ok()?;
+        body.contains("data-key=\"gitrepositories/team/elsewhere\"")
+            .then_some(body)
+    })
+    .await;
+    assert!(!page.contains("Showing namespace"), "{page}");
+    assert!(!page.contains("Cannot watch"), "{page}");
+    drop(ui);
 }

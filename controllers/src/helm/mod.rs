@@ -679,14 +679,36 @@ async fn desired_for_drift(
     req: &release::Request<'_>,
     rel: &gitops_helm::release::Release,
 ) -> Result<Vec<Value>, String> {
-    let actions = Actions::new(req.cluster, &req.target.storage_namespace);
+    drift_objects(
+        &req.cluster.applier,
+        &req.target.storage_namespace,
+        req.hr,
+        rel,
+    )
+    .await
+}
+
+/// What drift detection compares with the cluster for the release `rel` of `hr`: the
+/// objects of its manifest as they would be applied (namespaces defaulted, Helm's owner
+/// metadata), minus those excluded from drift detection, with the fields
+/// `spec.driftDetection.ignore` names taken from the live objects (read with `applier`).
+/// Public so `gitops ui` shows a HelmRelease's drift by the controller's own rules.
+pub async fn drift_objects(
+    applier: &Applier,
+    storage_namespace: &str,
+    hr: &HelmRelease,
+    rel: &gitops_helm::release::Release,
+) -> Result<Vec<Value>, String> {
+    let cluster = KubeCluster {
+        applier: applier.clone(),
+    };
+    let actions = Actions::new(&cluster, storage_namespace);
     let mut objects = actions.objects(rel).await?;
     objects.retain(|o| {
         o["metadata"]["annotations"]["helm.toolkit.fluxcd.io/driftDetection"] != "disabled"
             && o["metadata"]["annotations"][gitops_api::annotations::RECONCILE] != "disabled"
     });
-    let rules = req
-        .hr
+    let rules = hr
         .spec
         .drift_detection
         .as_ref()
@@ -695,8 +717,7 @@ async fn desired_for_drift(
     let ignored =
         crate::kustomize::build::ignored_paths(&rules, &objects).map_err(|e| e.message)?;
     if !ignored.is_empty() {
-        req.cluster
-            .applier
+        applier
             .keep_live_fields(&mut objects, &ignored)
             .await
             .map_err(|e| e.to_string())?;

@@ -231,85 +231,108 @@ impl Builder {
             })?,
         };
         self.kustomization = Some(k.clone());
-        let manifest = generate(&k, &self.opts.path, &self.opts.ignore)
-            .map_err(|e| anyhow!("failed to generate kustomization.yaml: {e:#} <nil>"))?;
-        let build_opts = BuildOptions {
-            load_restrictor: LoadRestrictor::None,
-            sandbox: match &self.sandbox {
-                Some(root) => Some(root.clone()),
-                None if self.opts.in_memory => std::env::current_dir().ok(),
-                None => None,
-            },
-            chart_renderer: None,
+        // Reading the directory and building are blocking work: off the async threads.
+        let sandbox = match &self.sandbox {
+            Some(root) => Some(root.clone()),
+            None if self.opts.in_memory => std::env::current_dir().ok(),
+            None => None,
         };
-        let mut resources = gitops_kustomize::build_with_kustomization(
-            &self.opts.path,
-            &manifest.file_name,
-            &manifest.text,
-            &build_opts,
-        )
-        .map_err(|e| anyhow!("kustomize build failed: {e}"))?;
+        let (dir, ignore, spec) = (self.opts.path.clone(), self.opts.ignore.clone(), k.clone());
+        let mut resources = blocking(move || {
+            let manifest = generate(&spec, &dir, &ignore)
+                .map_err(|e| anyhow!("failed to generate kustomization.yaml: {e:#} <nil>"))?;
+            let build_opts = BuildOptions {
+                load_restrictor: LoadRestrictor::None,
+                sandbox,
+                chart_renderer: None,
+            };
+            gitops_kustomize::build_with_kustomization(
+                &dir,
+                &manifest.file_name,
+                &manifest.text,
+                &build_opts,
+            )
+            .map_err(|e| anyhow!("kustomize build failed: {e}"))
+        })
+        .await?;
         if !k["spec"]["postBuild"].is_null() {
-            self.substitute(&k, &mut resources).await?;
+            resources = self.substitute(&k, resources).await?;
         }
         let name = meta_str(&k, "name").to_owned();
         let namespace = meta_str(&k, "namespace").to_owned();
-        let mut objects = Vec::with_capacity(resources.len());
-        for r in &mut resources {
-            set_owner_labels(r, &name, &namespace);
-            mask_sops_data(r)?;
-            let v: Value = serde_json::from_str(&yaml::to_go_json(&r.obj))
-                .with_context(|| format!("kustomize build failed: {}", r.cur_id()))?;
-            objects.extend(read_objects(v));
-        }
-        Ok(objects)
+        blocking(move || {
+            let mut objects = Vec::with_capacity(resources.len());
+            for r in &mut resources {
+                set_owner_labels(r, &name, &namespace);
+                mask_sops_data(r)?;
+                let v: Value = serde_json::from_str(&yaml::to_go_json(&r.obj))
+                    .with_context(|| format!("kustomize build failed: {}", r.cur_id()))?;
+                objects.extend(read_objects(v));
+            }
+            Ok(objects)
+        })
+        .await
     }
 
-    /// Post-build substitution, resource by resource (Flux's `SubstituteVariables`).
-    async fn substitute(&self, k: &Value, resources: &mut [Resource]) -> anyhow::Result<()> {
-        let post = &k["spec"]["postBuild"];
-        let always = post["substituteStrategy"] == "Always";
-        let mut vars: Option<BTreeMap<String, String>> = None;
-        for r in resources.iter_mut() {
-            if r.string_map("labels")
+    /// Post-build substitution, resource by resource (Flux's `SubstituteVariables`): the
+    /// variables are read once, when the first resource that is not disabled needs them.
+    async fn substitute(
+        &self,
+        k: &Value,
+        resources: Vec<Resource>,
+    ) -> anyhow::Result<Vec<Resource>> {
+        fn disabled(r: &Resource) -> bool {
+            r.string_map("labels")
                 .iter()
                 .chain(r.string_map("annotations").iter())
                 .any(|(key, v)| key == flux::substitute::SUBSTITUTE_ANNOTATION && v == "disabled")
-            {
-                continue;
-            }
-            let name = r.name().to_owned();
-            let fail = |e: String| anyhow!("var substitution failed for '{name}': {e}");
-            if vars.is_none() {
-                vars = Some(
-                    self.load_variables(k)
-                        .await
-                        .map_err(|e| fail(format!("{e:#}")))?,
-                );
-            }
-            let vars = vars.as_ref().map_or_else(BTreeMap::new, Clone::clone);
-            if vars.is_empty() && !always {
-                continue;
-            }
-            if let Some(bad) = vars.keys().find(|v| !valid_var_name(v)) {
-                return Err(fail(format!(
-                    "envsubst error: '{bad}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
-                )));
-            }
-            let text = yaml::to_yaml(&r.obj).map_err(|e| fail(e.to_string()))?;
-            let out =
-                flux::substitute_str(&text, &vars, self.opts.strict_substitute).map_err(|e| {
+        }
+        let fail = |name: &str, e: String| anyhow!("var substitution failed for '{name}': {e}");
+        let Some(first) = resources.iter().find(|r| !disabled(r)) else {
+            return Ok(resources);
+        };
+        let vars = self
+            .load_variables(k)
+            .await
+            .map_err(|e| fail(first.name(), format!("{e:#}")))?;
+        let always = k["spec"]["postBuild"]["substituteStrategy"] == "Always";
+        let strict = self.opts.strict_substitute;
+        let mut resources = resources;
+        blocking(move || {
+            for r in resources.iter_mut() {
+                if disabled(r) {
+                    continue;
+                }
+                if vars.is_empty() && !always {
+                    continue;
+                }
+                let name = r.name().to_owned();
+                if let Some(bad) = vars.keys().find(|v| !valid_var_name(v)) {
+                    return Err(fail(
+                        &name,
+                        format!(
+                            "envsubst error: '{bad}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
+                        ),
+                    ));
+                }
+                let text = yaml::to_yaml(&r.obj).map_err(|e| fail(&name, e.to_string()))?;
+                let out = flux::substitute_str(&text, &vars, strict).map_err(|e| {
                     let m = e.to_string();
                     let m = match m.strip_prefix("variable not set (strict mode): ") {
                         Some(v) => format!("variable not set (strict mode): {v:?}"),
                         None => m,
                     };
-                    fail(format!("envsubst error: variable substitution failed: {m}"))
+                    fail(
+                        &name,
+                        format!("envsubst error: variable substitution failed: {m}"),
+                    )
                 })?;
-            r.obj = yaml::parse_one(&out)
-                .map_err(|e| fail(format!("envsubst error: YAMLToJSON: {e}")))?;
-        }
-        Ok(())
+                r.obj = yaml::parse_one(&out)
+                    .map_err(|e| fail(&name, format!("envsubst error: YAMLToJSON: {e}")))?;
+            }
+            Ok(resources)
+        })
+        .await
     }
 
     /// `substituteFrom` (unless dry-run), then `substitute`, newlines removed.
@@ -333,6 +356,16 @@ impl Builder {
         .await
         .map_err(|e| anyhow!("{e}"))
     }
+}
+
+/// Runs blocking or CPU-heavy work (reading directories, building) on the runtime's
+/// blocking threads, so the async threads keep serving (the web view's requests).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| anyhow!("kustomize build failed: {e}"))?
 }
 
 fn valid_var_name(n: &str) -> bool {
@@ -853,14 +886,73 @@ pub struct DryRun {
 /// as `flux diff kustomization` does it (its ignore rules, exclusions and SOPS Secrets
 /// compared by keys). Returns the Kustomization the build used and the results.
 pub async fn dry_run(builder: &mut Builder) -> anyhow::Result<(Value, Vec<DryRun>)> {
-    let mut objects = builder.build().await?;
-    for o in objects.iter_mut() {
-        normalize(o);
-    }
+    let objects = builder.build().await?;
     let k = builder.kustomization.clone().unwrap_or(Value::Null);
     let client = builder.client()?.clone();
     let applier = Applier::new(client, FIELD_MANAGER);
-    let rules: Vec<flux::IgnoreRule> = k["spec"]["ignore"]
+    // Normalizing and matching the ignore rules is CPU work: off the async threads.
+    let spec = k["spec"]["ignore"].clone();
+    let prepared = blocking(move || {
+        let rules = ignore_rules_of(&spec)?;
+        Ok(objects
+            .into_iter()
+            .map(|mut obj| {
+                normalize(&mut obj);
+                let ignore = if rules.is_empty() {
+                    Vec::new()
+                } else {
+                    let resource = to_yaml_value(&obj).ok().map(Resource::new);
+                    rules.paths_for(resource.as_ref())
+                };
+                (obj, ignore)
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let selector = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let mut out = Vec::with_capacity(prepared.len());
+    for (obj, ignore_paths) in prepared {
+        let opts = DiffOptions {
+            exclusions: selector(&[
+                ("kustomize.toolkit.fluxcd.io/reconcile", "disabled"),
+                ("kustomize.toolkit.fluxcd.io/ssa", "ignore"),
+            ]),
+            if_not_present: selector(&[("kustomize.toolkit.fluxcd.io/ssa", "ifnotpresent")]),
+            force: false,
+            force_selector: selector(&[("kustomize.toolkit.fluxcd.io/force", "enabled")]),
+            ignore_paths,
+        };
+        let outcome = match applier.diff_object(&obj, &opts).await {
+            Ok(mut change) => {
+                if obj["kind"] == "Secret"
+                    && change.action == Action::Configured
+                    && let (Some(live), Some(merged)) =
+                        (change.live.as_mut(), change.merged.as_mut())
+                    && !sops_secret_drift(&obj, live, merged)
+                {
+                    change.action = Action::Unchanged;
+                }
+                Ok(change)
+            }
+            Err(DiffError::Apply(a)) => Err(a.to_string()),
+            Err(other) => Err(other.to_string()),
+        };
+        out.push(DryRun {
+            built: obj,
+            outcome,
+        });
+    }
+    Ok((k, out))
+}
+
+/// The Kustomization's drift ignore rules (`spec.ignore`).
+fn ignore_rules_of(ignore: &Value) -> anyhow::Result<flux::IgnoreRules> {
+    let rules: Vec<flux::IgnoreRule> = ignore
         .as_array()
         .into_iter()
         .flatten()
@@ -890,51 +982,7 @@ pub async fn dry_run(builder: &mut Builder) -> anyhow::Result<(Value, Vec<DryRun
             }),
         })
         .collect();
-    let rules = flux::IgnoreRules::new(&rules).map_err(|e| anyhow!("{e}"))?;
-    let selector = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    };
-    let mut out = Vec::with_capacity(objects.len());
-    for obj in objects {
-        let resource = to_yaml_value(&obj).ok().map(Resource::new);
-        let opts = DiffOptions {
-            exclusions: selector(&[
-                ("kustomize.toolkit.fluxcd.io/reconcile", "disabled"),
-                ("kustomize.toolkit.fluxcd.io/ssa", "ignore"),
-            ]),
-            if_not_present: selector(&[("kustomize.toolkit.fluxcd.io/ssa", "ifnotpresent")]),
-            force: false,
-            force_selector: selector(&[("kustomize.toolkit.fluxcd.io/force", "enabled")]),
-            ignore_paths: if rules.is_empty() {
-                Vec::new()
-            } else {
-                rules.paths_for(resource.as_ref())
-            },
-        };
-        let outcome = match applier.diff_object(&obj, &opts).await {
-            Ok(mut change) => {
-                if obj["kind"] == "Secret"
-                    && change.action == Action::Configured
-                    && let (Some(live), Some(merged)) =
-                        (change.live.as_mut(), change.merged.as_mut())
-                    && !sops_secret_drift(&obj, live, merged)
-                {
-                    change.action = Action::Unchanged;
-                }
-                Ok(change)
-            }
-            Err(DiffError::Apply(a)) => Err(a.to_string()),
-            Err(other) => Err(other.to_string()),
-        };
-        out.push(DryRun {
-            built: obj,
-            outcome,
-        });
-    }
-    Ok((k, out))
+    flux::IgnoreRules::new(&rules).map_err(|e| anyhow!("{e}"))
 }
 
 /// The objects of the Kustomization `k`'s inventory that `applied` no longer has, in

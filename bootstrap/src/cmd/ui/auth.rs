@@ -2,12 +2,22 @@
 //! `kubectl proxy`), but only through a loopback host name, so a web page cannot reach it
 //! by pointing its own name at 127.0.0.1 (DNS rebinding). Anywhere else every request
 //! needs the token printed at start: a cookie set after `/?token=…`, or an
-//! `Authorization: Bearer` header. Actions (POST) must also come from the view's own pages
+//! `Authorization: Bearer` header; only the static assets ([`PUBLIC_PATHS`]: the style
+//! sheet, script and icon, which hold nothing about the cluster) are served without it,
+//! so the login page is styled. Actions (POST) must also come from the view's own pages
 //! (`Origin` or `Sec-Fetch-Site`), so another site cannot make a browser send them.
 
 use base64::Engine as _;
 use hyper::http::{HeaderMap, Method, StatusCode, Uri, header};
 use std::net::{IpAddr, SocketAddr};
+
+/// The paths served without the token (to `GET` only, matched exactly): the embedded
+/// static assets, the same for every server and free of anything about the cluster.
+pub const PUBLIC_PATHS: &[&str] = &[
+    "/_/static/style.css",
+    "/_/static/app.js",
+    "/_/static/icon.svg",
+];
 
 /// The access policy of one server.
 pub struct Access {
@@ -130,6 +140,9 @@ impl Access {
             }
             return Verdict::Allow { bearer: false };
         };
+        if method == Method::GET && PUBLIC_PATHS.contains(&uri.path()) {
+            return Verdict::Allow { bearer: false };
+        }
         if let Some(given) = query_param(uri, "token") {
             if !same(given.as_bytes(), token.as_bytes()) {
                 return Verdict::Deny(StatusCode::UNAUTHORIZED, "The token is not right.");
@@ -302,6 +315,67 @@ mod tests {
             access.check(&Method::POST, &uri("/_/action"), &bad),
             Verdict::Deny(StatusCode::UNAUTHORIZED, _)
         ));
+    }
+
+    #[test]
+    fn only_the_static_assets_are_public() {
+        let access = Access::new("0.0.0.0:9000".parse().unwrap());
+        let h = headers(&[("host", "192.0.2.1:9000")]);
+        let check = |method: &Method, path: &str| access.check(method, &uri(path), &h);
+        for path in [
+            "/_/static/style.css",
+            "/_/static/app.js",
+            "/_/static/icon.svg",
+            "/_/static/style.css?v=1",
+        ] {
+            assert_eq!(
+                check(&Method::GET, path),
+                Verdict::Allow { bearer: false },
+                "{path}"
+            );
+        }
+        for path in [
+            "/",
+            "/?x=1",
+            "/_/static/",
+            "/_/static",
+            "/_/static/other.css",
+            "/_/static/style.css/",
+            "/_/static/style.css/x",
+            "/_/static/%73tyle.css",
+            "/_/static//style.css",
+            "/_/static/../stream",
+            "/_/static/style.css/../../stream",
+            "/_/stream?page=%2F",
+            "/_/object?apiVersion=v1&kind=Secret&namespace=a&name=b",
+            "/kustomizations/flux-system/flux-system",
+            "/_/STATIC/style.css",
+        ] {
+            assert!(
+                matches!(
+                    check(&Method::GET, path),
+                    Verdict::Deny(StatusCode::UNAUTHORIZED, _)
+                ),
+                "{path} needs the token"
+            );
+        }
+        // Only GET: a POST to an asset's path needs the token like any other.
+        assert!(matches!(
+            check(&Method::POST, "/_/static/style.css"),
+            Verdict::Deny(StatusCode::UNAUTHORIZED, _)
+        ));
+        assert!(matches!(
+            check(&Method::POST, "/_/action/gitrepositories/a/b"),
+            Verdict::Deny(StatusCode::UNAUTHORIZED, _)
+        ));
+        // On loopback, the assets still want a loopback host name, as every path does.
+        let local = Access::new("127.0.0.1:9000".parse().unwrap());
+        let rebound = local.check(
+            &Method::GET,
+            &uri("/_/static/style.css"),
+            &headers(&[("host", "evil.example:9000")]),
+        );
+        assert!(matches!(rebound, Verdict::Deny(StatusCode::FORBIDDEN, _)));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! What an object page reads from the cluster beyond the watched Flux objects: the
 //! inventory tree with each object's health (through `gitops tree`'s walk), an object's
-//! live YAML with Secrets masked, and a Kustomization's diff against its source (the
-//! source's artifact built and dry-run applied as `gitops diff kustomization` does).
+//! live YAML with Secrets masked, a Kustomization's diff against its source (the
+//! source's artifact built and dry-run applied as `gitops diff kustomization` does), and a
+//! HelmRelease's drift from its current release (the stored manifest dry-run applied as
+//! helm-controller's drift detection does). CPU-heavy and blocking parts (builds, YAML,
+//! reports, the temporary directory) run on the runtime's blocking threads.
 
 use super::model::{self, Store};
 use crate::cli::{FluxKind, kinds, object};
@@ -137,23 +140,7 @@ pub fn masked(mut obj: Value) -> Value {
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("managedFields");
     }
-    let is_secret = obj["kind"] == "Secret" && obj["apiVersion"] == "v1";
-    if is_secret {
-        for field in ["data", "stringData"] {
-            if let Some(m) = obj.get_mut(field).and_then(Value::as_object_mut) {
-                for v in m.values_mut() {
-                    *v = json!(MASKED);
-                }
-            }
-        }
-        if let Some(a) = obj
-            .pointer_mut("/metadata/annotations")
-            .and_then(Value::as_object_mut)
-            && a.contains_key(LAST_APPLIED)
-        {
-            a.insert(LAST_APPLIED.into(), json!(MASKED));
-        }
-    }
+    mask_secret(&mut obj, &["data", "stringData"]);
     obj
 }
 
@@ -194,9 +181,8 @@ pub async fn live_yaml(
     let Some(obj) = api.get_opt(name).await.map_err(object::api_error)? else {
         return Ok(None);
     };
-    let v = masked(object::to_value(&obj)?);
-    let doc = crate::cli::yaml::document(&v)?;
-    Ok(Some(doc.trim_start_matches("---\n").to_owned()))
+    let v = object::to_value(&obj)?;
+    Ok(Some(blocking(move || masked_yaml(v)).await?))
 }
 
 /// One object of a diff.
@@ -210,21 +196,116 @@ pub struct DiffEntry {
     pub detail: String,
 }
 
-/// A Kustomization's objects compared with what its source declares.
+/// What a diff compared the cluster with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Basis {
+    /// A Kustomization's objects built from its source's artifact at this revision.
+    Built {
+        /// The artifact's revision.
+        revision: String,
+    },
+    /// A HelmRelease's objects from its current release record.
+    Release {
+        /// `<release name>.v<version>`.
+        release: String,
+        /// Its Helm status (`deployed`, `failed`, …).
+        status: String,
+        /// `<chart>@<version>`.
+        chart: String,
+        /// Whether helm-controller's drift detection is on (`enabled` or `warn`); when
+        /// off, the controller neither reports nor corrects what the diff shows.
+        detection: String,
+    },
+}
+
+/// A Kustomization's or HelmRelease's objects compared with what the cluster has.
 #[derive(Clone, Debug)]
 pub struct DiffReport {
-    /// The source's artifact revision the objects were built from.
-    pub revision: String,
-    /// Object by object, in build order, then what would be pruned.
+    /// What the objects came from.
+    pub basis: Basis,
+    /// Object by object, in build (or manifest) order, then what would be pruned.
     pub entries: Vec<DiffEntry>,
     /// Objects the dry run refused.
     pub errors: Vec<String>,
 }
 
+/// `obj` as YAML, Secrets masked.
+fn masked_yaml(obj: Value) -> anyhow::Result<String> {
+    Ok(crate::cli::yaml::document(&masked(obj))?
+        .trim_start_matches("---\n")
+        .to_owned())
+}
+
+/// The values of a Secret's `stringData` (which a dry run may echo) and kubectl's
+/// last-applied copy masked; `data` is masked by the dry run itself, keeping which values
+/// differ (`*** (before)`, `*** (after)`).
+fn mask_drift_side(obj: &mut Value) {
+    mask_secret(obj, &["stringData"]);
+}
+
+/// When `obj` is a Secret: every value of its `fields` and kubectl's last-applied copy of
+/// it masked.
+fn mask_secret(obj: &mut Value, fields: &[&str]) {
+    if obj["kind"] != "Secret" || obj["apiVersion"] != "v1" {
+        return;
+    }
+    for field in fields {
+        if let Some(m) = obj.get_mut(*field).and_then(Value::as_object_mut) {
+            for v in m.values_mut() {
+                *v = json!(MASKED);
+            }
+        }
+    }
+    if let Some(a) = obj
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+        && a.contains_key(LAST_APPLIED)
+    {
+        a.insert(LAST_APPLIED.into(), json!(MASKED));
+    }
+}
+
+/// One object's dry run as a diff entry: `created` with the object's YAML, `drifted`
+/// with the field-by-field report (`gitops diff`'s), `skipped` or `unchanged`; Secret
+/// values masked. Runs on a blocking thread (YAML and reports of large objects).
+fn entry(built: Value, change: gitops_apply::ObjectDiff) -> anyhow::Result<DiffEntry> {
+    let (action, detail) = match change.action {
+        Action::Created => ("created", masked_yaml(built)?),
+        Action::Configured => (
+            "drifted",
+            match (change.live, change.merged) {
+                (Some(mut live), Some(mut merged)) => {
+                    mask_drift_side(&mut live);
+                    mask_drift_side(&mut merged);
+                    ksbuild::dyff::report(&live, &merged, 100)
+                }
+                _ => String::new(),
+            },
+        ),
+        Action::Skipped => ("skipped", String::new()),
+        _ => ("unchanged", String::new()),
+    };
+    Ok(DiffEntry {
+        object: change.object.to_string(),
+        action,
+        detail,
+    })
+}
+
+/// Runs CPU-heavy or blocking work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| anyhow!("internal error: {e}"))?
+}
+
 /// The diff of the Kustomization `ks`: its source's artifact downloaded (directly, or
 /// through the API server's service proxy when the URL is cluster-internal), verified and
 /// extracted into a temporary directory; built there, reading nothing outside it; each
-/// object dry-run applied (`gitops diff kustomization`'s mechanism); Secrets masked.
+/// object dry-run applied (`gitops diff kustomization`'s mechanism); Secrets masked. The
+/// build, the reports and the clean-up run on blocking threads.
 pub async fn diff_kustomization(client: &kube::Client, ks: &Value) -> anyhow::Result<DiffReport> {
     let ns = ks["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = ks["metadata"]["name"].as_str().unwrap_or_default();
@@ -247,14 +328,38 @@ pub async fn diff_kustomization(client: &kube::Client, ks: &Value) -> anyhow::Re
         );
     };
     let revision = artifact["revision"].as_str().unwrap_or_default().to_owned();
-    let dir = tempfile::Builder::new()
-        .prefix("gitops-ui-diff")
-        .tempdir()?;
-    let root = dir.path().join("artifact");
+    let dir = blocking(|| {
+        Ok(tempfile::Builder::new()
+            .prefix("gitops-ui-diff")
+            .tempdir()?)
+    })
+    .await?;
+    let result = diff_in(client, ks, ns, name, url, digest, revision, dir.path()).await;
+    // Removing the extracted artifact is file system work too.
+    let _ = tokio::task::spawn_blocking(move || drop(dir)).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn diff_in(
+    client: &kube::Client,
+    ks: &Value,
+    ns: &str,
+    name: &str,
+    url: &str,
+    digest: &str,
+    revision: String,
+    dir: &Path,
+) -> anyhow::Result<DiffReport> {
+    let root = dir.join("artifact");
     download(client, url, digest, &root).await?;
-    let spec_path = ks["spec"]["path"].as_str().unwrap_or_default();
+    let spec_path = ks["spec"]["path"].as_str().unwrap_or_default().to_owned();
     let path = ksbuild::clean_path(&root.join(spec_path.trim_start_matches('/')));
-    if !path.starts_with(&root) || !path.is_dir() {
+    let is_dir = {
+        let path = path.clone();
+        blocking(move || Ok(path.is_dir())).await?
+    };
+    if !path.starts_with(&root) || !is_dir {
         bail!("spec.path {spec_path:?} is not a directory of the artifact at {revision}");
     }
     let opts = ksbuild::Options {
@@ -266,44 +371,25 @@ pub async fn diff_kustomization(client: &kube::Client, ks: &Value) -> anyhow::Re
     };
     let mut builder = ksbuild::Builder::new(opts, Some(client.clone()))?.sandboxed(root);
     let (k, results) = ksbuild::dry_run(&mut builder).await?;
-    let mut report = DiffReport {
-        revision,
-        entries: Vec::new(),
-        errors: Vec::new(),
-    };
-    let mut applied = Vec::new();
-    for r in results {
-        let change = match r.outcome {
-            Ok(c) => c,
-            Err(e) => {
-                report.errors.push(e);
-                continue;
+    let (mut report, applied) = blocking(move || {
+        let mut report = DiffReport {
+            basis: Basis::Built { revision },
+            entries: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut applied = Vec::new();
+        for r in results {
+            match r.outcome {
+                Ok(change) => {
+                    applied.push(change.object.clone());
+                    report.entries.push(entry(r.built, change)?);
+                }
+                Err(e) => report.errors.push(e),
             }
-        };
-        let (action, detail) = match change.action {
-            Action::Created => (
-                "created",
-                crate::cli::yaml::document(&masked(r.built))?
-                    .trim_start_matches("---\n")
-                    .to_owned(),
-            ),
-            Action::Configured => (
-                "drifted",
-                match (&change.live, &change.merged) {
-                    (Some(live), Some(merged)) => ksbuild::dyff::report(live, merged, 100),
-                    _ => String::new(),
-                },
-            ),
-            Action::Skipped => ("skipped", String::new()),
-            _ => ("unchanged", String::new()),
-        };
-        report.entries.push(DiffEntry {
-            object: change.object.to_string(),
-            action,
-            detail,
-        });
-        applied.push(change.object);
-    }
+        }
+        Ok((report, applied))
+    })
+    .await?;
     if report.errors.is_empty() {
         for r in ksbuild::stale(&k, &applied)? {
             report.entries.push(DiffEntry {
@@ -314,6 +400,88 @@ pub async fn diff_kustomization(client: &kube::Client, ks: &Value) -> anyhow::Re
         }
     }
     Ok(report)
+}
+
+/// The drift of the HelmRelease `hr`: the objects of its current release as
+/// helm-controller's drift detection takes them (its stored manifest, what Helm last
+/// applied, through [`gitops_controllers::helm::drift_objects`]), each dry-run applied
+/// with helm-controller's field manager against the live objects; Secrets masked.
+pub async fn diff_helm_release(client: &kube::Client, hr: &Value) -> anyhow::Result<DiffReport> {
+    if hr["spec"]["kubeConfig"].is_object() {
+        bail!("this HelmRelease releases to a remote cluster: its diff is not supported");
+    }
+    let typed: gitops_api::HelmRelease =
+        serde_json::from_value(hr.clone()).map_err(|e| anyhow!("reading the HelmRelease: {e}"))?;
+    let Some(release) = tree::helm_release_record(client, hr).await? else {
+        bail!("nothing released yet: the HelmRelease has no current release in its history");
+    };
+    let storage_ns = hr["status"]["storageNamespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let chart = release
+        .chart
+        .as_ref()
+        .map(|c| {
+            let s = |k: &str| {
+                c.metadata
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            format!("{}@{}", s("name"), s("version"))
+        })
+        .unwrap_or_default();
+    let detection = hr["spec"]["driftDetection"]["mode"]
+        .as_str()
+        .unwrap_or("disabled")
+        .to_owned();
+    let status = serde_json::to_value(release.info.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let basis = Basis::Release {
+        release: format!("{}.v{}", release.name, release.version),
+        status,
+        chart,
+        detection,
+    };
+    let applier = Applier::new(client.clone(), gitops_controllers::helm::FIELD_MANAGER);
+    let objects = gitops_controllers::helm::drift_objects(&applier, &storage_ns, &typed, &release)
+        .await
+        .map_err(|e| anyhow!("reading the release's objects: {e}"))?;
+    let opts = gitops_apply::DiffOptions::default();
+    let results: Vec<(Value, Result<gitops_apply::ObjectDiff, String>)> =
+        futures::stream::iter(objects)
+            .map(|obj| {
+                let (applier, opts) = (&applier, &opts);
+                async move {
+                    let outcome = applier
+                        .diff_object(&obj, opts)
+                        .await
+                        .map_err(|e| e.to_string());
+                    (obj, outcome)
+                }
+            })
+            .buffered(4)
+            .collect()
+            .await;
+    blocking(move || {
+        let mut report = DiffReport {
+            basis,
+            entries: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (built, outcome) in results {
+            match outcome {
+                Ok(change) => report.entries.push(entry(built, change)?),
+                Err(e) => report.errors.push(e),
+            }
+        }
+        Ok(report)
+    })
+    .await
 }
 
 /// Where a cluster-internal artifact URL points: (service, namespace).
@@ -411,6 +579,52 @@ mod tests {
             bare,
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})
         );
+    }
+
+    #[test]
+    fn drift_reports_mask_secrets() {
+        let mut live = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {LAST_APPLIED: "{\"stringData\":{\"p\":\"hunter2\"}}"}},
+            "data": {"p": "*** (before)"},
+        });
+        let mut merged = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s"},
+            "data": {"p": "*** (after)"}, "stringData": {"p": "hunter2"},
+        });
+        mask_drift_side(&mut live);
+        mask_drift_side(&mut merged);
+        assert_eq!(live["data"]["p"], "*** (before)");
+        assert_eq!(merged["data"]["p"], "*** (after)");
+        assert_eq!(merged["stringData"]["p"], MASKED);
+        assert_eq!(live["metadata"]["annotations"][LAST_APPLIED], MASKED);
+        let change = gitops_apply::ObjectDiff {
+            object: gitops_apply::ObjectRef::from_object(&live).unwrap(),
+            action: Action::Configured,
+            live: Some(live.clone()),
+            merged: Some(merged.clone()),
+        };
+        let e = entry(merged.clone(), change).unwrap();
+        assert_eq!(e.action, "drifted");
+        assert!(!e.detail.contains("hunter2"), "{}", e.detail);
+        // Created: the object's YAML, values masked.
+        let created = gitops_apply::ObjectDiff {
+            object: gitops_apply::ObjectRef::from_object(&live).unwrap(),
+            action: Action::Created,
+            live: None,
+            merged: None,
+        };
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+                            "data": {"p": "aHVudGVyMg=="}});
+        let e = entry(secret, created).unwrap();
+        assert_eq!(e.action, "created");
+        assert!(e.detail.contains("p: '***'"), "{}", e.detail);
+        assert!(!e.detail.contains("aHVudGVyMg"), "{}", e.detail);
+        // Other kinds are left alone.
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "stringData": {"a": "b"}});
+        mask_drift_side(&mut cm);
+        assert_eq!(cm["stringData"]["a"], "b");
     }
 
     #[test]

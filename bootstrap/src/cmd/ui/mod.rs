@@ -2,17 +2,20 @@
 //! with the user's kubeconfig identity; `gitops dev` serves the same view.
 //!
 //! - `/` lists every source, Kustomization, HelmRelease and image object across
-//!   namespaces (failing first, with their reasons) and draws their dependency graph.
+//!   namespaces (failing first, with their reasons) and draws their dependency graph. A
+//!   kind the identity may not list in all namespaces is watched in `--namespace` only,
+//!   which the page says.
 //! - `/<plural>/<namespace>/<name>` shows one object: conditions, source and artifact
-//!   revision, inventory tree with health and live YAML, diff with Git (Kustomizations),
-//!   dependencies, events, history, and the actions reconcile (with source), suspend and
-//!   resume, done as the CLI does them ([`crate::cmd::ops`]).
+//!   revision, inventory tree with health and live YAML, diff with Git (Kustomizations)
+//!   or drift from the current release (HelmReleases), dependencies, events, history,
+//!   and the actions reconcile (with source), suspend and resume, done as the CLI does
+//!   them ([`crate::cmd::ops`]).
 //! - Pages are rendered on the server; the server watches the Flux kinds and the Events
 //!   and streams changed page fragments to the page (server-sent events), whose small
 //!   script swaps them in.
 //! - On a loopback address anyone on the machine may use it; elsewhere every request
-//!   needs the token printed at start ([`auth`]). Nothing is fetched from the network: the
-//!   assets are in the binary.
+//!   but those of the static assets needs the token printed at start ([`auth`]). Nothing
+//!   is fetched from the network: the assets are in the binary.
 
 pub mod auth;
 pub mod detail;
@@ -48,15 +51,27 @@ pub struct Server {
 
 impl Server {
     /// Serves the web view on `listener` with `client` (whose identity reads and acts on
-    /// the cluster); actions wait up to `timeout` for the controllers.
+    /// the cluster); actions wait up to `timeout` for the controllers. Kinds the identity
+    /// may not list in all namespaces are watched in `flux-system`.
     pub fn start(
         client: kube::Client,
         listener: tokio::net::TcpListener,
         timeout: Duration,
     ) -> anyhow::Result<Server> {
+        Server::start_in(client, listener, timeout, "flux-system")
+    }
+
+    /// [`Server::start`], watching the kinds the identity may not list in all namespaces
+    /// in `namespace` (`gitops ui -n`).
+    pub fn start_in(
+        client: kube::Client,
+        listener: tokio::net::TcpListener,
+        timeout: Duration,
+        namespace: &str,
+    ) -> anyhow::Result<Server> {
         let addr = listener.local_addr()?;
         let store = model::Store::new();
-        let mut tasks = store.watch(&client);
+        let mut tasks = store.watch(&client, namespace);
         let access = auth::Access::new(addr);
         let token = access.token().map(str::to_owned);
         let shared = Arc::new(server::Shared {
@@ -142,7 +157,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        let server = Server::start(client, listener, args.global.timeout)?;
+        let server = Server::start_in(
+            client,
+            listener,
+            args.global.timeout,
+            &args.global.namespace,
+        )?;
         crate::cli::log::success(format!("web view: {}", server.url()));
         if server.token.is_some() {
             crate::cli::log::warning(format!(

@@ -7,7 +7,7 @@ use crate::cli::{FluxKind, kinds, object};
 use crate::cmd::ops;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, DynamicObject, ListParams, WatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -317,14 +317,26 @@ pub fn source(kind: &FluxKind, obj: &Value) -> Option<Key> {
         .find_map(|(rel, key)| (rel == Relation::Source).then_some(key))
 }
 
-/// An error a watch of one kind reports.
-#[derive(Clone, Debug)]
+/// What is wrong with the watch of one kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The cluster does not serve the kind at all (its CRD is not installed).
+    NotServed,
+    /// This identity may not list the kind in all namespaces: it is watched in this
+    /// namespace only (`--namespace`).
+    Scoped(String),
+    /// The watch fails.
+    Failed,
+}
+
+/// A problem the watch of one kind reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
     /// The kind.
     pub kind: &'static str,
-    /// Whether the cluster does not serve the kind at all (its CRD is not installed).
-    pub not_served: bool,
-    /// What went wrong.
+    /// What is wrong.
+    pub problem: Problem,
+    /// The cluster's words, for failures.
     pub message: String,
 }
 
@@ -349,18 +361,30 @@ impl Store {
         })
     }
 
-    /// Watches every kind and the Events with `client`, until the returned tasks are
-    /// aborted.
-    pub fn watch(self: &Arc<Store>, client: &kube::Client) -> Vec<tokio::task::JoinHandle<()>> {
+    /// Watches every kind and the Events with `client`, in all namespaces, or in
+    /// `namespace` for the kinds this identity may not list in all of them; until the
+    /// returned tasks are aborted.
+    pub fn watch(
+        self: &Arc<Store>,
+        client: &kube::Client,
+        namespace: &str,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks: Vec<_> = KINDS
             .iter()
             .enumerate()
             .map(|(i, kind)| {
-                let api = kind.api(client, None);
-                tokio::spawn(self.clone().watch_kind(i, *kind, api))
+                tokio::spawn(self.clone().watch_kind(
+                    i,
+                    *kind,
+                    client.clone(),
+                    namespace.to_owned(),
+                ))
             })
             .collect();
-        tasks.push(tokio::spawn(self.clone().watch_events(client.clone())));
+        tasks.push(tokio::spawn(
+            self.clone()
+                .watch_events(client.clone(), namespace.to_owned()),
+        ));
         tasks
     }
 
@@ -385,11 +409,7 @@ impl Store {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let changed = match notice {
-            Some(notice) => {
-                let same = n.get(kind).is_some_and(|o| o.message == notice.message);
-                n.insert(kind, notice);
-                !same
-            }
+            Some(notice) => n.insert(kind, notice.clone()).as_ref() != Some(&notice),
             None => n.remove(kind).is_some(),
         };
         drop(n);
@@ -398,10 +418,87 @@ impl Store {
         }
     }
 
-    async fn watch_kind(self: Arc<Store>, i: usize, kind: FluxKind, api: Api<DynamicObject>) {
-        let mut stream = watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
+    /// Watches what `api` gives for a scope (`None`: all namespaces) and hands every event
+    /// to `apply`. When the identity may not list all namespaces (403), watches
+    /// `namespace` instead, says so with a notice, and tries all namespaces again every
+    /// [`WIDEN_EVERY`] (rights may be granted meanwhile).
+    async fn watch_scoped<K>(
+        &self,
+        label: &'static str,
+        namespace: &str,
+        api: impl Fn(Option<&str>) -> Api<K>,
+        mut apply: impl FnMut(&Store, watcher::Event<K>),
+    ) where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    {
+        let mut scoped = false;
+        loop {
+            let mut stream =
+                watcher::watcher(api(scoped.then_some(namespace)), watcher::Config::default())
+                    .default_backoff()
+                    .boxed();
+            let start = tokio::time::Instant::now() + WIDEN_EVERY;
+            let mut widen = tokio::time::interval_at(start, WIDEN_EVERY);
+            loop {
+                tokio::select! {
+                    event = stream.next() => match event {
+                        // A watcher's stream does not end; should it, start again.
+                        None => break,
+                        Some(Ok(e)) => {
+                            let notice = scoped.then(|| Notice {
+                                kind: label,
+                                problem: Problem::Scoped(namespace.to_owned()),
+                                message: String::new(),
+                            });
+                            self.set_notice(label, notice);
+                            apply(self, e);
+                        }
+                        Some(Err(e)) if !scoped && forbidden(&e) => {
+                            scoped = true;
+                            self.set_notice(
+                                label,
+                                Some(Notice {
+                                    kind: label,
+                                    problem: Problem::Scoped(namespace.to_owned()),
+                                    message: String::new(),
+                                }),
+                            );
+                            break;
+                        }
+                        Some(Err(e)) => {
+                            let problem = if not_served(&e) {
+                                Problem::NotServed
+                            } else {
+                                Problem::Failed
+                            };
+                            self.set_notice(
+                                label,
+                                Some(Notice {
+                                    kind: label,
+                                    problem,
+                                    message: watch_error(&e),
+                                }),
+                            );
+                        }
+                    },
+                    _ = widen.tick(), if scoped => {
+                        if may_list_and_watch(&api(None)).await {
+                            scoped = false;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn watch_kind(
+        self: Arc<Store>,
+        i: usize,
+        kind: FluxKind,
+        client: kube::Client,
+        namespace: String,
+    ) {
         let mut fresh: Option<Objects> = None;
         let key = |o: &DynamicObject| {
             (
@@ -416,60 +513,35 @@ impl Store {
             }
             Some(Arc::new(v))
         };
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(e) => {
-                    self.set_notice(kind.kind(), None);
-                    match e {
-                        watcher::Event::Init => fresh = Some(BTreeMap::new()),
-                        watcher::Event::InitApply(o) => {
-                            if let (Some(f), Some(v)) = (fresh.as_mut(), value(&o)) {
-                                f.insert(key(&o), v);
-                            }
-                        }
-                        watcher::Event::InitDone => {
-                            if let Some(f) = fresh.take() {
-                                *self.lock_objects(i) = f;
-                                self.changed();
-                            }
-                        }
-                        watcher::Event::Apply(o) => {
-                            if let Some(v) = value(&o) {
-                                self.lock_objects(i).insert(key(&o), v);
-                                self.changed();
-                            }
-                        }
-                        watcher::Event::Delete(o) => {
-                            self.lock_objects(i).remove(&key(&o));
-                            self.changed();
-                        }
-                    }
-                }
-                Err(e) => {
-                    let not_served = matches!(
-                        &e,
-                        watcher::Error::InitialListFailed(kube::Error::Api(s))
-                            | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-                            if s.code == 404
-                    );
-                    self.set_notice(
-                        kind.kind(),
-                        Some(Notice {
-                            kind: kind.kind(),
-                            not_served,
-                            message: watch_error(&e),
-                        }),
-                    );
+        let apply = |store: &Store, e: watcher::Event<DynamicObject>| match e {
+            watcher::Event::Init => fresh = Some(BTreeMap::new()),
+            watcher::Event::InitApply(o) => {
+                if let (Some(f), Some(v)) = (fresh.as_mut(), value(&o)) {
+                    f.insert(key(&o), v);
                 }
             }
-        }
+            watcher::Event::InitDone => {
+                if let Some(f) = fresh.take() {
+                    *store.lock_objects(i) = f;
+                    store.changed();
+                }
+            }
+            watcher::Event::Apply(o) => {
+                if let Some(v) = value(&o) {
+                    store.lock_objects(i).insert(key(&o), v);
+                    store.changed();
+                }
+            }
+            watcher::Event::Delete(o) => {
+                store.lock_objects(i).remove(&key(&o));
+                store.changed();
+            }
+        };
+        self.watch_scoped(kind.kind(), &namespace, |ns| kind.api(&client, ns), apply)
+            .await;
     }
 
-    async fn watch_events(self: Arc<Store>, client: kube::Client) {
-        let api: Api<Event> = Api::all(client);
-        let mut stream = watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
+    async fn watch_events(self: Arc<Store>, client: kube::Client, namespace: String) {
         let keep = |e: &Event| {
             e.involved_object
                 .kind
@@ -478,44 +550,47 @@ impl Store {
         };
         let uid = |e: &Event| e.metadata.uid.clone().unwrap_or_default();
         let mut fresh: Option<HashMap<String, Event>> = None;
-        while let Some(event) = stream.next().await {
+        let apply = |store: &Store, event: watcher::Event<Event>| {
             let events = || {
-                self.events
+                store
+                    .events
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
             };
             match event {
-                Ok(watcher::Event::Init) => fresh = Some(HashMap::new()),
-                Ok(watcher::Event::InitApply(e)) => {
+                watcher::Event::Init => fresh = Some(HashMap::new()),
+                watcher::Event::InitApply(e) => {
                     if let Some(f) = fresh.as_mut().filter(|_| keep(&e)) {
                         f.insert(uid(&e), e);
                     }
                 }
-                Ok(watcher::Event::InitDone) => {
+                watcher::Event::InitDone => {
                     if let Some(f) = fresh.take() {
                         *events() = f;
-                        self.changed();
+                        store.changed();
                     }
                 }
-                Ok(watcher::Event::Apply(e)) if keep(&e) => {
+                watcher::Event::Apply(e) if keep(&e) => {
                     events().insert(uid(&e), e);
-                    self.changed();
+                    store.changed();
                 }
-                Ok(watcher::Event::Delete(e)) if keep(&e) => {
+                watcher::Event::Delete(e) if keep(&e) => {
                     events().remove(&uid(&e));
-                    self.changed();
+                    store.changed();
                 }
-                Ok(_) => {}
-                Err(e) => self.set_notice(
-                    "Event",
-                    Some(Notice {
-                        kind: "Event",
-                        not_served: false,
-                        message: watch_error(&e),
-                    }),
-                ),
+                _ => {}
             }
-        }
+        };
+        self.watch_scoped(
+            "Event",
+            &namespace,
+            |ns| match ns {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            },
+            apply,
+        )
+        .await;
     }
 
     /// Every object of every kind, with its kind.
@@ -590,6 +665,43 @@ impl Store {
         out.sort_by_key(crate::cmd::events::event_time);
         out
     }
+}
+
+/// How often a watch narrowed to one namespace tries all namespaces again.
+pub const WIDEN_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Whether `api` may be listed and watched (a list of one, a watch ended at once).
+async fn may_list_and_watch<K>(api: &Api<K>) -> bool
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let Ok(list) = api.list(&ListParams::default().limit(1)).await else {
+        return false;
+    };
+    let version = list.metadata.resource_version.unwrap_or_default();
+    api.watch(&WatchParams::default().timeout(1), &version)
+        .await
+        .is_ok()
+}
+
+/// The HTTP status code of a failed list or watch.
+fn code_of(e: &watcher::Error) -> Option<u16> {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// Whether the identity may not list or watch (403).
+fn forbidden(e: &watcher::Error) -> bool {
+    code_of(e) == Some(403)
+}
+
+/// Whether the cluster does not serve the kind (404 on the list).
+fn not_served(e: &watcher::Error) -> bool {
+    !matches!(e, watcher::Error::WatchFailed(_)) && code_of(e) == Some(404)
 }
 
 /// A watch error without the noise of its wrapping.

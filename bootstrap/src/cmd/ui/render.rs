@@ -3,7 +3,7 @@
 //! same fragments again when they change, and the page's script swaps them in.
 //! Everything from the cluster or the request goes through [`esc`].
 
-use super::detail::{DiffReport, Node};
+use super::detail::{Basis, DiffReport, Node};
 use super::html::{esc, object_href, table, time, url_part};
 use super::model::{self, Key, Relation, State, Store, Summary};
 use crate::cli::FluxKind;
@@ -126,27 +126,7 @@ pub fn overview_fragments(store: &Store) -> Vec<(&'static str, String)> {
     }
     summary.push_str("</p>");
 
-    let mut notices = String::new();
-    let mut not_served = Vec::new();
-    for n in store.notices() {
-        if n.not_served {
-            not_served.push(n.kind);
-        } else {
-            let _ = write!(
-                notices,
-                "<p class=\"notice\" role=\"alert\">Cannot watch {}: {}</p>",
-                esc(n.kind),
-                esc(&n.message)
-            );
-        }
-    }
-    if !not_served.is_empty() {
-        let _ = write!(
-            notices,
-            "<p class=\"muted\">Not served by this cluster: {}.</p>",
-            esc(&not_served.join(", "))
-        );
-    }
+    let notices = notices(&store.notices());
 
     let mut body = String::new();
     if rows.is_empty() {
@@ -192,6 +172,55 @@ pub fn overview_fragments(store: &Store) -> Vec<(&'static str, String)> {
         ("rows", body),
         ("graph", graph(store, None)),
     ]
+}
+
+/// The watches' problems: the kinds watched in one namespace only (this identity may not
+/// list them in all), failures, and the kinds the cluster does not serve.
+fn notices(all: &[model::Notice]) -> String {
+    let mut out = String::new();
+    let mut scoped: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut not_served = Vec::new();
+    for n in all {
+        match &n.problem {
+            model::Problem::Scoped(ns) => scoped.entry(ns).or_default().push(n.kind),
+            model::Problem::NotServed => not_served.push(n.kind),
+            model::Problem::Failed => {
+                let _ = write!(
+                    out,
+                    "<p class=\"notice\" role=\"alert\">Cannot watch {}: {}</p>",
+                    esc(n.kind),
+                    esc(&n.message)
+                );
+            }
+        }
+    }
+    for (ns, kinds) in scoped {
+        let every = model::KINDS
+            .iter()
+            .map(FluxKind::kind)
+            .chain(["Event"])
+            .all(|k| kinds.contains(&k));
+        let what = if every {
+            "Flux objects or their events".to_owned()
+        } else {
+            esc(&kinds.join(", "))
+        };
+        let _ = write!(
+            out,
+            "<p class=\"info\" role=\"status\">Showing namespace <strong>{}</strong> only: \
+this identity may not list {what} in all namespaces. Another namespace: \
+<code>gitops ui -n &lt;namespace&gt;</code>.</p>",
+            esc(ns),
+        );
+    }
+    if !not_served.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">Not served by this cluster: {}.</p>",
+            esc(&not_served.join(", "))
+        );
+    }
+    out
 }
 
 /// The overview page.
@@ -885,17 +914,31 @@ pub fn object_page(
         url_part(ns),
         url_part(name)
     );
-    let diff = if kind.kind() == "Kustomization" {
-        format!(
-            "<section aria-labelledby=\"diff-h\"><h2 id=\"diff-h\">Diff with Git</h2>\
-<p class=\"hint\">Builds the source's artifact here and dry-runs every object on the cluster, as \
-<code>gitops diff kustomization</code> does; Secret values are masked.</p>\
-<button type=\"button\" data-diff=\"{}\">Compare with Git</button>\
+    let compare = match kind.kind() {
+        "Kustomization" => Some((
+            "Diff with Git",
+            "Builds the source's artifact here and dry-runs every object on the cluster, as \
+<code>gitops diff kustomization</code> does; Secret values are masked.",
+            "Compare with Git",
+        )),
+        "HelmRelease" => Some((
+            "Drift",
+            "Dry-runs the objects of the current release (the manifest Helm last applied, from its \
+release record) on the cluster with helm-controller's field manager, as its drift detection \
+does; Secret values are masked.",
+            "Compare with the cluster",
+        )),
+        _ => None,
+    };
+    let diff = match compare {
+        Some((title, hint, button)) => format!(
+            "<section aria-labelledby=\"diff-h\" class=\"compare\"><h2 id=\"diff-h\">{title}</h2>\
+<p class=\"hint\">{hint}</p>\
+<button type=\"button\" data-diff=\"{}\">{button}</button>\
 <div id=\"diff-out\" aria-live=\"polite\"></div></section>",
             esc(&format!("/_/diff{href}"))
-        )
-    } else {
-        String::new()
+        ),
+        None => String::new(),
     };
     let body = format!(
         "<nav aria-label=\"Breadcrumb\" class=\"crumbs\"><a href=\"/\">Overview</a> › {kind}</nav>\
@@ -946,7 +989,29 @@ pub fn diff(result: &anyhow::Result<DiffReport>) -> String {
             );
         }
     };
-    let mut out = format!("<p>Built from <code>{}</code>.</p>", esc(&report.revision));
+    let mut out = match &report.basis {
+        Basis::Built { revision } => format!("<p>Built from <code>{}</code>.</p>", esc(revision)),
+        Basis::Release {
+            release,
+            status,
+            chart,
+            detection,
+        } => {
+            let mut p = format!(
+                "<p>Release <code>{}</code> ({}) of chart <code>{}</code>, as Helm last applied it.</p>",
+                esc(release),
+                esc(status),
+                esc(chart)
+            );
+            if !matches!(detection.as_str(), "enabled" | "warn") {
+                p.push_str(
+                    "<p class=\"hint\">Drift detection is off for this HelmRelease \
+(<code>spec.driftDetection.mode</code>): helm-controller neither reports nor corrects this drift.</p>",
+                );
+            }
+            p
+        }
+    };
     for e in &report.errors {
         let _ = write!(out, "<p class=\"notice\">{}</p>", esc(e));
     }
@@ -962,7 +1027,14 @@ pub fn diff(result: &anyhow::Result<DiffReport>) -> String {
         .filter(|e| e.action != "unchanged")
         .collect();
     if changed.is_empty() && report.errors.is_empty() {
-        out.push_str("<p><span class=\"badge ready\">In sync</span> The cluster matches Git.</p>");
+        let with = match report.basis {
+            Basis::Built { .. } => "Git",
+            Basis::Release { .. } => "the release",
+        };
+        let _ = write!(
+            out,
+            "<p><span class=\"badge ready\">In sync</span> The cluster matches {with}.</p>"
+        );
     }
     if !changed.is_empty() {
         out.push_str("<ul class=\"diff\">");
@@ -1029,6 +1101,95 @@ mod tests {
         let p = error_page("Not found", "No Kustomization <script>alert(1)</script>");
         assert!(p.contains("No Kustomization &lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!p.contains("<script>alert"));
+    }
+
+    #[test]
+    fn notices_name_the_namespace_and_escape() {
+        let n = |kind: &'static str, problem: model::Problem, message: &str| model::Notice {
+            kind,
+            problem,
+            message: message.into(),
+        };
+        let scoped = |kind| n(kind, model::Problem::Scoped("team-<a>".into()), "");
+        let some = notices(&[
+            scoped("Kustomization"),
+            scoped("HelmRelease"),
+            n("Bucket", model::Problem::NotServed, ""),
+            n("Event", model::Problem::Failed, "events is forbidden: <no>"),
+        ]);
+        assert!(
+            some.contains("Showing namespace <strong>team-&lt;a&gt;</strong> only: this identity may not list Kustomization, HelmRelease in all namespaces"),
+            "{some}"
+        );
+        assert!(
+            some.contains("Cannot watch Event: events is forbidden: &lt;no&gt;"),
+            "{some}"
+        );
+        assert!(
+            some.contains("Not served by this cluster: Bucket."),
+            "{some}"
+        );
+        let all: Vec<model::Notice> = model::KINDS
+            .iter()
+            .map(|k| k.kind())
+            .chain(["Event"])
+            .map(scoped)
+            .collect();
+        let every = notices(&all);
+        assert!(
+            every.contains("may not list Flux objects or their events in all namespaces"),
+            "{every}"
+        );
+        assert!(!every.contains("Cannot watch"), "{every}");
+    }
+
+    #[test]
+    fn release_diffs_say_what_they_compare_and_escape() {
+        let report = DiffReport {
+            basis: Basis::Release {
+                release: "hello.v3".into(),
+                status: "deployed".into(),
+                chart: "<hello>@1.0.0".into(),
+                detection: "disabled".into(),
+            },
+            entries: vec![
+                super::super::detail::DiffEntry {
+                    object: "Deployment/demo/hello".into(),
+                    action: "drifted",
+                    detail: "spec.replicas\n  - 1\n  + <3>".into(),
+                },
+                super::super::detail::DiffEntry {
+                    object: "ConfigMap/demo/x".into(),
+                    action: "unchanged",
+                    detail: String::new(),
+                },
+            ],
+            errors: vec!["Secret/demo/s dry-run failed: <bad>".into()],
+        };
+        let html = diff(&Ok(report.clone()));
+        assert!(
+            html.contains(
+                "Release <code>hello.v3</code> (deployed) of chart <code>&lt;hello&gt;@1.0.0</code>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("Drift detection is off"), "{html}");
+        assert!(html.contains("+ &lt;3&gt;"), "{html}");
+        assert!(html.contains("dry-run failed: &lt;bad&gt;"), "{html}");
+        assert!(html.contains("1 unchanged"), "{html}");
+        let on = DiffReport {
+            basis: Basis::Release {
+                release: "hello.v3".into(),
+                status: "failed".into(),
+                chart: "hello@1.0.0".into(),
+                detection: "enabled".into(),
+            },
+            entries: vec![report.entries[1].clone()],
+            errors: Vec::new(),
+        };
+        let html = diff(&Ok(on));
+        assert!(!html.contains("Drift detection is off"), "{html}");
+        assert!(html.contains("The cluster matches the release."), "{html}");
     }
 
     #[test]

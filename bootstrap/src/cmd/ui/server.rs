@@ -4,8 +4,10 @@
 //! Routes: `/` the overview; `/<plural>/<namespace>/<name>` an object page;
 //! `/_/stream?page=…` the live stream of a page; `/_/object?apiVersion&kind&namespace&name`
 //! an object's live YAML; `POST /_/diff/<plural>/<namespace>/<name>` a Kustomization's diff
-//! with Git; `POST /_/action/<plural>/<namespace>/<name>` (`action=reconcile`,
-//! `reconcile-source`, `suspend`, `resume`); `/_/static/…` the assets.
+//! with Git or a HelmRelease's drift from its release;
+//! `POST /_/action/<plural>/<namespace>/<name>` (`action=reconcile`, `reconcile-source`,
+//! `suspend`, `resume`); `/_/static/…` the assets (the only paths served without the
+//! token, see [`super::auth::PUBLIC_PATHS`]). Rendering runs on blocking threads.
 
 use super::auth::{Access, Verdict, decode, query_param};
 use super::model::{self, Store};
@@ -111,6 +113,19 @@ fn with_security_headers(mut r: Response<Body>) -> Response<Body> {
     r
 }
 
+/// Runs rendering and other CPU-heavy work of a request on the runtime's blocking
+/// threads, so the async threads keep answering (and streaming) meanwhile.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response<Body>> {
+    tokio::task::spawn_blocking(work).await.map_err(|_| {
+        html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            render::error_page("Internal error", "Rendering the page failed."),
+        )
+    })
+}
+
 /// Answers one request.
 pub async fn handle(
     shared: Arc<Shared>,
@@ -212,7 +227,11 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         );
     }
     if uri.path() == "/" {
-        return html(StatusCode::OK, render::overview(&shared.store));
+        let store = shared.store.clone();
+        return match off_thread(move || render::overview(&store)).await {
+            Ok(body) => html(StatusCode::OK, body),
+            Err(r) => r,
+        };
     }
     if first == "_" {
         return match parts.get(1).map(String::as_str) {
@@ -306,7 +325,7 @@ async fn inventory_html(
         Err(_) if limit < TREE_TIMEOUT => return None,
         Err(_) => Err(anyhow::anyhow!("timed out reading the inventory")),
     };
-    Some(render::tree(&result))
+    off_thread(move || render::tree(&result)).await.ok()
 }
 
 async fn object_page(shared: &Arc<Shared>, kind: FluxKind, ns: &str, name: &str) -> Response<Body> {
@@ -315,7 +334,6 @@ async fn object_page(shared: &Arc<Shared>, kind: FluxKind, ns: &str, name: &str)
         Err(r) => return r,
     };
     let obj = detail::masked(obj);
-    let fragments = render::object_fragments(&shared.store, &kind, &obj);
     let tree = inventory_html(shared, &kind, &obj, TREE_FIRST_PAINT)
         .await
         .unwrap_or_else(|| {
@@ -323,10 +341,16 @@ async fn object_page(shared: &Arc<Shared>, kind: FluxKind, ns: &str, name: &str)
 <noscript><p>The inventory arrives through the page's script; reload in a moment.</p></noscript>"
                 .into()
         });
-    html(
-        StatusCode::OK,
-        render::object_page(&kind, &obj, &fragments, &tree),
-    )
+    let store = shared.store.clone();
+    let page = off_thread(move || {
+        let fragments = render::object_fragments(&store, &kind, &obj);
+        render::object_page(&kind, &obj, &fragments, &tree)
+    })
+    .await;
+    match page {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(r) => r,
+    }
 }
 
 async fn live_object(shared: &Shared, uri: &hyper::http::Uri) -> Response<Body> {
@@ -354,26 +378,38 @@ async fn diff(shared: &Arc<Shared>, parts: &[String]) -> Response<Body> {
         Ok(t) => t,
         Err(message) => return not_found(&message),
     };
-    if kind.kind() != "Kustomization" {
-        return html(
-            StatusCode::BAD_REQUEST,
-            render::error_page("Not supported", "Diffs are made for Kustomizations."),
-        );
-    }
+    let helm = match kind.kind() {
+        "Kustomization" => false,
+        "HelmRelease" => true,
+        _ => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                render::error_page(
+                    "Not supported",
+                    "Diffs are made for Kustomizations and HelmReleases.",
+                ),
+            );
+        }
+    };
     let obj = match get_object(shared, &kind, &ns, &name).await {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let result = match tokio::time::timeout(
-        shared.timeout,
-        detail::diff_kustomization(&shared.client, &obj),
-    )
-    .await
-    {
+    let work = async {
+        if helm {
+            detail::diff_helm_release(&shared.client, &obj).await
+        } else {
+            detail::diff_kustomization(&shared.client, &obj).await
+        }
+    };
+    let result = match tokio::time::timeout(shared.timeout, work).await {
         Ok(r) => r,
         Err(_) => Err(anyhow::anyhow!("timed out")),
     };
-    html(StatusCode::OK, render::diff(&result))
+    match off_thread(move || render::diff(&result)).await {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(r) => r,
+    }
 }
 
 /// Progress lines of an action, as the CLI prints them.
@@ -577,17 +613,31 @@ async fn feed(shared: Arc<Shared>, page: Page, tx: tokio::sync::mpsc::Sender<Byt
                 sent.insert(id, html);
             }
         };
+        let store = shared.store.clone();
         match &page {
             Page::Overview => {
-                for (id, html) in render::overview_fragments(&shared.store) {
+                let Ok(fragments) = off_thread(move || render::overview_fragments(&store)).await
+                else {
+                    return;
+                };
+                for (id, html) in fragments {
                     push(id, html, &mut out);
                 }
             }
             Page::Object(kind, ns, name) => match shared.store.get(kind, ns, name) {
                 Some(obj) => {
                     seen = true;
-                    let obj = detail::masked(obj.as_ref().clone());
-                    for (id, html) in render::object_fragments(&shared.store, kind, &obj) {
+                    let kind_ = *kind;
+                    let Ok((obj, fragments)) = off_thread(move || {
+                        let obj = detail::masked(obj.as_ref().clone());
+                        let fragments = render::object_fragments(&store, &kind_, &obj);
+                        (obj, fragments)
+                    })
+                    .await
+                    else {
+                        return;
+                    };
+                    for (id, html) in fragments {
                         push(id, html, &mut out);
                     }
                     let version = obj["metadata"]["resourceVersion"]
@@ -638,5 +688,16 @@ async fn feed(shared: Arc<Shared>, page: Page, tx: tokio::sync::mpsc::Sender<Byt
             _ = tokio::time::sleep(wait) => {}
             _ = tx.closed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_paths_are_the_assets() {
+        let served: Vec<&str> = ASSETS.iter().map(|a| a.path).collect();
+        assert_eq!(served, super::super::auth::PUBLIC_PATHS);
     }
 }

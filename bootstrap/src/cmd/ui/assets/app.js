@@ -141,14 +141,14 @@
       });
   });
 
-  // Diff with Git.
+  // Diff with Git (Kustomizations), drift from the release (HelmReleases).
   document.addEventListener("click", function (e) {
     var b = e.target.closest ? e.target.closest("button[data-diff]") : null;
     if (!b) return;
     var out = document.getElementById("diff-out");
     b.disabled = true;
     b.setAttribute("aria-busy", "true");
-    if (out) out.textContent = "Building and comparing…";
+    if (out) out.textContent = "Comparing…";
     fetch(b.getAttribute("data-diff"), { method: "POST", headers: { Accept: "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) { if (out) out.innerHTML = html; })
