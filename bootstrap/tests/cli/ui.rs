@@ -493,6 +493,30 @@ async fn web_view_shows_gitops_dev_live() {
         })
         .await;
     }
+    // First paint, as Chromium measured it: reported (the issue asks for < 200 ms locally),
+    // not asserted — timings vary with the machine.
+    b.goto(&url).await.unwrap();
+    let paint = until("the paint timing", 10, &dev, async || {
+        let v = js(
+            &b,
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
+             const n = performance.getEntriesByType('navigation')[0]; \
+             return p && n ? [p.startTime, n.responseEnd - n.requestStart] : null;",
+        )
+        .await;
+        v.is_array().then_some(v)
+    })
+    .await;
+    eprintln!(
+        "overview with {} rows: first contentful paint {:.0} ms, response {:.1} ms",
+        js(
+            &b,
+            "return document.querySelectorAll('tr[data-key]').length;"
+        )
+        .await,
+        paint[0].as_f64().unwrap_or(-1.0),
+        paint[1].as_f64().unwrap_or(-1.0)
+    );
     // The graph links apps to its dependency and its source.
     let graph = js(
         &b,
