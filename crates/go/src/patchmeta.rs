@@ -5,6 +5,14 @@
 //!
 //! Paths are field names from the object's root; list items add no segment
 //! (`spec.template.spec.containers.ports` is the ports of any container).
+//!
+//! The two strategic merge *walks* over this metadata stay apart on purpose, because the Go
+//! programs they match differ: kustomize's (`gitops_kustomize`'s `smp`) is kyaml's `merge2`
+//! (lists of unknown types merged by the first associative key their items carry, `$retainKeys`
+//! merged as an ordinary field, kyaml's key order), the API server's
+//! (`gitops_apiserver::patch::strategic_merge`) is apimachinery's `strategicpatch` (unknown
+//! types replaced, `$retainKeys` and `$setElementOrder` honoured, Kubernetes' order). What
+//! merges by which key is decided here, once.
 
 /// How a list merges.
 #[derive(Debug, Clone, PartialEq, Eq)]
