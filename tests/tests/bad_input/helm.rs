@@ -1,6 +1,7 @@
 //! Hostile input to the Helm engine, answered as helm v4.1.4 answers it and within bounded
 //! memory: YAML alias bombs ("billion laughs"), decompression bombs in chart archives, and
-//! `printf` widths, precisions and argument indexes out of bounds.
+//! `printf` widths, precisions and argument indexes out of bounds; and (ours, where helm would
+//! exhaust memory) templates that write without end.
 //!
 //! Every expectation is what the real `helm template` v4.1.4 printed for the same input
 //! (after its `Error: `). Every render runs under [`PeakAlloc::measure`], which fails the
@@ -654,4 +655,30 @@ fn values_keys_in_a_cycle_of_the_key_order_print() {
         gitops_helm::values::read_values(&found)
             .map(|v| gitops_helm::yaml::to_yaml(&gitops_helm::value::Value::from_json_map(&v)))
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// Templates that write without end (ours: helm would run out of memory)
+
+#[test]
+fn a_template_writing_gigabytes_stops_at_the_output_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            ("Chart.yaml", CHART),
+            // 10^6 × 1 KiB × 1,000: a gibibyte if nothing stopped it
+            (
+                "templates/t.yaml",
+                b"{{ range until 1000 }}{{ range until 1000 }}{{ repeat 1024 \"x\" }}{{ end }}{{ end }}\n",
+            ),
+        ],
+    );
+    let err = measured("template output bomb", 256 * MIB, || {
+        error_of(template(tmp.path(), &[]))
+    });
+    assert!(
+        err.contains("rendered output exceeded the limit of 64 MiB") && err.contains("t.yaml:1:"),
+        "{err}"
+    );
 }

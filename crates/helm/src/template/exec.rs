@@ -486,7 +486,17 @@ impl Exec {
         out: &mut String,
     ) -> R<Flow> {
         for n in list {
-            match self.walk(st, dot, n, out)? {
+            // each node is a step; output is counted where it is written (text, actions),
+            // not again in the nodes around it. One check here keeps `walk`'s frame small:
+            // `{{template}}` recursion goes 100,000 deep.
+            let before = out.len();
+            let flow = self.walk(st, dot, n, out)?;
+            let written = match n {
+                Node::Text(..) | Node::Action(..) => out.len().saturating_sub(before),
+                _ => 0,
+            };
+            self.spend(st, written)?;
+            match flow {
                 Flow::Normal => {}
                 f => return Ok(f),
             }
@@ -501,33 +511,20 @@ impl Exec {
         node: &'t Node,
         out: &mut String,
     ) -> R<Flow> {
-        let before = out.len();
         match node {
             Node::Text(s, e) => {
-                out.push_str(st.tree.text.get(*s as usize..*e as usize).unwrap_or(""));
-                self.spend(st, out.len() - before)?;
+                out.push_str(st.tree.text.get(*s as usize..*e as usize).unwrap_or(""))
             }
             Node::Action(p) => {
                 let v = self.pipeline(st, dot, p)?;
                 if p.decl.is_empty() {
                     print_value(&v, out);
                 }
-                self.spend(st, out.len().saturating_sub(before))?;
             }
-            Node::If(b) => {
-                self.spend(st, 0)?;
-                return self.if_with(st, dot, b, false, out);
-            }
-            Node::With(b) => {
-                self.spend(st, 0)?;
-                return self.if_with(st, dot, b, true, out);
-            }
-            Node::Range(b) => {
-                self.spend(st, 0)?;
-                return self.range(st, dot, b, out);
-            }
+            Node::If(b) => return self.if_with(st, dot, b, false, out),
+            Node::With(b) => return self.if_with(st, dot, b, true, out),
+            Node::Range(b) => return self.range(st, dot, b, out),
             Node::Template { pos, name, pipe } => {
-                self.spend(st, 0)?;
                 self.at(st, *pos, node);
                 let Some(tree) = self.lookup(name) else {
                     return Err(self.err(
