@@ -286,6 +286,18 @@ async fn js(b: &Client, script: &str) -> Value {
         .unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
+/// Waits (up to `secs`) until the text of the element with id `id` contains `needle`; that
+/// text.
+async fn text_of(b: &Client, dev: &Proc, what: &str, secs: u64, id: &str, needle: &str) -> String {
+    let script =
+        format!("var e = document.getElementById('{id}'); return e ? e.textContent : null;");
+    until(what, secs, dev, async || {
+        let t = js(b, &script).await;
+        t.as_str().filter(|t| t.contains(needle)).map(str::to_owned)
+    })
+    .await
+}
+
 /// Waits (up to `secs`) until `check` gives `Some`.
 async fn until<T>(
     what: &str,
@@ -663,16 +675,14 @@ async fn web_view_shows_gitops_dev_live() {
             .then_some(())
     })
     .await;
-    let status = until("the action's result", 60, &dev, async || {
-        let t = js(
-            &b,
-            "return document.getElementById('action-status').textContent;",
-        )
-        .await;
-        t.as_str()
-            .filter(|t| t.contains("applied revision"))
-            .map(str::to_owned)
-    })
+    let status = text_of(
+        &b,
+        &dev,
+        "the action's result",
+        60,
+        "action-status",
+        "applied revision",
+    )
     .await;
     assert!(
         status.contains("annotating GitRepository flux-system"),
@@ -705,17 +715,7 @@ async fn web_view_shows_gitops_dev_live() {
         .click()
         .await
         .unwrap();
-    let diff = until("the diff with Git", 60, &dev, async || {
-        let t = js(
-            &b,
-            "return document.getElementById('diff-out').textContent;",
-        )
-        .await;
-        t.as_str()
-            .filter(|t| t.contains("Built from"))
-            .map(str::to_owned)
-    })
-    .await;
+    let diff = text_of(&b, &dev, "the diff with Git", 60, "diff-out", "Built from").await;
     assert!(diff.contains("drifted Deployment/demo/web"), "{diff}");
     assert!(diff.contains("spec.replicas"), "{diff}");
     assert!(diff.contains("unchanged"), "{diff}");
@@ -792,16 +792,14 @@ async fn web_view_shows_gitops_dev_live() {
         .send_keys(&enter)
         .await
         .unwrap();
-    let drift = until("the release's drift", 60, &dev, async || {
-        let t = js(
-            &b,
-            "return document.getElementById('diff-out').textContent;",
-        )
-        .await;
-        t.as_str()
-            .filter(|t| t.contains("as Helm last applied it"))
-            .map(str::to_owned)
-    })
+    let drift = text_of(
+        &b,
+        &dev,
+        "the release's drift",
+        60,
+        "diff-out",
+        "as Helm last applied it",
+    )
     .await;
     assert!(drift.contains("hello.v1 (deployed)"), "{drift}");
     assert!(drift.contains("hello@0.1.0"), "{drift}");
