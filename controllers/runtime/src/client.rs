@@ -11,8 +11,9 @@ pub async fn client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
 
 /// How long a request may wait for the server's next bytes. kube sets no limit, so a
 /// server that stopped answering mid-request held a reconcile until the reconcile's own
-/// guard (the fault test saw a Kustomization wait 70 s after an API server restart). Watches are unaffected: the runtime's end
-/// within [`crate::reconcile::watch_config`]'s 30 s, and servers send bookmarks meanwhile.
+/// guard (the fault test saw a Kustomization wait 70 s after an API server restart).
+/// Watches are unaffected: the runtime's end within [`crate::reconcile::watch_config`]'s
+/// 30 s (the controllers open no other watches).
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The client configuration [`client`] uses (for controllers that derive other clients
