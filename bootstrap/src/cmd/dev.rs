@@ -475,6 +475,9 @@ fn artifact_addr(state: &Path, name: &str) -> anyhow::Result<SocketAddr> {
 struct Target {
     namespace: String,
     name: String,
+    /// The commit the branch of a local checkout is at: `--until-ready` waits for that
+    /// revision, not for a Ready condition left by an earlier run's state.
+    commit: Option<String>,
 }
 
 /// Creates GitRepository and Kustomization `flux-system` for the repository.
@@ -539,9 +542,14 @@ async fn create_sync(client: &kube::Client, repo: &Repo, args: &Args) -> anyhow:
         "syncing {shown} (branch {branch}, path {})",
         args.path
     ));
+    let commit = repo
+        .local
+        .as_deref()
+        .and_then(|dir| git_output(dir, &["rev-parse", &format!("refs/heads/{branch}")]).ok());
     Ok(Target {
         namespace: NAMESPACE.to_string(),
         name: "flux-system".to_string(),
+        commit,
     })
 }
 
@@ -717,16 +725,24 @@ async fn wait_ready(client: &kube::Client, target: &Target, timeout: Duration) -
             let ready = condition(&v, "Ready");
             let observed = ready.and_then(|r| observed_generation(&v, r));
             let current = v["metadata"]["generation"].as_i64() == observed;
+            // a revision (`main@sha1:<commit>`) of the commit being served, when known
+            let at_commit = |rev: &Value| {
+                rev.as_str().is_some_and(|rev| {
+                    !rev.is_empty()
+                        && target
+                            .commit
+                            .as_deref()
+                            .is_none_or(|c| rev.ends_with(&format!(":{c}")))
+                })
+            };
             if current && let Some(r) = ready {
-                if r["status"] == "True" {
+                if r["status"] == "True" && at_commit(&v["status"]["lastAppliedRevision"]) {
                     return ExitCode::SUCCESS;
                 }
                 let stalled = condition(&v, "Stalled").is_some_and(|s| s["status"] == "True");
                 // A build, apply or health failure at a revision the controller attempted
                 // stays until a new commit; waiting for a source or a dependency does not.
-                let attempted = v["status"]["lastAttemptedRevision"]
-                    .as_str()
-                    .is_some_and(|s| !s.is_empty());
+                let attempted = at_commit(&v["status"]["lastAttemptedRevision"]);
                 let waiting = matches!(
                     r["reason"].as_str(),
                     Some("DependencyNotReady" | "ArtifactFailed" | "Progressing")

@@ -208,6 +208,70 @@ fn until_ready_fails_on_a_broken_repository() {
     assert!(err.contains("missing.yaml"), "{err}");
 }
 
+/// Runs `gitops dev --until-ready` on `repo` with the state in `state`; its exit status
+/// and what it printed.
+fn dev_until_ready(state: &Path, repo: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gitops"))
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--ui-listen",
+            "127.0.0.1:0",
+            "--until-ready",
+            "--timeout",
+            "120s",
+        ])
+        .arg("--state")
+        .arg(state)
+        .arg("--repo")
+        .arg(repo)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `--until-ready` with the state of an earlier run: it waits for the checkout's current
+/// commit, not for the Ready condition the earlier run left (which named an older commit),
+/// and a failure of the current commit is a failure even though the old one was applied.
+#[test]
+fn until_ready_waits_for_the_checkouts_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, state) = (dir.path().join("repo"), dir.path().join("state"));
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write_app(&repo, "one");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "one"]);
+    let one = git(&repo, &["rev-parse", "HEAD"]);
+    let (ok, err) = dev_until_ready(&state, &repo);
+    assert!(
+        ok && err.contains(&format!("Applied revision: main@sha1:{one}")),
+        "{err}"
+    );
+
+    write_app(&repo, "two");
+    git(&repo, &["commit", "-qam", "two"]);
+    let two = git(&repo, &["rev-parse", "HEAD"]);
+    let (ok, err) = dev_until_ready(&state, &repo);
+    assert!(
+        ok && err.contains(&format!("Applied revision: main@sha1:{two}")),
+        "{err}"
+    );
+
+    std::fs::write(
+        repo.join("clusters/dev/kustomization.yaml"),
+        "resources: [missing.yaml]\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-qam", "broken"]);
+    let (ok, err) = dev_until_ready(&state, &repo);
+    assert!(!ok && err.contains("missing.yaml"), "{err}");
+}
+
 /// `--kubeconfig`: the controllers run against another cluster (here a separate
 /// `gitops apiserver` process) and no server is started.
 #[test]
