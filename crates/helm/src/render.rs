@@ -1013,8 +1013,8 @@ pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Resul
     values::process_dependencies(&mut c, user)?;
     check_dependencies(chart, &c)?;
     check_kube_version(&c, &opts.kube_version)?;
-    let vals = values::coalesce_values_of(&c, user)?;
-    crate::schema::validate_chart(&c, &vals)?;
+    let mut vals = values::coalesce_values_of(&c, user)?;
+    crate::schema::validate_chart(&c, &mut vals)?;
     // render on a thread with a large stack: template recursion is deep
     let files = {
         let c2 = &c;

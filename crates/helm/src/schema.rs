@@ -387,7 +387,8 @@ pub fn validate(schema: &[u8], values: &J) -> Result<(), String> {
 }
 
 /// Validates a chart's values and its subcharts' values (Helm's `ValidateAgainstSchema`).
-pub fn validate_chart(c: &Chart, vals: &Values) -> Result<(), Error> {
+/// `vals` is only lent (mutably, to be walked without a copy) and left as it was.
+pub fn validate_chart(c: &Chart, vals: &mut Values) -> Result<(), Error> {
     fn any_schema(c: &Chart) -> bool {
         c.schema.is_some() || c.dependencies.iter().any(any_schema)
     }
@@ -396,7 +397,12 @@ pub fn validate_chart(c: &Chart, vals: &Values) -> Result<(), Error> {
     }
     let mut sb = String::new();
     let empty = J::Object(Values::new());
-    walk(c, &J::Object(vals.clone()), &empty, &mut sb);
+    // the values as a JSON value for the walk, borrowed back afterwards (not cloned)
+    let whole = J::Object(std::mem::take(vals));
+    walk(c, &whole, &empty, &mut sb);
+    if let J::Object(m) = whole {
+        *vals = m;
+    }
     if sb.is_empty() {
         return Ok(());
     }
