@@ -41,12 +41,29 @@ impl Global {
 
     /// A client for the cluster the kubeconfig (and `--context`) names.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        kube::Client::try_from(self.config().await?)
+            .map_err(|e| anyhow::anyhow!("Kubernetes client initialization failed: {e}"))
+    }
+
+    /// A client for a long-running command (`gitops ui`): its requests time out as the
+    /// controllers' do (a server that stops answering fails a request instead of holding it
+    /// forever), so its watches must end sooner (the runtime's `watch_config`). One-shot
+    /// commands and `--watch` streams, which may stay quiet for long, use [`Global::client`].
+    pub async fn long_running_client(&self) -> anyhow::Result<kube::Client> {
+        let mut config = self.config().await?;
+        gitops_controllers::runtime::client::with_timeouts(&mut config);
+        kube::Client::try_from(config)
+            .map_err(|e| anyhow::anyhow!("Kubernetes client initialization failed: {e}"))
+    }
+
+    /// The client configuration of the kubeconfig (and `--context`).
+    async fn config(&self) -> anyhow::Result<kube::Config> {
         gitops_source::ensure_crypto_provider();
         let options = kube::config::KubeConfigOptions {
             context: self.context.clone(),
             ..Default::default()
         };
-        let config = match &self.kubeconfig {
+        match &self.kubeconfig {
             Some(path) => {
                 let kc = kube::config::Kubeconfig::read_from(path)
                     .map_err(|e| anyhow::anyhow!("reading kubeconfig {}: {e}", path.display()))?;
@@ -54,9 +71,7 @@ impl Global {
             }
             None => kube::Config::from_kubeconfig(&options).await,
         }
-        .map_err(|e| anyhow::anyhow!("Kubernetes client initialization failed: {e}"))?;
-        kube::Client::try_from(config)
-            .map_err(|e| anyhow::anyhow!("Kubernetes client initialization failed: {e}"))
+        .map_err(|e| anyhow::anyhow!("Kubernetes client initialization failed: {e}"))
     }
 }
 

@@ -32,8 +32,15 @@ pub async fn config(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Config> {
             anyhow::anyhow!("in-cluster configuration: {e} (pass --kubeconfig outside a cluster)")
         })?,
     };
-    config.read_timeout = Some(READ_TIMEOUT);
-    // counted from the request, not from when a pooled connection went idle
-    config.reset_reader_on_write = true;
+    with_timeouts(&mut config);
     Ok(config)
+}
+
+/// Gives a client configuration the controllers' request timeout ([`READ_TIMEOUT`]),
+/// counted from each request rather than from when its pooled connection went idle. For
+/// every long-lived client of the workspace (the CLI's `gitops ui` too); its watches must
+/// end sooner than that ([`crate::reconcile::watch_config`]).
+pub fn with_timeouts(config: &mut kube::Config) {
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.reset_reader_on_write = true;
 }

@@ -433,10 +433,14 @@ impl Store {
     {
         let mut scoped = false;
         loop {
-            let mut stream =
-                watcher::watcher(api(scoped.then_some(namespace)), watcher::Config::default())
-                    .default_backoff()
-                    .boxed();
+            // the controllers' watch settings: ended and resumed by the server every 30 s,
+            // within the client's request timeout
+            let mut stream = watcher::watcher(
+                api(scoped.then_some(namespace)),
+                gitops_controllers::runtime::reconcile::watch_config(),
+            )
+            .default_backoff()
+            .boxed();
             let start = tokio::time::Instant::now() + WIDEN_EVERY;
             let mut widen = tokio::time::interval_at(start, WIDEN_EVERY);
             loop {
