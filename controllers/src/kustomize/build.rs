@@ -98,7 +98,8 @@ fn write_manifest(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(
     let manifest = flux::flux_manifest(dir, &overlays, &|_, _| false)
         .map_err(|e| build_failed(root, format!("{e}")))?;
     let file = dir.join(&manifest.file_name);
-    std::fs::write(&file, manifest.text)
+    // replaced, not written through: the tree's files are links to a shared extraction
+    crate::artifact::write_replacing(&file, &manifest.text)
         .map_err(|e| build_failed(root, format!("{}: {e}", file.display())))
 }
 

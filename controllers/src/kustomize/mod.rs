@@ -856,7 +856,7 @@ async fn apply_revision(
         .map_err(|e| Failure::new(reasons::ARTIFACT_FAILED, format!("tmp dir error: {e}")))?;
     let root: PathBuf = tmp.path().to_path_buf();
     ctx.artifacts
-        .fetch_into(&artifact.url, &artifact.digest, &root)
+        .link_into(&artifact.url, &artifact.digest, &root)
         .await
         .map_err(|m| Failure::new(reasons::ARTIFACT_FAILED, m))?;
     let input = build::BuildInput {
