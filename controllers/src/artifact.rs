@@ -1,6 +1,7 @@
-//! Source artifacts for the appliers (kustomize and helm controllers): downloaded once per
-//! digest, verified, kept on disk, and extracted into a fresh directory for every build (a
-//! build writes into its tree) or read in place.
+//! Source artifacts for the appliers (kustomize and helm controllers, source-watcher):
+//! downloaded once per digest, verified, kept on disk, and then read in place, extracted into a
+//! fresh directory for every use, or extracted once and hard-linked into a fresh directory for
+//! every build that never writes through its files ([`ArtifactCache::link_into`]).
 //!
 //! Many Kustomizations and HelmReleases usually share one source; the cache makes them share
 //! one download (concurrent reconciles of the same revision wait for the first one) and
@@ -25,6 +26,15 @@ impl Archive {
     /// The archive file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Extracts the archive (of the artifact at `url`) into `to`, within `limits`.
+    fn extract_to(&self, url: &str, limits: ExtractLimits, to: &Path) -> Result<(), String> {
+        let f = std::fs::File::open(&self.path)
+            .map_err(|e| format!("failed to open the artifact of {url}: {e}"))?;
+        extract_tar_gz(std::io::BufReader::new(f), to, limits)
+            .map(|_| ())
+            .map_err(|e| format!("failed to extract artifact from {url}: {e}"))
     }
 }
 
@@ -73,15 +83,9 @@ impl ArtifactCache {
         let dest = dest.to_owned();
         let limits = self.limits;
         let url = url.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let f = std::fs::File::open(&archive.path)
-                .map_err(|e| format!("failed to open the artifact of {url}: {e}"))?;
-            extract_tar_gz(std::io::BufReader::new(f), &dest, limits)
-                .map(|_| ())
-                .map_err(|e| format!("failed to extract artifact from {url}: {e}"))
-        })
-        .await
-        .map_err(|e| format!("extracting artifact: {e}"))?
+        tokio::task::spawn_blocking(move || archive.extract_to(&url, limits, &dest))
+            .await
+            .map_err(|e| format!("extracting artifact: {e}"))?
     }
 
     /// [`ArtifactCache::fetch_into`] for a build that only ever adds files or replaces them
@@ -96,13 +100,7 @@ impl ArtifactCache {
         let limits = self.limits;
         let url = url.to_owned();
         tokio::task::spawn_blocking(move || {
-            let extract = |to: &Path| {
-                let f = std::fs::File::open(&archive.path)
-                    .map_err(|e| format!("failed to open the artifact of {url}: {e}"))?;
-                extract_tar_gz(std::io::BufReader::new(f), to, limits)
-                    .map(|_| ())
-                    .map_err(|e| format!("failed to extract artifact from {url}: {e}"))
-            };
+            let extract = |to: &Path| archive.extract_to(&url, limits, to);
             let tree = archive.tree.get_or_init(|| {
                 let tree = archive.path.with_extension("tree");
                 extract(&tree).map(|()| tree.clone()).inspect_err(|_| {
@@ -242,4 +240,33 @@ fn uuid_like(seed: u64) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     format!("{:x}{:x}", seed, N.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linked_trees_share_files_and_replacing_one_leaves_the_source() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+        std::fs::create_dir_all(src.join("apps/a")).unwrap();
+        std::fs::write(src.join("apps/a/kustomization.yaml"), "resources: []\n").unwrap();
+        std::fs::write(src.join("top.yaml"), "x: 1\n").unwrap();
+        link_tree(&src, &dst).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.join("top.yaml")).unwrap(),
+            "x: 1\n"
+        );
+        write_replacing(&dst.join("apps/a/kustomization.yaml"), "generated\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.join("apps/a/kustomization.yaml")).unwrap(),
+            "generated\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(src.join("apps/a/kustomization.yaml")).unwrap(),
+            "resources: []\n"
+        );
+        assert!(!dst.join("apps/a/.kustomization.yaml.writing").exists());
+    }
 }

@@ -6,6 +6,8 @@
 //! suite (fluxcd/flux2 `cmd/flux/*_test.go` and `cmd/flux/testdata/`): the arguments and the
 //! expected text, with `{{ .name }}` placeholders filled in as those tests do.
 
+/// `git` in a directory with a fixed author, failing the test on error.
+pub use gitops_tests::git;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::Value;
 use std::io::Read;
@@ -323,25 +325,4 @@ pub async fn wait_gone(env: &Env, obj: &Value) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("{} still exists", obj["metadata"]["name"]);
-}
-
-/// Runs `git -C dir args…` with a fixed author, failing the test on error; its stdout,
-/// trimmed.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

@@ -286,6 +286,19 @@ async fn js(b: &Client, script: &str) -> Value {
         .unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
+/// Waits (up to 30 s) until one of the tree items `selector` picks reads `item`
+/// (`<kind> <namespace>/<name>`).
+async fn in_tree(b: &Client, dev: &Proc, what: &str, selector: &str, item: &str) {
+    let script = format!(
+        "return Array.from(document.querySelectorAll('{selector}')).map(li => li.getAttribute('data-kind') + ' ' + li.querySelector('.name').textContent);"
+    );
+    until(what, 30, dev, async || {
+        let tree = js(b, &script).await;
+        tree.as_array()?.contains(&json!(item)).then_some(())
+    })
+    .await
+}
+
 /// Waits (up to `secs`) until the text of the element with id `id` contains `needle`; that
 /// text.
 async fn text_of(b: &Client, dev: &Proc, what: &str, secs: u64, id: &str, needle: &str) -> String {
@@ -614,16 +627,13 @@ async fn web_view_shows_gitops_dev_live() {
     b.goto(&format!("{url}kustomizations/flux-system/apps"))
         .await
         .unwrap();
-    until("the Deployment in the tree", 30, &dev, async || {
-        let tree = js(
-            &b,
-            "return Array.from(document.querySelectorAll('#tree > ul > li')).map(li => li.getAttribute('data-kind') + ' ' + li.querySelector('.name').textContent);",
-        )
-        .await;
-        tree.as_array()?
-            .contains(&json!("Deployment demo/web"))
-            .then_some(())
-    })
+    in_tree(
+        &b,
+        &dev,
+        "the Deployment in the tree",
+        "#tree > ul > li",
+        "Deployment demo/web",
+    )
     .await;
     // Its live YAML opens in place, the Secret's values masked.
     until("the Secret in the tree", 30, &dev, async || {
@@ -741,16 +751,13 @@ async fn web_view_shows_gitops_dev_live() {
     b.goto(&format!("{url}helmreleases/flux-system/hello"))
         .await
         .unwrap();
-    until("the release's Deployment in the tree", 30, &dev, async || {
-        let tree = js(
-            &b,
-            "return Array.from(document.querySelectorAll('#tree li')).map(li => li.getAttribute('data-kind') + ' ' + li.querySelector('.name').textContent);",
-        )
-        .await;
-        tree.as_array()?
-            .contains(&json!("Deployment demo/hello"))
-            .then_some(())
-    })
+    in_tree(
+        &b,
+        &dev,
+        "the release's Deployment in the tree",
+        "#tree li",
+        "Deployment demo/hello",
+    )
     .await;
     let client = kube_client(&kubeconfig).await;
     let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =

@@ -545,6 +545,22 @@ mod tests {
         out.extend_from_slice(payload);
     }
 
+    /// A body: the magic and a `runtime.Unknown` of `apiVersion`/`kind` holding `object`
+    /// (empty parts left out).
+    fn envelope(api_version: &[u8], kind: &[u8], object: &[u8]) -> Vec<u8> {
+        let mut tm = Vec::new();
+        if !api_version.is_empty() {
+            field(1, api_version, &mut tm);
+        }
+        field(2, kind, &mut tm);
+        let mut body = MAGIC.to_vec();
+        field(1, &tm, &mut body);
+        if !object.is_empty() {
+            field(2, object, &mut body);
+        }
+        body
+    }
+
     #[test]
     fn decodes_a_secret_like_helm_sends_it() {
         let mut meta = Vec::new();
@@ -561,15 +577,7 @@ mod tests {
         field(2, b"\x00\x01payload", &mut entry);
         field(2, &entry, &mut secret);
         field(3, b"helm.sh/release.v1", &mut secret);
-        let mut tm = Vec::new();
-        field(1, b"v1", &mut tm);
-        field(2, b"Secret", &mut tm);
-        let mut unknown = Vec::new();
-        field(1, &tm, &mut unknown);
-        field(2, &secret, &mut unknown);
-        let mut body = b"k8s\0".to_vec();
-        body.extend_from_slice(&unknown);
-        let v = decode(&body).unwrap();
+        let v = decode(&envelope(b"v1", b"Secret", &secret)).unwrap();
         assert_eq!(
             v,
             json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
@@ -592,15 +600,12 @@ mod tests {
         field(5, &entry, &mut spec);
         let mut sar = Vec::new();
         field(2, &spec, &mut sar);
-        let mut tm = Vec::new();
-        field(1, b"authorization.k8s.io/v1", &mut tm);
-        field(2, b"SubjectAccessReview", &mut tm);
-        let mut unknown = Vec::new();
-        field(1, &tm, &mut unknown);
-        field(2, &sar, &mut unknown);
-        let mut body = b"k8s\0".to_vec();
-        body.extend_from_slice(&unknown);
-        let v = decode(&body).unwrap();
+        let v = decode(&envelope(
+            b"authorization.k8s.io/v1",
+            b"SubjectAccessReview",
+            &sar,
+        ))
+        .unwrap();
         assert_eq!(
             v["spec"],
             json!({"user": "alice", "groups": ["devs"], "extra": {"scopes": ["a", "b"]}})
@@ -612,12 +617,7 @@ mod tests {
         assert!(decode(b"not protobuf").is_err());
         assert!(decode(b"k8s\0\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff").is_err());
         assert!(decode(b"k8s\0\x12\x05ab").is_err());
-        let mut tm = Vec::new();
-        field(2, b"Deployment", &mut tm);
-        let mut unknown = Vec::new();
-        field(1, &tm, &mut unknown);
-        let mut body = b"k8s\0".to_vec();
-        body.extend_from_slice(&unknown);
+        let body = envelope(b"", b"Deployment", b"");
         assert!(decode(&body).unwrap_err().contains("send Deployment"));
     }
 }

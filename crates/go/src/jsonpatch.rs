@@ -233,19 +233,17 @@ fn apply_one<D: Doc, M: Meter<D>>(
     let name = text("op").ok_or_else(|| invalid("missing \"op\""))?;
     let path = text("path").ok_or_else(|| invalid("missing \"path\""))?;
     // as in Go, an operation without a value carries null
-    let value = || -> Result<D, OpError<M::Error>> {
-        Ok(fields.get("value").cloned().unwrap_or_else(D::null))
-    };
+    let value = || fields.get("value").cloned().unwrap_or_else(D::null);
     let from = || text("from").ok_or_else(|| invalid(format!("{name} operation needs \"from\"")));
     match name {
         "add" => {
-            let v = value()?;
+            let v = value();
             let w = meter.weigh_in(&v, path).map_err(OpError::Meter)?;
             insert(doc, path, v, w, meter)
         }
         "remove" => take(doc, path, None, meter).map(|_| ()),
         "replace" => {
-            let v = value()?;
+            let v = value();
             let w = meter.weigh_in(&v, path).map_err(OpError::Meter)?;
             let old = get(doc, path).map_err(|e| missing("replace", e))?;
             let old = meter.weigh_out(old).map_err(OpError::Meter)?;
@@ -283,7 +281,7 @@ fn apply_one<D: Doc, M: Meter<D>>(
             insert(doc, path, v, w, meter)
         }
         "test" => {
-            let want = value()?;
+            let want = value();
             let got = get(doc, path).map_err(|e| missing("test", e))?;
             if got.same(&want) {
                 Ok(())

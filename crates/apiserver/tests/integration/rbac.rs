@@ -114,17 +114,27 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn can_i_impersonation_tokens_certificates_and_escalation() {
-    let Some(bin) = peer("kubectl") else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(Config::new(dir.path().join("state")))
-        .await
-        .unwrap();
+/// A fresh server with its state in `dir`, and the real kubectl as its admin; `None` (the
+/// test skips, said on stderr) when kubectl is not installed.
+async fn server_with_kubectl(
+    dir: &std::path::Path,
+) -> Option<(gitops_apiserver::ServerHandle, Tool)> {
+    let bin = peer("kubectl")?;
+    let server = Server::start(Config::new(dir.join("state"))).await.unwrap();
     let admin = Tool {
-        bin: bin.clone(),
+        bin,
         kubeconfig: server.kubeconfig_path().to_owned(),
     };
+    Some((server, admin))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn can_i_impersonation_tokens_certificates_and_escalation() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((server, admin)) = server_with_kubectl(dir.path()).await else {
+        return;
+    };
+    let bin = admin.bin.clone();
     let setup = dir.path().join("setup.yaml");
     std::fs::write(&setup, SETUP).unwrap();
     admin
@@ -705,14 +715,10 @@ async fn watches_per_user_are_limited() {
 /// immutable; users' and groups' `apiGroup` defaults to the RBAC group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rbac_objects_are_validated() {
-    let Some(bin) = peer("kubectl") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(Config::new(dir.path().join("state")))
-        .await
-        .unwrap();
-    let admin = Tool {
-        bin,
-        kubeconfig: server.kubeconfig_path().to_owned(),
+    // the handle keeps the server running
+    let Some((_server, admin)) = server_with_kubectl(dir.path()).await else {
+        return;
     };
     let apply = |name: &str, yaml: &str| {
         let path = dir.path().join(name);
