@@ -26,6 +26,7 @@
 //! ```
 
 pub mod action;
+mod ahead;
 pub mod chart;
 mod error;
 pub mod funcs;

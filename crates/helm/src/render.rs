@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value as J;
 
+use crate::ahead::ParseAhead;
 use crate::chart::{Chart, File, text_of};
 use crate::error::Error;
 use crate::template::{Exec, Tree};
@@ -654,9 +655,25 @@ fn chart_value(c: &Chart, is_root: bool) -> Value {
 }
 
 struct Renderable {
-    text: Rc<str>,
+    data: Arc<[u8]>,
     vals: Value,
     base_path: String,
+}
+
+/// The path Helm's engine names a chart's templates under: the chart's name, or
+/// `PARENT/charts/NAME` for a subchart.
+pub(crate) fn chart_path(parent: &str, c: &Chart) -> String {
+    if parent.is_empty() {
+        c.name().to_string()
+    } else {
+        format!("{parent}/charts/{}", c.name())
+    }
+}
+
+/// Whether Helm's engine loads template `t` of chart `c`: of a library chart, only the
+/// partials (`_*`).
+pub(crate) fn engine_loads(c: &Chart, t: &File) -> bool {
+    !c.is_library() || t.name.rsplit('/').next().unwrap_or("").starts_with('_')
 }
 
 fn collect(
@@ -667,11 +684,7 @@ fn collect(
     is_root: bool,
     out: &mut HashMap<String, Renderable>,
 ) -> Value {
-    let full = if parent_path.is_empty() {
-        c.name().to_string()
-    } else {
-        format!("{parent_path}/charts/{}", c.name())
-    };
+    let full = chart_path(parent_path, c);
     let values = if is_root {
         vals.clone()
     } else {
@@ -708,14 +721,11 @@ fn collect(
             m.borrow_mut().insert(d.name().to_string(), sub);
         }
     }
-    for t in &c.templates {
-        if c.is_library() && !t.name.rsplit('/').next().unwrap_or("").starts_with('_') {
-            continue;
-        }
+    for t in c.templates.iter().filter(|t| engine_loads(c, t)) {
         out.insert(
             format!("{full}/{}", t.name),
             Renderable {
-                text: Rc::from(text_of(&t.data).as_ref()),
+                data: t.data.clone(),
                 vals: next.clone(),
                 base_path: format!("{full}/templates"),
             },
@@ -743,6 +753,22 @@ pub fn render_templates(
     values: &Values,
     opts: &RenderOptions,
 ) -> Result<BTreeMap<String, String>, Error> {
+    let mut out = BTreeMap::new();
+    render_each(chart, values, opts, None, &mut |k, v| {
+        out.insert(k, v);
+    })?;
+    Ok(out)
+}
+
+/// [`render_templates`], handing each file to `emit` as soon as it is rendered, with the
+/// trees `ahead` parsed (the others parsed here).
+fn render_each(
+    chart: &Chart,
+    values: &Values,
+    opts: &RenderOptions,
+    ahead: Option<ParseAhead>,
+    emit: &mut dyn FnMut(String, String),
+) -> Result<(), Error> {
     let mut release = BTreeMap::new();
     release.insert("Name".to_string(), Value::from(opts.name.as_str()));
     release.insert(
@@ -781,20 +807,23 @@ pub fn render_templates(
     let funcs = Rc::new(crate::funcs::func_map());
     let mut exec = Exec::new(funcs.clone(), Rc::new(()));
     let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
+    let mut ready = ahead.map(ParseAhead::finish);
     for k in &keys {
         let r = &tpls[k];
-        let (tree, defs): (Tree, Vec<Tree>) =
-            crate::template::parse(k, &r.text, &has).map_err(|e| Error::Parse {
-                name: e.name.clone(),
-                line: e.line,
-                msg: e.msg.clone(),
-            })?;
+        let parsed = match ready.as_mut().and_then(|a| a.take(k, &r.data)) {
+            Some(parsed) => parsed,
+            None => crate::template::parse(k, &text_of(&r.data), &has),
+        };
+        let (tree, defs): (Tree, Vec<Tree>) = parsed.map_err(|e| Error::Parse {
+            name: e.name.clone(),
+            line: e.line,
+            msg: e.msg.clone(),
+        })?;
         exec.add(tree);
         for d in defs {
             exec.add(d);
         }
     }
-    let mut out = BTreeMap::new();
     for k in &keys {
         if k.rsplit('/').next().unwrap_or("").starts_with('_') {
             continue;
@@ -814,12 +843,12 @@ pub fn render_templates(
         if buf.contains("<no value>") {
             buf = buf.replace("<no value>", "");
         }
-        out.insert(k.clone(), buf);
+        emit(k.clone(), buf);
     }
     if opts.one_shot {
-        std::mem::forget((exec, tpls, vals));
+        std::mem::forget((exec, tpls, vals, ready));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Helm's `SplitManifests`: the documents of a YAML stream, in order.
@@ -896,15 +925,39 @@ fn less_by_kind(a: &str, b: &str) -> std::cmp::Ordering {
 pub fn sort_manifests(
     files: &BTreeMap<String, String>,
 ) -> Result<(Vec<Manifest>, Vec<Hook>), Error> {
+    let docs = files
+        .iter()
+        .map(|(path, content)| (path.clone(), read_documents(path, content)))
+        .collect();
+    sort_documents(docs)
+}
+
+/// A rendered file's documents, each with its head (or what is wrong with its YAML).
+type Documents = Vec<(String, Result<crate::yaml::Head, String>)>;
+
+/// The documents of rendered file `path` as Helm sorts them: none for a partial or a blank
+/// file.
+fn read_documents(path: &str, content: &str) -> Documents {
+    if path.rsplit('/').next().unwrap_or("").starts_with('_') || content.trim().is_empty() {
+        return Vec::new();
+    }
+    split_manifests(content)
+        .into_iter()
+        .map(|doc| {
+            let head = crate::yaml::manifest_head(&doc);
+            (doc, head)
+        })
+        .collect()
+}
+
+/// Manifests and hooks of the rendered files' documents, in install order; the first
+/// document (by file name) whose YAML is wrong fails it.
+fn sort_documents(files: BTreeMap<String, Documents>) -> Result<(Vec<Manifest>, Vec<Hook>), Error> {
     let mut generic = Vec::new();
     let mut hooks = Vec::new();
-    for (path, content) in files {
-        if path.rsplit('/').next().unwrap_or("").starts_with('_') || content.trim().is_empty() {
-            continue;
-        }
-        for doc in split_manifests(content) {
-            let head =
-                crate::yaml::manifest_head(&doc).map_err(|e| Error::Manifest(path.clone(), e))?;
+    for (path, docs) in files {
+        for (doc, head) in docs {
+            let head = head.map_err(|e| Error::Manifest(path.clone(), e))?;
             let Some(ht) = head.annotations.get(HOOK_ANNOTATION) else {
                 generic.push(Manifest {
                     name: path.clone(),
@@ -1009,43 +1062,50 @@ pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Resul
     if chart.metadata.deprecated {
         warnings.push("this chart is deprecated".to_string());
     }
+    let ahead = ParseAhead::start(chart);
     let mut c = chart.clone();
     values::process_dependencies(&mut c, user)?;
     check_dependencies(chart, &c)?;
     check_kube_version(&c, &opts.kube_version)?;
     let mut vals = values::coalesce_values_of(&c, user)?;
     crate::schema::validate_chart(&c, &mut vals)?;
-    // render on a thread with a large stack: template recursion is deep
-    let files = {
-        let c2 = &c;
-        let v2 = &vals;
-        std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .stack_size(512 << 20)
-                .spawn_scoped(s, move || render_templates(c2, v2, opts))
-                .map_err(|e| Error::Other(e.to_string()))?
-                .join()
-                .map_err(|_| Error::Other("renderer panicked".into()))?
-        })?
-    };
+    // Render on a thread with a large stack (template recursion is deep); this thread
+    // reads the heads of the rendered documents meanwhile.
+    let root_notes = format!("{}/templates/NOTES.txt", c.name());
     let mut notes = String::new();
-    let mut rest = BTreeMap::new();
-    for (k, v) in files {
-        if k.ends_with("NOTES.txt") {
-            if k == format!("{}/templates/NOTES.txt", c.name()) {
-                if !notes.is_empty() {
-                    notes.push('\n');
+    let mut files = BTreeMap::new();
+    let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+    std::thread::scope(|s| {
+        let (c2, v2) = (&c, &vals);
+        let renderer = std::thread::Builder::new()
+            .stack_size(512 << 20)
+            .spawn_scoped(s, move || {
+                render_each(c2, v2, opts, Some(ahead), &mut |k, v| {
+                    let _ = tx.send((k, v));
+                })
+            })
+            .map_err(|e| Error::Other(e.to_string()))?;
+        for (k, v) in rx {
+            if k.ends_with("NOTES.txt") {
+                if k == root_notes {
+                    if !notes.is_empty() {
+                        notes.push('\n');
+                    }
+                    notes.push_str(&v);
                 }
-                notes.push_str(&v);
+                continue;
             }
-            continue;
+            let docs = read_documents(&k, &v);
+            files.insert(k, docs);
         }
-        rest.insert(k, v);
-    }
-    let (manifests, hooks) = sort_manifests(&rest)?;
+        renderer
+            .join()
+            .map_err(|_| Error::Other("renderer panicked".into()))?
+    })?;
+    let (manifests, hooks) = sort_documents(files)?;
     let crds = c.crds();
     if opts.one_shot {
-        std::mem::forget((c, vals, rest));
+        std::mem::forget((c, vals));
     }
     Ok(Rendered {
         crds,

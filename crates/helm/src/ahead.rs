@@ -1,0 +1,224 @@
+//! Parsing a chart's templates on another thread while its values are coalesced and
+//! validated.
+//!
+//! Templates parse without values, so [`crate::render_chart`] hands every template of the
+//! loaded chart to a worker before it processes dependencies, coalesces values and checks
+//! them against the schema; the render thread then parses whatever the worker has not
+//! reached yet itself, and takes the trees. The work is speculative and never reports
+//! anything: a result counts only when the render asks for that template name *and* that
+//! file's text, so a subchart renamed by an alias is parsed again under its new name, and a
+//! disabled subchart's templates (and their errors) are ignored, as Helm never parses them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+
+use crate::chart::{Chart, text_of};
+use crate::template::{ParseError, Tree};
+
+/// One template file parsed: its own tree and the trees of the `define`s in it.
+pub(crate) type Parsed = Result<(Tree, Vec<Tree>), ParseError>;
+
+/// Below this many bytes of templates a thread costs more than it saves.
+const MIN_BYTES: usize = 16 * 1024;
+
+/// The stack of a parsing thread: parsing recurses on nested actions, like rendering
+/// (whose thread has as much).
+const STACK: usize = 512 << 20;
+
+struct Job {
+    name: String,
+    data: Arc<[u8]>,
+}
+
+struct Queue {
+    jobs: Vec<Job>,
+    next: AtomicUsize,
+}
+
+impl Queue {
+    /// Parses jobs until none is left, on the calling thread.
+    fn drain(&self) -> Batch {
+        let funcs = crate::funcs::func_map();
+        let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
+        let mut done = Vec::new();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = self.jobs.get(i) else { break };
+            done.push((
+                i,
+                crate::template::parse(&job.name, &text_of(&job.data), &has),
+            ));
+        }
+        Batch(done)
+    }
+}
+
+/// Parse results made on one thread, handed whole to another.
+struct Batch(Vec<(usize, Parsed)>);
+
+// SAFETY: the trees hold `Rc`s, which must never be used from two threads at once. Every
+// `Rc` in a batch was created by the `parse` calls that made it, and `parse` keeps no clone
+// of any (no cache, no global, nothing shared between calls); those of one file's trees are
+// shared only among those trees, which travel together. Sending a batch therefore moves
+// every owner of those reference counts to the receiving thread at once, and the sending
+// thread never touches them again.
+unsafe impl Send for Batch {}
+
+/// Templates being parsed ahead of a render.
+pub(crate) struct ParseAhead {
+    queue: Arc<Queue>,
+    worker: Option<JoinHandle<Batch>>,
+}
+
+/// Templates parsed ahead, by template name, each with the text it was parsed from.
+pub(crate) struct Ready(HashMap<String, (Arc<[u8]>, Parsed)>);
+
+impl Ready {
+    /// The parse of template `name` from `data`, when it was parsed ahead from that text.
+    pub(crate) fn take(&mut self, name: &str, data: &Arc<[u8]>) -> Option<Parsed> {
+        match self.0.remove(name) {
+            Some((text, parsed)) if Arc::ptr_eq(&text, data) => Some(parsed),
+            _ => None,
+        }
+    }
+}
+
+impl ParseAhead {
+    /// Starts parsing the templates of `chart` (and its subcharts, under their own names)
+    /// on a worker thread; nothing is started for a small chart or on a single core.
+    pub(crate) fn start(chart: &Chart) -> ParseAhead {
+        let mut jobs = Vec::new();
+        list(chart, "", &mut jobs);
+        let bytes: usize = jobs.iter().map(|j| j.data.len()).sum();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if bytes < MIN_BYTES || cores < 2 {
+            jobs.clear();
+        }
+        // the largest first, so that the last ones taken are short
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.data.len()));
+        let queue = Arc::new(Queue {
+            jobs,
+            next: AtomicUsize::new(0),
+        });
+        let worker = if queue.jobs.is_empty() {
+            None
+        } else {
+            let q = queue.clone();
+            let builder = std::thread::Builder::new()
+                .name("template-parse".into())
+                .stack_size(STACK);
+            spawn_elsewhere(builder, move || q.drain()).ok()
+        };
+        ParseAhead { queue, worker }
+    }
+
+    /// Parses on the calling thread whatever the worker has not taken, waits for the
+    /// worker and returns everything parsed. A worker that failed leaves its templates out
+    /// (the render parses them itself).
+    pub(crate) fn finish(mut self) -> Ready {
+        let mut batches = vec![self.queue.drain()];
+        if let Some(Ok(b)) = self.worker.take().map(JoinHandle::join) {
+            batches.push(b);
+        }
+        let mut jobs: Vec<Option<&Job>> = self.queue.jobs.iter().map(Some).collect();
+        let mut ready = HashMap::with_capacity(jobs.len());
+        for Batch(done) in batches {
+            for (i, parsed) in done {
+                if let Some(job) = jobs.get_mut(i).and_then(Option::take) {
+                    ready.insert(job.name.clone(), (job.data.clone(), parsed));
+                }
+            }
+        }
+        Ready(ready)
+    }
+}
+
+impl Drop for ParseAhead {
+    /// A render that fails before it needs the trees stops the worker after its current
+    /// file.
+    fn drop(&mut self) {
+        self.queue
+            .next
+            .store(self.queue.jobs.len(), Ordering::Relaxed);
+    }
+}
+
+/// Every template the engine would parse for `chart`, under the names the chart has now.
+fn list(c: &Chart, parent: &str, out: &mut Vec<Job>) {
+    let path = crate::render::chart_path(parent, c);
+    for d in &c.dependencies {
+        list(d, &path, out);
+    }
+    for t in c
+        .templates
+        .iter()
+        .filter(|t| crate::render::engine_loads(c, t))
+    {
+        out.push(Job {
+            name: format!("{path}/{}", t.name),
+            data: t.data.clone(),
+        });
+    }
+}
+
+/// Spawns `f` on a thread that starts on another core than the calling thread's.
+///
+/// Linux queues a new thread on its parent's core, and an idle core takes it over only at
+/// its next load-balancing tick, milliseconds later: about as long as the work the thread
+/// is meant to overlap. So the thread is pinned to another of the process's cores before
+/// it first runs, and once it runs it takes back all the cores the process may use.
+#[cfg(target_os = "linux")]
+fn spawn_elsewhere<T: Send + 'static>(
+    builder: std::thread::Builder,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    use std::os::unix::thread::JoinHandleExt;
+    use std::sync::atomic::AtomicBool;
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain bits; sched_getaffinity and sched_getcpu only write to
+    // what they are given.
+    let (allowed, here) = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let ok = libc::sched_getaffinity(0, size, &mut set) == 0;
+        (ok.then_some(set), libc::sched_getcpu())
+    };
+    let Some(allowed) = allowed else {
+        return builder.spawn(f);
+    };
+    let other = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET reads one bit of a set within its size.
+        .find(|&c| c as i32 != here && unsafe { libc::CPU_ISSET(c, &allowed) });
+    let pinned = Arc::new(AtomicBool::new(false));
+    let seen = pinned.clone();
+    let handle = builder.spawn(move || {
+        // the pinning below happens right after the spawn; wait for it so that it is not
+        // made after the thread has unpinned itself
+        while !seen.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        // SAFETY: sets this thread's own affinity from a valid set.
+        unsafe { libc::sched_setaffinity(0, size, &allowed) };
+        f()
+    })?;
+    if let Some(c) = other {
+        // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET sets a bit within it; the
+        // thread handle is alive for the call.
+        unsafe {
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(c, &mut one);
+            libc::pthread_setaffinity_np(handle.as_pthread_t(), size, &one);
+        }
+    }
+    pinned.store(true, Ordering::Release);
+    Ok(handle)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn spawn_elsewhere<T: Send + 'static>(
+    builder: std::thread::Builder,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    builder.spawn(f)
+}

@@ -1,0 +1,3 @@
+{{- define "lib.greeting" -}}
+{{ .Values.greeting | default "hi" }} from {{ .Chart.Name }}
+{{- end -}}
