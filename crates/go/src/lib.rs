@@ -19,6 +19,7 @@
 //! - [`selector`]: Kubernetes label selectors, in the API server's and kustomize's words.
 //! - [`semver`]: Masterminds semver v3 versions and constraints.
 //! - [`jsonpatch`]: RFC 6902 as `evanphx/json-patch` applies it, over any document tree.
+//! - [`regexp`]: Go's `regexp` (RE2) for chart and schema patterns.
 
 pub mod date;
 pub mod duration;
@@ -26,6 +27,7 @@ pub mod fmt;
 pub mod jsonpatch;
 pub mod num;
 pub mod patchmeta;
+pub mod regexp;
 pub mod selector;
 pub mod semver;
 pub mod yaml;

@@ -2,6 +2,10 @@
 
 use serde_json::Value as J;
 
+use std::rc::Rc;
+
+use gitops_go::regexp::Regexp;
+
 use crate::chart::Chart;
 use crate::error::Error;
 use crate::values::Values;
@@ -10,6 +14,8 @@ struct Ctx<'a> {
     root: &'a J,
     errors: Vec<String>,
     depth: usize,
+    /// Patterns compiled so far (a schema applies its patterns to many values).
+    patterns: std::collections::HashMap<&'a str, Option<Rc<Regexp>>>,
 }
 
 fn type_ok(t: &str, v: &J) -> bool {
@@ -66,6 +72,14 @@ fn json_eq(a: &J, b: &J) -> bool {
 }
 
 impl<'a> Ctx<'a> {
+    /// The compiled pattern `p` (an invalid one matches everything, as before).
+    fn pattern(&mut self, p: &'a str) -> Option<Rc<Regexp>> {
+        self.patterns
+            .entry(p)
+            .or_insert_with(|| Regexp::new(p).ok().map(Rc::new))
+            .clone()
+    }
+
     fn fail(&mut self, path: &str, msg: String) {
         let p = if path.is_empty() {
             "(root)".to_string()
@@ -231,7 +245,7 @@ impl<'a> Ctx<'a> {
                     self.fail(path, format!("length must be <= {m}, but got {len}"));
                 }
                 if let Some(J::String(p)) = obj.get("pattern")
-                    && let Ok(re) = regex::Regex::new(p)
+                    && let Some(re) = self.pattern(p)
                     && !re.is_match(st)
                 {
                     self.fail(path, format!("'{st}' does not match pattern '{p}'"));
@@ -312,12 +326,12 @@ impl<'a> Ctx<'a> {
                     self.fail(path, format!("maxProperties: got {}, want {x}", m.len()));
                 }
                 let props = obj.get("properties").and_then(|p| p.as_object());
-                let pats: Vec<(regex::Regex, &J)> = obj
+                let pats: Vec<(Rc<Regexp>, &J)> = obj
                     .get("patternProperties")
                     .and_then(|p| p.as_object())
                     .map(|p| {
                         p.iter()
-                            .filter_map(|(k, s)| regex::Regex::new(k).ok().map(|r| (r, s)))
+                            .filter_map(|(k, s)| self.pattern(k).map(|r| (r, s)))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -377,6 +391,7 @@ pub fn validate(schema: &[u8], values: &J) -> Result<(), String> {
         root: &s,
         errors: Vec::new(),
         depth: 0,
+        patterns: Default::default(),
     };
     ctx.check(&s, values, "");
     if ctx.errors.is_empty() {

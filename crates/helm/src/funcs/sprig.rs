@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use super::*;
 use crate::template::fmt::go_quote;
+use gitops_go::regexp::Regexp;
 use crate::template::{FnErr, FuncMap};
 use crate::value::Value;
 
@@ -15,19 +16,19 @@ fn s(v: impl Into<String>) -> Res {
 }
 
 thread_local! {
-    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, Rc<regex::Regex>>> =
+    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, Rc<Regexp>>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-/// Compiles (and caches) a regular expression. The cache hands out the compiled regex
-/// itself: a cloned `Regex` starts with an empty matching cache, which costs about as much to
-/// build again as a small render's other work.
-fn regex(p: &str) -> Result<Rc<regex::Regex>, FnErr> {
+/// Compiles (and caches) a Go regular expression. The cache hands out the compiled regex
+/// itself: a cloned `regex::Regex` starts with an empty matching cache, which costs about as
+/// much to build again as a small render's other work.
+fn regex(p: &str) -> Result<Rc<Regexp>, FnErr> {
     if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(p).cloned()) {
         return Ok(r);
     }
     let r = Rc::new(
-        regex::Regex::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?,
+        Regexp::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?,
     );
     REGEX_CACHE.with(|c| {
         let mut c = c.borrow_mut();
@@ -36,6 +37,34 @@ fn regex(p: &str) -> Result<Rc<regex::Regex>, FnErr> {
         }
     });
     Ok(r)
+}
+
+thread_local! {
+    static REGEX_RESULTS: std::cell::RefCell<std::collections::HashMap<String, Value>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// A regular-expression function's result for (`op`, `args`), computed once: charts call the
+/// same ones over and over (a name helper on every object, an image tag check per image),
+/// and matching a long pattern costs more than looking its result up.
+fn regex_memo(op: &str, args: &[&str], f: impl FnOnce() -> Res) -> Res {
+    // each argument length-prefixed, so that no two argument lists share a key
+    let mut key = String::from(op);
+    for a in args {
+        key.push_str(&format!(" {}:", a.len()));
+        key.push_str(a);
+    }
+    if let Some(v) = REGEX_RESULTS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(v);
+    }
+    let v = f()?;
+    REGEX_RESULTS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < 4096 {
+            c.insert(key, v.clone());
+        }
+    });
+    Ok(v)
 }
 
 fn go_title(s: &str) -> String {
@@ -1428,7 +1457,8 @@ pub(super) fn register(m: &mut FuncMap) {
     for name in ["regexMatch", "mustRegexMatch"] {
         m.insert(name, |_, a| {
             nargs(a, "regexMatch", 2)?;
-            Ok(Value::Bool(regex(a_str(&a[0])?)?.is_match(a_str(&a[1])?)))
+            let (p, x) = (a_str(&a[0])?, a_str(&a[1])?);
+            regex_memo("match", &[p, x], || Ok(Value::Bool(regex(p)?.is_match(x))))
         });
     }
     for name in ["regexFindAll", "mustRegexFindAll"] {
@@ -1436,39 +1466,36 @@ pub(super) fn register(m: &mut FuncMap) {
             nargs(a, "regexFindAll", 3)?;
             let re = regex(a_str(&a[0])?)?;
             let n = a_int(&a[2])?;
-            let it = re.find_iter(a_str(&a[1])?).map(|m| Value::from(m.as_str()));
-            let v: Vec<Value> = if n < 0 {
-                it.collect()
-            } else {
-                it.take(n as usize).collect()
-            };
+            let limit = usize::try_from(n).ok();
+            let v: Vec<Value> = re
+                .find_all(a_str(&a[1])?, limit)
+                .into_iter()
+                .map(Value::from)
+                .collect();
             Ok(Value::from(v))
         });
     }
     for name in ["regexFind", "mustRegexFind"] {
         m.insert(name, |_, a| {
             nargs(a, "regexFind", 2)?;
-            let re = regex(a_str(&a[0])?)?;
-            s(re.find(a_str(&a[1])?)
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default())
+            let (p, x) = (a_str(&a[0])?, a_str(&a[1])?);
+            regex_memo("find", &[p, x], || s(regex(p)?.find(x).unwrap_or_default()))
         });
     }
     for name in ["regexReplaceAll", "mustRegexReplaceAll"] {
         m.insert(name, |_, a| {
             nargs(a, "regexReplaceAll", 3)?;
-            let re = regex(a_str(&a[0])?)?;
-            s(re.replace_all(a_str(&a[1])?, a_str(&a[2])?).into_owned())
+            let (p, x, r) = (a_str(&a[0])?, a_str(&a[1])?, a_str(&a[2])?);
+            regex_memo("replace", &[p, x, r], || {
+                s(regex(p)?.replace_all(x, r, false))
+            })
         });
     }
     for name in ["regexReplaceAllLiteral", "mustRegexReplaceAllLiteral"] {
         m.insert(name, |_, a| {
             nargs(a, "regexReplaceAllLiteral", 3)?;
-            let re = regex(a_str(&a[0])?)?;
-            s(
-                re.replace_all(a_str(&a[1])?, regex::NoExpand(a_str(&a[2])?))
-                    .into_owned(),
-            )
+            let (p, x, r) = (a_str(&a[0])?, a_str(&a[1])?, a_str(&a[2])?);
+            regex_memo("literal", &[p, x, r], || s(regex(p)?.replace_all(x, r, true)))
         });
     }
     for name in ["regexSplit", "mustRegexSplit"] {
@@ -1477,12 +1504,11 @@ pub(super) fn register(m: &mut FuncMap) {
             let re = regex(a_str(&a[0])?)?;
             let n = a_int(&a[2])?;
             let x = a_str(&a[1])?;
-            let v: Vec<Value> = if n < 0 {
-                re.split(x).map(Value::from).collect()
-            } else if n == 0 {
+            let v: Vec<Value> = if n == 0 {
                 Vec::new()
             } else {
-                re.splitn(x, n as usize).map(Value::from).collect()
+                let limit = usize::try_from(n).ok();
+                re.split(x, limit).into_iter().map(Value::from).collect()
             };
             Ok(Value::from(v))
         });
