@@ -142,7 +142,6 @@ fn main() -> ExitCode {
         argv.get(1).and_then(|a| a.to_str()),
         Some("helm" | "kustomize")
     ) {
-        one_malloc_arena();
         let command = <EngineCli as clap::CommandFactory>::command();
         let engine = match parse::<EngineCli>(command, argv) {
             Ok((cli, _)) => cli,
@@ -184,18 +183,6 @@ fn main() -> ExitCode {
         Command::Ui(args) => cmd::ui::run(args),
         Command::Bootstrap(args) => cmd::bootstrap::run(args),
     })
-}
-
-/// Engine commands render once and exit, on one thread at a time (the renderer's
-/// big-stack thread runs while the main thread waits). With one malloc arena that thread
-/// allocates from the main heap instead of growing an arena of its own a few pages per
-/// `mprotect`, which saves a tenth of a small render's page faults.
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets glibc allocator parameters; no other thread exists yet.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 /// The exit code of a command's result, its error reported as Flux reports errors.

@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
+use crate::ahead::ParseAhead;
 use crate::chart::Chart;
 use crate::error::Error;
-use crate::render::{RenderOptions, render_chart};
+use crate::render::{RenderOptions, render_chart_with};
 use crate::values::{self, Values};
 
 /// Everything `helm template` takes.
@@ -100,7 +101,12 @@ pub fn parse_kube_version(v: &str) -> Result<String, Error> {
 
 /// Runs `helm template` and returns what it prints.
 pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
-    let chart = Chart::load(&req.chart)?;
+    // the templates start parsing on another core as soon as the files are read, while the
+    // chart's and the user's values are read
+    let mut ahead = None;
+    let chart = Chart::load_seeing_files(&req.chart, &Default::default(), |files| {
+        ahead = Some(ParseAhead::start_files(files));
+    })?;
     let user = user_values(req)?;
     let opts = RenderOptions {
         name: req.name.clone(),
@@ -120,7 +126,7 @@ pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
         one_shot: req.one_shot,
         ..Default::default()
     };
-    let rendered = render_chart(&chart, &user, &opts)?;
+    let rendered = render_chart_with(&chart, &user, &opts, ahead)?;
     let out = rendered.to_template_output(&opts);
     let stdout = if req.show_only.is_empty() {
         out

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
-use crate::chart::{Chart, text_of};
+use crate::chart::{Chart, File, text_of};
+use crate::render::{chart_path, engine_loads};
 use crate::template::{ParseError, Tree};
 
 /// One template file parsed: its own tree and the trees of the `define`s in it.
@@ -91,6 +92,23 @@ impl ParseAhead {
     pub(crate) fn start(chart: &Chart) -> ParseAhead {
         let mut jobs = Vec::new();
         list(chart, "", &mut jobs);
+        Self::spawn(jobs)
+    }
+
+    /// Starts parsing the templates among a chart's files (paths from its root, as read,
+    /// before the chart is built from them), under the names their `Chart.yaml`s give.
+    /// Subcharts packed as archives are left to the render.
+    pub(crate) fn start_files(files: &[File]) -> ParseAhead {
+        let mut jobs = Vec::new();
+        list_files(
+            files.iter().map(|f| (f.name.as_str(), f)).collect(),
+            "",
+            &mut jobs,
+        );
+        Self::spawn(jobs)
+    }
+
+    fn spawn(mut jobs: Vec<Job>) -> ParseAhead {
         let bytes: usize = jobs.iter().map(|j| j.data.len()).sum();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if bytes < MIN_BYTES || cores < 2 {
@@ -147,19 +165,52 @@ impl Drop for ParseAhead {
 
 /// Every template the engine would parse for `chart`, under the names the chart has now.
 fn list(c: &Chart, parent: &str, out: &mut Vec<Job>) {
-    let path = crate::render::chart_path(parent, c);
+    let path = chart_path(parent, c.name());
     for d in &c.dependencies {
         list(d, &path, out);
     }
     for t in c
         .templates
         .iter()
-        .filter(|t| crate::render::engine_loads(c, t))
+        .filter(|t| engine_loads(c.is_library(), &t.name))
     {
         out.push(Job {
             name: format!("{path}/{}", t.name),
             data: t.data.clone(),
         });
+    }
+}
+
+/// Every template among the files of a chart not built yet, as [`list`] names them, from the
+/// `Chart.yaml`s among them; a chart whose `Chart.yaml` does not read contributes nothing.
+fn list_files(files: Vec<(&str, &File)>, parent: &str, out: &mut Vec<Job>) {
+    let Some(meta) = files
+        .iter()
+        .find(|(n, _)| *n == "Chart.yaml")
+        .and_then(|(_, f)| crate::chart::parse_metadata(&f.data).ok())
+    else {
+        return;
+    };
+    let path = chart_path(parent, &meta.name);
+    let library = meta.chart_type == "library";
+    let mut subcharts: std::collections::BTreeMap<&str, Vec<(&str, &File)>> = Default::default();
+    for (name, f) in files {
+        if name.starts_with("templates/") {
+            if engine_loads(library, name) {
+                out.push(Job {
+                    name: format!("{path}/{name}"),
+                    data: f.data.clone(),
+                });
+            }
+        } else if let Some((dir, rest)) =
+            name.strip_prefix("charts/").and_then(|r| r.split_once('/'))
+            && !dir.starts_with(['.', '_'])
+        {
+            subcharts.entry(dir).or_default().push((rest, f));
+        }
+    }
+    for (_, files) in subcharts {
+        list_files(files, &path, out);
     }
 }
 

@@ -141,15 +141,28 @@ impl Chart {
     /// with only `unable to load chart archive` ([`Error::ChartArchive`], whose source says
     /// why); errors in what it holds (`Chart.yaml`, subcharts) read as they do in a directory.
     pub fn load_with(path: &Path, limits: &Limits) -> Result<Chart, Error> {
+        Self::load_seeing_files(path, limits, |_| {})
+    }
+
+    /// [`Chart::load_with`], showing `files_read` every file of the chart (paths from its
+    /// root) once they are read and before the chart is built from them.
+    pub(crate) fn load_seeing_files(
+        path: &Path,
+        limits: &Limits,
+        files_read: impl FnOnce(&[File]),
+    ) -> Result<Chart, Error> {
         let io = |e| Error::Io(path.display().to_string(), e);
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
-            return Self::load_dir_with(path, limits);
+            let files = Self::dir_files(path, limits)?;
+            files_read(&files);
+            return Self::from_files_in(files, &mut Budget::new(limits));
         }
         let file = std::fs::File::open(path).map_err(io)?;
         let mut budget = Budget::new(limits);
         let files = archive_files_in(std::io::BufReader::new(file), &mut budget)
             .map_err(|e| Error::ChartArchive(Box::new(e)))?;
+        files_read(&files);
         Self::from_files_in(files, &mut budget)
     }
 
@@ -162,13 +175,19 @@ impl Chart {
     /// `limits.max_file_size` (Helm's `chart file "NAME" is larger than the maximum file
     /// size N`); subchart archives in `charts/` are read within `limits`.
     pub fn load_dir_with(dir: &Path, limits: &Limits) -> Result<Chart, Error> {
+        let files = Self::dir_files(dir, limits)?;
+        Self::from_files_in(files, &mut Budget::new(limits))
+    }
+
+    /// The files of a chart directory that `.helmignore` keeps, read.
+    fn dir_files(dir: &Path, limits: &Limits) -> Result<Vec<File>, Error> {
         let rules = match std::fs::read_to_string(dir.join(".helmignore")) {
             Ok(t) => Ignore::parse(&t),
             Err(_) => Ignore::parse(""),
         };
         let mut files = Vec::new();
         walk(dir, "", &rules, limits, &mut files)?;
-        Self::from_files_in(files, &mut Budget::new(limits))
+        Ok(files)
     }
 
     /// Loads a gzipped tar archive held in memory, within Helm's size limits; entries

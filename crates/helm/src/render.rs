@@ -662,18 +662,18 @@ struct Renderable {
 
 /// The path Helm's engine names a chart's templates under: the chart's name, or
 /// `PARENT/charts/NAME` for a subchart.
-pub(crate) fn chart_path(parent: &str, c: &Chart) -> String {
+pub(crate) fn chart_path(parent: &str, name: &str) -> String {
     if parent.is_empty() {
-        c.name().to_string()
+        name.to_string()
     } else {
-        format!("{parent}/charts/{}", c.name())
+        format!("{parent}/charts/{name}")
     }
 }
 
-/// Whether Helm's engine loads template `t` of chart `c`: of a library chart, only the
-/// partials (`_*`).
-pub(crate) fn engine_loads(c: &Chart, t: &File) -> bool {
-    !c.is_library() || t.name.rsplit('/').next().unwrap_or("").starts_with('_')
+/// Whether Helm's engine loads template file `name` of a chart (`library`: a library
+/// chart, of which it loads only the partials, `_*`).
+pub(crate) fn engine_loads(library: bool, name: &str) -> bool {
+    !library || name.rsplit('/').next().unwrap_or("").starts_with('_')
 }
 
 fn collect(
@@ -684,7 +684,7 @@ fn collect(
     is_root: bool,
     out: &mut HashMap<String, Renderable>,
 ) -> Value {
-    let full = chart_path(parent_path, c);
+    let full = chart_path(parent_path, c.name());
     let values = if is_root {
         vals.clone()
     } else {
@@ -721,7 +721,11 @@ fn collect(
             m.borrow_mut().insert(d.name().to_string(), sub);
         }
     }
-    for t in c.templates.iter().filter(|t| engine_loads(c, t)) {
+    for t in c
+        .templates
+        .iter()
+        .filter(|t| engine_loads(c.is_library(), &t.name))
+    {
         out.insert(
             format!("{full}/{}", t.name),
             Renderable {
@@ -1049,6 +1053,17 @@ fn check_kube_version(c: &Chart, kube: &str) -> Result<(), Error> {
 /// release name, processes dependencies, coalesces values (chart defaults under `user`
 /// values), validates them against `values.schema.json`, renders and sorts.
 pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Result<Rendered, Error> {
+    render_chart_with(chart, user, opts, None)
+}
+
+/// [`render_chart`] with the chart's templates already being parsed by `ahead` (or started
+/// here).
+pub(crate) fn render_chart_with(
+    chart: &Chart,
+    user: &Values,
+    opts: &RenderOptions,
+    ahead: Option<ParseAhead>,
+) -> Result<Rendered, Error> {
     if !valid_release_name(&opts.name) {
         return Err(Error::ReleaseName(format!(
             "release name {:?}: invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53",
@@ -1062,7 +1077,7 @@ pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Resul
     if chart.metadata.deprecated {
         warnings.push("this chart is deprecated".to_string());
     }
-    let ahead = ParseAhead::start(chart);
+    let ahead = ahead.unwrap_or_else(|| ParseAhead::start(chart));
     let mut c = chart.clone();
     values::process_dependencies(&mut c, user)?;
     check_dependencies(chart, &c)?;

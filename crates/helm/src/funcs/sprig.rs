@@ -5,9 +5,9 @@ use std::rc::Rc;
 
 use super::*;
 use crate::template::fmt::go_quote;
-use gitops_go::regexp::Regexp;
 use crate::template::{FnErr, FuncMap};
 use crate::value::Value;
+use gitops_go::regexp::Regexp;
 
 type Res = Result<Value, FnErr>;
 
@@ -27,9 +27,7 @@ fn regex(p: &str) -> Result<Rc<Regexp>, FnErr> {
     if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(p).cloned()) {
         return Ok(r);
     }
-    let r = Rc::new(
-        Regexp::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?,
-    );
+    let r = Rc::new(Regexp::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?);
     REGEX_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() < 1024 {
@@ -1495,7 +1493,9 @@ pub(super) fn register(m: &mut FuncMap) {
         m.insert(name, |_, a| {
             nargs(a, "regexReplaceAllLiteral", 3)?;
             let (p, x, r) = (a_str(&a[0])?, a_str(&a[1])?, a_str(&a[2])?);
-            regex_memo("literal", &[p, x, r], || s(regex(p)?.replace_all(x, r, true)))
+            regex_memo("literal", &[p, x, r], || {
+                s(regex(p)?.replace_all(x, r, true))
+            })
         });
     }
     for name in ["regexSplit", "mustRegexSplit"] {
