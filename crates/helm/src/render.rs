@@ -1093,6 +1093,7 @@ pub(crate) fn render_chart_with(
     std::thread::scope(|s| {
         let (c2, v2) = (&c, &vals);
         let renderer = std::thread::Builder::new()
+            .name("helm-render".into())
             .stack_size(512 << 20)
             .spawn_scoped(s, move || {
                 render_each(c2, v2, opts, Some(ahead), &mut |k, v| {

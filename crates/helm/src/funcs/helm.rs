@@ -397,6 +397,9 @@ fn include(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
 /// The name Helm's engine gives its root template, and so every `tpl` text.
 pub const TPL_NAME: &str = "gotpl";
 
+/// How many distinct `tpl` texts one render keeps parsed.
+const TEXTS_KEPT: usize = 4096;
+
 /// Helm's `tpl`: the text is parsed alone, as a template named [`TPL_NAME`], and run with
 /// the templates it defines laid over the current set (Helm's clone of the set) for its
 /// duration, so that its `include`s and nested `tpl`s see them.
@@ -408,10 +411,21 @@ fn tpl(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
             "exceeded maximum template depth ({MAX_DEPTH})"
         )));
     }
-    let funcs = e.funcs.clone();
-    let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
-    let (tree, defs) = crate::template::parse(TPL_NAME, text, &has)
-        .map_err(|err| FnErr::Call(format!("cannot parse template {}: {err}", go_quote(text))))?;
+    let (tree, defs) = match e.texts.get(text) {
+        Some((tree, defs)) => (tree.clone(), defs.clone()),
+        None => {
+            let funcs = e.funcs.clone();
+            let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
+            let (tree, defs) = crate::template::parse(TPL_NAME, text, &has).map_err(|err| {
+                FnErr::Call(format!("cannot parse template {}: {err}", go_quote(text)))
+            })?;
+            let parsed = (Rc::new(tree), defs.into_iter().map(Rc::new).collect::<Vec<_>>());
+            if e.texts.len() < TEXTS_KEPT {
+                e.texts.insert(text.to_string(), parsed.clone());
+            }
+            parsed
+        }
+    };
     let mut overlay = Vec::with_capacity(defs.len() + 1);
     for d in defs {
         // as Go's `associate`: an empty body does not replace a defined template
@@ -421,9 +435,8 @@ fn tpl(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
         {
             continue;
         }
-        overlay.push(Rc::new(d));
+        overlay.push(d);
     }
-    let tree = Rc::new(tree);
     overlay.push(tree.clone());
     e.push_overlay(&overlay);
     let mut out = String::new();

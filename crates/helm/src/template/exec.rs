@@ -323,6 +323,9 @@ pub struct Exec {
     pub output_left: usize,
     /// Template nodes this render may still execute (starts at [`MAX_STEPS`]).
     pub steps_left: u64,
+    /// Texts parsed while rendering (Helm's `tpl`), by text, with the `define`s in them:
+    /// charts render the same few texts (labels, annotations) for every object.
+    pub texts: FastMap<String, (Rc<Tree>, Vec<Rc<Tree>>)>,
 }
 
 struct State<'t> {
@@ -349,6 +352,7 @@ impl Exec {
             warnings: RefCell::new(Vec::new()),
             output_left: MAX_OUTPUT,
             steps_left: MAX_STEPS,
+            texts: FastMap::default(),
         }
     }
 
