@@ -85,8 +85,8 @@ impl Version {
     /// Masterminds `NewVersion` (with its default `CoerceNewVersion`): `v1.2.3`, `1.2`, `1`,
     /// `2025.01.02`, `1.2.3-rc.1+b`.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
-        let res = regexes().ok_or(VersionError::Invalid)?;
-        let m = res.version.captures(text).ok_or(VersionError::Invalid)?;
+        let version = VERSION.as_ref().ok_or(VersionError::Invalid)?;
+        let m = version.captures(text).ok_or(VersionError::Invalid)?;
         let group = |i: usize| m.get(i).map_or("", |g| g.as_str());
         let number = |s: &str| -> Result<u64, VersionError> {
             let digits = s.strip_prefix('.').unwrap_or(s);
@@ -314,8 +314,12 @@ const OPS: &str = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^";
 /// Masterminds' constraint version pattern (`cvRegex`).
 const CV: &str = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
 
+/// The version pattern, compiled on first use (alone: parsing a version, as every chart's
+/// `Chart.yaml` needs, does not pay for the constraint patterns).
+static VERSION: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(LOOSE).ok());
+
+/// The constraint patterns.
 struct Regexes {
-    version: Regex,
     constraint: Regex,
     range: Regex,
     find: Regex,
@@ -324,7 +328,6 @@ struct Regexes {
 
 static REGEXES: LazyLock<Option<Regexes>> = LazyLock::new(|| {
     Some(Regexes {
-        version: Regex::new(LOOSE).ok()?,
         constraint: Regex::new(&format!(r"^{WS}*({OPS}){WS}*({CV}){WS}*$")).ok()?,
         range: Regex::new(&format!(r"{WS}*({CV}){WS}+-{WS}+({CV}){WS}*")).ok()?,
         find: Regex::new(&format!(r"({OPS}){WS}*({CV})")).ok()?,

@@ -9,13 +9,13 @@
 //! file's text, so a subchart renamed by an alias is parsed again under its new name, and a
 //! disabled subchart's templates (and their errors) are ignored, as Helm never parses them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crate::chart::{Chart, File, text_of};
 use crate::render::{chart_path, engine_loads};
+use crate::template::exec::FastMap;
 use crate::template::{ParseError, Tree};
 
 /// One template file parsed: its own tree and the trees of the `define`s in it.
@@ -74,7 +74,7 @@ pub(crate) struct ParseAhead {
 }
 
 /// Templates parsed ahead, by template name, each with the text it was parsed from.
-pub(crate) struct Ready(HashMap<String, (Arc<[u8]>, Parsed)>);
+pub(crate) struct Ready(FastMap<String, (Arc<[u8]>, Parsed)>);
 
 impl Ready {
     /// The parse of template `name` from `data`, when it was parsed ahead from that text.
@@ -141,7 +141,8 @@ impl ParseAhead {
             batches.push(b);
         }
         let mut jobs: Vec<Option<&Job>> = self.queue.jobs.iter().map(Some).collect();
-        let mut ready = HashMap::with_capacity(jobs.len());
+        let mut ready = FastMap::default();
+        ready.reserve(jobs.len());
         for Batch(done) in batches {
             for (i, parsed) in done {
                 if let Some(job) = jobs.get_mut(i).and_then(Option::take) {
