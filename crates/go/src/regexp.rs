@@ -174,7 +174,11 @@ fn rust_syntax(pattern: &str) -> std::borrow::Cow<'_, str> {
                 let posix = pattern[i..]
                     .strip_prefix(':')
                     .and_then(|r| r.find(":]").map(|e| (r, e)))
-                    .filter(|(r, e)| r[..*e].bytes().all(|x| x.is_ascii_alphabetic() || x == b'^'));
+                    .filter(|(r, e)| {
+                        r[..*e]
+                            .bytes()
+                            .all(|x| x.is_ascii_alphabetic() || x == b'^')
+                    });
                 if let Some((_, e)) = posix {
                     i += 1 + e + 2;
                 } else {
@@ -258,7 +262,10 @@ mod tests {
         assert!(re.is_match("STRAẞE"));
         assert!(case_insensitive("a(?m-s:b)(?si)"));
         assert!(!case_insensitive("(?m)^x(?-i)"));
-        assert!(matches!(Regexp::new("(?m)^a").unwrap().0, Engine::Lite { .. }));
+        assert!(matches!(
+            Regexp::new("(?m)^a").unwrap().0,
+            Engine::Lite { .. }
+        ));
     }
 
     #[test]
@@ -297,7 +304,9 @@ mod tests {
 
     #[test]
     fn any_pattern_compiles_or_fails_without_panicking() {
-        let parts = ["[", "]", "{", "}", "\\", "^", ":", "é", "a", "1", ",", "&", "~", "(", ")"];
+        let parts = [
+            "[", "]", "{", "}", "\\", "^", ":", "é", "a", "1", ",", "&", "~", "(", ")",
+        ];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
             let mut p = String::new();

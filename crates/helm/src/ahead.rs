@@ -100,6 +100,14 @@ impl ParseAhead {
     /// Subcharts packed as archives are left to the render.
     pub(crate) fn start_files(files: &[File]) -> ParseAhead {
         let mut jobs = Vec::new();
+        // (no need to read the Chart.yaml files for a chart too small to gain from it)
+        let templates = files
+            .iter()
+            .filter(|f| f.name.starts_with("templates/") || f.name.contains("/templates/"))
+            .map(|f| f.data.len());
+        if !worth_a_thread(templates.sum()) {
+            return Self::spawn(jobs);
+        }
         list_files(
             files.iter().map(|f| (f.name.as_str(), f)).collect(),
             "",
@@ -109,9 +117,7 @@ impl ParseAhead {
     }
 
     fn spawn(mut jobs: Vec<Job>) -> ParseAhead {
-        let bytes: usize = jobs.iter().map(|j| j.data.len()).sum();
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if bytes < MIN_BYTES || cores < 2 {
+        if !worth_a_thread(jobs.iter().map(|j| j.data.len()).sum()) {
             jobs.clear();
         }
         // the largest first, so that the last ones taken are short
@@ -162,6 +168,12 @@ impl Drop for ParseAhead {
             .next
             .store(self.queue.jobs.len(), Ordering::Relaxed);
     }
+}
+
+/// Whether parsing this many bytes of templates on another thread saves time: there is more
+/// than one core, and enough text.
+fn worth_a_thread(bytes: usize) -> bool {
+    bytes >= MIN_BYTES && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
 /// Every template the engine would parse for `chart`, under the names the chart has now.

@@ -764,10 +764,7 @@ fn walk(
 /// when the file does not hold exactly that many.
 fn read_exactly(file: &mut std::fs::File, len: u64) -> Option<Arc<[u8]>> {
     let len = usize::try_from(len).ok()?;
-    // zeroed by the allocator (large buffers come from fresh pages, already zero) rather
-    // than written with zeros first
-    // SAFETY: zeroed bytes are valid `u8`s.
-    let mut data: Arc<[u8]> = unsafe { Arc::<[u8]>::new_zeroed_slice(len).assume_init() };
+    let mut data: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
     let buf = Arc::get_mut(&mut data)?;
     file.read_exact(buf).ok()?;
     match file.read(&mut [0u8; 1]) {

@@ -419,7 +419,10 @@ fn tpl(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
             let (tree, defs) = crate::template::parse(TPL_NAME, text, &has).map_err(|err| {
                 FnErr::Call(format!("cannot parse template {}: {err}", go_quote(text)))
             })?;
-            let parsed = (Rc::new(tree), defs.into_iter().map(Rc::new).collect::<Vec<_>>());
+            let parsed = (
+                Rc::new(tree),
+                defs.into_iter().map(Rc::new).collect::<Vec<_>>(),
+            );
             if e.texts.len() < TEXTS_KEPT {
                 e.texts.insert(text.to_string(), parsed.clone());
             }
