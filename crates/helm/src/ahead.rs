@@ -1,10 +1,12 @@
 //! Parsing a chart's templates on another thread while its values are coalesced and
 //! validated.
 //!
-//! Templates parse without values, so [`crate::render_chart`] hands every template of the
-//! loaded chart to a worker before it processes dependencies, coalesces values and checks
-//! them against the schema; the render thread then parses whatever the worker has not
-//! reached yet itself, and takes the trees. The work is speculative and never reports
+//! Templates parse without values, so `helm template` hands every template to a worker as
+//! soon as the chart's files are read ([`ParseAhead::start_files`]), and
+//! [`crate::render_chart`] given a loaded chart does so before anything else
+//! ([`ParseAhead::start`]); values are read, dependencies processed, values coalesced and
+//! checked against the schema meanwhile. The render thread then parses whatever the worker
+//! has not reached yet itself, and takes the trees. The work is speculative and never reports
 //! anything: a result counts only when the render asks for that template name *and* that
 //! file's text, so a subchart renamed by an alias is parsed again under its new name, and a
 //! disabled subchart's templates (and their errors) are ignored, as Helm never parses them.
@@ -116,6 +118,8 @@ impl ParseAhead {
         Self::spawn(jobs)
     }
 
+    /// Queues `jobs` (none when they are too little text to gain from a thread), largest
+    /// first, and starts the worker on them.
     fn spawn(mut jobs: Vec<Job>) -> ParseAhead {
         if !worth_a_thread(jobs.iter().map(|j| j.data.len()).sum()) {
             jobs.clear();
