@@ -699,18 +699,44 @@ fn der_private_key(
 }
 
 /// The public key of an OpenSSH-format private key, checking the passphrase as Go does.
+///
+/// ssh-key 0.6 refuses a valid ECDSA key whose private scalar OpenSSH wrote shorter than the
+/// curve's size (a minimal mpint: one key in 256 on P-256 and P-384, one in two on P-521),
+/// so where it fails the container is read here: its public key, and the check words that
+/// show the private section opened (decrypted with the passphrase, if any).
 fn openssh_public_key(der: &[u8], passphrase: &str) -> anyhow::Result<String> {
-    let key = ssh_key::PrivateKey::from_bytes(der)
-        .map_err(|_| anyhow::anyhow!("ssh: invalid openssh private key format"))?;
-    match (passphrase.is_empty(), key.is_encrypted()) {
-        (true, true) => bail!("ssh: this private key is passphrase protected"),
-        (false, false) => bail!("ssh: key is not password protected"),
-        (false, true) => {
-            key.decrypt(passphrase)
-                .map_err(|_| anyhow::anyhow!("x509: decryption password incorrect"))?;
+    let invalid = || anyhow::anyhow!("ssh: invalid openssh private key format");
+    let wrong_password = || anyhow::anyhow!("x509: decryption password incorrect");
+    let public = match ssh_key::PrivateKey::from_bytes(der) {
+        Ok(key) => {
+            match (passphrase.is_empty(), key.is_encrypted()) {
+                (true, true) => bail!("ssh: this private key is passphrase protected"),
+                (false, false) => bail!("ssh: key is not password protected"),
+                (false, true) => {
+                    if key.decrypt(passphrase).is_err() && !opens_with(&key, passphrase) {
+                        return Err(wrong_password());
+                    }
+                }
+                (true, false) => {}
+            }
+            key.public_key().clone()
         }
-        (true, false) => {}
-    }
+        Err(_) => {
+            // only an unencrypted key's private section is read by `from_bytes`
+            let (cipher, public, private) = openssh_container(der).ok_or_else(invalid)?;
+            if cipher != b"none" {
+                return Err(invalid());
+            }
+            if !passphrase.is_empty() {
+                bail!("ssh: key is not password protected");
+            }
+            if !check_words_match(private) {
+                return Err(invalid());
+            }
+            ssh_key::PublicKey::from_bytes(public).map_err(|_| invalid())?
+        }
+    };
+    let key = public;
     let algorithm = key.algorithm();
     let name = algorithm.as_str();
     if !matches!(
@@ -724,14 +750,57 @@ fn openssh_public_key(der: &[u8], passphrase: &str) -> anyhow::Result<String> {
     ) {
         bail!("ssh: unhandled key type");
     }
-    let blob = key
-        .public_key()
-        .to_bytes()
-        .map_err(|e| anyhow::anyhow!("ssh: {e}"))?;
+    let blob = key.to_bytes().map_err(|e| anyhow::anyhow!("ssh: {e}"))?;
     Ok(format!(
         "{name} {}\n",
         base64::engine::general_purpose::STANDARD.encode(blob)
     ))
+}
+
+/// Whether `passphrase` opens an encrypted OpenSSH key's private section: decrypted, it
+/// starts with two equal check words (what OpenSSH itself tests).
+fn opens_with(key: &ssh_key::PrivateKey, passphrase: &str) -> bool {
+    let Some(ciphertext) = key.key_data().encrypted() else {
+        return false;
+    };
+    let Ok((k, iv)) = key.kdf().derive_key_and_iv(key.cipher(), passphrase) else {
+        return false;
+    };
+    let mut buffer = ciphertext.to_vec();
+    let opens =
+        key.cipher().decrypt(&k, &iv, &mut buffer, None).is_ok() && check_words_match(&buffer);
+    // the decrypted private key is not left behind in freed memory
+    buffer.iter_mut().for_each(|b| *b = 0);
+    std::hint::black_box(&buffer);
+    opens
+}
+
+/// Whether a private section starts with two equal check words.
+fn check_words_match(private: &[u8]) -> bool {
+    private.len() >= 8 && private[0..4] == private[4..8]
+}
+
+/// An `openssh-key-v1` container's cipher name, public key blob and private section.
+fn openssh_container(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    fn string<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let (len, rest) = b.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        let (s, rest) = (rest.get(..len)?, rest.get(len..)?);
+        *b = rest;
+        Some(s)
+    }
+    let mut b = der.strip_prefix(b"openssh-key-v1\0")?;
+    let cipher = string(&mut b)?;
+    let _kdf = string(&mut b)?;
+    let _kdf_options = string(&mut b)?;
+    let (count, rest) = b.split_first_chunk::<4>()?;
+    if u32::from_be_bytes(*count) != 1 {
+        return None;
+    }
+    b = rest;
+    let public = string(&mut b)?;
+    let private = string(&mut b)?;
+    Some((cipher, public, private))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1136,6 +1205,52 @@ mod tests {
 
     fn have_ssh_keygen() -> bool {
         Command::new("ssh-keygen").arg("-?").output().is_ok()
+    }
+
+    /// OpenSSH writes an ECDSA private scalar as a minimal mpint, shorter than the curve size
+    /// when its top byte is zero: for P-521 one key in two. ssh-key alone refuses those; they
+    /// load, with and without a passphrase, and a wrong passphrase still says so.
+    #[test]
+    fn loads_ecdsa_keys_whose_scalar_is_written_short() {
+        if !have_ssh_keygen() {
+            eprintln!("skipping: ssh-keygen is not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut short = 0;
+        for passphrase in ["", "s3cret"] {
+            for _ in 0..12 {
+                let key = ssh_keygen(dir.path(), &["-t", "ecdsa", "-b", "521", "-N", passphrase]);
+                let block = pem_blocks(&key).into_iter().next().unwrap();
+                let alone = ssh_key::PrivateKey::from_bytes(&block.der).and_then(|k| {
+                    if k.is_encrypted() {
+                        k.decrypt(passphrase)
+                    } else {
+                        Ok(k)
+                    }
+                });
+                if alone.is_err() {
+                    short += 1;
+                }
+                let public = std::fs::read_to_string(dir.path().join("key.pub")).unwrap();
+                let kp = load_key_pair(&key, passphrase).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(
+                    kp.public_key.split_whitespace().take(2).collect::<Vec<_>>(),
+                    public.split_whitespace().take(2).collect::<Vec<_>>()
+                );
+                let wrong = load_key_pair(&key, "wrong").unwrap_err().to_string();
+                assert_eq!(
+                    wrong,
+                    if passphrase.is_empty() {
+                        "ssh: key is not password protected"
+                    } else {
+                        "x509: decryption password incorrect"
+                    }
+                );
+            }
+        }
+        // 24 keys, each short with probability 1/2
+        assert!(short > 0, "no key had a short scalar");
     }
 
     #[test]
