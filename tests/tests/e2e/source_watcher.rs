@@ -237,11 +237,24 @@ async fn generator_composes_sources_for_a_kustomization() {
     })
     .await
     .expect("the composed artifact is applied");
-    let applied = ks_api.get("composite").await.unwrap();
-    assert_eq!(
-        applied.status.unwrap().last_applied_revision.as_deref(),
-        Some(artifact.revision.as_str())
-    );
+    // the objects are applied before the status says so: wait for it
+    let applied_revision = || async {
+        ks_api
+            .get("composite")
+            .await
+            .ok()
+            .and_then(|k| k.status)
+            .and_then(|s| s.last_applied_revision)
+    };
+    let last = wait_until(WAIT, || async {
+        applied_revision().await.filter(|r| *r == artifact.revision)
+    })
+    .await;
+    let last = match last {
+        Some(r) => Some(r),
+        None => applied_revision().await,
+    };
+    assert_eq!(last.as_deref(), Some(artifact.revision.as_str()));
 
     // A change in the second repository reaches the cluster through the generator.
     let config_sha2 = commit(
