@@ -203,11 +203,12 @@ async fn dev(args: Args, state: PathBuf) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    let progress = tokio::spawn(show_progress(client.clone()));
+    let printed = Printed::default();
+    let progress = tokio::spawn(show_progress(client.clone(), printed.clone()));
     let events = tokio::spawn(show_events(client.clone()));
     let code = if let Some(target) = target.filter(|_| args.until_ready) {
         tokio::select! {
-            r = wait_ready(&client, &target, timeout) => r,
+            r = wait_ready(&client, &target, timeout, &printed) => r,
             _ = stop => ExitCode::from(130),
         }
     } else {
@@ -614,8 +615,21 @@ fn progress_line(kind: &str, obj: &Value) -> Option<(String, String)> {
     Some((id, line))
 }
 
+/// The progress line last printed for each object, shared by the progress watch and
+/// `--until-ready` (which may see the final state before the watch prints it).
+type Printed = std::sync::Arc<std::sync::Mutex<HashMap<String, String>>>;
+
+/// Prints `line` for object `id` unless it is the line last printed for it.
+fn print_progress(printed: &Printed, id: String, line: String) {
+    let mut last = printed.lock().unwrap_or_else(|e| e.into_inner());
+    if last.get(&id) != Some(&line) {
+        say(&line);
+        last.insert(id, line);
+    }
+}
+
 /// Prints a line whenever an object's Ready condition changes.
-async fn show_progress(client: kube::Client) {
+async fn show_progress(client: kube::Client, printed: Printed) {
     let kinds = [
         "GitRepository",
         "OCIRepository",
@@ -639,7 +653,6 @@ async fn show_progress(client: kube::Client) {
         streams.push(stream);
     }
     let mut all = futures::stream::select_all(streams);
-    let mut last: HashMap<String, String> = HashMap::new();
     while let Some((kind, event)) = all.next().await {
         let objs = match event {
             Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => vec![o],
@@ -649,7 +662,12 @@ async fn show_progress(client: kube::Client) {
                     o.metadata.namespace.as_deref().unwrap_or(""),
                     o.metadata.name.as_deref().unwrap_or("")
                 );
-                if last.remove(&id).is_some() {
+                let known = printed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id)
+                    .is_some();
+                if known {
                     say(&format!("- {id} deleted"));
                 }
                 continue;
@@ -660,11 +678,8 @@ async fn show_progress(client: kube::Client) {
             let Ok(v) = serde_json::to_value(&o) else {
                 continue;
             };
-            if let Some((id, line)) = progress_line(kind, &v)
-                && last.get(&id) != Some(&line)
-            {
-                say(&line);
-                last.insert(id, line);
+            if let Some((id, line)) = progress_line(kind, &v) {
+                print_progress(&printed, id, line);
             }
         }
     }
@@ -713,7 +728,12 @@ async fn show_events(client: kube::Client) {
 }
 
 /// Waits until the Kustomization is Ready at its generation (success) or Stalled/failed.
-async fn wait_ready(client: &kube::Client, target: &Target, timeout: Duration) -> ExitCode {
+async fn wait_ready(
+    client: &kube::Client,
+    target: &Target,
+    timeout: Duration,
+    printed: &Printed,
+) -> ExitCode {
     let Ok(ar) = resource("Kustomization") else {
         return ExitCode::FAILURE;
     };
@@ -737,6 +757,10 @@ async fn wait_ready(client: &kube::Client, target: &Target, timeout: Duration) -
             };
             if current && let Some(r) = ready {
                 if r["status"] == "True" && at_commit(&v["status"]["lastAppliedRevision"]) {
+                    // the state it ends on is printed, whether or not the watch got to it
+                    if let Some((id, line)) = progress_line("Kustomization", &v) {
+                        print_progress(printed, id, line);
+                    }
                     return ExitCode::SUCCESS;
                 }
                 let stalled = condition(&v, "Stalled").is_some_and(|s| s["status"] == "True");
