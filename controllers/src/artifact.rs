@@ -204,7 +204,6 @@ impl ArtifactCache {
     }
 }
 
-/// A file name component unique within this process.
 /// Recreates the directories of `src` under `dst` and hard-links its files there
 /// (extracted artifacts hold nothing else).
 fn link_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
@@ -236,6 +235,7 @@ pub(crate) fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// A file name component unique within this process.
 fn uuid_like(seed: u64) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);

@@ -706,15 +706,14 @@ fn der_private_key(
 /// show the private section opened (decrypted with the passphrase, if any).
 fn openssh_public_key(der: &[u8], passphrase: &str) -> anyhow::Result<String> {
     let invalid = || anyhow::anyhow!("ssh: invalid openssh private key format");
-    let wrong_password = || anyhow::anyhow!("x509: decryption password incorrect");
-    let public = match ssh_key::PrivateKey::from_bytes(der) {
+    let key: ssh_key::PublicKey = match ssh_key::PrivateKey::from_bytes(der) {
         Ok(key) => {
             match (passphrase.is_empty(), key.is_encrypted()) {
                 (true, true) => bail!("ssh: this private key is passphrase protected"),
                 (false, false) => bail!("ssh: key is not password protected"),
                 (false, true) => {
                     if key.decrypt(passphrase).is_err() && !opens_with(&key, passphrase) {
-                        return Err(wrong_password());
+                        bail!("x509: decryption password incorrect");
                     }
                 }
                 (true, false) => {}
@@ -736,7 +735,6 @@ fn openssh_public_key(der: &[u8], passphrase: &str) -> anyhow::Result<String> {
             ssh_key::PublicKey::from_bytes(public).map_err(|_| invalid())?
         }
     };
-    let key = public;
     let algorithm = key.algorithm();
     let name = algorithm.as_str();
     if !matches!(

@@ -94,6 +94,9 @@ impl ParseAhead {
     pub(crate) fn start(chart: &Chart) -> ParseAhead {
         let mut jobs = Vec::new();
         list(chart, "", &mut jobs);
+        if !(enough_text(jobs.iter().map(|j| j.data.len()).sum()) && cores_to_spare()) {
+            jobs.clear();
+        }
         Self::spawn(jobs)
     }
 
@@ -107,23 +110,21 @@ impl ParseAhead {
             .iter()
             .filter(|f| f.name.starts_with("templates/") || f.name.contains("/templates/"))
             .map(|f| f.data.len());
-        if !worth_a_thread(templates.sum()) {
-            return Self::spawn(jobs);
+        if enough_text(templates.sum()) && cores_to_spare() {
+            list_files(
+                files.iter().map(|f| (f.name.as_str(), f)).collect(),
+                "",
+                &mut jobs,
+            );
+            if !enough_text(jobs.iter().map(|j| j.data.len()).sum()) {
+                jobs.clear();
+            }
         }
-        list_files(
-            files.iter().map(|f| (f.name.as_str(), f)).collect(),
-            "",
-            &mut jobs,
-        );
         Self::spawn(jobs)
     }
 
-    /// Queues `jobs` (none when they are too little text to gain from a thread), largest
-    /// first, and starts the worker on them.
+    /// Queues `jobs`, largest first, and starts the worker on them (none for no jobs).
     fn spawn(mut jobs: Vec<Job>) -> ParseAhead {
-        if !worth_a_thread(jobs.iter().map(|j| j.data.len()).sum()) {
-            jobs.clear();
-        }
         // the largest first, so that the last ones taken are short
         jobs.sort_by_key(|j| std::cmp::Reverse(j.data.len()));
         let queue = Arc::new(Queue {
@@ -174,10 +175,15 @@ impl Drop for ParseAhead {
     }
 }
 
-/// Whether parsing this many bytes of templates on another thread saves time: there is more
-/// than one core, and enough text.
-fn worth_a_thread(bytes: usize) -> bool {
-    bytes >= MIN_BYTES && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+/// Whether this many bytes of templates are enough to gain from parsing on another thread.
+fn enough_text(bytes: usize) -> bool {
+    bytes >= MIN_BYTES
+}
+
+/// Whether the process may use more than one core (asked once per render: it reads the
+/// cgroup's limits).
+fn cores_to_spare() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
 /// Every template the engine would parse for `chart`, under the names the chart has now.

@@ -15,31 +15,43 @@ fn s(v: impl Into<String>) -> Res {
     Ok(Value::from(v.into()))
 }
 
+type Cache<T> = std::cell::RefCell<std::collections::HashMap<String, T>>;
+
 thread_local! {
-    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, Rc<Regexp>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static REGEX_CACHE: Cache<Rc<Regexp>> = Default::default();
+    static REGEX_RESULTS: Cache<Value> = Default::default();
+}
+
+/// `make()`'s value for `key`, made once per thread while `cache` holds fewer than `keep`
+/// entries (failures are not kept).
+fn cached<T: Clone>(
+    cache: &'static std::thread::LocalKey<Cache<T>>,
+    key: &str,
+    keep: usize,
+    make: impl FnOnce() -> Result<T, FnErr>,
+) -> Result<T, FnErr> {
+    if let Some(v) = cache.with(|c| c.borrow().get(key).cloned()) {
+        return Ok(v);
+    }
+    let v = make()?;
+    cache.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < keep {
+            c.insert(key.to_string(), v.clone());
+        }
+    });
+    Ok(v)
 }
 
 /// Compiles (and caches) a Go regular expression. The cache hands out the compiled regex
 /// itself: a cloned `regex::Regex` starts with an empty matching cache, which costs about as
 /// much to build again as a small render's other work.
 fn regex(p: &str) -> Result<Rc<Regexp>, FnErr> {
-    if let Some(r) = REGEX_CACHE.with(|c| c.borrow().get(p).cloned()) {
-        return Ok(r);
-    }
-    let r = Rc::new(Regexp::new(p).map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))?);
-    REGEX_CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() < 1024 {
-            c.insert(p.to_string(), r.clone());
-        }
-    });
-    Ok(r)
-}
-
-thread_local! {
-    static REGEX_RESULTS: std::cell::RefCell<std::collections::HashMap<String, Value>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    cached(&REGEX_CACHE, p, 1024, || {
+        Regexp::new(p)
+            .map(Rc::new)
+            .map_err(|e| FnErr::Call(format!("error parsing regexp: {e}")))
+    })
 }
 
 /// A regular-expression function's result for (`op`, `args`), computed once: charts call the
@@ -52,17 +64,7 @@ fn regex_memo(op: &str, args: &[&str], f: impl FnOnce() -> Res) -> Res {
         key.push_str(&format!(" {}:", a.len()));
         key.push_str(a);
     }
-    if let Some(v) = REGEX_RESULTS.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(v);
-    }
-    let v = f()?;
-    REGEX_RESULTS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() < 4096 {
-            c.insert(key, v.clone());
-        }
-    });
-    Ok(v)
+    cached(&REGEX_RESULTS, &key, 4096, f)
 }
 
 fn go_title(s: &str) -> String {
