@@ -78,16 +78,87 @@ pub struct Version {
     original: String,
 }
 
-/// Masterminds' loose version pattern (`looseSemVerRegex`), anchored.
-const LOOSE: &str = r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$";
+/// The pieces of a version as Masterminds' loose pattern (`looseSemVerRegex`, anchored)
+/// captures them: `^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-(ID(\.ID)*))?(\+(ID(\.ID)*))?$` with
+/// `ID` = `[0-9A-Za-z\-]+`. The minor and patch numbers keep their dot; the pre-release and
+/// metadata come without their `-` and `+`.
+///
+/// Read by hand rather than with a regex engine: every `Chart.yaml` of every chart is checked
+/// with it, and compiling and running the pattern cost a small chart a tenth of its render.
+#[derive(Debug, PartialEq)]
+struct LooseParts<'a> {
+    major: &'a str,
+    minor: &'a str,
+    patch: &'a str,
+    pre: &'a str,
+    metadata: &'a str,
+}
+
+fn loose_parts(text: &str) -> Option<LooseParts<'_>> {
+    /// The longest prefix of `s` whose bytes satisfy `f`, and the rest.
+    fn span(s: &str, f: impl Fn(u8) -> bool) -> (&str, &str) {
+        let n = s.bytes().take_while(|&b| f(b)).count();
+        s.split_at(n)
+    }
+    /// `.` and one or more digits at the start of `s`, or nothing.
+    fn dotted_number(s: &str) -> (&str, &str) {
+        match s.strip_prefix('.') {
+            Some(r) => {
+                let (digits, _) = span(r, |b| b.is_ascii_digit());
+                if digits.is_empty() {
+                    ("", s)
+                } else {
+                    s.split_at(1 + digits.len())
+                }
+            }
+            None => ("", s),
+        }
+    }
+    /// Dot-separated non-empty identifiers of `[0-9A-Za-z-]` at the start of `s`.
+    fn identifiers(s: &str) -> Option<(&str, &str)> {
+        let id = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+        let mut len = 0;
+        loop {
+            let (part, _) = span(&s[len..], id);
+            if part.is_empty() {
+                return None;
+            }
+            len += part.len();
+            match s[len..].strip_prefix('.') {
+                Some(r) if r.bytes().next().is_some_and(id) => len += 1,
+                _ => return Some(s.split_at(len)),
+            }
+        }
+    }
+    let rest = text.strip_prefix('v').unwrap_or(text);
+    let (major, rest) = span(rest, |b| b.is_ascii_digit());
+    if major.is_empty() {
+        return None;
+    }
+    let (minor, rest) = dotted_number(rest);
+    let (patch, mut rest) = dotted_number(rest);
+    let mut pre = "";
+    if let Some(r) = rest.strip_prefix('-') {
+        (pre, rest) = identifiers(r)?;
+    }
+    let mut metadata = "";
+    if let Some(r) = rest.strip_prefix('+') {
+        (metadata, rest) = identifiers(r)?;
+    }
+    rest.is_empty().then_some(LooseParts {
+        major,
+        minor,
+        patch,
+        pre,
+        metadata,
+    })
+}
 
 impl Version {
     /// Masterminds `NewVersion` (with its default `CoerceNewVersion`): `v1.2.3`, `1.2`, `1`,
     /// `2025.01.02`, `1.2.3-rc.1+b`.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
-        let version = VERSION.as_ref().ok_or(VersionError::Invalid)?;
-        let m = version.captures(text).ok_or(VersionError::Invalid)?;
-        let group = |i: usize| m.get(i).map_or("", |g| g.as_str());
+        let parts = loose_parts(text).ok_or(VersionError::Invalid)?;
         let number = |s: &str| -> Result<u64, VersionError> {
             let digits = s.strip_prefix('.').unwrap_or(s);
             if digits.is_empty() {
@@ -98,11 +169,11 @@ impl Version {
                 .map_err(|_| VersionError::SegmentRange(digits.to_owned()))
         };
         let v = Version {
-            major: number(group(1))?,
-            minor: number(group(2))?,
-            patch: number(group(3))?,
-            pre: group(5).to_owned(),
-            metadata: group(8).to_owned(),
+            major: number(parts.major)?,
+            minor: number(parts.minor)?,
+            patch: number(parts.patch)?,
+            pre: parts.pre.to_owned(),
+            metadata: parts.metadata.to_owned(),
             original: text.to_owned(),
         };
         if !v.pre.is_empty() {
@@ -314,10 +385,6 @@ const OPS: &str = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^";
 /// Masterminds' constraint version pattern (`cvRegex`).
 const CV: &str = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
 
-/// The version pattern, compiled on first use (alone: parsing a version, as every chart's
-/// `Chart.yaml` needs, does not pay for the constraint patterns).
-static VERSION: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(LOOSE).ok());
-
 /// The constraint patterns.
 struct Regexes {
     constraint: Regex,
@@ -377,6 +444,19 @@ pub struct Constraints {
 impl Constraints {
     /// Masterminds `NewConstraint`.
     pub fn parse(text: &str) -> Result<Constraints, ConstraintError> {
+        if let Some(c) = single_comparator(text) {
+            let c = c?;
+            return Ok(Constraints {
+                contains_pre: vec![!c.con.pre.is_empty()],
+                groups: vec![vec![c]],
+                text: text.to_owned(),
+            });
+        }
+        Self::parse_with_patterns(text)
+    }
+
+    /// [`Constraints::parse`] by Masterminds' patterns alone.
+    fn parse_with_patterns(text: &str) -> Result<Constraints, ConstraintError> {
         let res = regexes().ok_or(ConstraintError::Parser)?;
         let rewritten = rewrite_range(res, text);
         let mut groups = Vec::new();
@@ -468,6 +548,45 @@ fn rewrite_range(res: &Regexes, input: &str) -> String {
     out
 }
 
+/// The constraint when `text` is a single comparator without pre-release, metadata, ranges
+/// or alternatives (`~1.2`, `>= 2.0.0`, `2.x.x`, what charts' dependencies and most users
+/// write); `None` for anything else, which the patterns read.
+///
+/// For such a text the patterns' reading is this one: the alternatives, range and `valid`
+/// patterns match the whole text, `find` finds the operator (the run of operator characters:
+/// a version never starts with one) and the version after it, and `constraint` captures them.
+fn single_comparator(text: &str) -> Option<Result<Constraint, ConstraintError>> {
+    let go_space = |c: char| matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' ');
+    let t = text.trim_matches(go_space);
+    let op_len = t.bytes().take_while(|b| b"=!<>~^".contains(b)).count();
+    let (op, rest) = t.split_at(op_len);
+    if !matches!(
+        op,
+        "" | "=" | "!=" | ">" | "<" | ">=" | "=>" | "<=" | "=<" | "~" | "~>" | "^"
+    ) {
+        return None;
+    }
+    let cv = rest.trim_start_matches(go_space);
+    let digits = cv.strip_prefix('v').unwrap_or(cv);
+    let part = |b: u8| b.is_ascii_digit() || matches!(b, b'x' | b'X' | b'*');
+    let mut pieces = digits.split('.');
+    let major = pieces.next()?;
+    let minor = pieces.next();
+    let patch = pieces.next();
+    if pieces.next().is_some()
+        || [Some(major), minor, patch]
+            .into_iter()
+            .flatten()
+            .any(|p| p.is_empty() || !p.bytes().all(part))
+    {
+        return None;
+    }
+    let dotted = |p: Option<&str>| p.map_or(0, |p| p.len() + 1);
+    let minor = &digits[major.len()..major.len() + dotted(minor)];
+    let patch = &digits[major.len() + minor.len()..];
+    Some(comparator(op, cv, major, minor, patch, ""))
+}
+
 fn is_x(s: &str) -> bool {
     matches!(s, "x" | "X" | "*")
 }
@@ -489,7 +608,21 @@ fn parse_constraint(res: &Regexes, s: &str) -> Result<Constraint, ConstraintErro
         .captures(s)
         .ok_or_else(|| ConstraintError::Improper(s.to_owned()))?;
     let g = |i: usize| m.get(i).map_or("", |x| x.as_str());
-    let op = match g(1) {
+    comparator(g(1), g(2), g(3), g(4), g(5), g(6))
+}
+
+/// A comparator from the pieces Masterminds' constraint pattern captures: the operator, the
+/// whole version, its major number, its minor and patch numbers with their dots, and its
+/// pre-release with its `-`.
+fn comparator(
+    op: &str,
+    version: &str,
+    major: &str,
+    minor: &str,
+    patch: &str,
+    pre: &str,
+) -> Result<Constraint, ConstraintError> {
+    let op = match op {
         "" | "=" => Op::TildeOrEqual,
         "!=" => Op::NotEqual,
         ">" => Op::Greater,
@@ -500,7 +633,6 @@ fn parse_constraint(res: &Regexes, s: &str) -> Result<Constraint, ConstraintErro
         "^" => Op::Caret,
         other => return Err(ConstraintError::Improper(other.to_owned())),
     };
-    let (major, minor, patch, pre) = (g(3), g(4), g(5), g(6));
     let strip = |p: &str| p.strip_prefix('.').unwrap_or(p).to_owned();
     let (mut dirty, mut minor_dirty, mut patch_dirty) = (false, false, false);
     let ver = if is_x(major) || major.is_empty() {
@@ -515,7 +647,7 @@ fn parse_constraint(res: &Regexes, s: &str) -> Result<Constraint, ConstraintErro
         patch_dirty = true;
         format!("{major}{minor}.0{pre}")
     } else {
-        g(2).to_owned()
+        version.to_owned()
     };
     let con = Version::parse(&ver).map_err(|_| ConstraintError::Parser)?;
     Ok(Constraint {
@@ -629,6 +761,67 @@ use crate::fmt::quote as go_quote;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Texts made of the characters versions and constraints are written with, in random
+    /// lengths and orders (a fixed xorshift, so failures reproduce).
+    fn random_texts(n: usize, alphabet: &[&str]) -> Vec<String> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let len = (next() % 12) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn versions_read_as_the_loose_pattern_reads_them() {
+        const LOOSE: &str = r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$";
+        let re = Regex::new(LOOSE).unwrap();
+        let alphabet = [
+            "0", "1", "9", "00", "12", ".", ".", "-", "+", "v", "a", "Z", "x", " ", "\n", "é",
+        ];
+        let mut matched = 0;
+        for t in random_texts(60_000, &alphabet) {
+            let by_pattern = re.captures(&t).map(|m| {
+                let g = |i: usize| m.get(i).map_or("", |g| g.as_str());
+                LooseParts {
+                    major: g(1),
+                    minor: g(2),
+                    patch: g(3),
+                    pre: g(5),
+                    metadata: g(8),
+                }
+            });
+            matched += usize::from(by_pattern.is_some());
+            assert_eq!(loose_parts(&t), by_pattern, "{t:?}");
+        }
+        assert!(matched > 1000, "only {matched} texts were versions");
+    }
+
+    #[test]
+    fn single_comparators_read_as_the_patterns_read_them() {
+        let alphabet = [
+            "1", "2", "0", "10", ".", ".", "x", "X", "*", "v", " ", "\t", "=", ">", "<", "~", "^",
+            "!", "-", "+", ",", "|", "a",
+        ];
+        let mut fast = 0;
+        for t in random_texts(60_000, &alphabet) {
+            fast += usize::from(single_comparator(&t).is_some());
+            let quick = format!("{:?}", Constraints::parse(&t));
+            let slow = format!("{:?}", Constraints::parse_with_patterns(&t));
+            assert_eq!(quick, slow, "{t:?}");
+        }
+        assert!(fast > 1000, "only {fast} texts took the quick way");
+    }
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))

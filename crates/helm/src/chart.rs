@@ -87,7 +87,7 @@ pub struct Chart {
     /// `values.yaml`.
     pub values: Map<String, J>,
     /// `values.schema.json`, if any.
-    pub schema: Option<Vec<u8>>,
+    pub schema: Option<Arc<[u8]>>,
     /// Subcharts from `charts/`.
     pub dependencies: Vec<Chart>,
 }
@@ -223,7 +223,7 @@ impl Chart {
                 c.values = crate::values::read_values(&text_of(&f.data))
                     .map_err(|e| Error::Chart(format!("cannot load values.yaml: {e}")))?;
             } else if n == "values.schema.json" {
-                c.schema = Some(f.data.to_vec());
+                c.schema = Some(f.data.clone());
             } else if n == "requirements.yaml" {
                 requirements = Some(f.data.to_vec());
                 c.files.push(f);

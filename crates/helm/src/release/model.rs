@@ -373,7 +373,7 @@ impl ChartRecord {
             lock: Value::Null,
             templates: chart.templates.iter().map(file).collect(),
             values: chart.values.clone(),
-            schema: chart.schema.clone(),
+            schema: chart.schema.as_deref().map(<[u8]>::to_vec),
             schemamodtime: zero_time(),
             files: chart.files.iter().map(file).collect(),
             modtime: None,

@@ -528,7 +528,8 @@ impl Exec {
             Node::If(b) => return self.if_with(st, dot, b, false, out),
             Node::With(b) => return self.if_with(st, dot, b, true, out),
             Node::Range(b) => return self.range(st, dot, b, out),
-            Node::Template { pos, name, pipe } => {
+            Node::Template(call) => {
+                let super::parse::Call { pos, name, pipe } = &**call;
                 self.at(st, *pos, node);
                 let Some(tree) = self.lookup(name) else {
                     return Err(self.err(

@@ -29,7 +29,7 @@ pub struct Tree {
     /// The full source text of that file.
     pub text: Rc<str>,
     /// The body.
-    pub root: Vec<Node>,
+    pub root: Box<[Node]>,
 }
 
 impl Tree {
@@ -47,28 +47,39 @@ impl Tree {
 }
 
 /// A node of a template body.
+///
+/// Nodes are kept small (everything but text and `break`/`continue` is boxed, and every
+/// list is a boxed slice of its exact length): a chart's trees are most of a render's
+/// memory, and each page of it costs a page fault.
 #[derive(Debug)]
 pub enum Node {
     /// Literal text: a byte range of the tree's source text.
     Text(u32, u32),
     /// `{{pipeline}}`.
-    Action(Pipe),
+    Action(Box<Pipe>),
     /// `{{if}}`.
-    If(Branch),
+    If(Box<Branch>),
     /// `{{range}}`.
-    Range(Branch),
+    Range(Box<Branch>),
     /// `{{with}}`.
-    With(Branch),
+    With(Box<Branch>),
     /// `{{template "name" pipeline}}`.
-    Template {
-        pos: usize,
-        name: String,
-        pipe: Option<Pipe>,
-    },
+    Template(Box<Call>),
     /// `{{break}}`.
     Break(usize),
     /// `{{continue}}`.
     Continue(usize),
+}
+
+/// `{{template "name" pipeline}}`.
+#[derive(Debug)]
+pub struct Call {
+    /// Position of the name.
+    pub pos: usize,
+    /// The template's name.
+    pub name: String,
+    /// The argument pipeline.
+    pub pipe: Option<Pipe>,
 }
 
 /// A control structure.
@@ -79,9 +90,9 @@ pub struct Branch {
     /// The condition pipeline.
     pub pipe: Pipe,
     /// The body.
-    pub list: Vec<Node>,
+    pub list: Box<[Node]>,
     /// The `else` body.
-    pub else_list: Option<Vec<Node>>,
+    pub else_list: Option<Box<[Node]>>,
 }
 
 /// A pipeline, possibly declaring or assigning variables.
@@ -92,9 +103,9 @@ pub struct Pipe {
     /// `=` rather than `:=`.
     pub is_assign: bool,
     /// Declared variables.
-    pub decl: Vec<Rc<str>>,
+    pub decl: Box<[Rc<str>]>,
     /// Commands joined by `|`.
-    pub cmds: Vec<Cmd>,
+    pub cmds: Box<[Cmd]>,
 }
 
 /// One command of a pipeline.
@@ -103,16 +114,16 @@ pub struct Cmd {
     /// Position.
     pub pos: usize,
     /// Operands.
-    pub args: Vec<Arg>,
+    pub args: Box<[Arg]>,
 }
 
 /// An operand.
 #[derive(Debug)]
 pub enum Arg {
     /// `.A.B`
-    Field(usize, Vec<Rc<str>>),
+    Field(usize, Box<[Rc<str>]>),
     /// `$x.A.B`
-    Var(usize, Rc<str>, Vec<Rc<str>>),
+    Var(usize, Rc<str>, Box<[Rc<str>]>),
     /// A function name.
     Ident(usize, Rc<str>),
     /// `.`
@@ -122,7 +133,7 @@ pub enum Arg {
     /// A constant (bool, number, string) with its source text.
     Const(usize, Value, Rc<str>),
     /// `(pipe).A.B` or another operand followed by fields.
-    Chain(usize, Box<Arg>, Vec<Rc<str>>),
+    Chain(usize, Box<Arg>, Box<[Rc<str>]>),
     /// `(pipe)`
     Pipe(usize, Box<Pipe>),
 }
@@ -147,7 +158,8 @@ impl fmt::Display for Node {
     /// Go's `String` of a node, as error contexts print it (`{{template "x" .}}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Node::Template { name, pipe, .. } => {
+            Node::Template(call) => {
+                let Call { name, pipe, .. } = &**call;
                 write!(f, "{{{{template {}", super::fmt::go_quote(name))?;
                 if let Some(p) = pipe {
                     write!(f, " {p}")?;
@@ -700,7 +712,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn list(&mut self, top: bool) -> Result<(Vec<Node>, End), ParseError> {
+    fn list(&mut self, top: bool) -> Result<(Box<[Node]>, End), ParseError> {
         let mut nodes = Vec::new();
         loop {
             let (t, pos) = self.next();
@@ -709,7 +721,7 @@ impl<'a> Parser<'a> {
                     if !top {
                         return Err(self.err(pos, "unexpected EOF"));
                     }
-                    return Ok((nodes, End::Eof));
+                    return Ok((nodes.into_boxed_slice(), End::Eof));
                 }
                 Tok::Text(s, e) => nodes.push(Node::Text(s, e)),
                 Tok::LeftDelim => {
@@ -720,13 +732,13 @@ impl<'a> Parser<'a> {
                             if top {
                                 return Err(self.err(p2, "unexpected {{end}}"));
                             }
-                            return Ok((nodes, End::Done));
+                            return Ok((nodes.into_boxed_slice(), End::Done));
                         }
                         Tok::Keyword("else") => {
                             if top {
                                 return Err(self.err(p2, "unexpected {{else}}"));
                             }
-                            return Ok((nodes, End::Else(p2)));
+                            return Ok((nodes.into_boxed_slice(), End::Else(p2)));
                         }
                         Tok::Keyword("define") => {
                             if !top {
@@ -760,7 +772,7 @@ impl<'a> Parser<'a> {
                         _ => {
                             self.i -= 1;
                             let pipe = self.pipeline("command", true)?;
-                            nodes.push(Node::Action(pipe));
+                            nodes.push(Node::Action(Box::new(pipe)));
                         }
                     }
                 }
@@ -823,11 +835,11 @@ impl<'a> Parser<'a> {
             text: self.text.clone(),
             root: list,
         });
-        Ok(Node::Template {
+        Ok(Node::Template(Box::new(Call {
             pos: name_pos,
             name,
             pipe: Some(pipe),
-        })
+        })))
     }
 
     fn template(&mut self, _pos: usize) -> Result<Node, ParseError> {
@@ -841,7 +853,7 @@ impl<'a> Parser<'a> {
         } else {
             Some(self.pipeline("template clause", true)?)
         };
-        Ok(Node::Template { pos, name, pipe })
+        Ok(Node::Template(Box::new(Call { pos, name, pipe })))
     }
 
     fn control(&mut self, kind: &'static str, pos: usize) -> Result<Node, ParseError> {
@@ -865,7 +877,7 @@ impl<'a> Parser<'a> {
                 ) {
                     self.next();
                     let inner = self.control_chain(kind, epos)?;
-                    Some(vec![inner])
+                    Some(Box::new([inner]) as Box<[Node]>)
                 } else {
                     self.expect_right("else")?;
                     let (l, e2) = self.list(false)?;
@@ -880,12 +892,12 @@ impl<'a> Parser<'a> {
         if let Some(v) = self.vars.last_mut() {
             v.truncate(mark);
         }
-        let b = Branch {
+        let b = Box::new(Branch {
             pos,
             pipe,
             list,
             else_list,
-        };
+        });
         Ok(match kind {
             "if" => Node::If(b),
             "range" => Node::Range(b),
@@ -969,7 +981,7 @@ impl<'a> Parser<'a> {
             pos,
             is_assign,
             decl: decl.iter().map(|d| Rc::from(*d)).collect(),
-            cmds,
+            cmds: cmds.into_boxed_slice(),
         })
     }
 
@@ -1024,7 +1036,10 @@ impl<'a> Parser<'a> {
         if args.is_empty() {
             return Err(self.err(pos, "empty command"));
         }
-        Ok(Cmd { pos, args })
+        Ok(Cmd {
+            pos,
+            args: args.into_boxed_slice(),
+        })
     }
 
     fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
@@ -1039,21 +1054,20 @@ impl<'a> Parser<'a> {
                 self.next();
                 fields.push(Rc::from(f));
             }
+            let join = |fs: Box<[Rc<str>]>| -> Box<[Rc<str>]> {
+                let mut all = fs.into_vec();
+                all.extend(fields.iter().cloned());
+                all.into_boxed_slice()
+            };
             return Ok(Some(match term {
-                Arg::Field(_, mut fs) => {
-                    fs.extend(fields);
-                    Arg::Field(pos, fs)
-                }
-                Arg::Var(_, v, mut fs) => {
-                    fs.extend(fields);
-                    Arg::Var(pos, v, fs)
-                }
+                Arg::Field(_, fs) => Arg::Field(pos, join(fs)),
+                Arg::Var(_, v, fs) => Arg::Var(pos, v, join(fs)),
                 Arg::Const(p, ..) | Arg::Nil(p) | Arg::Dot(p) => {
                     return Err(
                         self.err(p, format!("unexpected . after term {:?}", term.to_string()))
                     );
                 }
-                t => Arg::Chain(pos, Box::new(t), fields),
+                t => Arg::Chain(pos, Box::new(t), fields.into_boxed_slice()),
             }));
         }
         Ok(Some(term))
@@ -1072,9 +1086,9 @@ impl<'a> Parser<'a> {
             Tok::Nil => Arg::Nil(p),
             Tok::Var(v) => {
                 self.check_var(v, p)?;
-                Arg::Var(p, Rc::from(v), Vec::new())
+                Arg::Var(p, Rc::from(v), Box::default())
             }
-            Tok::Field(f) => Arg::Field(p, vec![Rc::from(f)]),
+            Tok::Field(f) => Arg::Field(p, Box::new([Rc::from(f)])),
             Tok::Bool(b) => Arg::Const(
                 p,
                 Value::Bool(b),
