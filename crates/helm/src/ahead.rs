@@ -11,11 +11,11 @@
 //! file's text, so a subchart renamed by an alias is parsed again under its new name, and a
 //! disabled subchart's templates (and their errors) are ignored, as Helm never parses them.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
-use crate::chart::{Chart, File, text_of};
+use crate::chart::{Chart, File};
 use crate::render::{chart_path, engine_loads};
 use crate::template::exec::FastMap;
 use crate::template::{ParseError, Tree};
@@ -36,23 +36,36 @@ struct Job {
 }
 
 struct Queue {
-    jobs: Vec<Job>,
+    /// The templates to parse, largest first, once listed.
+    jobs: OnceLock<Vec<Job>>,
     next: AtomicUsize,
 }
 
 impl Queue {
+    /// A queue of `jobs`, largest first, so that the last ones taken are short.
+    fn new(mut jobs: Vec<Job>) -> Queue {
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.data.len()));
+        Queue {
+            jobs: OnceLock::from(jobs),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The jobs, once listed (by the worker, for [`ParseAhead::start_files`]).
+    fn jobs(&self) -> &[Job] {
+        self.jobs.wait()
+    }
+
     /// Parses jobs until none is left, on the calling thread.
     fn drain(&self) -> Batch {
+        let jobs = self.jobs();
         let funcs = crate::funcs::func_map();
         let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
         let mut done = Vec::new();
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(job) = self.jobs.get(i) else { break };
-            done.push((
-                i,
-                crate::template::parse(&job.name, &text_of(&job.data), &has),
-            ));
+            let Some(job) = jobs.get(i) else { break };
+            done.push((i, crate::template::parse_shared(&job.name, &job.data, &has)));
         }
         Batch(done)
     }
@@ -97,50 +110,91 @@ impl ParseAhead {
         if !(enough_text(jobs.iter().map(|j| j.data.len()).sum()) && cores_to_spare()) {
             jobs.clear();
         }
-        Self::spawn(jobs)
+        Self::spawn(Queue::new(jobs))
     }
 
     /// Starts parsing the templates among a chart's files (paths from its root, as read,
     /// before the chart is built from them), under the names their `Chart.yaml`s give.
     /// Subcharts packed as archives are left to the render.
+    ///
+    /// The worker reads the `Chart.yaml`s and lists the templates itself, so the caller goes
+    /// on building the chart at once.
     pub(crate) fn start_files(files: &[File]) -> ParseAhead {
-        let mut jobs = Vec::new();
         // (no need to read the Chart.yaml files for a chart too small to gain from it)
         let templates = files
             .iter()
             .filter(|f| f.name.starts_with("templates/") || f.name.contains("/templates/"))
             .map(|f| f.data.len());
-        if enough_text(templates.sum()) && cores_to_spare() {
+        if !(enough_text(templates.sum()) && cores_to_spare()) {
+            return Self::spawn(Queue::new(Vec::new()));
+        }
+        let files = files.to_vec();
+        let queue = Queue {
+            jobs: OnceLock::new(),
+            next: AtomicUsize::new(0),
+        };
+        Self::spawn_listing(queue, move |jobs| {
             list_files(
                 files.iter().map(|f| (f.name.as_str(), f)).collect(),
                 "",
-                &mut jobs,
+                jobs,
             );
             if !enough_text(jobs.iter().map(|j| j.data.len()).sum()) {
                 jobs.clear();
             }
-        }
-        Self::spawn(jobs)
+        })
     }
 
-    /// Queues `jobs`, largest first, and starts the worker on them (none for no jobs).
-    fn spawn(mut jobs: Vec<Job>) -> ParseAhead {
-        // the largest first, so that the last ones taken are short
-        jobs.sort_by_key(|j| std::cmp::Reverse(j.data.len()));
-        let queue = Arc::new(Queue {
-            jobs,
-            next: AtomicUsize::new(0),
+    /// Starts the worker on `queue` (none for no jobs).
+    fn spawn(queue: Queue) -> ParseAhead {
+        if queue.jobs().is_empty() {
+            return ParseAhead {
+                queue: Arc::new(queue),
+                worker: None,
+            };
+        }
+        Self::spawn_listing(queue, |_| {})
+    }
+
+    /// Starts the worker, which lists the jobs with `list` when the queue has none yet,
+    /// then parses. The jobs are published even if listing fails, so the render thread
+    /// never waits for them in vain.
+    fn spawn_listing(
+        queue: Queue,
+        list: impl FnOnce(&mut Vec<Job>) + Send + 'static,
+    ) -> ParseAhead {
+        /// Publishes the jobs listed so far when dropped (also when unwinding).
+        struct Publish<'a>(&'a Queue, Vec<Job>);
+        impl Drop for Publish<'_> {
+            fn drop(&mut self) {
+                let mut jobs = std::mem::take(&mut self.1);
+                jobs.sort_by_key(|j| std::cmp::Reverse(j.data.len()));
+                let _ = self.0.jobs.set(jobs);
+            }
+        }
+        let queue = Arc::new(queue);
+        let q = queue.clone();
+        let builder = std::thread::Builder::new()
+            .name("template-parse".into())
+            .stack_size(STACK);
+        let worker = spawn_elsewhere(builder, move || {
+            if q.jobs.get().is_none() {
+                let mut publish = Publish(&q, Vec::new());
+                list(&mut publish.1);
+            }
+            q.drain()
         });
-        let worker = if queue.jobs.is_empty() {
-            None
-        } else {
-            let q = queue.clone();
-            let builder = std::thread::Builder::new()
-                .name("template-parse".into())
-                .stack_size(STACK);
-            spawn_elsewhere(builder, move || q.drain()).ok()
-        };
-        ParseAhead { queue, worker }
+        match worker {
+            Ok(w) => ParseAhead {
+                queue,
+                worker: Some(w),
+            },
+            // no worker: nothing parsed ahead (the render parses everything)
+            Err(_) => ParseAhead {
+                queue: Arc::new(Queue::new(Vec::new())),
+                worker: None,
+            },
+        }
     }
 
     /// Parses on the calling thread whatever the worker has not taken, waits for the
@@ -151,7 +205,7 @@ impl ParseAhead {
         if let Some(Ok(b)) = self.worker.take().map(JoinHandle::join) {
             batches.push(b);
         }
-        let mut jobs: Vec<Option<&Job>> = self.queue.jobs.iter().map(Some).collect();
+        let mut jobs: Vec<Option<&Job>> = self.queue.jobs().iter().map(Some).collect();
         let mut ready = FastMap::default();
         ready.reserve(jobs.len());
         for Batch(done) in batches {
@@ -169,9 +223,8 @@ impl Drop for ParseAhead {
     /// A render that fails before it needs the trees stops the worker after its current
     /// file.
     fn drop(&mut self) {
-        self.queue
-            .next
-            .store(self.queue.jobs.len(), Ordering::Relaxed);
+        // (the jobs may not be listed yet: no index reaches this one)
+        self.queue.next.store(usize::MAX / 2, Ordering::Relaxed);
     }
 }
 

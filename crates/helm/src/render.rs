@@ -816,7 +816,7 @@ fn render_each(
         let r = &tpls[k];
         let parsed = match ready.as_mut().and_then(|a| a.take(k, &r.data)) {
             Some(parsed) => parsed,
-            None => crate::template::parse(k, &text_of(&r.data), &has),
+            None => crate::template::parse_shared(k, &r.data, &has),
         };
         let (tree, defs): (Tree, Vec<Tree>) = parsed.map_err(|e| Error::Parse {
             name: e.name.clone(),

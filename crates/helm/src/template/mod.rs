@@ -5,7 +5,7 @@ pub mod fmt;
 pub mod parse;
 
 pub use exec::{Exec, ExecError, FnErr, Func, FuncMap};
-pub use parse::{ParseError, Tree, parse};
+pub use parse::{ParseError, Tree, parse, parse_shared};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::value::Value;
 
@@ -26,8 +27,9 @@ pub struct Tree {
     pub name: String,
     /// The file the text came from (for error positions).
     pub parse_name: Rc<str>,
-    /// The full source text of that file.
-    pub text: Rc<str>,
+    /// The full source text of that file (shared with the file's bytes when it was parsed
+    /// with [`parse_shared`]).
+    pub text: Arc<str>,
     /// The body.
     pub root: Box<[Node]>,
 }
@@ -662,7 +664,7 @@ struct Parser<'a> {
     toks: Vec<(Tok<'a>, usize)>,
     i: usize,
     name: &'a str,
-    text: Rc<str>,
+    text: Arc<str>,
     parse_name: Rc<str>,
     defs: Vec<Tree>,
     funcs: &'a dyn Fn(&str) -> bool,
@@ -1142,6 +1144,35 @@ pub fn parse(
     text: &str,
     funcs: &dyn Fn(&str) -> bool,
 ) -> Result<(Tree, Vec<Tree>), ParseError> {
+    parse_text(name, Arc::from(text), funcs)
+}
+
+/// [`parse`] of a file's bytes, the trees keeping those bytes as their text rather than a
+/// copy (when they are UTF-8; Go reads other bytes as U+FFFD, in a copy).
+pub fn parse_shared(
+    name: &str,
+    data: &Arc<[u8]>,
+    funcs: &dyn Fn(&str) -> bool,
+) -> Result<(Tree, Vec<Tree>), ParseError> {
+    let text: Arc<str> = if std::str::from_utf8(data).is_ok() {
+        let raw = Arc::into_raw(data.clone()) as *const str;
+        // SAFETY: `str` has the layout of `[u8]`, the pointer comes from `Arc::into_raw` of
+        // an `Arc<[u8]>` whose bytes were just checked to be UTF-8, and bytes behind a shared
+        // `Arc` cannot change while this one holds a count (what `From<Arc<str>> for
+        // Arc<[u8]>` relies on in the other direction).
+        unsafe { Arc::from_raw(raw) }
+    } else {
+        Arc::from(String::from_utf8_lossy(data).as_ref())
+    };
+    parse_text(name, text, funcs)
+}
+
+fn parse_text(
+    name: &str,
+    shared: Arc<str>,
+    funcs: &dyn Fn(&str) -> bool,
+) -> Result<(Tree, Vec<Tree>), ParseError> {
+    let text: &str = &shared;
     let toks = Lexer {
         src: text,
         pos: 0,
@@ -1152,7 +1183,7 @@ pub fn parse(
         paren_depth: 0,
     }
     .run()?;
-    let rc_text: Rc<str> = Rc::from(text);
+    let rc_text = shared.clone();
     let parse_name: Rc<str> = Rc::from(name);
     let mut p = Parser {
         toks,
