@@ -1002,12 +1002,13 @@ impl Exec {
                 self.at(st, a.pos(), a);
                 let msg = match a {
                     Arg::Nil(_) => format!("cannot assign nil to {want}"),
-                    Arg::Const(_, _, src) => match want {
-                        "string" => format!("expected string; found {src}"),
-                        "bool" => format!("expected bool; found {src}"),
-                        "int" | "int64" => format!("expected integer; found {src}"),
-                        "float64" => format!("expected float; found {src}"),
-                        _ => format!("can't handle {src} for arg of type {want}"),
+                    // (a constant displays as written)
+                    Arg::Const(..) => match want {
+                        "string" => format!("expected string; found {a}"),
+                        "bool" => format!("expected bool; found {a}"),
+                        "int" | "int64" => format!("expected integer; found {a}"),
+                        "float64" => format!("expected float; found {a}"),
+                        _ => format!("can't handle {a} for arg of type {want}"),
                     },
                     _ => wrong,
                 };

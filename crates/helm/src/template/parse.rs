@@ -132,12 +132,26 @@ pub enum Arg {
     Dot(usize),
     /// `nil`
     Nil(usize),
-    /// A constant (bool, number, string) with its source text.
-    Const(usize, Value, Rc<str>),
+    /// A constant (bool, number, string) and how it was written.
+    Const(usize, Value, Literal),
     /// `(pipe).A.B` or another operand followed by fields.
     Chain(usize, Box<Arg>, Box<[Rc<str>]>),
     /// `(pipe)`
     Pipe(usize, Box<Pipe>),
+}
+
+/// How a constant was written, for messages that quote it. The common spellings are told
+/// by the value (a string literal is the commonest operand: no second copy of its text).
+#[derive(Debug)]
+pub enum Literal {
+    /// `true` or `false`.
+    Bool,
+    /// A string between double quotes without escapes: `"` + the value + `"`.
+    Quoted,
+    /// A string between backquotes: `` ` `` + the value + `` ` ``.
+    Raw,
+    /// Anything else, as written.
+    Source(Rc<str>),
 }
 
 impl Arg {
@@ -195,7 +209,13 @@ impl fmt::Display for Arg {
             Arg::Ident(_, n) => write!(f, "{n}"),
             Arg::Dot(_) => write!(f, "."),
             Arg::Nil(_) => write!(f, "nil"),
-            Arg::Const(_, _, t) => write!(f, "{t}"),
+            Arg::Const(_, v, lit) => match (lit, v) {
+                (Literal::Source(t), _) => write!(f, "{t}"),
+                (Literal::Quoted, Value::Str(s)) => write!(f, "\"{s}\""),
+                (Literal::Raw, Value::Str(s)) => write!(f, "`{s}`"),
+                (_, Value::Bool(b)) => write!(f, "{b}"),
+                (_, v) => write!(f, "{v:?}"),
+            },
             Arg::Chain(_, a, fs) => {
                 if let Arg::Pipe(..) = **a {
                     write!(f, "{a}")?;
@@ -670,6 +690,12 @@ struct Parser<'a> {
     funcs: &'a dyn Fn(&str) -> bool,
     vars: Vec<Vec<&'a str>>,
     range_depth: usize,
+    // Nodes, commands and operands being collected, innermost last: each list, pipeline and
+    // command takes its own from the top when done, as a slice of its exact length (no
+    // growing and shrinking of a vector per list).
+    nodes: Vec<Node>,
+    cmds: Vec<Cmd>,
+    args: Vec<Arg>,
 }
 
 enum End {
@@ -715,7 +741,7 @@ impl<'a> Parser<'a> {
     }
 
     fn list(&mut self, top: bool) -> Result<(Box<[Node]>, End), ParseError> {
-        let mut nodes = Vec::new();
+        let start = self.nodes.len();
         loop {
             let (t, pos) = self.next();
             match t {
@@ -723,9 +749,9 @@ impl<'a> Parser<'a> {
                     if !top {
                         return Err(self.err(pos, "unexpected EOF"));
                     }
-                    return Ok((nodes.into_boxed_slice(), End::Eof));
+                    return Ok((self.nodes.drain(start..).collect(), End::Eof));
                 }
-                Tok::Text(s, e) => nodes.push(Node::Text(s, e)),
+                Tok::Text(s, e) => self.nodes.push(Node::Text(s, e)),
                 Tok::LeftDelim => {
                     let (t2, p2) = self.next_non_space();
                     match t2 {
@@ -734,13 +760,13 @@ impl<'a> Parser<'a> {
                             if top {
                                 return Err(self.err(p2, "unexpected {{end}}"));
                             }
-                            return Ok((nodes.into_boxed_slice(), End::Done));
+                            return Ok((self.nodes.drain(start..).collect(), End::Done));
                         }
                         Tok::Keyword("else") => {
                             if top {
                                 return Err(self.err(p2, "unexpected {{else}}"));
                             }
-                            return Ok((nodes.into_boxed_slice(), End::Else(p2)));
+                            return Ok((self.nodes.drain(start..).collect(), End::Else(p2)));
                         }
                         Tok::Keyword("define") => {
                             if !top {
@@ -750,31 +776,34 @@ impl<'a> Parser<'a> {
                         }
                         Tok::Keyword("block") => {
                             let n = self.block(p2)?;
-                            nodes.push(n);
+                            self.nodes.push(n);
                         }
                         Tok::Keyword(k @ ("if" | "range" | "with")) => {
                             let n = self.control(k, p2)?;
-                            nodes.push(n);
+                            self.nodes.push(n);
                         }
-                        Tok::Keyword("template") => nodes.push(self.template(p2)?),
+                        Tok::Keyword("template") => {
+                            let n = self.template(p2)?;
+                            self.nodes.push(n);
+                        }
                         Tok::Keyword("break") => {
                             if self.range_depth == 0 {
                                 return Err(self.err(p2, "{{break}} outside {{range}}"));
                             }
                             self.expect_right("break")?;
-                            nodes.push(Node::Break(p2));
+                            self.nodes.push(Node::Break(p2));
                         }
                         Tok::Keyword("continue") => {
                             if self.range_depth == 0 {
                                 return Err(self.err(p2, "{{continue}} outside {{range}}"));
                             }
                             self.expect_right("continue")?;
-                            nodes.push(Node::Continue(p2));
+                            self.nodes.push(Node::Continue(p2));
                         }
                         _ => {
                             self.i -= 1;
                             let pipe = self.pipeline("command", true)?;
-                            nodes.push(Node::Action(Box::new(pipe)));
+                            self.nodes.push(Node::Action(Box::new(pipe)));
                         }
                     }
                 }
@@ -956,7 +985,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let mut cmds = Vec::new();
+        let start = self.cmds.len();
         loop {
             let (t, p) = {
                 let t = self.peek_non_space().clone();
@@ -967,7 +996,7 @@ impl<'a> Parser<'a> {
                     if matches!(t, Tok::RightDelim) {
                         self.next();
                     }
-                    if cmds.is_empty() {
+                    if self.cmds.len() == start {
                         return Err(self.err(p, format!("missing value for {ctx}")));
                     }
                     break;
@@ -975,7 +1004,7 @@ impl<'a> Parser<'a> {
                 Tok::Eof => return Err(self.err(p, format!("unclosed action in {ctx}"))),
                 _ => {
                     let c = self.command()?;
-                    cmds.push(c);
+                    self.cmds.push(c);
                 }
             }
         }
@@ -983,7 +1012,7 @@ impl<'a> Parser<'a> {
             pos,
             is_assign,
             decl: decl.iter().map(|d| Rc::from(*d)).collect(),
-            cmds: cmds.into_boxed_slice(),
+            cmds: self.cmds.drain(start..).collect(),
         })
     }
 
@@ -1000,12 +1029,12 @@ impl<'a> Parser<'a> {
             self.peek_non_space();
             self.pos()
         };
-        let mut args = Vec::new();
+        let start = self.args.len();
         loop {
             self.peek_non_space();
             let a = self.operand()?;
             match a {
-                Some(a) => args.push(a),
+                Some(a) => self.args.push(a),
                 None => {
                     let (t, p) = self.next();
                     return Err(self.err(p, format!("unexpected {} in operand", tok_desc(&t))));
@@ -1035,12 +1064,12 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        if args.is_empty() {
+        if self.args.len() == start {
             return Err(self.err(pos, "empty command"));
         }
         Ok(Cmd {
             pos,
-            args: args.into_boxed_slice(),
+            args: self.args.drain(start..).collect(),
         })
     }
 
@@ -1091,18 +1120,22 @@ impl<'a> Parser<'a> {
                 Arg::Var(p, Rc::from(v), Box::default())
             }
             Tok::Field(f) => Arg::Field(p, Box::new([Rc::from(f)])),
-            Tok::Bool(b) => Arg::Const(
-                p,
-                Value::Bool(b),
-                Rc::from(if b { "true" } else { "false" }),
-            ),
+            Tok::Bool(b) => Arg::Const(p, Value::Bool(b), Literal::Bool),
             Tok::Number(n) => {
                 let v = parse_number(n)
                     .ok_or_else(|| self.err(p, format!("illegal number syntax: {n:?}")))?;
-                Arg::Const(p, v, Rc::from(n))
+                Arg::Const(p, v, Literal::Source(Rc::from(n)))
             }
-            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Rc::from(s)),
-            Tok::Str(s, src) => Arg::Const(p, Value::from(&*s), Rc::from(src)),
+            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Literal::Source(Rc::from(s))),
+            Tok::Str(s, src) => {
+                // the value is the text between the quotes exactly when it was not unescaped
+                let lit = match (&s, src.as_bytes().first()) {
+                    (Cow::Borrowed(_), Some(b'"')) => Literal::Quoted,
+                    (Cow::Borrowed(_), Some(b'`')) => Literal::Raw,
+                    _ => Literal::Source(Rc::from(src)),
+                };
+                Arg::Const(p, Value::from(&*s), lit)
+            }
             Tok::LParen => {
                 let pipe = self.pipeline("parenthesized pipeline", false)?;
                 let (t, p2) = self.next_non_space();
@@ -1195,6 +1228,9 @@ fn parse_text(
         funcs,
         vars: vec![vec!["$"]],
         range_depth: 0,
+        nodes: Vec::new(),
+        cmds: Vec::new(),
+        args: Vec::new(),
     };
     let (root, _) = p.list(true)?;
     let _ = p.name;
