@@ -954,6 +954,22 @@ fn read_documents(path: &str, content: &str) -> Documents {
         .collect()
 }
 
+/// A rendered file read for the sort: a `NOTES.txt` kept as text, any other file split into
+/// its documents with their heads.
+enum FileRead {
+    Notes(String, String),
+    Docs(String, Documents),
+}
+
+fn read_rendered(path: String, content: String) -> FileRead {
+    if path.ends_with("NOTES.txt") {
+        FileRead::Notes(path, content)
+    } else {
+        let docs = read_documents(&path, &content);
+        FileRead::Docs(path, docs)
+    }
+}
+
 /// Manifests and hooks of the rendered files' documents, in install order; the first
 /// document (by file name) whose YAML is wrong fails it.
 fn sort_documents(files: BTreeMap<String, Documents>) -> Result<(Vec<Manifest>, Vec<Hook>), Error> {
@@ -1085,39 +1101,67 @@ pub(crate) fn render_chart_with(
     let mut vals = values::coalesce_values_of(&c, user)?;
     crate::schema::validate_chart(&c, &mut vals)?;
     // Render on a thread with a large stack (template recursion is deep); this thread
-    // reads the heads of the rendered documents meanwhile.
+    // reads the heads of the rendered documents meanwhile, and the render thread helps with
+    // the files left when it is done (a render's last files, or a burst of large ones, would
+    // otherwise wait for this thread alone).
     let root_notes = format!("{}/templates/NOTES.txt", c.name());
     let mut notes = String::new();
     let mut files = BTreeMap::new();
     let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
-    std::thread::scope(|s| {
-        let (c2, v2) = (&c, &vals);
+    let rx = std::sync::Mutex::new(rx);
+    // the next rendered file, until there is none (waiting for one while the render goes on)
+    let next = |wait: bool| -> Option<(String, String)> {
+        let rx = rx.lock().ok()?;
+        if wait {
+            rx.recv().ok()
+        } else {
+            rx.try_recv().ok()
+        }
+    };
+    let (rendered, read) = std::thread::scope(|s| {
+        let (c2, v2, next) = (&c, &vals, &next);
         let renderer = std::thread::Builder::new()
             .name("helm-render".into())
             .stack_size(512 << 20)
             .spawn_scoped(s, move || {
-                render_each(c2, v2, opts, Some(ahead), &mut |k, v| {
+                let r = render_each(c2, v2, opts, Some(ahead), &mut |k, v| {
                     let _ = tx.send((k, v));
-                })
+                });
+                // (no more files: the reading thread stops waiting once the queue is empty)
+                drop(tx);
+                let mut read = Vec::new();
+                while let Some((k, v)) = next(false) {
+                    read.push(read_rendered(k, v));
+                }
+                (r, read)
             })
             .map_err(|e| Error::Other(e.to_string()))?;
-        for (k, v) in rx {
-            if k.ends_with("NOTES.txt") {
+        let mut read = Vec::new();
+        while let Some((k, v)) = next(true) {
+            read.push(read_rendered(k, v));
+        }
+        let (r, there) = renderer
+            .join()
+            .map_err(|_| Error::Other("renderer panicked".into()))?;
+        read.extend(there);
+        Ok::<_, Error>((r, read))
+    })?;
+    rendered?;
+    for r in read {
+        match r {
+            FileRead::Notes(k, v) => {
                 if k == root_notes {
                     if !notes.is_empty() {
                         notes.push('\n');
                     }
                     notes.push_str(&v);
                 }
-                continue;
             }
-            let docs = read_documents(&k, &v);
-            files.insert(k, docs);
+            FileRead::Docs(k, docs) => {
+                files.insert(k, docs);
+            }
         }
-        renderer
-            .join()
-            .map_err(|_| Error::Other("renderer panicked".into()))?
-    })?;
+    }
     let (manifests, hooks) = sort_documents(files)?;
     let crds = c.crds();
     if opts.one_shot {
