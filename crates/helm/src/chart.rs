@@ -715,47 +715,55 @@ fn walk(
         } else {
             format!("{rel}/{name}")
         };
-        let md =
-            std::fs::metadata(&path).map_err(|er| Error::Io(path.display().to_string(), er))?;
-        if md.is_dir() {
+        let io = |er| Error::Io(path.display().to_string(), er);
+        // the entry's type comes with the directory listing, its size from a look-up in the
+        // directory already open; a link is followed (as Helm does) from the full path
+        let ty = e.file_type().map_err(io)?;
+        let md = if ty.is_symlink() {
+            Some(std::fs::metadata(&path).map_err(io)?)
+        } else if ty.is_dir() {
+            None
+        } else {
+            Some(e.metadata().map_err(io)?)
+        };
+        let Some(md) = md.filter(|m| !m.is_dir()) else {
             if rules.ignored(&relp, true) {
                 continue;
             }
             walk(&path, &relp, rules, limits, out)?;
-        } else {
-            if rules.ignored(&relp, false) {
-                continue;
-            }
-            let too_big = || {
-                Error::Chart(format!(
-                    "chart file {} is larger than the maximum file size {}",
-                    crate::template::fmt::go_quote(&name),
-                    limits.max_file_size
-                ))
-            };
-            if md.len() > limits.max_file_size {
-                return Err(too_big());
-            }
-            let io = |er| Error::Io(path.display().to_string(), er);
-            let mut file = std::fs::File::open(&path).map_err(io)?;
-            let data = match read_exactly(&mut file, md.len()) {
-                Some(data) => data,
-                None => {
-                    // the file changed size since it was listed: read what it holds now,
-                    // no more than the limit allows
-                    let mut data = Vec::new();
-                    file.rewind().map_err(io)?;
-                    file.take(limits.max_file_size.saturating_add(1))
-                        .read_to_end(&mut data)
-                        .map_err(io)?;
-                    if data.len() as u64 > limits.max_file_size {
-                        return Err(too_big());
-                    }
-                    data.into()
-                }
-            };
-            out.push(File { name: relp, data });
+            continue;
+        };
+        if rules.ignored(&relp, false) {
+            continue;
         }
+        let too_big = || {
+            Error::Chart(format!(
+                "chart file {} is larger than the maximum file size {}",
+                crate::template::fmt::go_quote(&name),
+                limits.max_file_size
+            ))
+        };
+        if md.len() > limits.max_file_size {
+            return Err(too_big());
+        }
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        let data = match read_exactly(&mut file, md.len()) {
+            Some(data) => data,
+            None => {
+                // the file changed size since it was listed: read what it holds now,
+                // no more than the limit allows
+                let mut data = Vec::new();
+                file.rewind().map_err(io)?;
+                file.take(limits.max_file_size.saturating_add(1))
+                    .read_to_end(&mut data)
+                    .map_err(io)?;
+                if data.len() as u64 > limits.max_file_size {
+                    return Err(too_big());
+                }
+                data.into()
+            }
+        };
+        out.push(File { name: relp, data });
     }
     Ok(())
 }
@@ -865,6 +873,19 @@ impl Ignore {
 
 /// Go's `filepath.Match` (`*`, `?`, `[...]`, `\\` escapes; `*` does not cross `/`).
 pub fn go_match(pat: &str, name: &str) -> bool {
+    // most `.helmignore` rules are names or `*.ext`: told without the matcher
+    let special = |c: char| matches!(c, '*' | '?' | '[' | '\\');
+    if !pat.contains(special) {
+        return pat == name;
+    }
+    if let Some(tail) = pat.strip_prefix('*')
+        && !tail.contains(special)
+    {
+        // `*` matches anything but `/`
+        return name
+            .strip_suffix(tail)
+            .is_some_and(|head| !head.contains('/'));
+    }
     if pat.is_ascii() && name.is_ascii() {
         // the common case, without collecting characters
         return glob(pat.as_bytes(), name.as_bytes());
@@ -939,6 +960,26 @@ fn glob<C: Copy + Ord + From<u8>>(p: &[C], n: &[C]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_and_star_suffix_patterns_match_as_the_matcher_does() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n) as usize
+        };
+        let pat_chars = ['a', 'b', '.', '/', '*', '*', '~'];
+        let name_chars = ['a', 'b', '.', '/', '~'];
+        for _ in 0..50_000 {
+            let pat: String = (0..next(6)).map(|_| pat_chars[next(7)]).collect();
+            let name: String = (0..next(7)).map(|_| name_chars[next(5)]).collect();
+            let p: Vec<char> = pat.chars().collect();
+            let n: Vec<char> = name.chars().collect();
+            assert_eq!(go_match(&pat, &name), glob(&p, &n), "{pat:?} {name:?}");
+        }
+    }
 
     fn tgz(entries: &[(&str, &[u8], tar::EntryType)]) -> Vec<u8> {
         let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
