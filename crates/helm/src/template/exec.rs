@@ -330,7 +330,7 @@ pub struct Exec {
 
 struct State<'t> {
     tree: &'t Tree,
-    vars: Vec<(Rc<str>, Value)>,
+    vars: Vec<(super::parse::Name, Value)>,
     at_pos: usize,
     at: Option<&'t dyn fmt::Display>,
 }
@@ -445,7 +445,7 @@ impl Exec {
         self.current.push(tree.clone());
         let mut st = State {
             tree,
-            vars: vec![(Rc::from("$"), dot.clone())],
+            vars: vec![(super::parse::Name::new_static("$"), dot.clone())],
             at_pos: 0,
             at: None,
         };
@@ -787,7 +787,7 @@ impl Exec {
         st: &mut State<'t>,
         dot: &Value,
         mut recv: Value,
-        fields: &[Rc<str>],
+        fields: &[super::parse::Name],
         args: &'t [Arg],
         fin: Option<Value>,
     ) -> R<Value> {

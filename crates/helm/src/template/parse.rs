@@ -20,6 +20,10 @@ pub struct ParseError {
     pub msg: String,
 }
 
+/// A name in a template (a field, variable or function), or a constant's spelling: short
+/// ones, nearly all of them, are held inline rather than each in an allocation of its own.
+pub type Name = smol_str::SmolStr;
+
 /// A parsed template body.
 #[derive(Debug)]
 pub struct Tree {
@@ -105,7 +109,7 @@ pub struct Pipe {
     /// `=` rather than `:=`.
     pub is_assign: bool,
     /// Declared variables.
-    pub decl: Box<[Rc<str>]>,
+    pub decl: Box<[Name]>,
     /// Commands joined by `|`.
     pub cmds: Box<[Cmd]>,
 }
@@ -123,11 +127,11 @@ pub struct Cmd {
 #[derive(Debug)]
 pub enum Arg {
     /// `.A.B`
-    Field(usize, Box<[Rc<str>]>),
+    Field(usize, Box<[Name]>),
     /// `$x.A.B`
-    Var(usize, Rc<str>, Box<[Rc<str>]>),
+    Var(usize, Name, Box<[Name]>),
     /// A function name.
-    Ident(usize, Rc<str>),
+    Ident(usize, Name),
     /// `.`
     Dot(usize),
     /// `nil`
@@ -135,7 +139,7 @@ pub enum Arg {
     /// A constant (bool, number, string) and how it was written.
     Const(usize, Value, Literal),
     /// `(pipe).A.B` or another operand followed by fields.
-    Chain(usize, Box<Arg>, Box<[Rc<str>]>),
+    Chain(usize, Box<Arg>, Box<[Name]>),
     /// `(pipe)`
     Pipe(usize, Box<Pipe>),
 }
@@ -151,7 +155,7 @@ pub enum Literal {
     /// A string between backquotes: `` ` `` + the value + `` ` ``.
     Raw,
     /// Anything else, as written.
-    Source(Rc<str>),
+    Source(Name),
 }
 
 impl Arg {
@@ -1011,7 +1015,7 @@ impl<'a> Parser<'a> {
         Ok(Pipe {
             pos,
             is_assign,
-            decl: decl.iter().map(|d| Rc::from(*d)).collect(),
+            decl: decl.iter().map(|d| Name::new(*d)).collect(),
             cmds: self.cmds.drain(start..).collect(),
         })
     }
@@ -1083,9 +1087,9 @@ impl<'a> Parser<'a> {
             let mut fields = Vec::new();
             while let Tok::Field(f) = *self.peek() {
                 self.next();
-                fields.push(Rc::from(f));
+                fields.push(Name::new(f));
             }
-            let join = |fs: Box<[Rc<str>]>| -> Box<[Rc<str>]> {
+            let join = |fs: Box<[Name]>| -> Box<[Name]> {
                 let mut all = fs.into_vec();
                 all.extend(fields.iter().cloned());
                 all.into_boxed_slice()
@@ -1111,28 +1115,28 @@ impl<'a> Parser<'a> {
                 if !(self.funcs)(n) {
                     return Err(self.err(p, format!("function \"{n}\" not defined")));
                 }
-                Arg::Ident(p, Rc::from(n))
+                Arg::Ident(p, Name::new(n))
             }
             Tok::Dot => Arg::Dot(p),
             Tok::Nil => Arg::Nil(p),
             Tok::Var(v) => {
                 self.check_var(v, p)?;
-                Arg::Var(p, Rc::from(v), Box::default())
+                Arg::Var(p, Name::new(v), Box::default())
             }
-            Tok::Field(f) => Arg::Field(p, Box::new([Rc::from(f)])),
+            Tok::Field(f) => Arg::Field(p, Box::new([Name::new(f)])),
             Tok::Bool(b) => Arg::Const(p, Value::Bool(b), Literal::Bool),
             Tok::Number(n) => {
                 let v = parse_number(n)
                     .ok_or_else(|| self.err(p, format!("illegal number syntax: {n:?}")))?;
-                Arg::Const(p, v, Literal::Source(Rc::from(n)))
+                Arg::Const(p, v, Literal::Source(Name::new(n)))
             }
-            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Literal::Source(Rc::from(s))),
+            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Literal::Source(Name::new(s))),
             Tok::Str(s, src) => {
                 // the value is the text between the quotes exactly when it was not unescaped
                 let lit = match (&s, src.as_bytes().first()) {
                     (Cow::Borrowed(_), Some(b'"')) => Literal::Quoted,
                     (Cow::Borrowed(_), Some(b'`')) => Literal::Raw,
-                    _ => Literal::Source(Rc::from(src)),
+                    _ => Literal::Source(Name::new(src)),
                 };
                 Arg::Const(p, Value::from(&*s), lit)
             }
