@@ -126,7 +126,7 @@ pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
         one_shot: req.one_shot,
         ..Default::default()
     };
-    let rendered = render_chart_with(&chart, &user, &opts, ahead)?;
+    let rendered = render_chart_with(std::borrow::Cow::Owned(chart), &user, &opts, ahead)?;
     let out = rendered.to_template_output(&opts);
     let stdout = if req.show_only.is_empty() {
         out
@@ -158,7 +158,7 @@ pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
     };
     let warnings = rendered.warnings.clone();
     if req.one_shot {
-        std::mem::forget((chart, user, rendered));
+        std::mem::forget((user, rendered));
     }
     Ok(TemplateOutput { stdout, warnings })
 }

@@ -1069,13 +1069,13 @@ fn check_kube_version(c: &Chart, kube: &str) -> Result<(), Error> {
 /// release name, processes dependencies, coalesces values (chart defaults under `user`
 /// values), validates them against `values.schema.json`, renders and sorts.
 pub fn render_chart(chart: &Chart, user: &Values, opts: &RenderOptions) -> Result<Rendered, Error> {
-    render_chart_with(chart, user, opts, None)
+    render_chart_with(std::borrow::Cow::Borrowed(chart), user, opts, None)
 }
 
 /// [`render_chart`] with the chart's templates already being parsed by `ahead` (or started
-/// here).
+/// here); a chart given owned is processed in place rather than copied.
 pub(crate) fn render_chart_with(
-    chart: &Chart,
+    chart: std::borrow::Cow<'_, Chart>,
     user: &Values,
     opts: &RenderOptions,
     ahead: Option<ParseAhead>,
@@ -1093,10 +1093,17 @@ pub(crate) fn render_chart_with(
     if chart.metadata.deprecated {
         warnings.push("this chart is deprecated".to_string());
     }
-    let ahead = ahead.unwrap_or_else(|| ParseAhead::start(chart));
-    let mut c = chart.clone();
+    let ahead = ahead.unwrap_or_else(|| ParseAhead::start(&chart));
+    // what the dependency check compares the processed chart with
+    let declared = chart.metadata.dependencies.clone();
+    let present: Vec<String> = chart
+        .dependencies
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    let mut c = chart.into_owned();
     values::process_dependencies(&mut c, user)?;
-    check_dependencies(chart, &c)?;
+    check_dependencies(&declared, &present, &c)?;
     check_kube_version(&c, &opts.kube_version)?;
     let mut vals = values::coalesce_values_of(&c, user)?;
     crate::schema::validate_chart(&c, &mut vals)?;
@@ -1176,9 +1183,15 @@ pub(crate) fn render_chart_with(
     })
 }
 
-fn check_dependencies(orig: &Chart, processed: &Chart) -> Result<(), Error> {
+/// Helm's check that every dependency `declared` in `Chart.yaml` and still enabled in the
+/// `processed` chart is `present` in `charts/`.
+fn check_dependencies(
+    declared: &[crate::chart::Dependency],
+    present: &[String],
+    processed: &Chart,
+) -> Result<(), Error> {
     let mut missing = Vec::new();
-    for d in &orig.metadata.dependencies {
+    for d in declared {
         let key = if d.alias.is_empty() {
             &d.name
         } else {
@@ -1192,7 +1205,7 @@ fn check_dependencies(orig: &Chart, processed: &Chart) -> Result<(), Error> {
         if !enabled {
             continue;
         }
-        if !orig.dependencies.iter().any(|x| x.name() == d.name) {
+        if !present.contains(&d.name) {
             missing.push(d.name.clone());
         }
     }
