@@ -242,23 +242,44 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), Error> {
         }
     };
     let existing = std::mem::take(&mut c.dependencies);
-    let mut deps: Vec<Chart> = Vec::new();
-    for e in &existing {
-        let listed = c
-            .metadata
+    let listed = |e: &Chart| {
+        c.metadata
             .dependencies
             .iter()
-            .any(|r| r.name == e.name() && compatible(&r.version, &e.metadata.version));
-        if !listed {
-            deps.push(e.clone());
-        }
+            .any(|r| r.name == e.name() && compatible(&r.version, &e.metadata.version))
+    };
+    let unlisted: Vec<usize> = (0..existing.len())
+        .filter(|&i| !listed(&existing[i]))
+        .collect();
+    let found: Vec<Option<usize>> = c
+        .metadata
+        .dependencies
+        .iter()
+        .map(|req| {
+            existing
+                .iter()
+                .position(|e| e.name() == req.name && compatible(&req.version, &e.metadata.version))
+        })
+        .collect();
+    // each subchart is moved where it is used last and copied where it is used before (a
+    // chart listed under two aliases is used twice)
+    let mut uses = vec![0usize; existing.len()];
+    for &i in unlisted.iter().chain(found.iter().flatten()) {
+        uses[i] += 1;
     }
-    for req in c.metadata.dependencies.iter_mut() {
-        if let Some(found) = existing
-            .iter()
-            .find(|e| e.name() == req.name && compatible(&req.version, &e.metadata.version))
-        {
-            let mut out = found.clone();
+    let mut existing: Vec<Option<Chart>> = existing.into_iter().map(Some).collect();
+    let mut take = |i: usize| -> Chart {
+        uses[i] -= 1;
+        if uses[i] == 0 {
+            existing[i].take().unwrap_or_default()
+        } else {
+            existing[i].clone().unwrap_or_default()
+        }
+    };
+    let mut deps: Vec<Chart> = unlisted.iter().map(|&i| take(i)).collect();
+    for (req, f) in c.metadata.dependencies.iter_mut().zip(&found) {
+        if let Some(&i) = f.as_ref() {
+            let mut out = take(i);
             if !req.alias.is_empty() {
                 out.metadata.name = req.alias.clone();
             }
