@@ -1,6 +1,6 @@
 //! `helm template` reduced to what the conformance corpus passes (`NAME CHART --namespace
-//! NS [-f VALUES]...`), rendering as the CLI does (`one_shot`, the same malloc settings), for measuring the engine
-//! without building the whole `gitops` binary:
+//! NS [-f VALUES]...`), rendering as the CLI does (`one_shot`, the same malloc settings),
+//! for measuring the engine without building the whole `gitops` binary:
 //! `cargo build --release -p gitops-helm --example template`, then
 //! `conformance.py helm --cmd target/release/examples/template`.
 

@@ -60,7 +60,7 @@ impl Queue {
     fn drain(&self) -> Batch {
         let jobs = self.jobs();
         let funcs = crate::funcs::func_map();
-        let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
+        let has = |n: &str| crate::template::exec::is_function(&funcs, n);
         let mut done = Vec::new();
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);

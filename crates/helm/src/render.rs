@@ -810,7 +810,7 @@ fn render_each(
 
     let funcs = Rc::new(crate::funcs::func_map());
     let mut exec = Exec::new(funcs.clone(), Rc::new(()));
-    let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
+    let has = |n: &str| crate::template::exec::is_function(&funcs, n);
     let mut ready = ahead.map(ParseAhead::finish);
     for k in &keys {
         let r = &tpls[k];

@@ -415,7 +415,7 @@ fn tpl(e: &mut Exec, a: &[Value]) -> Result<Value, FnErr> {
         Some((tree, defs)) => (tree.clone(), defs.clone()),
         None => {
             let funcs = e.funcs.clone();
-            let has = |n: &str| funcs.contains_key(n) || crate::template::exec::is_builtin(n);
+            let has = |n: &str| crate::template::exec::is_function(&funcs, n);
             let (tree, defs) = crate::template::parse(TPL_NAME, text, &has).map_err(|err| {
                 FnErr::Call(format!("cannot parse template {}: {err}", go_quote(text)))
             })?;

@@ -1041,6 +1041,11 @@ pub fn is_builtin(name: &str) -> bool {
     BUILTINS.contains(&name)
 }
 
+/// Whether the parser accepts `name` as a function: one of `funcs` or a builtin.
+pub fn is_function(funcs: &FuncMap, name: &str) -> bool {
+    funcs.contains_key(name) || is_builtin(name)
+}
+
 const BUILTINS: &[&str] = &[
     "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js",
     "urlquery", "eq", "ne", "lt", "le", "gt", "ge", "call",

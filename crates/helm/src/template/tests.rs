@@ -22,7 +22,7 @@ pub(crate) fn render_with(src: &str, data: Value) -> Result<String, String> {
 fn render_on_thread(src: &str, data: Value) -> Result<String, String> {
     let funcs = Rc::new(crate::funcs::func_map());
     let mut e = Exec::new(funcs.clone(), Rc::new(()));
-    let has = |n: &str| funcs.contains_key(n) || super::exec::is_builtin(n);
+    let has = |n: &str| super::exec::is_function(&funcs, n);
     let (tree, defs) = parse("t", src, &has).map_err(|e| e.to_string())?;
     e.add(tree);
     for d in defs {
@@ -605,7 +605,7 @@ fn endless_loops_stop_at_the_step_limit() {
     let funcs = Rc::new(crate::funcs::func_map());
     let mut e = Exec::new(funcs.clone(), Rc::new(()));
     e.steps_left = 100_000;
-    let has = |n: &str| funcs.contains_key(n) || super::exec::is_builtin(n);
+    let has = |n: &str| super::exec::is_function(&funcs, n);
     let src = "{{ range until 1000000 }}{{ range until 1000000 }}{{ end }}{{ end }}";
     let (tree, _) = parse("t", src, &has).expect("parses");
     e.add(tree);
