@@ -104,7 +104,7 @@ pub fn helm_template(req: &TemplateRequest) -> Result<TemplateOutput, Error> {
     // the templates start parsing on another core as soon as the files are read, while the
     // chart's and the user's values are read
     let mut ahead = None;
-    let chart = Chart::load_seeing_files(&req.chart, &Default::default(), |files| {
+    let chart = Chart::load_seeing_files(&req.chart, &Default::default(), true, |files| {
         ahead = Some(ParseAhead::start_files(files));
     })?;
     let user = user_values(req)?;

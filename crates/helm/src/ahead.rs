@@ -124,7 +124,7 @@ impl ParseAhead {
         let templates = files
             .iter()
             .filter(|f| f.name.starts_with("templates/") || f.name.contains("/templates/"))
-            .map(|f| f.data.len());
+            .map(|f| f.data.len() as usize);
         if !(enough_text(templates.sum()) && cores_to_spare()) {
             return Self::spawn(Queue::new(Vec::new()));
         }
@@ -250,10 +250,13 @@ fn list(c: &Chart, parent: &str, out: &mut Vec<Job>) {
         .iter()
         .filter(|t| engine_loads(c.is_library(), &t.name))
     {
-        out.push(Job {
-            name: format!("{path}/{}", t.name),
-            data: t.data.clone(),
-        });
+        // (templates are always read at load)
+        if let Ok(data) = t.data.bytes() {
+            out.push(Job {
+                name: format!("{path}/{}", t.name),
+                data: data.clone(),
+            });
+        }
     }
 }
 
@@ -263,7 +266,7 @@ fn list_files(files: Vec<(&str, &File)>, parent: &str, out: &mut Vec<Job>) {
     let Some(meta) = files
         .iter()
         .find(|(n, _)| *n == "Chart.yaml")
-        .and_then(|(_, f)| crate::chart::parse_metadata(&f.data).ok())
+        .and_then(|(_, f)| crate::chart::parse_metadata(f.data.bytes().ok()?).ok())
     else {
         return;
     };
@@ -272,10 +275,12 @@ fn list_files(files: Vec<(&str, &File)>, parent: &str, out: &mut Vec<Job>) {
     let mut subcharts: std::collections::BTreeMap<&str, Vec<(&str, &File)>> = Default::default();
     for (name, f) in files {
         if name.starts_with("templates/") {
-            if engine_loads(library, name) {
+            if engine_loads(library, name)
+                && let Ok(data) = f.data.bytes()
+            {
                 out.push(Job {
                     name: format!("{path}/{name}"),
-                    data: f.data.clone(),
+                    data: data.clone(),
                 });
             }
         } else if let Some((dir, rest)) =

@@ -20,7 +20,122 @@ pub struct File {
     /// Relative path, e.g. `templates/deployment.yaml`.
     pub name: String,
     /// Contents (shared: cloning a chart does not copy its files).
-    pub data: Arc<[u8]>,
+    pub data: Contents,
+}
+
+/// What a chart file holds: its bytes, or, for a large file that a render may never look at
+/// (outside `templates/` and the chart's own `Chart.yaml`, values and schema) in a chart
+/// directory loaded for one render, the file itself, opened and measured when the chart was
+/// loaded and read on first use. Charts carry CRDs, dashboards and documentation that most
+/// renders never read: three quarters of the bytes of the conformance corpus's charts.
+///
+/// A deferred read that fails leaves no bytes; the render that needed them fails
+/// ([`Chart::deferred_error`]).
+#[derive(Clone)]
+pub struct Contents(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Read(Arc<[u8]>),
+    Deferred(Arc<Deferred>),
+}
+
+/// A file whose reading waits for its first use.
+struct Deferred {
+    /// The file, opened when the chart was loaded; taken by the first read.
+    file: std::sync::Mutex<Option<std::fs::File>>,
+    /// Its path and base name, for errors.
+    path: String,
+    name: String,
+    /// Its size when it was listed.
+    len: u64,
+    /// The size limit it was loaded within.
+    max: u64,
+    read: std::sync::OnceLock<DeferredRead>,
+}
+
+/// A deferred file's bytes, or what its read failed with.
+type DeferredRead = Result<Arc<[u8]>, (std::io::ErrorKind, String)>;
+
+impl Deferred {
+    fn get(&self) -> &DeferredRead {
+        self.read.get_or_init(|| {
+            let taken = self.file.lock().map(|mut f| f.take());
+            let Ok(Some(mut file)) = taken else {
+                return Err((std::io::ErrorKind::Other, "read twice".into()));
+            };
+            read_contents(&mut file, self.len, self.max, &self.name).map_err(|e| match e {
+                Error::Io(_, e) => (e.kind(), e.to_string()),
+                e => (std::io::ErrorKind::InvalidData, e.to_string()),
+            })
+        })
+    }
+}
+
+impl Contents {
+    /// The bytes, read now if they were deferred.
+    pub fn bytes(&self) -> Result<&Arc<[u8]>, Error> {
+        match &self.0 {
+            Repr::Read(b) => Ok(b),
+            Repr::Deferred(d) => d.get().as_ref().map_err(|(kind, msg)| {
+                Error::Io(d.path.clone(), std::io::Error::new(*kind, msg.clone()))
+            }),
+        }
+    }
+
+    /// The bytes, or none when a deferred read failed (the render fails then, see
+    /// [`Chart::deferred_error`]), for the places that cannot report an error.
+    pub(crate) fn bytes_or_empty(&self) -> &[u8] {
+        self.bytes().map(|b| &b[..]).unwrap_or_default()
+    }
+
+    /// The size in bytes (for a deferred file, as it was listed).
+    pub fn len(&self) -> u64 {
+        match &self.0 {
+            Repr::Read(b) => b.len() as u64,
+            Repr::Deferred(d) => d.len,
+        }
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The error of a deferred read that was made and failed.
+    fn failed(&self) -> Option<Error> {
+        match &self.0 {
+            Repr::Deferred(d) if matches!(d.read.get(), Some(Err(_))) => self.bytes().err(),
+            _ => None,
+        }
+    }
+}
+
+impl From<Arc<[u8]>> for Contents {
+    fn from(b: Arc<[u8]>) -> Contents {
+        Contents(Repr::Read(b))
+    }
+}
+
+impl From<Vec<u8>> for Contents {
+    fn from(b: Vec<u8>) -> Contents {
+        Contents(Repr::Read(b.into()))
+    }
+}
+
+impl From<&[u8]> for Contents {
+    fn from(b: &[u8]) -> Contents {
+        Contents(Repr::Read(b.into()))
+    }
+}
+
+impl std::fmt::Debug for Contents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Repr::Read(b) => write!(f, "{} bytes", b.len()),
+            Repr::Deferred(d) => write!(f, "{} bytes, not read yet", d.len),
+        }
+    }
 }
 
 /// Text of a file: UTF-8 as is (checked on the fast path), invalid sequences replaced.
@@ -110,8 +225,8 @@ impl Chart {
 
     /// The `crds/` files of the chart and its subcharts, as (path from the parent chart,
     /// content): the chart's own sorted by name, then each subchart's.
-    pub fn crds(&self) -> Vec<(String, Arc<[u8]>)> {
-        fn collect(c: &Chart, prefix: &str, out: &mut Vec<(String, Arc<[u8]>)>) {
+    pub fn crds(&self) -> Vec<(String, Contents)> {
+        fn collect(c: &Chart, prefix: &str, out: &mut Vec<(String, Contents)>) {
             let full = if prefix.is_empty() {
                 c.name().to_string()
             } else {
@@ -131,6 +246,16 @@ impl Chart {
         out
     }
 
+    /// The error of the first deferred file (see [`Contents`]) of the chart or its
+    /// subcharts whose read failed.
+    pub fn deferred_error(&self) -> Option<Error> {
+        self.files
+            .iter()
+            .chain(&self.templates)
+            .find_map(|f| f.data.failed())
+            .or_else(|| self.dependencies.iter().find_map(Chart::deferred_error))
+    }
+
     /// Loads a chart from a directory or a `.tgz` archive, within Helm's size limits.
     pub fn load(path: &Path) -> Result<Chart, Error> {
         Self::load_with(path, &Limits::default())
@@ -141,20 +266,23 @@ impl Chart {
     /// with only `unable to load chart archive` ([`Error::ChartArchive`], whose source says
     /// why); errors in what it holds (`Chart.yaml`, subcharts) read as they do in a directory.
     pub fn load_with(path: &Path, limits: &Limits) -> Result<Chart, Error> {
-        Self::load_seeing_files(path, limits, |_| {})
+        Self::load_seeing_files(path, limits, false, |_| {})
     }
 
     /// [`Chart::load_with`], showing `files_read` every file of the chart (paths from its
-    /// root) once they are read and before the chart is built from them.
+    /// root) once they are read and before the chart is built from them. With `for_render`
+    /// (a chart loaded for one render and dropped after it) the large files of a directory
+    /// that a render may never read are only opened (see [`Contents`]).
     pub(crate) fn load_seeing_files(
         path: &Path,
         limits: &Limits,
+        for_render: bool,
         files_read: impl FnOnce(&[File]),
     ) -> Result<Chart, Error> {
         let io = |e| Error::Io(path.display().to_string(), e);
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
-            let files = Self::dir_files(path, limits)?;
+            let files = Self::dir_files(path, limits, for_render)?;
             files_read(&files);
             return Self::from_files_in(files, &mut Budget::new(limits));
         }
@@ -175,18 +303,21 @@ impl Chart {
     /// `limits.max_file_size` (Helm's `chart file "NAME" is larger than the maximum file
     /// size N`); subchart archives in `charts/` are read within `limits`.
     pub fn load_dir_with(dir: &Path, limits: &Limits) -> Result<Chart, Error> {
-        let files = Self::dir_files(dir, limits)?;
+        let files = Self::dir_files(dir, limits, false)?;
         Self::from_files_in(files, &mut Budget::new(limits))
     }
 
     /// The files of a chart directory that `.helmignore` keeps, read.
-    fn dir_files(dir: &Path, limits: &Limits) -> Result<Vec<File>, Error> {
+    /// (Large files a render may never read are left open for their first use when
+    /// `defer` is set, see [`Contents`].)
+    fn dir_files(dir: &Path, limits: &Limits, defer: bool) -> Result<Vec<File>, Error> {
         let rules = match std::fs::read_to_string(dir.join(".helmignore")) {
             Ok(t) => Ignore::parse(&t),
             Err(_) => Ignore::parse(""),
         };
         let mut files = Vec::new();
-        walk(dir, "", &rules, limits, &mut files)?;
+        let mut deferrable = if defer { MAX_DEFERRED } else { 0 };
+        walk(dir, "", &rules, limits, &mut deferrable, &mut files)?;
         Ok(files)
     }
 
@@ -220,12 +351,12 @@ impl Chart {
             if n == "Chart.yaml" {
                 chart_yaml = Some(f);
             } else if n == "values.yaml" {
-                c.values = crate::values::read_values(&text_of(&f.data))
+                c.values = crate::values::read_values(&text_of(f.data.bytes()?))
                     .map_err(|e| Error::Chart(format!("cannot load values.yaml: {e}")))?;
             } else if n == "values.schema.json" {
-                c.schema = Some(f.data.clone());
+                c.schema = Some(f.data.bytes()?.clone());
             } else if n == "requirements.yaml" {
-                requirements = Some(f.data.to_vec());
+                requirements = Some(f.data.bytes()?.to_vec());
                 c.files.push(f);
             } else if let Some(t) = n.strip_prefix("templates/") {
                 let _ = t;
@@ -255,7 +386,7 @@ impl Chart {
         let Some(cy) = chart_yaml else {
             return Err(Error::Chart("Chart.yaml file is missing".into()));
         };
-        c.metadata = parse_metadata(&cy.data)?;
+        c.metadata = parse_metadata(cy.data.bytes()?)?;
         if c.metadata.api_version != "v2"
             && let Some(r) = requirements
         {
@@ -277,7 +408,7 @@ impl Chart {
                 let Some(f) = files.into_iter().find(|f| f.name.is_empty()) else {
                     continue;
                 };
-                let sc = archive_files_in(&f.data[..], budget)
+                let sc = archive_files_in(&f.data.bytes()?[..], budget)
                     .and_then(|files| Chart::from_files_in(files, budget))
                     .map_err(|e| {
                         Error::Chart(format!(
@@ -583,7 +714,7 @@ fn archive_files_in(r: impl Read, budget: &mut Budget) -> Result<Vec<File>, Erro
     }
     // apply the archive's own .helmignore
     if let Some(h) = files.iter().find(|f| f.name == ".helmignore") {
-        let rules = Ignore::parse(&text_of(&h.data));
+        let rules = Ignore::parse(&text_of(h.data.bytes_or_empty()));
         files.retain(|f| !rules.ignored_path(&f.name));
     }
     Ok(files)
@@ -697,11 +828,68 @@ pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
     Ok(md)
 }
 
+/// At most this many files of one chart are deferred (each keeps its file open).
+const MAX_DEFERRED: usize = 256;
+
+/// Files smaller than this are read at load: holding them open would cost about as much.
+const DEFER_FROM: u64 = 16 << 10;
+
+/// Whether a chart file (path from the root chart) is one a render may never read: not a
+/// template, nor `Chart.yaml`, values, schema or `requirements.yaml` of the chart it is in,
+/// nor an entry right under a `charts/` directory (a subchart archive).
+fn may_defer(path: &str) -> bool {
+    let mut p = path;
+    while let Some(rest) = p.strip_prefix("charts/") {
+        match rest.split_once('/') {
+            Some((_, inner)) => p = inner,
+            None => return false,
+        }
+    }
+    !(p.starts_with("templates/")
+        || matches!(
+            p,
+            "Chart.yaml" | "values.yaml" | "values.schema.json" | "requirements.yaml"
+        ))
+}
+
+/// `len` bytes of an open chart file named `name`, or what it holds now if its size
+/// changed since it was listed, within `max` bytes.
+fn read_contents(
+    file: &mut std::fs::File,
+    len: u64,
+    max: u64,
+    name: &str,
+) -> Result<Arc<[u8]>, Error> {
+    if let Some(data) = read_exactly(file, len) {
+        return Ok(data);
+    }
+    let too_big = || {
+        Error::Chart(format!(
+            "chart file {} is larger than the maximum file size {max}",
+            crate::template::fmt::go_quote(name),
+        ))
+    };
+    let io = |e| Error::Io(name.to_string(), e);
+    let mut data = Vec::new();
+    file.rewind().map_err(io)?;
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(io)?;
+    if data.len() as u64 > max {
+        return Err(too_big());
+    }
+    Ok(data.into())
+}
+
+/// Reads the files under `dir` (paths from the chart root prefixed with `rel`) that `rules`
+/// keep into `out`; up to `defer` large ones that a render may never read are opened and
+/// left for their first use (see [`Contents`]).
 fn walk(
     dir: &Path,
     rel: &str,
     rules: &Ignore,
     limits: &Limits,
+    defer: &mut usize,
     out: &mut Vec<File>,
 ) -> Result<(), Error> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::Io(dir.display().to_string(), e))?;
@@ -730,38 +918,37 @@ fn walk(
             if rules.ignored(&relp, true) {
                 continue;
             }
-            walk(&path, &relp, rules, limits, out)?;
+            walk(&path, &relp, rules, limits, defer, out)?;
             continue;
         };
         if rules.ignored(&relp, false) {
             continue;
         }
-        let too_big = || {
-            Error::Chart(format!(
+        if md.len() > limits.max_file_size {
+            return Err(Error::Chart(format!(
                 "chart file {} is larger than the maximum file size {}",
                 crate::template::fmt::go_quote(&name),
                 limits.max_file_size
-            ))
-        };
-        if md.len() > limits.max_file_size {
-            return Err(too_big());
+            )));
         }
         let mut file = std::fs::File::open(&path).map_err(io)?;
-        let data = match read_exactly(&mut file, md.len()) {
-            Some(data) => data,
-            None => {
-                // the file changed size since it was listed: read what it holds now,
-                // no more than the limit allows
-                let mut data = Vec::new();
-                file.rewind().map_err(io)?;
-                file.take(limits.max_file_size.saturating_add(1))
-                    .read_to_end(&mut data)
-                    .map_err(io)?;
-                if data.len() as u64 > limits.max_file_size {
-                    return Err(too_big());
-                }
-                data.into()
-            }
+        let data = if *defer > 0 && md.len() >= DEFER_FROM && may_defer(&relp) {
+            *defer -= 1;
+            Contents(Repr::Deferred(Arc::new(Deferred {
+                file: std::sync::Mutex::new(Some(file)),
+                path: path.display().to_string(),
+                name,
+                len: md.len(),
+                max: limits.max_file_size,
+                read: std::sync::OnceLock::new(),
+            })))
+        } else {
+            read_contents(&mut file, md.len(), limits.max_file_size, &name)
+                .map_err(|e| match e {
+                    Error::Io(_, e) => io(e),
+                    e => e,
+                })?
+                .into()
         };
         out.push(File { name: relp, data });
     }
@@ -1214,6 +1401,131 @@ mod tests {
                  larger than the maximum file size 300"
             )
         );
+    }
+
+    /// A chart directory in a fresh scratch directory: `(path, contents)` pairs.
+    fn scratch_chart(tag: &str, files: &[(&str, &[u8])]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("gitops-helm-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, data) in files {
+            let p = dir.join(path);
+            let _ = std::fs::create_dir_all(p.parent().unwrap_or(&dir));
+            let _ = std::fs::write(p, data);
+        }
+        dir
+    }
+
+    #[test]
+    fn large_files_a_render_may_not_read_are_read_on_first_use() {
+        let big = |c: u8| vec![c; DEFER_FROM as usize];
+        let (crd, doc, data, sub) = (big(b'c'), big(b'd'), big(b'f'), big(b's'));
+        let dir = scratch_chart(
+            "defer",
+            &[
+                ("Chart.yaml", CHART),
+                ("values.yaml", b"x: 1\n"),
+                ("README.md", &doc),
+                ("crds/crd.yaml", &crd),
+                ("files/data.txt", &data),
+                (
+                    "templates/cm.yaml",
+                    b"data: {{ .Files.Get \"files/data.txt\" | len }}\n",
+                ),
+                (
+                    "charts/sub/Chart.yaml",
+                    b"apiVersion: v2\nname: sub\nversion: 1\n",
+                ),
+                ("charts/sub/files/s.txt", &sub),
+                (
+                    "charts/sub/templates/t.yaml",
+                    b"s: {{ range $k, $v := .Files.Glob \"files/*\" }}{{ len $v }}{{ end }}\n",
+                ),
+            ],
+        );
+        let chart = Chart::load_seeing_files(&dir, &Limits::default(), true, |_| {});
+        let _ = std::fs::remove_dir_all(&dir);
+        let chart = chart.unwrap();
+        let deferred = |c: &Chart| -> Vec<String> {
+            c.files
+                .iter()
+                .chain(&c.templates)
+                .filter(|f| matches!(f.data.0, Repr::Deferred(_)))
+                .map(|f| f.name.clone())
+                .collect()
+        };
+        // the files were opened (the directory is gone), not read
+        assert_eq!(
+            deferred(&chart),
+            ["README.md", "crds/crd.yaml", "files/data.txt"]
+        );
+        assert_eq!(deferred(&chart.dependencies[0]), ["files/s.txt"]);
+        let opts = crate::RenderOptions {
+            name: "r".into(),
+            namespace: "ns".into(),
+            include_crds: true,
+            ..Default::default()
+        };
+        let out = crate::render_chart(&chart, &Default::default(), &opts)
+            .unwrap()
+            .to_template_output(&opts);
+        let n = DEFER_FROM;
+        assert!(out.contains(&format!("data: {n}\n")), "{out}");
+        assert!(out.contains(&format!("s: {n}\n")), "{out}");
+        assert!(out.contains(&String::from_utf8_lossy(&crd).into_owned()));
+        // the README was never needed
+        let readme = chart.files.iter().find(|f| f.name == "README.md");
+        assert!(
+            readme
+                .is_some_and(|f| matches!(&f.data.0, Repr::Deferred(d) if d.read.get().is_none()))
+        );
+        // loaded for more than one render: everything is read at once
+        let dir = scratch_chart("eager", &[("Chart.yaml", CHART), ("files/a", &data)]);
+        let chart = Chart::load_dir(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(deferred(&chart.unwrap()).is_empty());
+    }
+
+    #[test]
+    fn a_deferred_file_that_cannot_be_read_fails_the_render_that_needs_it() {
+        let limits = Limits {
+            max_file_size: DEFER_FROM + 10,
+            ..Limits::default()
+        };
+        let data = vec![b'f'; DEFER_FROM as usize];
+        let load = |template: &[u8]| {
+            let dir = scratch_chart(
+                "defer-err",
+                &[
+                    ("Chart.yaml", CHART),
+                    ("files/data.txt", &data),
+                    ("templates/t.yaml", template),
+                ],
+            );
+            let chart = Chart::load_seeing_files(&dir, &limits, true, |_| {});
+            // the file grows past the limit after it was listed
+            let _ = std::fs::write(dir.join("files/data.txt"), vec![b'g'; data.len() + 20]);
+            let _ = std::fs::remove_dir_all(&dir);
+            chart.unwrap()
+        };
+        let opts = crate::RenderOptions {
+            name: "r".into(),
+            ..Default::default()
+        };
+        let render = |chart: &Chart| {
+            crate::render_chart(chart, &Default::default(), &opts).map(|r| r.manifests.len())
+        };
+        let too_big = format!(
+            "chart file \"data.txt\" is larger than the maximum file size {}",
+            limits.max_file_size
+        );
+        // read by a function that can fail: the template fails
+        let err = render(&load(b"x: {{ .Files.Get \"files/data.txt\" }}\n")).unwrap_err();
+        assert!(err.to_string().contains(&too_big), "{err}");
+        // read where no error can be given (printing `.Files`): the render fails after
+        let err = render(&load(b"x: {{ len (printf \"%v\" .Files) }}\n")).unwrap_err();
+        assert!(err.to_string().contains(&too_big), "{err}");
+        // never read: nothing fails
+        assert_eq!(render(&load(b"x: 1\n")).ok(), Some(1));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value as J;
 
 use crate::ahead::ParseAhead;
-use crate::chart::{Chart, File, text_of};
+use crate::chart::{Chart, Contents, File, text_of};
 use crate::error::Error;
 use crate::template::{Exec, Tree};
 use crate::value::{Object, Value};
@@ -200,7 +200,7 @@ pub struct Hook {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     /// CRDs from `crds/` directories (name, content).
-    pub crds: Vec<(String, Arc<[u8]>)>,
+    pub crds: Vec<(String, crate::chart::Contents)>,
     /// Manifests in install order.
     pub manifests: Vec<Manifest>,
     /// Hooks in install order.
@@ -216,8 +216,12 @@ impl Rendered {
     pub fn to_template_output(&self, opts: &RenderOptions) -> String {
         let mut man = String::new();
         if opts.include_crds {
+            // (read when the chart was rendered, see render_chart_with)
             for (n, c) in &self.crds {
-                man.push_str(&format!("---\n# Source: {n}\n{}\n", text_of(c)));
+                man.push_str(&format!(
+                    "---\n# Source: {n}\n{}\n",
+                    text_of(c.bytes_or_empty())
+                ));
             }
         }
         for m in &self.manifests {
@@ -241,29 +245,32 @@ impl Rendered {
 // ---------------------------------------------------------------------------------------
 // objects
 
+/// A chart's `.Files`. A file whose deferred read fails reads as empty where no error can
+/// be given (printing, ranging); the render then fails ([`Chart::deferred_error`]).
 struct Files {
-    files: Rc<Vec<(String, Arc<[u8]>)>>,
+    files: Rc<Vec<(String, Contents)>>,
 }
 
 impl Files {
-    fn get(&self, name: &str) -> Option<Arc<[u8]>> {
+    fn get(&self, name: &str) -> Result<Option<&Arc<[u8]>>, String> {
         self.files
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, d)| d.clone())
+            .map(|(_, d)| d.bytes().map_err(|e| e.to_string()))
+            .transpose()
     }
-    fn to_yaml_map(&self, f: impl Fn(&[u8]) -> String) -> String {
+    fn to_yaml_map(&self, f: impl Fn(&[u8]) -> String) -> Result<String, String> {
         let mut m = BTreeMap::new();
         for (n, d) in self.files.iter() {
             let base = n.rsplit('/').next().unwrap_or(n).to_string();
-            m.insert(base, Value::from(f(d)));
+            m.insert(base, Value::from(f(d.bytes().map_err(|e| e.to_string())?)));
         }
         if m.is_empty() {
-            return "{}".into();
+            return Ok("{}".into());
         }
-        crate::yaml::to_yaml(&Value::from(m))
+        Ok(crate::yaml::to_yaml(&Value::from(m))
             .map(|s| s.trim_end_matches('\n').to_string())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 }
 
@@ -294,24 +301,24 @@ impl Object for Files {
         Some((|| {
             Ok(match name {
                 "Get" => Value::from(
-                    self.get(&arg(0)?)
-                        .map(|d| text_of(&d).into_owned())
+                    self.get(&arg(0)?)?
+                        .map(|d| text_of(d).into_owned())
                         .unwrap_or_default(),
                 ),
-                "GetBytes" => {
-                    Value::Bytes(Rc::from(self.get(&arg(0)?).as_deref().unwrap_or_default()))
-                }
+                "GetBytes" => Value::Bytes(Rc::from(
+                    self.get(&arg(0)?)?.map(|d| &d[..]).unwrap_or_default(),
+                )),
                 "Lines" => {
-                    let Some(d) = self.get(&arg(0)?) else {
+                    let Some(d) = self.get(&arg(0)?)? else {
                         return Ok(Value::from(Vec::new()));
                     };
-                    let s = text_of(&d).into_owned();
+                    let s = text_of(d).into_owned();
                     let s = s.strip_suffix('\n').unwrap_or(&s);
                     Value::from(s.split('\n').map(Value::from).collect::<Vec<_>>())
                 }
                 "Glob" => {
                     let pat = arg(0)?;
-                    let files: Vec<(String, Arc<[u8]>)> = self
+                    let files: Vec<(String, Contents)> = self
                         .files
                         .iter()
                         .filter(|(n, _)| glob_match(&pat, n))
@@ -321,8 +328,8 @@ impl Object for Files {
                         files: Rc::new(files),
                     }))
                 }
-                "AsConfig" => Value::from(self.to_yaml_map(|d| text_of(d).into_owned())),
-                "AsSecrets" => Value::from(self.to_yaml_map(crate::funcs::b64)),
+                "AsConfig" => Value::from(self.to_yaml_map(|d| text_of(d).into_owned())?),
+                "AsSecrets" => Value::from(self.to_yaml_map(crate::funcs::b64)?),
                 _ => return Err(format!("can't evaluate field {name}")),
             })
         })())
@@ -335,7 +342,7 @@ impl Object for Files {
             }
             s.push_str(n);
             s.push(':');
-            s.push_str(&Value::Bytes(Rc::from(&**d)).to_go_string());
+            s.push_str(&Value::Bytes(Rc::from(d.bytes_or_empty())).to_go_string());
         }
         s.push(']');
         s
@@ -344,7 +351,7 @@ impl Object for Files {
         let mut v: Vec<(String, Value)> = self
             .files
             .iter()
-            .map(|(n, d)| (n.clone(), Value::Bytes(Rc::from(&**d))))
+            .map(|(n, d)| (n.clone(), Value::Bytes(Rc::from(d.bytes_or_empty()))))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         Some(v)
@@ -353,7 +360,12 @@ impl Object for Files {
         let m: BTreeMap<String, Value> = self
             .files
             .iter()
-            .map(|(n, d)| (n.clone(), Value::from(crate::funcs::b64(d))))
+            .map(|(n, d)| {
+                (
+                    n.clone(),
+                    Value::from(crate::funcs::b64(d.bytes_or_empty())),
+                )
+            })
             .collect();
         Value::from(m)
     }
@@ -696,7 +708,7 @@ fn collect(
             _ => Value::new_map(),
         }
     };
-    let files: Vec<(String, Arc<[u8]>)> = c
+    let files: Vec<(String, Contents)> = c
         .files
         .iter()
         .map(|f: &File| (f.name.clone(), f.data.clone()))
@@ -729,7 +741,12 @@ fn collect(
         out.insert(
             format!("{full}/{}", t.name),
             Renderable {
-                data: t.data.clone(),
+                // (templates are read at load; a failed deferred read fails the render)
+                data: t
+                    .data
+                    .bytes()
+                    .cloned()
+                    .unwrap_or_else(|_| Arc::from(&b""[..])),
                 vals: next.clone(),
                 base_path: format!("{full}/templates"),
             },
@@ -1154,6 +1171,9 @@ pub(crate) fn render_chart_with(
         Ok::<_, Error>((r, read))
     })?;
     rendered?;
+    if let Some(e) = c.deferred_error() {
+        return Err(e);
+    }
     for r in read {
         match r {
             FileRead::Notes(k, v) => {
@@ -1171,6 +1191,11 @@ pub(crate) fn render_chart_with(
     }
     let (manifests, hooks) = sort_documents(files)?;
     let crds = c.crds();
+    if opts.include_crds {
+        for (_, d) in &crds {
+            d.bytes()?;
+        }
+    }
     if opts.one_shot {
         std::mem::forget((c, vals));
     }

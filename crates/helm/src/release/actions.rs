@@ -531,7 +531,10 @@ impl<'c, C: Cluster> Actions<'c, C> {
             .collect();
         let mut objects = self.build(objects, &rel.namespace, true).await?.objects;
         for (name, data) in chart.map(Chart::crds).unwrap_or_default() {
-            let text = String::from_utf8_lossy(&data);
+            let data = data
+                .bytes()
+                .map_err(|e| format!("failed to parse CRD {name}: {e}"))?;
+            let text = String::from_utf8_lossy(data);
             objects.extend(
                 parse_objects(&text).map_err(|e| format!("failed to parse CRD {name}: {e}"))?,
             );
@@ -551,6 +554,9 @@ impl<'c, C: Cluster> Actions<'c, C> {
         }
         let mut objects = Vec::new();
         for (name, data) in &rendered.crds {
+            let data = data
+                .bytes()
+                .map_err(|e| format!("failed to install CRD {name}: {e}"))?;
             let text = String::from_utf8_lossy(data);
             let objs =
                 parse_objects(&text).map_err(|e| format!("failed to install CRD {name}: {e}"))?;
@@ -823,7 +829,7 @@ impl<'c, C: Cluster> Actions<'c, C> {
             name: o.name.clone(),
             namespace: o.namespace.clone(),
             version,
-            chart: Some(ChartRecord::of(chart)),
+            chart: Some(ChartRecord::of(chart).map_err(|e| ActionError::new(e.to_string()))?),
             config: values.clone(),
             manifest,
             hooks,
@@ -1046,7 +1052,7 @@ impl<'c, C: Cluster> Actions<'c, C> {
             name: o.name.clone(),
             namespace: namespace.clone(),
             version,
-            chart: Some(ChartRecord::of(chart)),
+            chart: Some(ChartRecord::of(chart).map_err(|e| ActionError::new(e.to_string()))?),
             config: values,
             manifest,
             hooks,

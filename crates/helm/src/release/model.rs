@@ -337,7 +337,8 @@ fn go_empty(v: &Value) -> bool {
 
 impl ChartRecord {
     /// The record of a loaded chart (its own files; subcharts are not recorded, as Helm).
-    pub fn of(chart: &crate::Chart) -> ChartRecord {
+    /// Fails when a file whose reading was deferred cannot be read.
+    pub fn of(chart: &crate::Chart) -> Result<ChartRecord, crate::Error> {
         let mut metadata = Map::new();
         for f in METADATA_FIELDS {
             let v = match *f {
@@ -363,21 +364,31 @@ impl ChartRecord {
                 metadata.insert((*f).to_owned(), v);
             }
         }
-        let file = |f: &crate::chart::File| ChartFile {
-            name: f.name.clone(),
-            data: f.data.to_vec(),
-            modtime: None,
+        let file = |f: &crate::chart::File| {
+            Ok(ChartFile {
+                name: f.name.clone(),
+                data: f.data.bytes()?.to_vec(),
+                modtime: None,
+            })
         };
-        ChartRecord {
+        Ok(ChartRecord {
             metadata,
             lock: Value::Null,
-            templates: chart.templates.iter().map(file).collect(),
+            templates: chart
+                .templates
+                .iter()
+                .map(file)
+                .collect::<Result<_, crate::Error>>()?,
             values: chart.values.clone(),
             schema: chart.schema.as_deref().map(<[u8]>::to_vec),
             schemamodtime: zero_time(),
-            files: chart.files.iter().map(file).collect(),
+            files: chart
+                .files
+                .iter()
+                .map(file)
+                .collect::<Result<_, crate::Error>>()?,
             modtime: None,
-        }
+        })
     }
 
     /// `metadata.name`.
