@@ -21,6 +21,8 @@ use gitops_go::yaml::Node as Out;
 
 use crate::value::Value;
 
+mod fast;
+
 /// A YAML error, with its position when go-yaml gives one.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("yaml: {}{msg}", if *.line > 0 { format!("line {line}: ") } else { String::new() })]
@@ -64,7 +66,7 @@ fn resolve(s: &str) -> Scalar {
 // ---------------------------------------------------------------------------------------
 // Reading
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Node {
     Scalar(String, bool, Option<String>), // text, plain, tag suffix
     Seq(Vec<Node>),
@@ -637,6 +639,19 @@ fn parse_nodes(text: &str, keep_all: bool) -> Result<(Vec<Option<Node>>, bool), 
 }
 
 fn parse_docs(
+    text: &str,
+    keep_all: bool,
+    first_only: bool,
+) -> Result<(Vec<Option<Node>>, bool), YamlError> {
+    // (the quick reader takes a single document or none, which `first_only` does not change)
+    if let Some(read) = fast::parse(text, keep_all) {
+        return Ok(read);
+    }
+    full_parse(text, keep_all, first_only)
+}
+
+/// [`parse_docs`] by the full parser.
+fn full_parse(
     text: &str,
     keep_all: bool,
     first_only: bool,
