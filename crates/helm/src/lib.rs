@@ -32,6 +32,7 @@ mod error;
 pub mod funcs;
 pub mod release;
 pub mod render;
+mod scan;
 mod schema;
 pub mod template;
 pub mod value;

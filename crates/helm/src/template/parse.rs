@@ -1263,7 +1263,7 @@ pub fn is_empty_tree(tree: &Tree) -> bool {
 /// The position of the next `{{` in `b`.
 fn find_open(b: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(k) = memchr::memchr(b'{', &b[i..]) {
+    while let Some(k) = crate::scan::find(b'{', &b[i..]) {
         let at = i + k;
         if b.get(at + 1) == Some(&b'{') {
             return Some(at);

@@ -98,12 +98,12 @@ impl<'a> Reader<'a> {
 
     /// The end of the line holding `i` (its line feed, or the end of the text).
     fn line_end(&self, i: usize) -> usize {
-        memchr::memchr(b'\n', &self.b[i.min(self.b.len())..]).map_or(self.b.len(), |n| i + n)
+        crate::scan::find(b'\n', &self.b[i.min(self.b.len())..]).map_or(self.b.len(), |n| i + n)
     }
 
     /// The start of the line holding `i`.
     fn line_start(&self, i: usize) -> usize {
-        memchr::memrchr(b'\n', &self.b[..i]).map_or(0, |n| n + 1)
+        crate::scan::rfind(b'\n', &self.b[..i]).map_or(0, |n| n + 1)
     }
 
     /// Moves to the next line that holds content (not blank, not only a comment), to its
@@ -540,7 +540,7 @@ impl<'a> Reader<'a> {
             _ => {
                 let line = &self.b[at..self.line_end(at)];
                 let mut k = 0;
-                while let Some(n) = memchr::memchr2(b':', b'#', &line[k..]) {
+                while let Some(n) = crate::scan::find2(b':', b'#', &line[k..]) {
                     let p = k + n;
                     if line[p] == b'#' {
                         if p > 0 && line[p - 1] == b' ' {
@@ -597,9 +597,9 @@ impl<'a> Reader<'a> {
         loop {
             let rest = &self.b[i.min(self.b.len())..];
             let n = if q == b'"' {
-                memchr::memchr3(b'"', b'\\', b'\n', rest)
+                crate::scan::find3(b'"', b'\\', b'\n', rest)
             } else {
-                memchr::memchr2(b'\'', b'\n', rest)
+                crate::scan::find2(b'\'', b'\n', rest)
             }
             .ok_or(Decline)?;
             let p = i + n;
