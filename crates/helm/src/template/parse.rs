@@ -286,8 +286,10 @@ enum Tok<'a> {
     Bool(bool),
     Nil,
     Number(&'a str),
-    Str(Cow<'a, str>, &'a str), // value, source
-    Char(i64, &'a str),
+    // (the source of quoted strings and characters only, read again for their values: a
+    // token list takes seven bytes per byte of template text at 56 bytes a token, 32 so)
+    Str(&'a str),
+    Char(&'a str),
     Declare,
     Assign,
     Pipe,
@@ -296,6 +298,9 @@ enum Tok<'a> {
     Comma,
     Eof,
 }
+
+// (a token with its position takes 32 bytes)
+const _: () = assert!(std::mem::size_of::<Tok>() <= 24);
 
 struct Lexer<'a> {
     src: &'a str,
@@ -471,29 +476,18 @@ impl<'a> Lexer<'a> {
                         }
                     }
                     let srcs = &self.src[start..=q];
-                    let v =
-                        if srcs[1..srcs.len() - 1].contains('\\') {
-                            Cow::Owned(unquote(srcs).ok_or_else(|| {
-                                self.err(start, format!("invalid syntax: {srcs}"))
-                            })?)
-                        } else {
-                            Cow::Borrowed(&srcs[1..srcs.len() - 1])
-                        };
-                    self.toks.push((Tok::Str(v, srcs), start));
+                    if srcs[1..srcs.len() - 1].contains('\\') && unquote(srcs).is_none() {
+                        return Err(self.err(start, format!("invalid syntax: {srcs}")));
+                    }
+                    self.toks.push((Tok::Str(srcs), start));
                     self.pos = q + 1;
                 }
                 b'`' => {
                     let Some(e) = self.src[self.pos + 1..].find('`') else {
                         return Err(self.err(start, "unterminated raw quoted string"));
                     };
-                    let raw = &self.src[self.pos + 1..self.pos + 1 + e];
-                    let v = if raw.contains('\r') {
-                        Cow::Owned(raw.replace('\r', ""))
-                    } else {
-                        Cow::Borrowed(raw)
-                    };
                     let srcs = &self.src[start..self.pos + 2 + e];
-                    self.toks.push((Tok::Str(v, srcs), start));
+                    self.toks.push((Tok::Str(srcs), start));
                     self.pos += e + 2;
                 }
                 b'\'' => {
@@ -509,16 +503,18 @@ impl<'a> Lexer<'a> {
                         }
                     }
                     let srcs = &self.src[start..=q];
-                    let inner = format!("\"{}\"", &srcs[1..srcs.len() - 1]);
-                    let v =
-                        unquote(&inner).ok_or_else(|| self.err(start, "invalid char constant"))?;
-                    let mut it = v.chars();
-                    let (Some(ch), None) = (it.next(), it.next()) else {
-                        return Err(
-                            self.err(start, format!("malformed character constant: {srcs}"))
-                        );
-                    };
-                    self.toks.push((Tok::Char(ch as i64, srcs), start));
+                    match char_value(srcs) {
+                        Err(CharError::Invalid) => {
+                            return Err(self.err(start, "invalid char constant"));
+                        }
+                        Err(CharError::Malformed) => {
+                            return Err(
+                                self.err(start, format!("malformed character constant: {srcs}"))
+                            );
+                        }
+                        Ok(_) => {}
+                    }
+                    self.toks.push((Tok::Char(srcs), start));
                     self.pos = q + 1;
                 }
                 b'$' => {
@@ -827,7 +823,7 @@ impl<'a> Parser<'a> {
     fn string_const(&mut self, ctx: &str) -> Result<String, ParseError> {
         let (t, p) = self.next_non_space();
         match t {
-            Tok::Str(s, _) => Ok(s.into_owned()),
+            Tok::Str(src) => Ok(string_value(src).into_owned()),
             t => Err(self.err(p, format!("unexpected {} in {ctx}", tok_desc(&t)))),
         }
     }
@@ -1130,8 +1126,12 @@ impl<'a> Parser<'a> {
                     .ok_or_else(|| self.err(p, format!("illegal number syntax: {n:?}")))?;
                 Arg::Const(p, v, Literal::Source(Name::new(n)))
             }
-            Tok::Char(c, s) => Arg::Const(p, Value::Int(c), Literal::Source(Name::new(s))),
-            Tok::Str(s, src) => {
+            Tok::Char(s) => {
+                let c = char_value(s).unwrap_or_default();
+                Arg::Const(p, Value::Int(c), Literal::Source(Name::new(s)))
+            }
+            Tok::Str(src) => {
+                let s = string_value(src);
                 // the value is the text between the quotes exactly when it was not unescaped
                 let lit = match (&s, src.as_bytes().first()) {
                     (Cow::Borrowed(_), Some(b'"')) => Literal::Quoted,
@@ -1159,13 +1159,48 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The value of a quoted string token checked by the lexer: the text between its quotes,
+/// unescaped (`"`) or without carriage returns (`` ` ``).
+fn string_value(src: &str) -> Cow<'_, str> {
+    let inner = &src[1..src.len() - 1];
+    if src.starts_with('`') {
+        if inner.contains('\r') {
+            Cow::Owned(inner.replace('\r', ""))
+        } else {
+            Cow::Borrowed(inner)
+        }
+    } else if inner.contains('\\') {
+        Cow::Owned(unquote(src).unwrap_or_default())
+    } else {
+        Cow::Borrowed(inner)
+    }
+}
+
+/// Why a character constant does not read.
+enum CharError {
+    Invalid,
+    Malformed,
+}
+
+/// The value of a character constant (`'a'`, `'\n'`).
+fn char_value(src: &str) -> Result<i64, CharError> {
+    let inner = format!("\"{}\"", &src[1..src.len() - 1]);
+    let v = unquote(&inner).ok_or(CharError::Invalid)?;
+    let mut it = v.chars();
+    match (it.next(), it.next()) {
+        (Some(ch), None) => Ok(ch as i64),
+        _ => Err(CharError::Malformed),
+    }
+}
+
 fn tok_desc(t: &Tok) -> String {
     match t {
         Tok::RightDelim => "\"}}\"".into(),
         Tok::Eof => "EOF".into(),
         Tok::Keyword(k) => format!("<{k}>"),
         Tok::Ident(i) => format!("<{i}>"),
-        Tok::Str(_, s) => s.to_string(),
+        Tok::Str(s) => s.to_string(),
+        Tok::Char(s) => format!("{s:?}"),
         Tok::Number(n) => format!("<{n}>"),
         Tok::Pipe => "\"|\"".into(),
         Tok::RParen => "\")\"".into(),
