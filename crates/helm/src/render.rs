@@ -829,6 +829,7 @@ fn render_each(
     let mut exec = Exec::new(funcs.clone(), Rc::new(()));
     let has = |n: &str| crate::template::exec::is_function(&funcs, n);
     let mut ready = ahead.map(ParseAhead::finish);
+    let mut parsed_all = Vec::with_capacity(keys.len());
     for k in &keys {
         let r = &tpls[k];
         let parsed = match ready.as_mut().and_then(|a| a.take(k, &r.data)) {
@@ -840,6 +841,12 @@ fn render_each(
             line: e.line,
             msg: e.msg.clone(),
         })?;
+        parsed_all.push((tree, defs));
+    }
+    // (the set sized once: it holds every file and every `define` of the chart's libraries)
+    exec.set
+        .reserve(parsed_all.iter().map(|(_, defs)| 1 + defs.len()).sum());
+    for (tree, defs) in parsed_all {
         exec.add(tree);
         for d in defs {
             exec.add(d);
