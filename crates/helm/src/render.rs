@@ -200,7 +200,7 @@ pub struct Hook {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     /// CRDs from `crds/` directories (name, content).
-    pub crds: Vec<(String, crate::chart::Contents)>,
+    pub crds: Vec<(String, Contents)>,
     /// Manifests in install order.
     pub manifests: Vec<Manifest>,
     /// Hooks in install order.
