@@ -952,7 +952,10 @@ mod tests {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(3000);
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut x: u64 = std::env::var("FAST_YAML_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
         let mut next = move |n: usize| {
             x ^= x << 13;
             x ^= x >> 7;
