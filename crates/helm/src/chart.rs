@@ -123,12 +123,6 @@ impl From<Vec<u8>> for Contents {
     }
 }
 
-impl From<&[u8]> for Contents {
-    fn from(b: &[u8]) -> Contents {
-        Contents(Repr::Read(b.into()))
-    }
-}
-
 impl std::fmt::Debug for Contents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
@@ -863,12 +857,6 @@ fn read_contents(
     if let Some(data) = read_exactly(file, len) {
         return Ok(data);
     }
-    let too_big = || {
-        Error::Chart(format!(
-            "chart file {} is larger than the maximum file size {max}",
-            crate::template::fmt::go_quote(name),
-        ))
-    };
     let io = |e| Error::Io(name.to_string(), e);
     let mut data = Vec::new();
     file.rewind().map_err(io)?;
@@ -876,9 +864,17 @@ fn read_contents(
         .read_to_end(&mut data)
         .map_err(io)?;
     if data.len() as u64 > max {
-        return Err(too_big());
+        return Err(too_big(name, max));
     }
     Ok(data.into())
+}
+
+/// Helm's error for a chart file (`name`, its base name) larger than `max` bytes.
+fn too_big(name: &str, max: u64) -> Error {
+    Error::Chart(format!(
+        "chart file {} is larger than the maximum file size {max}",
+        crate::template::fmt::go_quote(name),
+    ))
 }
 
 /// Reads the files under `dir` (paths from the chart root prefixed with `rel`) that `rules`
@@ -925,11 +921,7 @@ fn walk(
             continue;
         }
         if md.len() > limits.max_file_size {
-            return Err(Error::Chart(format!(
-                "chart file {} is larger than the maximum file size {}",
-                crate::template::fmt::go_quote(&name),
-                limits.max_file_size
-            )));
+            return Err(too_big(&name, limits.max_file_size));
         }
         let mut file = std::fs::File::open(&path).map_err(io)?;
         let data = if *defer > 0 && md.len() >= DEFER_FROM && may_defer(&relp) {

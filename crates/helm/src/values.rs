@@ -242,12 +242,11 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), Error> {
         }
     };
     let existing = std::mem::take(&mut c.dependencies);
-    let listed = |e: &Chart| {
-        c.metadata
-            .dependencies
-            .iter()
-            .any(|r| r.name == e.name() && compatible(&r.version, &e.metadata.version))
+    // a subchart in `charts/` that a `dependencies:` entry names, in a version it accepts
+    let fits = |r: &crate::chart::Dependency, e: &Chart| {
+        r.name == e.name() && compatible(&r.version, &e.metadata.version)
     };
+    let listed = |e: &Chart| c.metadata.dependencies.iter().any(|r| fits(r, e));
     let unlisted: Vec<usize> = (0..existing.len())
         .filter(|&i| !listed(&existing[i]))
         .collect();
@@ -255,11 +254,7 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) -> Result<(), Error> {
         .metadata
         .dependencies
         .iter()
-        .map(|req| {
-            existing
-                .iter()
-                .position(|e| e.name() == req.name && compatible(&req.version, &e.metadata.version))
-        })
+        .map(|req| existing.iter().position(|e| fits(req, e)))
         .collect();
     // each subchart is moved where it is used last and copied where it is used before (a
     // chart listed under two aliases is used twice)

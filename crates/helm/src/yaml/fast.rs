@@ -198,9 +198,9 @@ impl<'a> Reader<'a> {
             let keep = if keep == Keep::Head { Keep::None } else { keep };
             return self.sequence(col, keep);
         }
-        if self.key_end(at).is_some() {
+        if let Some(colon) = self.key_end(at) {
             self.i = at;
-            return self.mapping(col, keep);
+            return self.mapping(col, colon, keep);
         }
         // (of a root sequence a manifest's head keeps nothing)
         let keep = match (keep, self.byte(at)) {
@@ -242,12 +242,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A block mapping at column `col`, read from its first key at `self.i`.
-    fn mapping(&mut self, col: usize, keep: Keep) -> R<Node> {
+    /// A block mapping at column `col`, read from its first key at `self.i`, whose `:` is
+    /// at `colon`.
+    fn mapping(&mut self, col: usize, mut colon: usize, keep: Keep) -> R<Node> {
         let mut items = Vec::new();
         loop {
-            let at = self.i;
-            let (key, colon) = self.key(at, keep != Keep::None)?;
+            let key = self.key(self.i, colon, keep != Keep::None)?;
             let value_keep = match keep {
                 Keep::Head => {
                     let wanted = match &key {
@@ -281,9 +281,7 @@ impl<'a> Reader<'a> {
             match self.next_content()? {
                 Some(ind) if ind == col => {
                     self.i += ind;
-                    if self.key_end(self.i).is_none() {
-                        return Err(Decline);
-                    }
+                    colon = self.key_end(self.i).ok_or(Decline)?;
                 }
                 Some(ind) if ind > col => return Err(Decline),
                 _ => return Ok(Node::Map(items)),
@@ -298,9 +296,9 @@ impl<'a> Reader<'a> {
         self.i = self.line_end(self.i);
         match self.next_content()? {
             Some(ind) if ind > col => self.node(self.i + ind, col as isize, keep),
+            // (`keep` is never `Head` here: only a root mapping's entries are chosen)
             Some(ind) if indentless && ind == col && self.is_dash(self.i + ind) => {
                 self.i += ind;
-                let keep = if keep == Keep::Head { Keep::None } else { keep };
                 self.sequence(col, keep)
             }
             // (the next entry, or the parent's, is read from there)
@@ -556,10 +554,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The key starting at `at` (built if `build`) and the position of its `:`; declines a
-    /// key YAML would not take as an implicit key, or that is not a plain scalar's start.
-    fn key(&mut self, at: usize, build: bool) -> R<(Node, usize)> {
-        let colon = self.key_end(at).ok_or(Decline)?;
+    /// The key starting at `at` whose `:` ([`Reader::key_end`]) is at `colon`, built if
+    /// `build`; declines a key YAML would not take as an implicit key, or that is not a
+    /// plain scalar's start.
+    fn key(&mut self, at: usize, colon: usize, build: bool) -> R<Node> {
         if colon - at >= 1024 {
             return Err(Decline);
         }
@@ -582,7 +580,7 @@ impl<'a> Reader<'a> {
                 self.scalar_node(&self.s[at..end], true, keep)
             }
         };
-        Ok((node, colon))
+        Ok(node)
     }
 
     /// A quoted scalar starting at `at`: its text and the position after its closing quote.
